@@ -1,0 +1,14 @@
+//! Speciosa's domain: the types and rules every other layer builds on.
+//!
+//! Nothing here performs I/O. Values are parsed at the edge into the newtypes
+//! below, so the rest of the system never handles raw, unchecked strings.
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod audit;
+pub mod ids;
+pub mod patient;
+pub mod policy;
+pub mod validation;
+
+pub use validation::{FieldError, FieldErrors};

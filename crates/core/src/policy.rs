@@ -1,0 +1,175 @@
+//! The one place that decides who may do what. Every handler asks [`authorize`];
+//! nothing else grants access.
+//!
+//! The rules (DESIGN.md, "Care team"): a clinician reaches only the patients whose
+//! care team they are on; a patient reaches only themself; a researcher reaches no
+//! identifiable data; an admin manages users and the organization but not clinical
+//! content; nobody crosses organizations.
+
+use crate::account::Role;
+use crate::ids::{OrganizationId, PatientId, UserId};
+
+/// The signed-in person asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub organization_id: OrganizationId,
+    pub role: Role,
+    /// For a `patient` user, the patient record their login is linked to.
+    pub own_patient_id: Option<PatientId>,
+}
+
+/// What a patient-scoped request is about, as the store found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PatientScope {
+    pub patient_id: PatientId,
+    pub organization_id: OrganizationId,
+    /// Whether the asking user is on this patient's care team.
+    pub actor_on_care_team: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrganizationAction {
+    /// Create, list, deactivate users of the organization.
+    ManageUsers,
+    /// Browse and filter the audit log.
+    ReadAuditLog,
+    /// Register a new patient record.
+    CreatePatient,
+    /// List the patients the actor may see (the store filters; this gates the role).
+    ListPatients,
+    /// See the organization's clinicians, to build care teams.
+    ListClinicians,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatientAction {
+    Read,
+    UpdateDetails,
+    ManageCareTeam,
+    /// Create or replace the patient's own sign-in.
+    ManageLogin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// The role may never do this (HTTP 403).
+    Forbidden,
+    /// The resource is outside the actor's reach; its existence is not confirmed (HTTP 404).
+    NotFound,
+}
+
+impl Decision {
+    pub fn is_allowed(self) -> bool {
+        self == Decision::Allow
+    }
+}
+
+pub fn authorize_organization(actor: &Actor, action: OrganizationAction, organization: OrganizationId) -> Decision {
+    if actor.organization_id != organization {
+        return Decision::NotFound;
+    }
+    use OrganizationAction::*;
+    let allowed = match action {
+        ManageUsers | ReadAuditLog => actor.role == Role::Admin,
+        CreatePatient | ListClinicians => actor.role == Role::Clinician,
+        // A patient's list holds only themself; the store applies that filter.
+        ListPatients => matches!(actor.role, Role::Clinician | Role::Patient),
+    };
+    if allowed { Decision::Allow } else { Decision::Forbidden }
+}
+
+pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &PatientScope) -> Decision {
+    if actor.organization_id != patient.organization_id {
+        return Decision::NotFound;
+    }
+    match actor.role {
+        Role::Clinician if patient.actor_on_care_team => Decision::Allow,
+        Role::Clinician => Decision::Forbidden,
+        Role::Patient if actor.own_patient_id == Some(patient.patient_id) => match action {
+            PatientAction::Read => Decision::Allow,
+            PatientAction::UpdateDetails | PatientAction::ManageCareTeam | PatientAction::ManageLogin => {
+                Decision::Forbidden
+            }
+        },
+        Role::Patient => Decision::NotFound,
+        Role::Admin | Role::Researcher => Decision::Forbidden,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATIENT_ACTIONS: [PatientAction; 4] = [
+        PatientAction::Read,
+        PatientAction::UpdateDetails,
+        PatientAction::ManageCareTeam,
+        PatientAction::ManageLogin,
+    ];
+    const ORG_ACTIONS: [OrganizationAction; 5] = [
+        OrganizationAction::ManageUsers,
+        OrganizationAction::ReadAuditLog,
+        OrganizationAction::CreatePatient,
+        OrganizationAction::ListPatients,
+        OrganizationAction::ListClinicians,
+    ];
+
+    fn actor(role: Role, org: OrganizationId, own: Option<PatientId>) -> Actor {
+        Actor { user_id: UserId::new(), organization_id: org, role, own_patient_id: own }
+    }
+
+    /// Every role × every patient action × (own or care-team patient, other patient
+    /// in the same clinic, patient in another clinic), against the expected answer.
+    #[test]
+    fn the_patient_policy_matches_the_care_team_rules_exhaustively() {
+        let org = OrganizationId::new();
+        let other_org = OrganizationId::new();
+        let own = PatientId::new();
+        let mine = PatientScope { patient_id: own, organization_id: org, actor_on_care_team: true };
+        let not_mine = PatientScope { patient_id: PatientId::new(), organization_id: org, actor_on_care_team: false };
+        let elsewhere = PatientScope { patient_id: PatientId::new(), organization_id: other_org, actor_on_care_team: true };
+
+        for role in Role::ALL {
+            let actor = actor(role, org, (role == Role::Patient).then_some(own));
+            for action in PATIENT_ACTIONS {
+                let expected_mine = match (role, action) {
+                    (Role::Clinician, _) => Decision::Allow,
+                    (Role::Patient, PatientAction::Read) => Decision::Allow,
+                    _ => Decision::Forbidden,
+                };
+                let expected_not_mine = match role {
+                    Role::Patient => Decision::NotFound,
+                    _ => Decision::Forbidden,
+                };
+                assert_eq!(authorize_patient(&actor, action, &mine), expected_mine, "{role} {action:?} own");
+                assert_eq!(authorize_patient(&actor, action, &not_mine), expected_not_mine, "{role} {action:?} other");
+                assert_eq!(authorize_patient(&actor, action, &elsewhere), Decision::NotFound, "{role} {action:?} other org");
+            }
+        }
+    }
+
+    #[test]
+    fn the_organization_policy_gives_each_role_only_its_own_duties() {
+        let org = OrganizationId::new();
+        for role in Role::ALL {
+            let actor = actor(role, org, None);
+            for action in ORG_ACTIONS {
+                use OrganizationAction::*;
+                let allowed = match action {
+                    ManageUsers | ReadAuditLog => role == Role::Admin,
+                    CreatePatient | ListClinicians => role == Role::Clinician,
+                    ListPatients => matches!(role, Role::Clinician | Role::Patient),
+                };
+                let expected = if allowed { Decision::Allow } else { Decision::Forbidden };
+                assert_eq!(authorize_organization(&actor, action, org), expected, "{role} {action:?}");
+                assert_eq!(
+                    authorize_organization(&actor, action, OrganizationId::new()),
+                    Decision::NotFound,
+                    "{role} {action:?} in another organization"
+                );
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Small helpers shared by scripts/test and bench/load.sh. Source, don't run.
 
 log() { printf '==> %s\n' "$*" >&2; }

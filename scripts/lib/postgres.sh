@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Throwaway PostgreSQL cluster for tests and benchmarks. Source, don't run.
 #
 #   pg_start        start a cluster; sets PG_PORT, PG_DIR, PG_URL (…/postgres db)
@@ -25,7 +26,7 @@ _pg_find_bindir() {
     PG_BINDIR=$(dirname "$(command -v initdb)")
     return 0
   fi
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -V -r); do
+  for d in $(printf "%s\n" /usr/lib/postgresql/*/bin | sort -t/ -k5 -V -r); do
     if [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]]; then
       PG_BINDIR=$d
       return 0

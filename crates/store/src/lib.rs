@@ -1,0 +1,240 @@
+//! One storage API over two databases: embedded SQLite (the default) and PostgreSQL.
+//!
+//! Each backend keeps its own migrations (`migrations/sqlite`, `migrations/postgres`).
+//! Queries are written once in SQL both databases accept (`$1` placeholders work in
+//! SQLite too) and run against whichever pool is configured via [`on_pool!`]; the
+//! integration suite runs every test against both.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+mod audit;
+mod organizations;
+mod patients;
+mod sessions;
+mod types;
+mod users;
+
+pub use audit::{AuditFilter, AuditVerification};
+pub use organizations::Organization;
+pub use patients::{CareTeamMember, Patient, PatientSummary};
+pub use sessions::{SessionRecord, SignInFailures};
+pub use types::{DbDate, DbTime};
+pub use users::{NewUser, User, UserCredentials};
+
+/// Runs `$body` with `$pool` bound to the configured backend's pool. The body is
+/// compiled once per backend, so it must be SQL both databases accept.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A uniqueness rule refused the write (e.g. an email already in use).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+    #[error("cannot create data directory {path}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// The embedded default: `DIR/speciosa.db`, created on first use.
+    DataDir(PathBuf),
+    /// `postgres://…` or `sqlite://…`.
+    Url(String),
+}
+
+impl DatabaseLocation {
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseLocation::DataDir(dir) => format!("SQLite at {}", dir.join(DATABASE_FILE).display()),
+            DatabaseLocation::Url(url) if url.starts_with("sqlite") => format!("SQLite at {url}"),
+            DatabaseLocation::Url(url) => format!("PostgreSQL at {}", redact_password(url)),
+        }
+    }
+}
+
+pub const DATABASE_FILE: &str = "speciosa.db";
+
+fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The storage API every handler calls. Cheap to clone (pools are shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) backend: Backend,
+}
+
+/// Pool sizes; PostgreSQL's is configurable because several app servers share one database.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_connections: 16 }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub async fn open(location: &DatabaseLocation, options: &PoolOptions) -> Result<Self> {
+        let store = match location {
+            DatabaseLocation::DataDir(dir) => Self::open_sqlite_dir(dir).await?,
+            DatabaseLocation::Url(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let connect = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(connect)
+                    .await?;
+                Store { backend: Backend::Postgres(pool) }
+            }
+            DatabaseLocation::Url(url) if url.starts_with("sqlite:") => {
+                let connect = SqliteConnectOptions::from_str(url)?;
+                Self::open_sqlite(connect).await?
+            }
+            DatabaseLocation::Url(url) => return Err(StoreError::UnsupportedUrl(url.clone())),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn open_sqlite_dir(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
+        Self::open_sqlite(SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE))).await
+    }
+
+    async fn open_sqlite(connect: SqliteConnectOptions) -> Result<Self> {
+        let connect = connect
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write survives power loss, not just a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(15));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(connect)
+            .await?;
+        Ok(Store { backend: Backend::Sqlite(pool) })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// For `/readyz`: can we reach the database right now?
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Write transactions. SQLite's must take the write lock up front (`BEGIN
+/// IMMEDIATE`): a deferred transaction that reads first and then writes fails
+/// outright, rather than waiting, when another writer got in between.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = Sqlite;
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.begin().await?)
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+pub(crate) fn conflict_on_unique(message: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message.to_owned()),
+        _ => StoreError::Database(error),
+    }
+}
+
+pub(crate) fn parse_column<T: FromStr>(column: &str, value: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} holds {value:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_described_without_their_password() {
+        let location = DatabaseLocation::Url("postgres://speciosa:hunter2@db:5432/speciosa".into());
+        assert_eq!(location.describe(), "PostgreSQL at postgres://speciosa:***@db:5432/speciosa");
+    }
+}

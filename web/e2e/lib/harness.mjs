@@ -71,7 +71,13 @@ export async function startServer({ readyTimeoutMs = 60_000 } = {}) {
   const stop = async () => {
     if (!exitInfo) {
       child.kill('SIGTERM');
-      const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
+      // Give it 10 s to shut down cleanly (clearing the timer so it can't keep node alive).
+      let timer;
+      const timedOut = await Promise.race([
+        exited.then(() => false),
+        new Promise((resolve) => { timer = setTimeout(() => resolve(true), 10_000); }),
+      ]);
+      clearTimeout(timer);
       if (timedOut) {
         child.kill('SIGKILL');
         await exited;
@@ -112,7 +118,7 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 
-const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
 
 /**
  * Run one browser scenario against its own fresh server and browser context.

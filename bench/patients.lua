@@ -1,0 +1,52 @@
+-- wrk script for bench/load.sh: signed-in clinician reading patient records.
+-- Arguments (after `--`): session cookie value, then patient ids.
+-- Each request is the next path in a rotation of
+--   GET /api/v1/patients, GET /api/v1/patients/{id1}, ... {idN}
+-- with every thread starting at a different point in the rotation.
+-- done() prints one machine-readable BENCH line that load.sh turns into a summary.
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local cookie = args[1]
+  wrk.headers["Cookie"] = "speciosa_session=" .. cookie
+  wrk.headers["Accept"] = "application/json"
+  paths = { "/api/v1/patients" }
+  for i = 2, #args do
+    table.insert(paths, "/api/v1/patients/" .. args[i])
+  end
+  counter = tid or 0
+  non2xx = 0
+end
+
+function request()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter % #paths) + 1])
+end
+
+-- Count every status outside 200-299 (wrk's own count only includes >= 400).
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do
+    bad = bad + (t:get("non2xx") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d socket_errors=%d\n",
+    summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    bad, e.connect + e.read + e.write + e.timeout))
+end

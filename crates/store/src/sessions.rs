@@ -1,0 +1,181 @@
+//! Server-side sessions and sign-in throttling. Both live in the database so that
+//! several app servers can share them and a restart signs nobody out.
+
+use jiff::{SignedDuration, Timestamp};
+use speciosa_core::audit::AuditEntry;
+use speciosa_core::ids::{PatientId, UserId};
+use uuid::Uuid;
+
+use crate::audit::AppendAudit;
+use crate::users::{USER_COLUMNS, UserRow};
+use crate::{BeginWrite, DbTime, Result, Store, User, on_pool};
+
+/// A live session with the user it belongs to.
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub user: User,
+    pub own_patient_id: Option<PatientId>,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub idle_timeout: SignedDuration,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    token_hash: String,
+    csrf_token: String,
+    session_created_at: DbTime,
+    last_seen_at: DbTime,
+    idle_timeout_seconds: i64,
+    patient_id: Option<Uuid>,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+/// Recent failed sign-ins for one account and for one client address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInFailures {
+    pub for_account: i64,
+    pub from_address: i64,
+}
+
+/// Touching a session on every request would turn every read into a write; a
+/// minute's slack in the idle timeout costs nothing.
+const TOUCH_INTERVAL: SignedDuration = SignedDuration::from_secs(60);
+
+impl Store {
+    /// Starts a session and records the sign-in in the same transaction.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        csrf_token: &str,
+        idle_timeout: SignedDuration,
+        client_addr: Option<&str>,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let now = DbTime::now();
+        let expires = DbTime::from(now.0 + idle_timeout);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, \
+                 idle_timeout_seconds, expires_at, client_addr) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+            )
+            .bind(token_hash)
+            .bind(user_id.as_uuid())
+            .bind(csrf_token)
+            .bind(now)
+            .bind(idle_timeout.as_secs())
+            .bind(expires)
+            .bind(client_addr)
+            .execute(&mut *tx)
+            .await?;
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The session for `token_hash` if it exists, has not idled out and its user is
+    /// still active; extends its idle deadline.
+    pub async fn load_session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        let now = DbTime::now();
+        on_pool!(self, pool => {
+            let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT s.token_hash, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, s.idle_timeout_seconds, \
+                 p.id AS patient_id, {USER_COLUMNS} \
+                 FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN patients p ON p.user_id = u.id \
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active"
+            )))
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let idle_timeout = SignedDuration::from_secs(row.idle_timeout_seconds);
+            if now.0.duration_since(row.last_seen_at.0) > TOUCH_INTERVAL {
+                sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3")
+                    .bind(now)
+                    .bind(DbTime::from(now.0 + idle_timeout))
+                    .bind(token_hash)
+                    .execute(pool)
+                    .await?;
+            }
+            Ok(Some(SessionRecord {
+                token_hash: row.token_hash,
+                user: User::try_from(row.user)?,
+                own_patient_id: row.patient_id.map(PatientId::from_uuid),
+                csrf_token: row.csrf_token,
+                created_at: row.session_created_at.0,
+                last_seen_at: row.last_seen_at.0,
+                idle_timeout,
+            }))
+        })
+    }
+
+    /// Ends a session server-side (the cookie alone is then worthless) and records it.
+    pub async fn delete_session(&self, token_hash: &str, audit: AuditEntry) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Removes idled-out sessions and sign-in failures older than `keep_failures`.
+    pub async fn sweep_expired(&self, keep_failures: SignedDuration) -> Result<u64> {
+        let now = DbTime::now();
+        on_pool!(self, pool => {
+            let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await?;
+            sqlx::query("DELETE FROM login_failures WHERE failed_at < $1")
+                .bind(DbTime::from(now.0 - keep_failures))
+                .execute(pool)
+                .await?;
+            Ok(sessions.rows_affected())
+        })
+    }
+
+    pub async fn sign_in_failures_since(&self, email: &str, client_addr: &str, since: Timestamp) -> Result<SignInFailures> {
+        on_pool!(self, pool => {
+            let (for_account, from_address): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND failed_at > $3), \
+                        (SELECT COUNT(*) FROM login_failures WHERE client_addr = $2 AND failed_at > $3)",
+            )
+            .bind(email)
+            .bind(client_addr)
+            .bind(DbTime::from(since))
+            .fetch_one(pool)
+            .await?;
+            Ok(SignInFailures { for_account, from_address })
+        })
+    }
+
+    /// Records a failed sign-in for throttling and in the audit log, together.
+    pub async fn record_sign_in_failure(&self, email: &str, client_addr: &str, audit: AuditEntry) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("INSERT INTO login_failures (email, client_addr, failed_at) VALUES ($1, $2, $3)")
+                .bind(email)
+                .bind(client_addr)
+                .bind(DbTime::now())
+                .execute(&mut *tx)
+                .await?;
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A successful sign-in forgives the account's earlier failures (not the address's).
+    pub async fn clear_sign_in_failures(&self, email: &str) -> Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(pool).await?;
+        });
+        Ok(())
+    }
+}

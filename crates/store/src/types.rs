@@ -1,0 +1,130 @@
+//! Column types shared by both backends. SQLite keeps times as fixed-width UTC
+//! text (so they sort and compare as text); PostgreSQL uses its native types.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgTypeInfo, PgValueRef};
+use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type};
+
+/// An instant, stored to the microsecond (the precision PostgreSQL keeps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DbTime(pub Timestamp);
+
+/// A calendar date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DbDate(pub Date);
+
+impl DbTime {
+    pub fn now() -> Self {
+        Self(speciosa_core::audit::truncate_to_microseconds(Timestamp::now()))
+    }
+
+    fn to_text(self) -> String {
+        self.0.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+    }
+}
+
+impl From<Timestamp> for DbTime {
+    fn from(at: Timestamp) -> Self {
+        Self(speciosa_core::audit::truncate_to_microseconds(at))
+    }
+}
+
+impl Type<Sqlite> for DbTime {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <String as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Sqlite> for DbTime {
+    fn encode_by_ref(&self, buf: &mut <Sqlite as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(self.to_text(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for DbTime {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Sqlite>>::decode(value)?;
+        Ok(Self(text.parse()?))
+    }
+}
+
+impl Type<Postgres> for DbTime {
+    fn type_info() -> PgTypeInfo {
+        <chrono::DateTime<chrono::Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for DbTime {
+    fn encode_by_ref(&self, buf: &mut <Postgres as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let micros = self.0.as_microsecond();
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros)
+            .ok_or("timestamp out of PostgreSQL's range")?;
+        <chrono::DateTime<chrono::Utc> as Encode<Postgres>>::encode(at, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for DbTime {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let at = <chrono::DateTime<chrono::Utc> as Decode<Postgres>>::decode(value)?;
+        Ok(Self(Timestamp::from_microsecond(at.timestamp_micros())?))
+    }
+}
+
+impl Type<Sqlite> for DbDate {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <String as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Sqlite> for DbDate {
+    fn encode_by_ref(&self, buf: &mut <Sqlite as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(self.0.to_string(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for DbDate {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Sqlite>>::decode(value)?;
+        Ok(Self(text.parse()?))
+    }
+}
+
+impl Type<Postgres> for DbDate {
+    fn type_info() -> PgTypeInfo {
+        <chrono::NaiveDate as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for DbDate {
+    fn encode_by_ref(&self, buf: &mut <Postgres as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let date = chrono::NaiveDate::from_ymd_opt(
+            self.0.year().into(),
+            self.0.month().try_into()?,
+            self.0.day().try_into()?,
+        )
+        .ok_or("date out of range")?;
+        <chrono::NaiveDate as Encode<Postgres>>::encode(date, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for DbDate {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        use chrono::Datelike;
+        let date = <chrono::NaiveDate as Decode<Postgres>>::decode(value)?;
+        Ok(Self(Date::new(
+            i16::try_from(date.year())?,
+            i8::try_from(date.month())?,
+            i8::try_from(date.day())?,
+        )?))
+    }
+}

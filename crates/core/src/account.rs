@@ -241,3 +241,32 @@ mod tests {
         assert_eq!(DisplayName::parse("a\u{7}b"), Err(DisplayNameError::ControlCharacters));
     }
 }
+
+/// Sign-in throttling: after this many failures within [`SignInThrottle::WINDOW_SECONDS`],
+/// further attempts are refused without checking the password. Counting per account
+/// slows guessing one password; per address slows spraying many accounts
+/// (OWASP Authentication Cheat Sheet, "Protect against automated attacks").
+pub struct SignInThrottle;
+
+impl SignInThrottle {
+    pub const WINDOW_SECONDS: i64 = 15 * 60;
+    pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+    pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+
+    pub fn is_throttled(failures_for_account: i64, failures_from_address: i64) -> bool {
+        failures_for_account >= Self::MAX_FAILURES_PER_ACCOUNT
+            || failures_from_address >= Self::MAX_FAILURES_PER_ADDRESS
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::SignInThrottle;
+
+    #[test]
+    fn the_fifth_failure_for_an_account_or_twentieth_from_an_address_throttles() {
+        assert!(!SignInThrottle::is_throttled(4, 19));
+        assert!(SignInThrottle::is_throttled(5, 0));
+        assert!(SignInThrottle::is_throttled(0, 20));
+    }
+}

@@ -59,6 +59,16 @@ pub enum StoreError {
     DataDir { path: PathBuf, source: std::io::Error },
 }
 
+impl StoreError {
+    /// The database could not be reached (as opposed to refusing or failing a query).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Where the data lives.

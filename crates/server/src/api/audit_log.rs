@@ -1,0 +1,101 @@
+//! `GET /api/v1/audit-events`: admins browse the audit log.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use speciosa_core::FieldErrors;
+use speciosa_core::audit::{AuditEvent, Outcome};
+use speciosa_core::ids::{PatientId, UserId};
+use speciosa_core::patient::parse_date;
+use speciosa_core::policy::OrganizationAction;
+use speciosa_store::AuditFilter;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::access;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiQuery, ApiUser, Authenticated};
+
+#[derive(Deserialize, IntoParams, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Exact action (`patient.read`) or a prefix ending in a dot (`patient.`).
+    pub action: Option<String>,
+    /// `success`, `denied` or `failure`.
+    pub outcome: Option<String>,
+    pub patient_id: Option<String>,
+    pub actor_user_id: Option<String>,
+    /// First day, YYYY-MM-DD (UTC).
+    pub since: Option<String>,
+    /// Last day, YYYY-MM-DD (UTC), inclusive.
+    pub until: Option<String>,
+    /// Page back: events older than this id.
+    pub before_id: Option<i64>,
+    /// 1 to 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl AuditQuery {
+    pub fn to_filter(&self, user: &Authenticated) -> Result<AuditFilter, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let outcome = non_empty(&self.outcome).and_then(|o| errors.check("outcome", o.parse::<Outcome>()));
+        let patient_id = non_empty(&self.patient_id)
+            .and_then(|p| errors.check("patient_id", p.parse::<PatientId>().map_err(|_| "not a patient id")));
+        let actor_user_id = non_empty(&self.actor_user_id)
+            .and_then(|u| errors.check("actor_user_id", u.parse::<UserId>().map_err(|_| "not a user id")));
+        let day_start = |date: jiff::civil::Date| date.to_zoned_datetime(jiff::tz::TimeZone::UTC).map(|z| z.timestamp());
+        let since = non_empty(&self.since)
+            .and_then(|d| errors.check("since", parse_date(d)))
+            .and_then(|d| day_start(d).ok());
+        let until = non_empty(&self.until)
+            .and_then(|d| errors.check("until", parse_date(d)))
+            .and_then(|d| d.tomorrow().ok())
+            .and_then(|d| day_start(d).ok());
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            errors.push("limit", "limit must be between 1 and 1000");
+        }
+        errors.into_result(|| AuditFilter {
+            organization_id: Some(user.actor.organization_id),
+            action: non_empty(&self.action).map(str::to_owned),
+            actor_user_id,
+            patient_id,
+            outcome: outcome.map(|o| o.as_str().to_owned()),
+            since,
+            until,
+            before_id: self.before_id,
+            limit,
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<AuditEvent>,
+    /// Pass as `before_id` for the next (older) page; absent on the last page.
+    pub next_before_id: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "Events, newest first", body = AuditPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    Ok(Json(browse(&state, &user, &query).await?))
+}
+
+/// One page of the organization's audit log; shared with the admin page.
+pub async fn browse(state: &AppState, user: &Authenticated, query: &AuditQuery) -> Result<AuditPage, ApiError> {
+    access::organization(state, user, OrganizationAction::ReadAuditLog, "audit.read", "audit_log").await?;
+    let filter = query.to_filter(user)?;
+    let events = state.store.list_audit_events(&filter).await?;
+    let next_before_id = (events.len() as u32 == filter.limit).then(|| events.last().map(|e| e.id)).flatten();
+    Ok(AuditPage { events, next_before_id })
+}

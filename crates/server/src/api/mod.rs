@@ -1,0 +1,82 @@
+//! The JSON API under `/api/v1`. Every error is RFC 9457 problem+json; the
+//! OpenAPI 3.1 description is generated from these handlers' annotations.
+
+use axum::Router;
+use axum::routing::{get, post};
+use utoipa::OpenApi;
+
+use crate::app::AppState;
+
+pub mod audit_log;
+pub mod patients;
+pub mod session;
+pub mod users;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(session::sign_in).get(session::current).delete(session::sign_out))
+        .route("/users", post(users::create).get(users::list))
+        .route("/users/{id}", get(users::get_one).patch(users::update))
+        .route("/clinicians", get(users::clinicians))
+        .route("/patients", post(patients::create).get(patients::list))
+        .route("/patients/{id}", get(patients::get_one).put(patients::update))
+        .route("/patients/{id}/care-team", get(patients::care_team).put(patients::replace_care_team))
+        .route("/patients/{id}/account", post(patients::create_account))
+        .route("/audit-events", get(audit_log::list))
+        .route("/openapi.json", get(openapi))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Speciosa API",
+        description = "Supervised, measurement-based recovery care for people whose opioid recovery involves kratom. \
+                       Speciosa supports medical supervision and never replaces it.\n\n\
+                       Sign in with `POST /api/v1/session`; send the returned `csrf_token` in `X-CSRF-Token` \
+                       on every state-changing request. Errors are `application/problem+json` (RFC 9457).",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    servers((url = "/", description = "This server")),
+    paths(
+        session::sign_in, session::current, session::sign_out,
+        users::create, users::list, users::get_one, users::update, users::clinicians,
+        patients::create, patients::list, patients::get_one, patients::update,
+        patients::care_team, patients::replace_care_team, patients::create_account,
+        audit_log::list,
+    ),
+    components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
+    tags(
+        (name = "session", description = "Signing in and out"),
+        (name = "users", description = "Accounts (admins)"),
+        (name = "patients", description = "Patient records and care teams (clinicians; patients see themselves)"),
+        (name = "audit", description = "The hash-chained audit log (admins)"),
+    )
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// RFC 9457 problem details, as every error is returned.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// A stable URI reference naming the kind of problem; `GET` it for an explanation.
+    #[schema(example = "/problems/validation")]
+    r#type: String,
+    title: String,
+    status: u16,
+    /// What went wrong, for a person.
+    detail: String,
+    /// For invalid input: each field and why.
+    errors: Option<Vec<ProblemFieldError>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProblemFieldError {
+    #[schema(example = "birth_date")]
+    field: String,
+    detail: String,
+}

@@ -1,0 +1,351 @@
+//! `/api/v1/patients`: patient records, care teams and patient logins.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use speciosa_core::FieldErrors;
+use speciosa_core::account::{DisplayName, Role};
+use speciosa_core::audit::Outcome;
+use speciosa_core::ids::{PatientId, UserId};
+use speciosa_core::patient::{PatientDetails, PatientFields};
+use speciosa_core::policy::{OrganizationAction, PatientAction};
+use speciosa_store::{CareTeamMember, NewUser, Patient, User};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::access;
+use crate::api::users::{UserView, parse_account};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiUser, Authenticated};
+use crate::passwords;
+
+/// A patient's details as sent by a client. Only the first three are required.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PatientRequest {
+    #[schema(example = "Dana Reyes")]
+    pub display_name: String,
+    /// YYYY-MM-DD
+    #[schema(example = "1988-04-12")]
+    pub birth_date: String,
+    /// IANA time zone.
+    #[schema(example = "America/Chicago")]
+    pub time_zone: String,
+    /// `female`, `male`, `intersex` or `unknown` (default).
+    pub sex_at_birth: Option<String>,
+    /// HH:MM, local time.
+    #[schema(example = "22:30")]
+    pub usual_bedtime: Option<String>,
+    /// ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision.
+    #[schema(example = "US-TX")]
+    pub jurisdiction: Option<String>,
+    /// `not_applicable`, `not_pregnant`, `pregnant`, `postpartum` or `unknown` (default).
+    pub pregnancy_status: Option<String>,
+    #[serde(default)]
+    pub research_consent: bool,
+    /// Required when `research_consent` is true. YYYY-MM-DD.
+    pub research_consent_date: Option<String>,
+    #[serde(default)]
+    pub concomitant_medications: Vec<String>,
+}
+
+impl PatientRequest {
+    pub fn parse(&self) -> Result<PatientDetails, FieldErrors> {
+        let fields = PatientFields {
+            display_name: &self.display_name,
+            birth_date: &self.birth_date,
+            time_zone: &self.time_zone,
+            sex_at_birth: self.sex_at_birth.as_deref(),
+            usual_bedtime: self.usual_bedtime.as_deref(),
+            jurisdiction: self.jurisdiction.as_deref(),
+            pregnancy_status: self.pregnancy_status.as_deref(),
+            research_consent: self.research_consent,
+            research_consent_date: self.research_consent_date.as_deref(),
+            concomitant_medications: &self.concomitant_medications,
+        };
+        // Birth and consent dates may not lie ahead anywhere on Earth: compare with the
+        // latest current date (UTC+14).
+        let today = Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(14))).date();
+        PatientDetails::parse(&fields, today)
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CareTeamMemberView {
+    pub clinician_id: Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub added_at: String,
+}
+
+impl From<&CareTeamMember> for CareTeamMemberView {
+    fn from(member: &CareTeamMember) -> Self {
+        CareTeamMemberView {
+            clinician_id: member.clinician_id.as_uuid(),
+            display_name: member.display_name.clone(),
+            email: member.email.clone(),
+            added_at: member.added_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PatientView {
+    pub id: Uuid,
+    pub display_name: String,
+    pub birth_date: String,
+    pub sex_at_birth: String,
+    pub time_zone: String,
+    pub usual_bedtime: Option<String>,
+    pub jurisdiction: Option<String>,
+    pub pregnancy_status: String,
+    pub research_consent: bool,
+    pub research_consent_date: Option<String>,
+    pub concomitant_medications: Vec<String>,
+    /// Whether the patient has their own sign-in.
+    pub has_login: bool,
+    pub login_email: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Present on single-patient responses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub care_team: Option<Vec<CareTeamMemberView>>,
+}
+
+impl PatientView {
+    pub fn new(patient: &Patient, care_team: Option<&[CareTeamMember]>) -> Self {
+        let d = &patient.details;
+        PatientView {
+            id: patient.id.as_uuid(),
+            display_name: d.display_name.as_str().to_owned(),
+            birth_date: d.birth_date.to_string(),
+            sex_at_birth: d.sex_at_birth.as_str().to_owned(),
+            time_zone: d.time_zone.as_str().to_owned(),
+            usual_bedtime: d.usual_bedtime.map(|t| t.strftime("%H:%M").to_string()),
+            jurisdiction: d.jurisdiction.as_ref().map(|j| j.code().to_owned()),
+            pregnancy_status: d.pregnancy_status.as_str().to_owned(),
+            research_consent: d.research_consent_date.is_some(),
+            research_consent_date: d.research_consent_date.map(|date| date.to_string()),
+            concomitant_medications: d.concomitant_medications.clone(),
+            has_login: patient.user_id.is_some(),
+            login_email: patient.login_email.clone(),
+            created_at: patient.created_at.to_string(),
+            updated_at: patient.updated_at.to_string(),
+            care_team: care_team.map(|team| team.iter().map(CareTeamMemberView::from).collect()),
+        }
+    }
+}
+
+const PROBLEM: &str = "application/problem+json";
+
+#[utoipa::path(post, path = "/api/v1/patients", tag = "patients", request_body = PatientRequest,
+    responses(
+        (status = 201, description = "Registered; you join the care team", body = PatientView),
+        (status = 422, description = "Invalid fields", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiJson(request): ApiJson<PatientRequest>,
+) -> Result<Response, ApiError> {
+    let (patient, team) = register_patient(&state, &user, &request).await?;
+    let location = format!("/api/v1/patients/{}", patient.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(PatientView::new(&patient, Some(&team)))).into_response())
+}
+
+/// Registers a patient with the clinician on the care team; shared with the pages.
+pub async fn register_patient(
+    state: &AppState,
+    user: &Authenticated,
+    request: &PatientRequest,
+) -> Result<(Patient, Vec<CareTeamMember>), ApiError> {
+    access::organization(state, user, OrganizationAction::CreatePatient, "patient.create", "patient").await?;
+    let details = request.parse()?;
+    let patient = state
+        .store
+        .create_patient(user.actor.organization_id, &details, user.actor.user_id, Timestamp::now(), |id| {
+            user.audit("patient.create", "patient", Some(id.to_string()), Some(id), Outcome::Success)
+        })
+        .await?;
+    let team = state.store.care_team(patient.id).await?;
+    Ok((patient, team))
+}
+
+#[utoipa::path(get, path = "/api/v1/patients", tag = "patients",
+    responses((status = 200, description = "The patients you may see: your care-team patients, or yourself", body = [PatientView])))]
+pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<PatientView>>, ApiError> {
+    let patients = visible_patients(&state, &user).await?;
+    Ok(Json(patients.iter().map(|p| PatientView::new(p, None)).collect()))
+}
+
+/// The patients the caller may see, with the read audited; shared with the pages.
+pub async fn visible_patients(state: &AppState, user: &Authenticated) -> Result<Vec<Patient>, ApiError> {
+    access::organization(state, user, OrganizationAction::ListPatients, "patient.list", "patient").await?;
+    let patients = match (user.actor.role, user.actor.own_patient_id) {
+        (Role::Clinician, _) => state.store.list_care_team_patients(user.actor.organization_id, user.actor.user_id).await?,
+        (Role::Patient, Some(own)) => state.store.get_patient(own).await?.into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let mut entry = user.audit("patient.list", "patient", None, None, Outcome::Success);
+    entry.detail = Some(format!("{} patients", patients.len()));
+    state.store.append_audit(entry).await?;
+    Ok(patients)
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The patient, with care team", body = PatientView),
+        (status = 403, description = "Not on the care team", body = crate::api::Problem, content_type = PROBLEM),
+        (status = 404, description = "No such patient visible to you", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<Json<PatientView>, ApiError> {
+    let (patient, team) = read_patient(&state, &user, id).await?;
+    Ok(Json(PatientView::new(&patient, Some(&team))))
+}
+
+/// One patient and their care team, with the read audited; shared with the pages.
+pub async fn read_patient(state: &AppState, user: &Authenticated, id: PatientId) -> Result<(Patient, Vec<CareTeamMember>), ApiError> {
+    access::patient(state, user, id, PatientAction::Read, "patient.read").await?;
+    let patient = state.store.get_patient(id).await?.ok_or_else(|| ApiError::not_found("patient"))?;
+    let team = state.store.care_team(id).await?;
+    state
+        .store
+        .append_audit(user.audit("patient.read", "patient", Some(id.to_string()), Some(id), Outcome::Success))
+        .await?;
+    Ok((patient, team))
+}
+
+#[utoipa::path(put, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path)), request_body = PatientRequest,
+    responses((status = 200, description = "Updated", body = PatientView)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiJson(request): ApiJson<PatientRequest>,
+) -> Result<Json<PatientView>, ApiError> {
+    let patient = update_patient(&state, &user, id, &request).await?;
+    let team = state.store.care_team(id).await?;
+    Ok(Json(PatientView::new(&patient, Some(&team))))
+}
+
+pub async fn update_patient(state: &AppState, user: &Authenticated, id: PatientId, request: &PatientRequest) -> Result<Patient, ApiError> {
+    access::patient(state, user, id, PatientAction::UpdateDetails, "patient.update").await?;
+    let details = request.parse()?;
+    Ok(state
+        .store
+        .update_patient(id, &details, user.audit("patient.update", "patient", Some(id.to_string()), Some(id), Outcome::Success))
+        .await?)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CareTeamView {
+    pub clinicians: Vec<CareTeamMemberView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/care-team", tag = "patients", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The care team", body = CareTeamView)))]
+pub async fn care_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<Json<CareTeamView>, ApiError> {
+    access::patient(&state, &user, id, PatientAction::Read, "care_team.read").await?;
+    let team = state.store.care_team(id).await?;
+    state
+        .store
+        .append_audit(user.audit("care_team.read", "care_team", Some(id.to_string()), Some(id), Outcome::Success))
+        .await?;
+    Ok(Json(CareTeamView { clinicians: team.iter().map(CareTeamMemberView::from).collect() }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CareTeamRequest {
+    /// The whole team: active clinicians of your organization, at least one.
+    pub clinician_ids: Vec<Uuid>,
+}
+
+#[utoipa::path(put, path = "/api/v1/patients/{id}/care-team", tag = "patients", params(("id" = Uuid, Path)), request_body = CareTeamRequest,
+    responses(
+        (status = 200, description = "The new care team", body = CareTeamView),
+        (status = 422, description = "Unknown clinicians or an empty team", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn replace_care_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiJson(request): ApiJson<CareTeamRequest>,
+) -> Result<Json<CareTeamView>, ApiError> {
+    let ids: Vec<UserId> = request.clinician_ids.into_iter().map(UserId::from_uuid).collect();
+    let team = set_care_team(&state, &user, id, &ids).await?;
+    Ok(Json(CareTeamView { clinicians: team.iter().map(CareTeamMemberView::from).collect() }))
+}
+
+/// Replaces the care team after checking every member is an active clinician here.
+pub async fn set_care_team(state: &AppState, user: &Authenticated, id: PatientId, requested: &[UserId]) -> Result<Vec<CareTeamMember>, ApiError> {
+    access::patient(state, user, id, PatientAction::ManageCareTeam, "care_team.update").await?;
+    let clinicians = state.store.list_users(user.actor.organization_id, Some(Role::Clinician)).await?;
+    let mut errors = FieldErrors::new();
+    let mut team: Vec<UserId> = Vec::new();
+    for (index, requested_id) in requested.iter().enumerate() {
+        if !clinicians.iter().any(|c| c.id == *requested_id && c.active) {
+            errors.push(format!("clinician_ids[{index}]"), "not an active clinician of this organization");
+        } else if !team.contains(requested_id) {
+            team.push(*requested_id);
+        }
+    }
+    if requested.is_empty() {
+        errors.push("clinician_ids", "a patient must keep at least one clinician on the care team");
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let mut entry = user.audit("care_team.update", "care_team", Some(id.to_string()), Some(id), Outcome::Success);
+    entry.detail = Some(format!("{} clinicians", team.len()));
+    Ok(state.store.replace_care_team(id, user.actor.organization_id, &team, user.actor.user_id, entry).await?)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientAccountRequest {
+    pub email: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/patients/{id}/account", tag = "patients", params(("id" = Uuid, Path)), request_body = PatientAccountRequest,
+    responses(
+        (status = 201, description = "The patient's login", body = UserView),
+        (status = 409, description = "The patient already has a login, or the email is in use", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn create_account(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiJson(request): ApiJson<PatientAccountRequest>,
+) -> Result<Response, ApiError> {
+    let login = create_patient_login(&state, &user, id, &request.email, &request.password).await?;
+    Ok((StatusCode::CREATED, Json(UserView::from(&login))).into_response())
+}
+
+pub async fn create_patient_login(state: &AppState, user: &Authenticated, id: PatientId, email: &str, password: &str) -> Result<User, ApiError> {
+    access::patient(state, user, id, PatientAction::ManageLogin, "patient.login.create").await?;
+    let patient = state.store.get_patient(id).await?.ok_or_else(|| ApiError::not_found("patient"))?;
+    let mut errors = FieldErrors::new();
+    let Some(account) = parse_account(email, password, &mut errors) else { return Err(errors.into()) };
+    let password_hash = passwords::hash_password_blocking(account.password).await.map_err(|_| ApiError::internal())?;
+    let display_name = DisplayName::parse(patient.details.display_name.as_str()).map_err(|_| ApiError::internal())?;
+    let new = NewUser { organization_id: patient.organization_id, email: account.email, display_name, role: Role::Patient, password_hash };
+    Ok(state
+        .store
+        .create_patient_login(id, new, user.audit("patient.login.create", "user", Some(id.to_string()), Some(id), Outcome::Success))
+        .await?)
+}

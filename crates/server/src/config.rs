@@ -1,0 +1,37 @@
+//! Server settings, filled from the command line and `SPECIOSA_…` variables by the CLI.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Set when clients reach Speciosa over HTTPS (usually a TLS-terminating proxy):
+    /// session cookies then carry `Secure`.
+    pub secure_cookies: bool,
+    /// Idle time after which a staff session (admin, clinician, researcher) ends.
+    pub staff_idle_timeout: SignedDuration,
+    /// Idle time after which a patient's session ends; longer, since patients
+    /// sign in on their own phones to log doses through the day.
+    pub patient_idle_timeout: SignedDuration,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: false,
+            staff_idle_timeout: SignedDuration::from_mins(30),
+            patient_idle_timeout: SignedDuration::from_hours(12),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 256 * 1024,
+            trust_forwarded_for: false,
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Extractors: who is asking ([`ApiUser`], [`PageUser`]), from where ([`ClientAddr`]),
+//! and request bodies parsed strictly ([`ApiJson`], [`PageForm`]) with failures
+//! mapped to problem+json or a readable page.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use serde::de::DeserializeOwned;
+use speciosa_core::audit::{AuditEntry, Outcome};
+use speciosa_core::ids::PatientId;
+use speciosa_core::policy::Actor;
+use speciosa_core::{FieldError, FieldErrors};
+use speciosa_store::SessionRecord;
+
+use crate::app::AppState;
+use crate::auth;
+use crate::error::{ApiError, PageError};
+use crate::problems;
+
+/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when
+/// the server is configured to trust its proxy.
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts, state)))
+    }
+}
+
+fn client_addr(parts: &Parts, state: &AppState) -> String {
+    if state.config.trust_forwarded_for {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        if let Some(addr) = forwarded {
+            return addr.to_owned();
+        }
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A signed-in user, their session, and where they are calling from.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub session: SessionRecord,
+    pub actor: Actor,
+    pub client_addr: String,
+}
+
+impl Authenticated {
+    fn from_session(session: SessionRecord, client_addr: String) -> Self {
+        let actor = Actor {
+            user_id: session.user.id,
+            organization_id: session.user.organization_id,
+            role: session.user.role,
+            own_patient_id: session.own_patient_id,
+        };
+        Self { session, actor, client_addr }
+    }
+
+    /// An audit entry for something this user did.
+    pub fn audit(
+        &self,
+        action: &str,
+        resource_type: &str,
+        resource_id: Option<String>,
+        patient_id: Option<PatientId>,
+        outcome: Outcome,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor_user_id: Some(self.actor.user_id),
+            actor_role: Some(self.actor.role),
+            organization_id: Some(self.actor.organization_id),
+            action: action.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id,
+            patient_id,
+            outcome,
+            client_addr: Some(self.client_addr.clone()),
+            detail: None,
+        }
+    }
+}
+
+async fn load_session(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
+    let Some(token) = auth::session_token(&parts.headers) else { return Ok(None) };
+    let session = state.store.load_session(&auth::token_hash(&token)).await?;
+    Ok(session.map(|s| Authenticated::from_session(s, client_addr(parts, state))))
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// An API caller with a live session. State-changing requests must also carry
+/// the session's CSRF token in `X-CSRF-Token`.
+#[derive(Clone, Debug)]
+pub struct ApiUser(pub Authenticated);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = load_session(parts, state).await?.ok_or_else(ApiError::unauthenticated)?;
+        if is_state_changing(&parts.method) {
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !auth::constant_time_eq(sent, &user.session.csrf_token) {
+                return Err(ApiError::new(
+                    problems::CSRF,
+                    "send the session's csrf_token (returned at sign-in) in the X-CSRF-Token header",
+                ));
+            }
+        }
+        Ok(ApiUser(user))
+    }
+}
+
+/// A page visitor with a live session; anyone else is sent to sign in.
+#[derive(Clone, Debug)]
+pub struct PageUser(pub Authenticated);
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match load_session(parts, state).await? {
+            Some(user) => Ok(PageUser(user)),
+            None => {
+                let next = if parts.method == Method::GET {
+                    parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                Err(PageError::SignIn { next })
+            }
+        }
+    }
+}
+
+/// The visitor's session if there is one (for the sign-in page).
+pub struct MaybePageUser(pub Option<Authenticated>);
+
+impl FromRequestParts<AppState> for MaybePageUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(MaybePageUser(load_session(parts, state).await?))
+    }
+}
+
+/// A JSON body parsed strictly: wrong content type, malformed JSON, wrong types,
+/// missing or unknown fields and oversize bodies each get a clear 4xx.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json") || v.to_ascii_lowercase().ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                problems::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::from(FieldErrors { errors: vec![FieldError { field, detail: inner.to_string() }] })
+            }
+            _ => ApiError::new(problems::MALFORMED_REQUEST, format!("the body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(problems::PAYLOAD_TOO_LARGE, "the request body is larger than the server accepts")
+    } else {
+        ApiError::new(problems::MALFORMED_REQUEST, rejection.body_text())
+    }
+}
+
+/// Query parameters, with a problem+json for unreadable ones.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::new(problems::MALFORMED_REQUEST, rejection.body_text()))
+    }
+}
+
+/// A path parameter; one that does not parse (not a UUID) names nothing, so 404.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::new(problems::NOT_FOUND, "nothing exists at this address"))
+    }
+}
+
+/// A submitted page form from a signed-in user, with its CSRF token checked.
+pub struct PageForm<T> {
+    pub user: Authenticated,
+    pub form: T,
+    /// Every field in order, for repeated names such as checkbox groups.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let PageUser(user) = PageUser::from_request_parts(&mut parts, state).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(body_rejection)?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| ApiError::new(problems::MALFORMED_REQUEST, format!("the form could not be read: {e}")))?;
+        let sent = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+        if !auth::constant_time_eq(sent, &user.session.csrf_token) {
+            return Err(ApiError::new(
+                problems::CSRF,
+                "this form has expired or did not come from Speciosa; go back, reload the page and try again",
+            )
+            .into());
+        }
+        let form = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| ApiError::new(problems::MALFORMED_REQUEST, format!("the form could not be read: {e}")))?;
+        Ok(PageForm { user, form, pairs })
+    }
+}

@@ -1,1 +1,259 @@
-fn main() {}
+//! `speciosa`: the one binary. It parses arguments, builds configuration and calls
+//! into the library crates, where all the logic lives.
+#![forbid(unsafe_code)]
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use jiff::SignedDuration;
+use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
+use speciosa_core::audit::{AuditEntry, Outcome};
+use speciosa_server::{ServerConfig, demo};
+use speciosa_store::{AuditVerification, DatabaseLocation, NewUser, PoolOptions, Store};
+
+/// Speciosa: supervised, measurement-based recovery care for people whose opioid
+/// recovery involves kratom. It supports medical supervision and never replaces it.
+#[derive(Parser)]
+#[command(name = "speciosa", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (API under /api/v1 and the web pages).
+    Serve(ServeArgs),
+    /// Manage accounts from the command line.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate(DatabaseArgs),
+}
+
+/// Where the data lives: embedded SQLite under --data-dir, or --database-url.
+#[derive(Args, Clone)]
+struct DatabaseArgs {
+    /// Directory for the embedded SQLite database (speciosa.db), created if missing.
+    #[arg(long, env = "SPECIOSA_DATA_DIR", default_value = "./speciosa-data", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Use this database instead (postgres://user:pass@host/db or sqlite://path).
+    #[arg(long, env = "SPECIOSA_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Largest PostgreSQL connection pool per server process.
+    #[arg(long, env = "SPECIOSA_DB_MAX_CONNECTIONS", default_value_t = 16, value_name = "N")]
+    db_max_connections: u32,
+}
+
+impl DatabaseArgs {
+    fn location(&self) -> DatabaseLocation {
+        match &self.database_url {
+            Some(url) => DatabaseLocation::Url(url.clone()),
+            None => DatabaseLocation::DataDir(self.data_dir.clone()),
+        }
+    }
+
+    async fn open(&self) -> Result<Store> {
+        let location = self.location();
+        Store::open(&location, &PoolOptions { max_connections: self.db_max_connections })
+            .await
+            .with_context(|| format!("opening {}", location.describe()))
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Address and port to listen on.
+    #[arg(long, env = "SPECIOSA_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Seed the demo clinic (once) and print its sign-ins.
+    #[arg(long, env = "SPECIOSA_DEMO")]
+    demo: bool,
+    /// Mark session cookies Secure: set this when clients reach Speciosa over HTTPS
+    /// (typically through a TLS-terminating proxy).
+    #[arg(long, env = "SPECIOSA_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Minutes of inactivity after which staff sessions end.
+    #[arg(long, env = "SPECIOSA_STAFF_IDLE_MINUTES", default_value_t = 30, value_name = "MIN")]
+    staff_idle_minutes: u32,
+    /// Minutes of inactivity after which patient sessions end.
+    #[arg(long, env = "SPECIOSA_PATIENT_IDLE_MINUTES", default_value_t = 720, value_name = "MIN")]
+    patient_idle_minutes: u32,
+    /// Seconds a request may take before it is abandoned with 408.
+    #[arg(long, env = "SPECIOSA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_name = "SEC")]
+    request_timeout_seconds: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "SPECIOSA_MAX_BODY_BYTES", default_value_t = 256 * 1024, value_name = "BYTES")]
+    max_body_bytes: usize,
+    /// Take client addresses from X-Forwarded-For (only behind a proxy you trust).
+    #[arg(long, env = "SPECIOSA_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an organization (if it does not exist) and an admin account in it.
+    Create(AdminCreateArgs),
+}
+
+#[derive(Args)]
+struct AdminCreateArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The organization (clinic) name.
+    #[arg(long, value_name = "NAME")]
+    org: String,
+    #[arg(long, value_name = "EMAIL")]
+    email: String,
+    /// Name shown in the interface (defaults to the email).
+    #[arg(long, value_name = "NAME")]
+    display_name: Option<String>,
+    /// Read the password from standard input's first line (required: passwords never go on the command line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; exit non-zero naming the first bad event.
+    Verify(DatabaseArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPECIOSA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
+        Command::Audit(AuditCommand::Verify(args)) => verify_audit(args).await,
+        Command::Migrate(args) => {
+            let store = args.open().await?;
+            println!("{} is up to date", args.location().describe());
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let store = args.database.open().await?;
+    if args.demo {
+        let seeded = demo::seed(&store).await.context("seeding the demo clinic")?;
+        print_demo_logins(seeded);
+    }
+    let config = ServerConfig {
+        listen: args.listen,
+        secure_cookies: args.secure_cookies,
+        staff_idle_timeout: SignedDuration::from_mins(args.staff_idle_minutes.into()),
+        patient_idle_timeout: SignedDuration::from_mins(args.patient_idle_minutes.into()),
+        request_timeout: Duration::from_secs(args.request_timeout_seconds),
+        max_body_bytes: args.max_body_bytes,
+        trust_forwarded_for: args.trust_forwarded_for,
+    };
+    tracing::info!(
+        "Speciosa listening on http://{} ({})",
+        args.listen,
+        args.database.location().describe()
+    );
+    speciosa_server::serve(store, config)
+        .await
+        .with_context(|| format!("serving on {}", args.listen))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo_logins(seeded: bool) {
+    let state = if seeded { "seeded" } else { "already present" };
+    println!("Demo clinic \"{}\" {state}. Every demo account's password is: {}", demo::ORGANIZATION, demo::PASSWORD);
+    for login in demo::logins() {
+        println!("  {:<11} {:<38} {}", login.role.as_str(), login.email, login.display_name);
+    }
+}
+
+async fn create_admin(args: AdminCreateArgs) -> Result<ExitCode> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+    let password = NewPassword::parse(password).context("the password on standard input")?;
+    let email = Email::parse(&args.email).with_context(|| format!("--email {:?}", args.email))?;
+    let display_name = DisplayName::parse(args.display_name.as_deref().unwrap_or(email.as_str())).context("--display-name")?;
+    let org_name = DisplayName::parse(&args.org).context("--org")?;
+
+    let store = args.database.open().await?;
+    let organization = match store.find_organization_by_name(org_name.as_str()).await? {
+        Some(existing) => existing,
+        None => store.create_organization(org_name.as_str()).await?,
+    };
+    let password_hash = speciosa_server::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    let new = NewUser { organization_id: organization.id, email, display_name, role: Role::Admin, password_hash };
+    let admin = match store
+        .create_user(new, |user| AuditEntry {
+            actor_user_id: None,
+            actor_role: None,
+            organization_id: Some(organization.id),
+            action: "user.create".into(),
+            resource_type: "user".into(),
+            resource_id: Some(user.id.to_string()),
+            patient_id: None,
+            outcome: Outcome::Success,
+            client_addr: Some("cli".into()),
+            detail: Some("speciosa admin create".into()),
+        })
+        .await
+    {
+        Ok(admin) => admin,
+        Err(speciosa_store::StoreError::Conflict(reason)) => bail!("{reason}: {}", args.email),
+        Err(other) => return Err(other.into()),
+    };
+    println!("Created admin {} ({}) in \"{}\"", admin.email, admin.id, organization.name);
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify_audit(args: DatabaseArgs) -> Result<ExitCode> {
+    let store = args.open().await?;
+    let verification = store.verify_audit_chain().await.context("reading the audit log")?;
+    store.close().await;
+    match verification {
+        AuditVerification::Intact { events } => {
+            println!("audit log intact: {events} events, hash chain verified");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditVerification::Broken(broken) => {
+            eprintln!("audit log BROKEN at event {}: {}", broken.event_id, broken.reason);
+            Ok(ExitCode::from(2))
+        }
+    }
+}

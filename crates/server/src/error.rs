@@ -3,7 +3,7 @@
 //! chain and shown generically.
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Serialize;
 use speciosa_core::{FieldError, FieldErrors};

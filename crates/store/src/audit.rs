@@ -143,8 +143,9 @@ impl Store {
             }
             match filter.action.as_deref() {
                 Some(prefix) if prefix.ends_with('.') => {
-                    query.push(" AND substr(action, 1, ").push_bind(prefix.len() as i64)
-                        .push(") = ").push_bind(prefix.to_owned());
+                    // length() is int4 in PostgreSQL, as substr() wants; a bound i64 would not be.
+                    query.push(" AND substr(action, 1, length(").push_bind(prefix.to_owned())
+                        .push(")) = ").push_bind(prefix.to_owned());
                 }
                 Some(action) => {
                     query.push(" AND action = ").push_bind(action.to_owned());

@@ -1,0 +1,183 @@
+//! The authorization matrix: every API operation × every role × (own patient,
+//! another patient in the same clinic, a patient in another clinic).
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Client, PASSWORD, TestApp, create_patient, on_both_backends};
+
+on_both_backends!(every_operation_answers_every_role_as_the_policy_says);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// Needs only a session.
+    AnySignedIn,
+    /// An organization duty of one role.
+    Organization(&'static [&'static str]),
+    /// About one patient; writes are not open to the patient themself.
+    PatientRead,
+    PatientWrite,
+    /// About one user of the organization (admins only).
+    OrgUser,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Own,
+    SameClinic,
+    OtherClinic,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Allowed,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+}
+
+struct Operation {
+    method: Method,
+    path: &'static str,
+    scope: Scope,
+}
+
+fn operations() -> Vec<Operation> {
+    use Scope::*;
+    let op = |method: Method, path, scope| Operation { method, path, scope };
+    vec![
+        op(Method::GET, "/api/v1/session", AnySignedIn),
+        op(Method::DELETE, "/api/v1/session", AnySignedIn),
+        op(Method::POST, "/api/v1/users", Organization(&["admin"])),
+        op(Method::GET, "/api/v1/users", Organization(&["admin"])),
+        op(Method::GET, "/api/v1/users/{id}", OrgUser),
+        op(Method::PATCH, "/api/v1/users/{id}", OrgUser),
+        op(Method::GET, "/api/v1/clinicians", Organization(&["clinician"])),
+        op(Method::POST, "/api/v1/patients", Organization(&["clinician"])),
+        op(Method::GET, "/api/v1/patients", Organization(&["clinician", "patient"])),
+        op(Method::GET, "/api/v1/patients/{id}", PatientRead),
+        op(Method::PUT, "/api/v1/patients/{id}", PatientWrite),
+        op(Method::GET, "/api/v1/patients/{id}/care-team", PatientRead),
+        op(Method::PUT, "/api/v1/patients/{id}/care-team", PatientWrite),
+        op(Method::POST, "/api/v1/patients/{id}/account", PatientWrite),
+        op(Method::GET, "/api/v1/audit-events", Organization(&["admin"])),
+    ]
+}
+
+/// Signing in needs no session; it is tested on its own.
+const PUBLIC: [(&str, &str); 1] = [("POST", "/api/v1/session")];
+
+fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
+    use Expect::*;
+    let Some(role) = role else { return Unauthenticated };
+    match scope {
+        Scope::AnySignedIn => Allowed,
+        Scope::Organization(roles) => if roles.contains(&role) { Allowed } else { Forbidden },
+        Scope::OrgUser => match (role, target) {
+            ("admin", Target::OtherClinic) => NotFound,
+            ("admin", _) => Allowed,
+            _ => Forbidden,
+        },
+        Scope::PatientRead | Scope::PatientWrite => match (role, target) {
+            (_, Target::OtherClinic) => NotFound,
+            ("clinician", Target::Own) => Allowed,
+            ("patient", Target::Own) if scope == Scope::PatientRead => Allowed,
+            ("patient", Target::SameClinic) => NotFound,
+            _ => Forbidden,
+        },
+    }
+}
+
+fn classify(status: StatusCode) -> Expect {
+    match status {
+        StatusCode::UNAUTHORIZED => Expect::Unauthenticated,
+        StatusCode::FORBIDDEN => Expect::Forbidden,
+        StatusCode::NOT_FOUND => Expect::NotFound,
+        // 409: authorized, but the patient already has a login.
+        s if s.is_success() || s == StatusCode::CONFLICT => Expect::Allowed,
+        other => panic!("unexpected status {other}"),
+    }
+}
+
+fn patient_body(name: &str) -> Value {
+    json!({"display_name": name, "birth_date": "1985-03-14", "time_zone": "America/Chicago"})
+}
+
+async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
+    // The matrix must name every operation the API describes.
+    let spec = app.anonymous().get_json("/api/v1/openapi.json").await;
+    let described: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .collect();
+    let covered: BTreeSet<(String, String)> = operations()
+        .iter()
+        .map(|op| (op.method.to_string(), op.path.to_owned()))
+        .chain(PUBLIC.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())))
+        .collect();
+    assert_eq!(described, covered, "the matrix and the OpenAPI description disagree");
+
+    let north = app.clinic("Northside").await;
+    let clinician = app.staff(&north, "clinician", "Casey Doe").await;
+    let colleague = app.staff(&north, "clinician", "Robin Roe").await;
+    app.staff(&north, "researcher", "Rae Search").await;
+    let (own_patient, _) = app.patient_with_login(&clinician, "Dana Reyes").await;
+    let same_clinic_patient = create_patient(&colleague, "Sam Whitfield").await;
+    let south = app.clinic("Southside").await;
+    let foreign_clinician = app.staff(&south, "clinician", "Fran Foreign").await;
+    let foreign_patient = create_patient(&foreign_clinician, "Pat Elsewhere").await;
+    let patient_email = clinician.get_json(&format!("/api/v1/patients/{own_patient}")).await["login_email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let logins: [(Option<&str>, Option<String>); 5] = [
+        (None, None),
+        (Some("admin"), Some("admin@northside.test".to_owned())),
+        (Some("clinician"), Some("casey.doe@northside.test".to_owned())),
+        (Some("patient"), Some(patient_email)),
+        (Some("researcher"), Some("rae.search@northside.test".to_owned())),
+    ];
+    let mut failures = Vec::new();
+    let mut checks = 0;
+    for (role, email) in &logins {
+        for op in operations() {
+            for target in [Target::Own, Target::SameClinic, Target::OtherClinic] {
+                // Each request gets a fresh session, so signing out cannot spoil the next.
+                let client: Client = match email {
+                    Some(email) => app.sign_in(email, PASSWORD).await,
+                    None => app.anonymous(),
+                };
+                let id = match (op.scope, target) {
+                    (Scope::OrgUser, Target::OtherClinic) => foreign_clinician.id(),
+                    (Scope::OrgUser, _) => colleague.id(),
+                    (_, Target::Own) => own_patient.clone(),
+                    (_, Target::SameClinic) => same_clinic_patient.clone(),
+                    (_, Target::OtherClinic) => foreign_patient.clone(),
+                };
+                let path = op.path.replace("{id}", &id);
+                let body = match (op.method.as_str(), op.path) {
+                    ("POST", "/api/v1/users") => json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"}),
+                    ("PATCH", _) => json!({"active": true}),
+                    ("POST", "/api/v1/patients") => patient_body("Newly Registered"),
+                    ("PUT", "/api/v1/patients/{id}") => patient_body("Renamed Patient"),
+                    ("PUT", _) => json!({"clinician_ids": [clinician.id()]}),
+                    ("POST", _) => json!({"email": format!("login{checks}@patients.test"), "password": PASSWORD}),
+                    _ => Value::Null,
+                };
+                let body = (!body.is_null()).then_some(&body);
+                let status = client.send(op.method.clone(), &path, body).await.status();
+                let want = expected(*role, op.scope, target);
+                if classify(status) != want {
+                    failures.push(format!("{role:?} {} {} ({target:?}): got {status}, want {want:?}", op.method, op.path));
+                }
+                checks += 1;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checks} checks failed:\n{}", failures.len(), failures.join("\n"));
+}

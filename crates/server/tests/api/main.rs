@@ -1,0 +1,12 @@
+//! The HTTP integration suite: each test starts the real server on an ephemeral
+//! port with its own database and talks to it over HTTP. Every test runs twice,
+//! on SQLite and on PostgreSQL (see `helpers::TestApp`).
+
+mod helpers;
+
+mod audit;
+mod authorization;
+mod conventions;
+mod patients;
+mod session;
+mod users;

@@ -43,13 +43,28 @@ enum Command {
 #[derive(Args, Clone)]
 struct DatabaseArgs {
     /// Directory for the embedded SQLite database (speciosa.db), created if missing.
-    #[arg(long, env = "SPECIOSA_DATA_DIR", default_value = "./speciosa-data", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "SPECIOSA_DATA_DIR",
+        default_value = "./speciosa-data",
+        value_name = "DIR"
+    )]
     data_dir: PathBuf,
     /// Use this database instead (postgres://user:pass@host/db or sqlite://path).
-    #[arg(long, env = "SPECIOSA_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SPECIOSA_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// Largest PostgreSQL connection pool per server process.
-    #[arg(long, env = "SPECIOSA_DB_MAX_CONNECTIONS", default_value_t = 16, value_name = "N")]
+    #[arg(
+        long,
+        env = "SPECIOSA_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        value_name = "N"
+    )]
     db_max_connections: u32,
 }
 
@@ -63,9 +78,14 @@ impl DatabaseArgs {
 
     async fn open(&self) -> Result<Store> {
         let location = self.location();
-        Store::open(&location, &PoolOptions { max_connections: self.db_max_connections })
-            .await
-            .with_context(|| format!("opening {}", location.describe()))
+        Store::open(
+            &location,
+            &PoolOptions {
+                max_connections: self.db_max_connections,
+            },
+        )
+        .await
+        .with_context(|| format!("opening {}", location.describe()))
     }
 }
 
@@ -74,7 +94,12 @@ struct ServeArgs {
     #[command(flatten)]
     database: DatabaseArgs,
     /// Address and port to listen on.
-    #[arg(long, env = "SPECIOSA_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "SPECIOSA_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     listen: SocketAddr,
     /// Seed the demo clinic (once) and print its sign-ins.
     #[arg(long, env = "SPECIOSA_DEMO")]
@@ -84,13 +109,28 @@ struct ServeArgs {
     #[arg(long, env = "SPECIOSA_SECURE_COOKIES")]
     secure_cookies: bool,
     /// Minutes of inactivity after which staff sessions end.
-    #[arg(long, env = "SPECIOSA_STAFF_IDLE_MINUTES", default_value_t = 30, value_name = "MIN")]
+    #[arg(
+        long,
+        env = "SPECIOSA_STAFF_IDLE_MINUTES",
+        default_value_t = 30,
+        value_name = "MIN"
+    )]
     staff_idle_minutes: u32,
     /// Minutes of inactivity after which patient sessions end.
-    #[arg(long, env = "SPECIOSA_PATIENT_IDLE_MINUTES", default_value_t = 720, value_name = "MIN")]
+    #[arg(
+        long,
+        env = "SPECIOSA_PATIENT_IDLE_MINUTES",
+        default_value_t = 720,
+        value_name = "MIN"
+    )]
     patient_idle_minutes: u32,
     /// Seconds a request may take before it is abandoned with 408.
-    #[arg(long, env = "SPECIOSA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_name = "SEC")]
+    #[arg(
+        long,
+        env = "SPECIOSA_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        value_name = "SEC"
+    )]
     request_timeout_seconds: u64,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "SPECIOSA_MAX_BODY_BYTES", default_value_t = 256 * 1024, value_name = "BYTES")]
@@ -132,7 +172,10 @@ enum AuditCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -151,7 +194,10 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SPECIOSA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -171,7 +217,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let store = args.database.open().await?;
     if args.demo {
-        let seeded = demo::seed(&store).await.context("seeding the demo clinic")?;
+        let seeded = demo::seed(&store)
+            .await
+            .context("seeding the demo clinic")?;
         print_demo_logins(seeded);
     }
     let config = ServerConfig {
@@ -196,19 +244,35 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
 
 fn print_demo_logins(seeded: bool) {
     let state = if seeded { "seeded" } else { "already present" };
-    println!("Demo clinic \"{}\" {state}. Every demo account's password is: {}", demo::ORGANIZATION, demo::PASSWORD);
+    println!(
+        "Demo clinic \"{}\" {state}. Every demo account's password is: {}",
+        demo::ORGANIZATION,
+        demo::PASSWORD
+    );
     for login in demo::logins() {
-        println!("  {:<11} {:<38} {}", login.role.as_str(), login.email, login.display_name);
+        println!(
+            "  {:<11} {:<38} {}",
+            login.role.as_str(),
+            login.email,
+            login.display_name
+        );
     }
 }
 
 async fn create_admin(args: AdminCreateArgs) -> Result<ExitCode> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
-    let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line
+        .strip_suffix('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .unwrap_or(&line);
     let password = NewPassword::parse(password).context("the password on standard input")?;
     let email = Email::parse(&args.email).with_context(|| format!("--email {:?}", args.email))?;
-    let display_name = DisplayName::parse(args.display_name.as_deref().unwrap_or(email.as_str())).context("--display-name")?;
+    let display_name = DisplayName::parse(args.display_name.as_deref().unwrap_or(email.as_str()))
+        .context("--display-name")?;
     let org_name = DisplayName::parse(&args.org).context("--org")?;
 
     let store = args.database.open().await?;
@@ -216,8 +280,15 @@ async fn create_admin(args: AdminCreateArgs) -> Result<ExitCode> {
         Some(existing) => existing,
         None => store.create_organization(org_name.as_str()).await?,
     };
-    let password_hash = speciosa_server::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
-    let new = NewUser { organization_id: organization.id, email, display_name, role: Role::Admin, password_hash };
+    let password_hash = speciosa_server::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    let new = NewUser {
+        organization_id: organization.id,
+        email,
+        display_name,
+        role: Role::Admin,
+        password_hash,
+    };
     let admin = match store
         .create_user(new, |user| AuditEntry {
             actor_user_id: None,
@@ -237,14 +308,20 @@ async fn create_admin(args: AdminCreateArgs) -> Result<ExitCode> {
         Err(speciosa_store::StoreError::Conflict(reason)) => bail!("{reason}: {}", args.email),
         Err(other) => return Err(other.into()),
     };
-    println!("Created admin {} ({}) in \"{}\"", admin.email, admin.id, organization.name);
+    println!(
+        "Created admin {} ({}) in \"{}\"",
+        admin.email, admin.id, organization.name
+    );
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn verify_audit(args: DatabaseArgs) -> Result<ExitCode> {
     let store = args.open().await?;
-    let verification = store.verify_audit_chain().await.context("reading the audit log")?;
+    let verification = store
+        .verify_audit_chain()
+        .await
+        .context("reading the audit log")?;
     store.close().await;
     match verification {
         AuditVerification::Intact { events } => {
@@ -252,7 +329,10 @@ async fn verify_audit(args: DatabaseArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditVerification::Broken(broken) => {
-            eprintln!("audit log BROKEN at event {}: {}", broken.event_id, broken.reason);
+            eprintln!(
+                "audit log BROKEN at event {}: {}",
+                broken.event_id, broken.reason
+            );
             Ok(ExitCode::from(2))
         }
     }

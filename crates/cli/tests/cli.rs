@@ -18,7 +18,12 @@ fn speciosa(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run speciosa");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("wait for speciosa")
 }
 
@@ -28,13 +33,31 @@ fn text(bytes: &[u8]) -> String {
 
 fn create_admin(dir: &Path, org: &str, email: &str, password_line: &str) -> Output {
     let dir = dir.to_str().expect("utf-8 path");
-    speciosa(&["admin", "create", "--data-dir", dir, "--org", org, "--email", email, "--password-stdin"], password_line)
+    speciosa(
+        &[
+            "admin",
+            "create",
+            "--data-dir",
+            dir,
+            "--org",
+            org,
+            "--email",
+            email,
+            "--password-stdin",
+        ],
+        password_line,
+    )
 }
 
 async fn sql(dir: &Path, statement: &str) {
     let url = format!("sqlite://{}", dir.join("speciosa.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("open the database");
-    sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut connection).await.expect("tamper");
+    let mut connection = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open the database");
+    sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut connection)
+        .await
+        .expect("tamper");
 }
 
 #[test]
@@ -58,15 +81,38 @@ fn every_command_explains_itself_with_help() {
 fn admin_create_makes_the_database_the_organization_and_its_admin() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fresh");
-    let output = create_admin(&data, "Riverside", "owner@riverside.test", "correct horse battery\n");
+    let output = create_admin(
+        &data,
+        "Riverside",
+        "owner@riverside.test",
+        "correct horse battery\n",
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(data.join("speciosa.db").exists());
     assert!(text(&output.stdout).contains("owner@riverside.test"));
     // A second admin joins the existing organization; a repeated email is refused.
-    assert!(create_admin(&data, "Riverside", "second@riverside.test", "another long password").status.success());
-    let again = create_admin(&data, "Riverside", "owner@riverside.test", "correct horse battery\n");
+    assert!(
+        create_admin(
+            &data,
+            "Riverside",
+            "second@riverside.test",
+            "another long password"
+        )
+        .status
+        .success()
+    );
+    let again = create_admin(
+        &data,
+        "Riverside",
+        "owner@riverside.test",
+        "correct horse battery\n",
+    );
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("already in use"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already in use"),
+        "{}",
+        text(&again.stderr)
+    );
 }
 
 #[test]
@@ -74,24 +120,63 @@ fn admin_create_refuses_a_short_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let output = create_admin(dir.path(), "Riverside", "owner@riverside.test", "short\n");
     assert!(!output.status.success());
-    assert!(text(&output.stderr).contains("at least 12"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("at least 12"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[tokio::test]
 async fn audit_verify_passes_an_intact_log_and_names_the_first_altered_event() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(create_admin(dir.path(), "Riverside", "a@riverside.test", "correct horse battery\n").status.success());
-    assert!(create_admin(dir.path(), "Riverside", "b@riverside.test", "correct horse battery\n").status.success());
-    assert!(create_admin(dir.path(), "Riverside", "c@riverside.test", "correct horse battery\n").status.success());
+    assert!(
+        create_admin(
+            dir.path(),
+            "Riverside",
+            "a@riverside.test",
+            "correct horse battery\n"
+        )
+        .status
+        .success()
+    );
+    assert!(
+        create_admin(
+            dir.path(),
+            "Riverside",
+            "b@riverside.test",
+            "correct horse battery\n"
+        )
+        .status
+        .success()
+    );
+    assert!(
+        create_admin(
+            dir.path(),
+            "Riverside",
+            "c@riverside.test",
+            "correct horse battery\n"
+        )
+        .status
+        .success()
+    );
     let data = dir.path().to_str().unwrap();
     let intact = speciosa(&["audit", "verify", "--data-dir", data], "");
     assert!(intact.status.success(), "{}", text(&intact.stderr));
     assert!(text(&intact.stdout).contains("3 events"));
 
-    sql(dir.path(), "UPDATE audit_events SET action = 'user.delete' WHERE id = 2").await;
+    sql(
+        dir.path(),
+        "UPDATE audit_events SET action = 'user.delete' WHERE id = 2",
+    )
+    .await;
     let altered = speciosa(&["audit", "verify", "--data-dir", data], "");
     assert!(!altered.status.success());
-    assert!(text(&altered.stderr).contains("event 2"), "{}", text(&altered.stderr));
+    assert!(
+        text(&altered.stderr).contains("event 2"),
+        "{}",
+        text(&altered.stderr)
+    );
 }
 
 #[tokio::test]
@@ -99,29 +184,68 @@ async fn audit_verify_detects_a_removed_event_in_the_middle_and_at_the_end() {
     for victim in [2, 3] {
         let dir = tempfile::tempdir().unwrap();
         for email in ["a@r.test", "b@r.test", "c@r.test"] {
-            assert!(create_admin(dir.path(), "Riverside", email, "correct horse battery\n").status.success());
+            assert!(
+                create_admin(dir.path(), "Riverside", email, "correct horse battery\n")
+                    .status
+                    .success()
+            );
         }
-        sql(dir.path(), &format!("DELETE FROM audit_events WHERE id = {victim}")).await;
-        let output = speciosa(&["audit", "verify", "--data-dir", dir.path().to_str().unwrap()], "");
-        assert!(!output.status.success(), "deleting event {victim} went unnoticed");
-        assert!(text(&output.stderr).contains("event 3"), "{}", text(&output.stderr));
+        sql(
+            dir.path(),
+            &format!("DELETE FROM audit_events WHERE id = {victim}"),
+        )
+        .await;
+        let output = speciosa(
+            &[
+                "audit",
+                "verify",
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+            ],
+            "",
+        );
+        assert!(
+            !output.status.success(),
+            "deleting event {victim} went unnoticed"
+        );
+        assert!(
+            text(&output.stderr).contains("event 3"),
+            "{}",
+            text(&output.stderr)
+        );
     }
 }
 
 #[test]
 fn admin_create_and_audit_verify_work_on_postgresql() {
     let Ok(admin_url) = std::env::var("SPECIOSA_TEST_DATABASE_URL") else {
-        assert!(std::env::var("SPECIOSA_REQUIRE_POSTGRES").is_err(), "SPECIOSA_TEST_DATABASE_URL is required");
+        assert!(
+            std::env::var("SPECIOSA_REQUIRE_POSTGRES").is_err(),
+            "SPECIOSA_TEST_DATABASE_URL is required"
+        );
         return;
     };
     let name = format!("speciosa_cli_{}", std::process::id());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut connection = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut connection).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut connection)
+            .await
+            .unwrap();
     });
     let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-    let args = ["admin", "create", "--database-url", &url, "--org", "Riverside", "--email", "a@r.test", "--password-stdin"];
+    let args = [
+        "admin",
+        "create",
+        "--database-url",
+        &url,
+        "--org",
+        "Riverside",
+        "--email",
+        "a@r.test",
+        "--password-stdin",
+    ];
     let output = speciosa(&args, "correct horse battery\n");
     assert!(output.status.success(), "{}", text(&output.stderr));
     let verify = speciosa(&["audit", "verify", "--database-url", &url], "");
@@ -132,10 +256,21 @@ fn admin_create_and_audit_verify_work_on_postgresql() {
 #[tokio::test]
 async fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(BIN)
-        .args(["serve", "--demo", "--data-dir", dir.path().to_str().unwrap(), "--listen", &listen])
+        .args([
+            "serve",
+            "--demo",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            &listen,
+        ])
         .env("SPECIOSA_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -144,15 +279,26 @@ async fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
     let client = reqwest::Client::new();
     let started = Instant::now();
     loop {
-        if let Ok(response) = client.get(format!("http://{listen}/readyz")).send().await {
-            if response.status() == 200 {
-                break;
-            }
+        if let Ok(response) = client.get(format!("http://{listen}/readyz")).send().await
+            && response.status() == 200
+        {
+            break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the server never became ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(client.get(format!("http://{listen}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(format!("http://{listen}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let signed_in = client
         .post(format!("http://{listen}/api/v1/session"))
         .json(&serde_json::json!({"email": "amara.okafor@demo.speciosa.test", "password": "kratom-demo-2026"}))
@@ -161,20 +307,40 @@ async fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(signed_in.status(), 200, "the demo clinician signs in");
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let stopped = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(stopped.elapsed() < Duration::from_secs(20), "serve did not stop after SIGTERM");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "serve did not stop after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "serve exited with {status}");
     let output = child.wait_with_output().unwrap();
-    assert!(text(&output.stdout).contains("amara.okafor@demo.speciosa.test"), "the demo logins are printed");
+    assert!(
+        text(&output.stdout).contains("amara.okafor@demo.speciosa.test"),
+        "the demo logins are printed"
+    );
 
     // The demo is seeded once: a restart keeps the data and seeds nothing new.
-    let again = speciosa(&["audit", "verify", "--data-dir", dir.path().to_str().unwrap()], "");
+    let again = speciosa(
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "",
+    );
     assert!(again.status.success(), "{}", text(&again.stderr));
 }

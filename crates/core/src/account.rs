@@ -17,7 +17,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Clinician, Role::Patient, Role::Researcher];
+    pub const ALL: [Role; 4] = [
+        Role::Admin,
+        Role::Clinician,
+        Role::Patient,
+        Role::Researcher,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -215,17 +220,32 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for raw in ["", "dana", "dana@", "@x.org", "dana@x", "da na@x.org", "dana@-x.org", "a..b@x.org"] {
+        for raw in [
+            "",
+            "dana",
+            "dana@",
+            "@x.org",
+            "dana@x",
+            "da na@x.org",
+            "dana@-x.org",
+            "a..b@x.org",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} was accepted");
         }
     }
 
     #[test]
     fn passwords_shorter_than_twelve_characters_are_refused() {
-        assert_eq!(NewPassword::parse("elevenchars"), Err(PasswordError::TooShort));
+        assert_eq!(
+            NewPassword::parse("elevenchars"),
+            Err(PasswordError::TooShort)
+        );
         assert!(NewPassword::parse("twelve chars").is_ok());
         // Counted in characters, not bytes.
-        assert_eq!(NewPassword::parse("ééééééééééé"), Err(PasswordError::TooShort));
+        assert_eq!(
+            NewPassword::parse("ééééééééééé"),
+            Err(PasswordError::TooShort)
+        );
     }
 
     #[test]
@@ -236,9 +256,15 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_must_not_be_blank() {
-        assert_eq!(DisplayName::parse("  Dana Reyes ").unwrap().as_str(), "Dana Reyes");
+        assert_eq!(
+            DisplayName::parse("  Dana Reyes ").unwrap().as_str(),
+            "Dana Reyes"
+        );
         assert_eq!(DisplayName::parse("   "), Err(DisplayNameError::Empty));
-        assert_eq!(DisplayName::parse("a\u{7}b"), Err(DisplayNameError::ControlCharacters));
+        assert_eq!(
+            DisplayName::parse("a\u{7}b"),
+            Err(DisplayNameError::ControlCharacters)
+        );
     }
 }
 

@@ -167,7 +167,10 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self { expected_id: 1, previous_hash: GENESIS_HASH.to_owned() }
+        Self {
+            expected_id: 1,
+            previous_hash: GENESIS_HASH.to_owned(),
+        }
     }
 }
 
@@ -177,7 +180,12 @@ impl ChainVerifier {
     }
 
     pub fn check(&mut self, event: &AuditEvent) -> Result<(), ChainBreak> {
-        let broken = |reason: String| Err(ChainBreak { event_id: event.id, reason });
+        let broken = |reason: String| {
+            Err(ChainBreak {
+                event_id: event.id,
+                reason,
+            })
+        };
         if event.id != self.expected_id {
             return broken(format!(
                 "expected event {} next; events {}..{} are missing",
@@ -204,7 +212,9 @@ impl ChainVerifier {
         if last_id != head_id {
             return Err(ChainBreak {
                 event_id: head_id.max(last_id),
-                reason: format!("the log ends at event {last_id} but {head_id} events were recorded"),
+                reason: format!(
+                    "the log ends at event {last_id} but {head_id} events were recorded"
+                ),
             });
         }
         if self.previous_hash != head_hash {
@@ -240,7 +250,8 @@ mod tests {
         let mut prev = GENESIS_HASH.to_owned();
         (1..=n)
             .map(|id| {
-                let event = AuditEvent::seal(entry("patient.read"), id, Timestamp::now(), prev.clone());
+                let event =
+                    AuditEvent::seal(entry("patient.read"), id, Timestamp::now(), prev.clone());
                 prev = event.hash.clone();
                 event
             })
@@ -276,7 +287,7 @@ mod tests {
             |e| e.client_addr = None,
             |e| e.detail = Some("x".into()),
             |e| e.patient_id = None,
-            |e| e.occurred_at = e.occurred_at + jiff::SignedDuration::from_micros(1),
+            |e| e.occurred_at += jiff::SignedDuration::from_micros(1),
         ];
         for alter in alterations {
             let mut events = original.clone();
@@ -290,10 +301,20 @@ mod tests {
         let events = chain(4);
         let mut middle_removed = events.clone();
         middle_removed.remove(1);
-        assert_eq!(verify(&middle_removed, 4, &events[3].hash).unwrap_err().event_id, 3);
+        assert_eq!(
+            verify(&middle_removed, 4, &events[3].hash)
+                .unwrap_err()
+                .event_id,
+            3
+        );
 
         let tail_removed = &events[..3];
-        assert_eq!(verify(tail_removed, 4, &events[3].hash).unwrap_err().event_id, 4);
+        assert_eq!(
+            verify(tail_removed, 4, &events[3].hash)
+                .unwrap_err()
+                .event_id,
+            4
+        );
     }
 
     #[test]

@@ -95,7 +95,9 @@ impl TimeZoneName {
 
     pub fn to_zone(&self) -> jiff::tz::TimeZone {
         // Parsing checked the name against the same database.
-        jiff::tz::db().get(&self.0).unwrap_or(jiff::tz::TimeZone::UTC)
+        jiff::tz::db()
+            .get(&self.0)
+            .unwrap_or(jiff::tz::TimeZone::UTC)
     }
 }
 
@@ -119,10 +121,10 @@ impl Jurisdiction {
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(error());
         }
-        if let Some(sub) = subdivision {
-            if sub.is_empty() || sub.len() > 3 || !sub.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(error());
-            }
+        if let Some(sub) = subdivision
+            && (sub.is_empty() || sub.len() > 3 || !sub.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(error());
         }
         Ok(Self {
             country: country.to_owned(),
@@ -217,20 +219,31 @@ impl PatientDetails {
         };
         let jurisdiction = match empty_to_none(fields.jurisdiction) {
             None => Some(None),
-            Some(raw) => errors.check("jurisdiction", Jurisdiction::parse(raw)).map(Some),
+            Some(raw) => errors
+                .check("jurisdiction", Jurisdiction::parse(raw))
+                .map(Some),
         };
         let pregnancy_status = match empty_to_none(fields.pregnancy_status) {
             None => Some(PregnancyStatus::Unknown),
             Some(raw) => errors.check("pregnancy_status", raw.parse()),
         };
-        let research_consent_date = match (fields.research_consent, empty_to_none(fields.research_consent_date)) {
+        let research_consent_date = match (
+            fields.research_consent,
+            empty_to_none(fields.research_consent_date),
+        ) {
             (false, None) => Some(None),
             (false, Some(_)) => {
-                errors.push("research_consent_date", "a consent date needs research_consent set to true");
+                errors.push(
+                    "research_consent_date",
+                    "a consent date needs research_consent set to true",
+                );
                 None
             }
             (true, None) => {
-                errors.push("research_consent_date", "the date research consent was given is required");
+                errors.push(
+                    "research_consent_date",
+                    "the date research consent was given is required",
+                );
                 None
             }
             (true, Some(raw)) => errors
@@ -248,7 +261,10 @@ impl PatientDetails {
         };
         let mut medications = Vec::new();
         if fields.concomitant_medications.len() > MAX_MEDICATIONS {
-            errors.push("concomitant_medications", format!("at most {MAX_MEDICATIONS} medications"));
+            errors.push(
+                "concomitant_medications",
+                format!("at most {MAX_MEDICATIONS} medications"),
+            );
         }
         for (index, medication) in fields.concomitant_medications.iter().enumerate() {
             let name = medication.trim();
@@ -266,8 +282,26 @@ impl PatientDetails {
             return Err(errors);
         }
         // Every `None` above recorded an error, so these are all present.
-        match (display_name, birth_date, time_zone, sex_at_birth, usual_bedtime, jurisdiction, pregnancy_status, research_consent_date) {
-            (Some(display_name), Some(birth_date), Some(time_zone), Some(sex_at_birth), Some(usual_bedtime), Some(jurisdiction), Some(pregnancy_status), Some(research_consent_date)) => Ok(Self {
+        match (
+            display_name,
+            birth_date,
+            time_zone,
+            sex_at_birth,
+            usual_bedtime,
+            jurisdiction,
+            pregnancy_status,
+            research_consent_date,
+        ) {
+            (
+                Some(display_name),
+                Some(birth_date),
+                Some(time_zone),
+                Some(sex_at_birth),
+                Some(usual_bedtime),
+                Some(jurisdiction),
+                Some(pregnancy_status),
+                Some(research_consent_date),
+            ) => Ok(Self {
                 display_name,
                 birth_date,
                 time_zone,
@@ -319,15 +353,27 @@ mod tests {
 
     #[test]
     fn impossible_and_future_birth_dates_are_refused() {
-        for bad in ["2023-02-30", "1988-13-01", "12/04/1988", "2027-01-01", "1850-01-01"] {
-            let fields = PatientFields { birth_date: bad, ..minimal() };
+        for bad in [
+            "2023-02-30",
+            "1988-13-01",
+            "12/04/1988",
+            "2027-01-01",
+            "1850-01-01",
+        ] {
+            let fields = PatientFields {
+                birth_date: bad,
+                ..minimal()
+            };
             assert_eq!(fields_in_error(&fields), ["birth_date"], "{bad}");
         }
     }
 
     #[test]
     fn unknown_time_zones_are_refused() {
-        let fields = PatientFields { time_zone: "Mars/Olympus_Mons", ..minimal() };
+        let fields = PatientFields {
+            time_zone: "Mars/Olympus_Mons",
+            ..minimal()
+        };
         assert_eq!(fields_in_error(&fields), ["time_zone"]);
     }
 

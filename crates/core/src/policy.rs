@@ -66,7 +66,11 @@ impl Decision {
     }
 }
 
-pub fn authorize_organization(actor: &Actor, action: OrganizationAction, organization: OrganizationId) -> Decision {
+pub fn authorize_organization(
+    actor: &Actor,
+    action: OrganizationAction,
+    organization: OrganizationId,
+) -> Decision {
     if actor.organization_id != organization {
         return Decision::NotFound;
     }
@@ -77,7 +81,11 @@ pub fn authorize_organization(actor: &Actor, action: OrganizationAction, organiz
         // A patient's list holds only themself; the store applies that filter.
         ListPatients => matches!(actor.role, Role::Clinician | Role::Patient),
     };
-    if allowed { Decision::Allow } else { Decision::Forbidden }
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
 }
 
 pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &PatientScope) -> Decision {
@@ -89,9 +97,9 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
         Role::Clinician => Decision::Forbidden,
         Role::Patient if actor.own_patient_id == Some(patient.patient_id) => match action {
             PatientAction::Read => Decision::Allow,
-            PatientAction::UpdateDetails | PatientAction::ManageCareTeam | PatientAction::ManageLogin => {
-                Decision::Forbidden
-            }
+            PatientAction::UpdateDetails
+            | PatientAction::ManageCareTeam
+            | PatientAction::ManageLogin => Decision::Forbidden,
         },
         Role::Patient => Decision::NotFound,
         Role::Admin | Role::Researcher => Decision::Forbidden,
@@ -117,7 +125,12 @@ mod tests {
     ];
 
     fn actor(role: Role, org: OrganizationId, own: Option<PatientId>) -> Actor {
-        Actor { user_id: UserId::new(), organization_id: org, role, own_patient_id: own }
+        Actor {
+            user_id: UserId::new(),
+            organization_id: org,
+            role,
+            own_patient_id: own,
+        }
     }
 
     /// Every role × every patient action × (own or care-team patient, other patient
@@ -127,9 +140,21 @@ mod tests {
         let org = OrganizationId::new();
         let other_org = OrganizationId::new();
         let own = PatientId::new();
-        let mine = PatientScope { patient_id: own, organization_id: org, actor_on_care_team: true };
-        let not_mine = PatientScope { patient_id: PatientId::new(), organization_id: org, actor_on_care_team: false };
-        let elsewhere = PatientScope { patient_id: PatientId::new(), organization_id: other_org, actor_on_care_team: true };
+        let mine = PatientScope {
+            patient_id: own,
+            organization_id: org,
+            actor_on_care_team: true,
+        };
+        let not_mine = PatientScope {
+            patient_id: PatientId::new(),
+            organization_id: org,
+            actor_on_care_team: false,
+        };
+        let elsewhere = PatientScope {
+            patient_id: PatientId::new(),
+            organization_id: other_org,
+            actor_on_care_team: true,
+        };
 
         for role in Role::ALL {
             let actor = actor(role, org, (role == Role::Patient).then_some(own));
@@ -143,9 +168,21 @@ mod tests {
                     Role::Patient => Decision::NotFound,
                     _ => Decision::Forbidden,
                 };
-                assert_eq!(authorize_patient(&actor, action, &mine), expected_mine, "{role} {action:?} own");
-                assert_eq!(authorize_patient(&actor, action, &not_mine), expected_not_mine, "{role} {action:?} other");
-                assert_eq!(authorize_patient(&actor, action, &elsewhere), Decision::NotFound, "{role} {action:?} other org");
+                assert_eq!(
+                    authorize_patient(&actor, action, &mine),
+                    expected_mine,
+                    "{role} {action:?} own"
+                );
+                assert_eq!(
+                    authorize_patient(&actor, action, &not_mine),
+                    expected_not_mine,
+                    "{role} {action:?} other"
+                );
+                assert_eq!(
+                    authorize_patient(&actor, action, &elsewhere),
+                    Decision::NotFound,
+                    "{role} {action:?} other org"
+                );
             }
         }
     }
@@ -162,8 +199,16 @@ mod tests {
                     CreatePatient | ListClinicians => role == Role::Clinician,
                     ListPatients => matches!(role, Role::Clinician | Role::Patient),
                 };
-                let expected = if allowed { Decision::Allow } else { Decision::Forbidden };
-                assert_eq!(authorize_organization(&actor, action, org), expected, "{role} {action:?}");
+                let expected = if allowed {
+                    Decision::Allow
+                } else {
+                    Decision::Forbidden
+                };
+                assert_eq!(
+                    authorize_organization(&actor, action, org),
+                    expected,
+                    "{role} {action:?}"
+                );
                 assert_eq!(
                     authorize_organization(&actor, action, OrganizationId::new()),
                     Decision::NotFound,

@@ -19,13 +19,20 @@ pub async fn patient(
     action: PatientAction,
     audit_action: &str,
 ) -> Result<(), ApiError> {
-    let scope = state.store.patient_scope(patient_id, user.actor.user_id).await?;
+    let scope = state
+        .store
+        .patient_scope(patient_id, user.actor.user_id)
+        .await?;
     let decision = match scope {
         None => Decision::NotFound,
         Some((organization_id, actor_on_care_team)) => policy::authorize_patient(
             &user.actor,
             action,
-            &PatientScope { patient_id, organization_id, actor_on_care_team },
+            &PatientScope {
+                patient_id,
+                organization_id,
+                actor_on_care_team,
+            },
         ),
     };
     // A patient outside the caller's organization is not named in the caller's log.
@@ -33,7 +40,16 @@ pub async fn patient(
         Some((org, _)) if org == user.actor.organization_id => Some(patient_id),
         _ => None,
     };
-    refuse_unless_allowed(state, user, decision, audit_action, "patient", Some(patient_id.to_string()), logged_patient).await
+    refuse_unless_allowed(
+        state,
+        user,
+        decision,
+        audit_action,
+        "patient",
+        Some(patient_id.to_string()),
+        logged_patient,
+    )
+    .await
 }
 
 pub async fn organization(
@@ -44,7 +60,16 @@ pub async fn organization(
     resource_type: &str,
 ) -> Result<(), ApiError> {
     let decision = policy::authorize_organization(&user.actor, action, user.actor.organization_id);
-    refuse_unless_allowed(state, user, decision, audit_action, resource_type, None, None).await
+    refuse_unless_allowed(
+        state,
+        user,
+        decision,
+        audit_action,
+        resource_type,
+        None,
+        None,
+    )
+    .await
 }
 
 async fn refuse_unless_allowed(
@@ -61,13 +86,23 @@ async fn refuse_unless_allowed(
         Decision::Forbidden => ApiError::forbidden(format!(
             "a {} may not do this{}",
             user.actor.role,
-            if resource_type == "patient" { " for this patient (care-team members only)" } else { "" }
+            if resource_type == "patient" {
+                " for this patient (care-team members only)"
+            } else {
+                ""
+            }
         )),
         Decision::NotFound => ApiError::not_found(resource_type),
     };
     state
         .store
-        .append_audit(user.audit(audit_action, resource_type, resource_id, patient_id, Outcome::Denied))
+        .append_audit(user.audit(
+            audit_action,
+            resource_type,
+            resource_id,
+            patient_id,
+            Outcome::Denied,
+        ))
         .await?;
     Err(refusal)
 }

@@ -29,9 +29,14 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let api = api::router()
-        .fallback(|| async { ApiError::new(problems::NOT_FOUND, "there is no API route at this address") })
+        .fallback(|| async {
+            ApiError::new(problems::NOT_FOUND, "there is no API route at this address")
+        })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(problems::METHOD_NOT_ALLOWED, "this route does not accept that method")
+            ApiError::new(
+                problems::METHOD_NOT_ALLOWED,
+                "this route does not accept that method",
+            )
         });
     Router::new()
         .nest("/api/v1", api)
@@ -40,7 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .layer(middleware::from_fn(problem_for_bare_api_errors))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -55,21 +63,25 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+            HeaderValue::from_static(
+                "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            ),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
         // Spans carry method and matched route only: never bodies, which hold health data.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let route = request
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), route)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), route)
+            }),
+        )
         .with_state(state)
 }
 
@@ -107,11 +119,20 @@ pub async fn serve(store: Store, config: ServerConfig) -> std::io::Result<()> {
 }
 
 /// As [`serve`], on a listener the caller bound (tests bind port 0).
-pub async fn serve_on(listener: TcpListener, store: Store, config: ServerConfig) -> std::io::Result<()> {
+pub async fn serve_on(
+    listener: TcpListener,
+    store: Store,
+    config: ServerConfig,
+) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_periodically(store.clone()));
-    let state = AppState { store: store.clone(), config: Arc::new(config) };
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     sweeper.abort();
     store.close().await;
     result
@@ -122,7 +143,8 @@ async fn sweep_periodically(store: Store) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         interval.tick().await;
-        let keep_failures = SignedDuration::from_secs(speciosa_core::account::SignInThrottle::WINDOW_SECONDS);
+        let keep_failures =
+            SignedDuration::from_secs(speciosa_core::account::SignInThrottle::WINDOW_SECONDS);
         if let Err(error) = store.sweep_expired(keep_failures).await {
             crate::error::log_chain("sweeping expired sessions", &error);
         }

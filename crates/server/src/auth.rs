@@ -28,14 +28,18 @@ pub fn token_hash(token: &str) -> String {
 
 pub fn session_cookie(token: &str, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 pub fn clearing_cookie(secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The session token from the request's `Cookie` headers, if any.
@@ -52,7 +56,11 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 
 /// Compares secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0_u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 pub struct SignedIn {
@@ -75,7 +83,12 @@ impl From<StoreError> for SignInError {
     }
 }
 
-fn sign_in_entry(user: Option<&User>, outcome: Outcome, client_addr: &str, detail: Option<String>) -> AuditEntry {
+fn sign_in_entry(
+    user: Option<&User>,
+    outcome: Outcome,
+    client_addr: &str,
+    detail: Option<String>,
+) -> AuditEntry {
     AuditEntry {
         actor_user_id: user.map(|u| u.id),
         actor_role: user.map(|u| u.role),
@@ -91,23 +104,43 @@ fn sign_in_entry(user: Option<&User>, outcome: Outcome, client_addr: &str, detai
 }
 
 /// Checks throttling, then the password; on success starts a session.
-pub async fn sign_in(state: &AppState, email: &str, password: String, client_addr: &str) -> Result<SignedIn, SignInError> {
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client_addr: &str,
+) -> Result<SignedIn, SignInError> {
     // A malformed email can match no account; it is throttled and audited like any other miss.
-    let email = Email::parse(email).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| email.trim().to_ascii_lowercase());
+    let email = Email::parse(email)
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_else(|_| email.trim().to_ascii_lowercase());
     let since = Timestamp::now() - SignedDuration::from_secs(SignInThrottle::WINDOW_SECONDS);
-    let failures = state.store.sign_in_failures_since(&email, client_addr, since).await?;
+    let failures = state
+        .store
+        .sign_in_failures_since(&email, client_addr, since)
+        .await?;
     let credentials = state.store.find_credentials(&email).await?;
     let user = credentials.as_ref().map(|c| &c.user);
 
     if SignInThrottle::is_throttled(failures.for_account, failures.from_address) {
         state
             .store
-            .append_audit(sign_in_entry(user, Outcome::Denied, client_addr, Some(format!("throttled; email={email}"))))
+            .append_audit(sign_in_entry(
+                user,
+                Outcome::Denied,
+                client_addr,
+                Some(format!("throttled; email={email}")),
+            ))
             .await?;
-        return Err(SignInError::Throttled { retry_after_seconds: SignInThrottle::WINDOW_SECONDS as u64 });
+        return Err(SignInError::Throttled {
+            retry_after_seconds: SignInThrottle::WINDOW_SECONDS as u64,
+        });
     }
 
-    let stored_hash = credentials.as_ref().filter(|c| c.user.active).map(|c| c.password_hash.clone());
+    let stored_hash = credentials
+        .as_ref()
+        .filter(|c| c.user.active)
+        .map(|c| c.password_hash.clone());
     if !passwords::verify_password(password, stored_hash).await {
         let detail = match user {
             Some(u) if !u.active => format!("account deactivated; email={email}"),
@@ -116,12 +149,18 @@ pub async fn sign_in(state: &AppState, email: &str, password: String, client_add
         };
         state
             .store
-            .record_sign_in_failure(&email, client_addr, sign_in_entry(user, Outcome::Failure, client_addr, Some(detail)))
+            .record_sign_in_failure(
+                &email,
+                client_addr,
+                sign_in_entry(user, Outcome::Failure, client_addr, Some(detail)),
+            )
             .await?;
         return Err(SignInError::InvalidCredentials);
     }
 
-    let Some(credentials) = credentials else { return Err(SignInError::InvalidCredentials) };
+    let Some(credentials) = credentials else {
+        return Err(SignInError::InvalidCredentials);
+    };
     let token = new_token();
     let csrf_token = new_token();
     let idle_timeout = idle_timeout_for(state, credentials.user.role);
@@ -137,15 +176,28 @@ pub async fn sign_in(state: &AppState, email: &str, password: String, client_add
             sign_in_entry(Some(&credentials.user), Outcome::Success, client_addr, None),
         )
         .await?;
-    Ok(SignedIn { token, csrf_token, user: credentials.user, own_patient_id: credentials.patient_id })
+    Ok(SignedIn {
+        token,
+        csrf_token,
+        user: credentials.user,
+        own_patient_id: credentials.patient_id,
+    })
 }
 
 fn idle_timeout_for(state: &AppState, role: Role) -> SignedDuration {
-    if role.is_staff() { state.config.staff_idle_timeout } else { state.config.patient_idle_timeout }
+    if role.is_staff() {
+        state.config.staff_idle_timeout
+    } else {
+        state.config.patient_idle_timeout
+    }
 }
 
 /// Ends the session server-side and records the sign-out.
-pub async fn sign_out(state: &AppState, session: &SessionRecord, client_addr: &str) -> Result<(), StoreError> {
+pub async fn sign_out(
+    state: &AppState,
+    session: &SessionRecord,
+    client_addr: &str,
+) -> Result<(), StoreError> {
     let entry = AuditEntry {
         actor_user_id: Some(session.user.id),
         actor_role: Some(session.user.role),
@@ -168,13 +220,21 @@ mod tests {
     #[test]
     fn the_session_token_is_found_among_other_cookies() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; speciosa_session=abc123; x=1"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; speciosa_session=abc123; x=1"),
+        );
         assert_eq!(session_token(&headers).as_deref(), Some("abc123"));
     }
 
     #[test]
     fn cookies_are_secure_only_when_configured() {
-        assert!(!session_cookie("t", false).to_str().unwrap().contains("Secure"));
+        assert!(
+            !session_cookie("t", false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
         let secure = session_cookie("t", true);
         let text = secure.to_str().unwrap();
         assert!(text.contains("; Secure") && text.contains("HttpOnly") && text.contains("Path=/"));

@@ -24,10 +24,26 @@ pub struct DemoLogin {
 }
 
 const STAFF: [DemoLogin; 4] = [
-    DemoLogin { role: Role::Admin, email: "admin@demo.speciosa.test", display_name: "Morgan Ellis" },
-    DemoLogin { role: Role::Clinician, email: "amara.okafor@demo.speciosa.test", display_name: "Dr Amara Okafor" },
-    DemoLogin { role: Role::Clinician, email: "jonas.lindqvist@demo.speciosa.test", display_name: "Dr Jonas Lindqvist" },
-    DemoLogin { role: Role::Researcher, email: "researcher@demo.speciosa.test", display_name: "Riley Chen" },
+    DemoLogin {
+        role: Role::Admin,
+        email: "admin@demo.speciosa.test",
+        display_name: "Morgan Ellis",
+    },
+    DemoLogin {
+        role: Role::Clinician,
+        email: "amara.okafor@demo.speciosa.test",
+        display_name: "Dr Amara Okafor",
+    },
+    DemoLogin {
+        role: Role::Clinician,
+        email: "jonas.lindqvist@demo.speciosa.test",
+        display_name: "Dr Jonas Lindqvist",
+    },
+    DemoLogin {
+        role: Role::Researcher,
+        email: "researcher@demo.speciosa.test",
+        display_name: "Riley Chen",
+    },
 ];
 
 struct DemoPatient {
@@ -129,9 +145,11 @@ pub enum DemoError {
 
 /// Every demo sign-in, staff first.
 pub fn logins() -> Vec<DemoLogin> {
-    let patients = PATIENTS
-        .iter()
-        .map(|p| DemoLogin { role: Role::Patient, email: p.email, display_name: p.name });
+    let patients = PATIENTS.iter().map(|p| DemoLogin {
+        role: Role::Patient,
+        email: p.email,
+        display_name: p.name,
+    });
     STAFF.iter().cloned().chain(patients).collect()
 }
 
@@ -139,7 +157,12 @@ fn invalid(error: impl std::fmt::Display) -> DemoError {
     DemoError::Invalid(error.to_string())
 }
 
-fn seed_entry(actor: &User, action: &str, resource: &str, patient: Option<PatientId>) -> AuditEntry {
+fn seed_entry(
+    actor: &User,
+    action: &str,
+    resource: &str,
+    patient: Option<PatientId>,
+) -> AuditEntry {
     AuditEntry {
         actor_user_id: Some(actor.id),
         actor_role: Some(actor.role),
@@ -156,7 +179,11 @@ fn seed_entry(actor: &User, action: &str, resource: &str, patient: Option<Patien
 
 /// Seeds the demo clinic unless it already exists. Returns whether it seeded.
 pub async fn seed(store: &Store) -> Result<bool, DemoError> {
-    if store.find_organization_by_name(ORGANIZATION).await?.is_some() {
+    if store
+        .find_organization_by_name(ORGANIZATION)
+        .await?
+        .is_some()
+    {
         return Ok(false);
     }
     let organization = store.create_organization(ORGANIZATION).await?;
@@ -175,16 +202,26 @@ pub async fn seed(store: &Store) -> Result<bool, DemoError> {
     let mut staff: Vec<User> = Vec::new();
     for login in &STAFF {
         let created = store
-            .create_user(new_user(login.email, login.display_name, login.role)?, |u| {
-                let creator = staff.first().unwrap_or(u);
-                seed_entry(creator, "user.create", "user", None)
-            })
+            .create_user(
+                new_user(login.email, login.display_name, login.role)?,
+                |u| {
+                    let creator = staff.first().unwrap_or(u);
+                    seed_entry(creator, "user.create", "user", None)
+                },
+            )
             .await?;
         staff.push(created);
     }
 
     for patient in &PATIENTS {
-        seed_patient(store, organization.id, &staff, patient, new_user(patient.email, patient.name, Role::Patient)?).await?;
+        seed_patient(
+            store,
+            organization.id,
+            &staff,
+            patient,
+            new_user(patient.email, patient.name, Role::Patient)?,
+        )
+        .await?;
     }
     Ok(true)
 }
@@ -211,7 +248,8 @@ async fn seed_patient(
     };
     let details = PatientDetails::parse(&fields, jiff::civil::date(2100, 1, 1)).map_err(invalid)?;
     let registrar = &staff[demo.care_team[0]];
-    let registered_at = Timestamp::now() - SignedDuration::from_hours(24 * demo.registered_days_ago);
+    let registered_at =
+        Timestamp::now() - SignedDuration::from_hours(24 * demo.registered_days_ago);
     let patient = store
         .create_patient(organization, &details, registrar.id, registered_at, |id| {
             seed_entry(registrar, "patient.create", "patient", Some(id))
@@ -220,11 +258,21 @@ async fn seed_patient(
     if demo.care_team.len() > 1 {
         let team: Vec<UserId> = demo.care_team.iter().map(|&i| staff[i].id).collect();
         store
-            .replace_care_team(patient.id, organization, &team, registrar.id, seed_entry(registrar, "care_team.update", "care_team", Some(patient.id)))
+            .replace_care_team(
+                patient.id,
+                organization,
+                &team,
+                registrar.id,
+                seed_entry(registrar, "care_team.update", "care_team", Some(patient.id)),
+            )
             .await?;
     }
     store
-        .create_patient_login(patient.id, login, seed_entry(registrar, "patient.login.create", "user", Some(patient.id)))
+        .create_patient_login(
+            patient.id,
+            login,
+            seed_entry(registrar, "patient.login.create", "user", Some(patient.id)),
+        )
         .await?;
     Ok(())
 }

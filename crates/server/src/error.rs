@@ -32,15 +32,26 @@ struct ProblemBody<'a> {
 
 impl ApiError {
     pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), errors: Vec::new(), retry_after_seconds: None }
+        Self {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_seconds: None,
+        }
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(problems::UNAUTHENTICATED, "sign in first: this route needs a session")
+        Self::new(
+            problems::UNAUTHENTICATED,
+            "sign in first: this route needs a session",
+        )
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(problems::NOT_FOUND, format!("no {what} with that id is visible to you"))
+        Self::new(
+            problems::NOT_FOUND,
+            format!("no {what} with that id is visible to you"),
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -48,7 +59,10 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(problems::INTERNAL, "an internal error occurred; it has been logged")
+        Self::new(
+            problems::INTERNAL,
+            "an internal error occurred; it has been logged",
+        )
     }
 }
 
@@ -58,7 +72,12 @@ impl From<FieldErrors> for ApiError {
             [only] => format!("{}: {}", only.field, only.detail),
             many => format!("{} fields are invalid", many.len()),
         };
-        Self { kind: problems::VALIDATION, detail, errors: errors.errors, retry_after_seconds: None }
+        Self {
+            kind: problems::VALIDATION,
+            detail,
+            errors: errors.errors,
+            retry_after_seconds: None,
+        }
     }
 }
 
@@ -69,7 +88,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(what),
             unavailable if unavailable.is_unavailable() => {
                 log_chain("database unavailable", &unavailable);
-                ApiError::new(problems::UNAVAILABLE, "the database cannot be reached; try again shortly")
+                ApiError::new(
+                    problems::UNAVAILABLE,
+                    "the database cannot be reached; try again shortly",
+                )
             }
             other => {
                 log_chain("storage failure", &other);
@@ -102,11 +124,14 @@ impl IntoResponse for ApiError {
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.kind.status, json).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(seconds) = self.retry_after_seconds {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -165,5 +190,7 @@ impl IntoResponse for PageError {
 }
 
 pub fn urlencode(text: &str) -> String {
-    serde_urlencoded::to_string([("", text)]).map(|s| s[1..].to_owned()).unwrap_or_default()
+    serde_urlencoded::to_string([("", text)])
+        .map(|s| s[1..].to_owned())
+        .unwrap_or_default()
 }

@@ -29,7 +29,10 @@ pub struct ClientAddr(pub String);
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientAddr(client_addr(parts, state)))
     }
 }
@@ -70,7 +73,11 @@ impl Authenticated {
             role: session.user.role,
             own_patient_id: session.own_patient_id,
         };
-        Self { session, actor, client_addr }
+        Self {
+            session,
+            actor,
+            client_addr,
+        }
     }
 
     /// An audit entry for something this user did.
@@ -98,7 +105,9 @@ impl Authenticated {
 }
 
 async fn load_session(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
-    let Some(token) = auth::session_token(&parts.headers) else { return Ok(None) };
+    let Some(token) = auth::session_token(&parts.headers) else {
+        return Ok(None);
+    };
     let session = state.store.load_session(&auth::token_hash(&token)).await?;
     Ok(session.map(|s| Authenticated::from_session(s, client_addr(parts, state))))
 }
@@ -115,10 +124,19 @@ pub struct ApiUser(pub Authenticated);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user = load_session(parts, state).await?.ok_or_else(ApiError::unauthenticated)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = load_session(parts, state)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
         if is_state_changing(&parts.method) {
-            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if !auth::constant_time_eq(sent, &user.session.csrf_token) {
                 return Err(ApiError::new(
                     problems::CSRF,
@@ -137,12 +155,19 @@ pub struct PageUser(pub Authenticated);
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match load_session(parts, state).await? {
             Some(user) => Ok(PageUser(user)),
             None => {
                 let next = if parts.method == Method::GET {
-                    parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default()
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 };
@@ -158,7 +183,10 @@ pub struct MaybePageUser(pub Option<Authenticated>);
 impl FromRequestParts<AppState> for MaybePageUser {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(MaybePageUser(load_session(parts, state).await?))
     }
 }
@@ -178,7 +206,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .and_then(|v| v.split(';').next())
             .map(|v| {
                 let v = v.trim();
-                v.eq_ignore_ascii_case("application/json") || v.to_ascii_lowercase().ends_with("+json")
+                v.eq_ignore_ascii_case("application/json")
+                    || v.to_ascii_lowercase().ends_with("+json")
             })
             .unwrap_or(false);
         if !is_json {
@@ -187,7 +216,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -200,16 +231,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::from(FieldErrors { errors: vec![FieldError { field, detail: inner.to_string() }] })
+                ApiError::from(FieldErrors {
+                    errors: vec![FieldError {
+                        field,
+                        detail: inner.to_string(),
+                    }],
+                })
             }
-            _ => ApiError::new(problems::MALFORMED_REQUEST, format!("the body is not valid JSON: {inner}")),
+            _ => ApiError::new(
+                problems::MALFORMED_REQUEST,
+                format!("the body is not valid JSON: {inner}"),
+            ),
         }
     })
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(problems::PAYLOAD_TOO_LARGE, "the request body is larger than the server accepts")
+        ApiError::new(
+            problems::PAYLOAD_TOO_LARGE,
+            "the request body is larger than the server accepts",
+        )
     } else {
         ApiError::new(problems::MALFORMED_REQUEST, rejection.body_text())
     }
@@ -221,7 +263,10 @@ pub struct ApiQuery<T>(pub T);
 impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| ApiQuery(value))
@@ -235,7 +280,10 @@ pub struct ApiPath<T>(pub T);
 impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| ApiPath(value))
@@ -260,9 +308,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(body_rejection)?;
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
-            .map_err(|e| ApiError::new(problems::MALFORMED_REQUEST, format!("the form could not be read: {e}")))?;
-        let sent = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+            ApiError::new(
+                problems::MALFORMED_REQUEST,
+                format!("the form could not be read: {e}"),
+            )
+        })?;
+        let sent = pairs
+            .iter()
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
         if !auth::constant_time_eq(sent, &user.session.csrf_token) {
             return Err(ApiError::new(
                 problems::CSRF,
@@ -270,8 +326,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
             )
             .into());
         }
-        let form = serde_urlencoded::from_bytes(&bytes)
-            .map_err(|e| ApiError::new(problems::MALFORMED_REQUEST, format!("the form could not be read: {e}")))?;
+        let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+            ApiError::new(
+                problems::MALFORMED_REQUEST,
+                format!("the form could not be read: {e}"),
+            )
+        })?;
         Ok(PageForm { user, form, pairs })
     }
 }

@@ -1,17 +1,21 @@
 //! Password hashing with argon2id (OWASP's first recommendation), off the async runtime.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use speciosa_core::account::NewPassword;
 
 /// A PHC-format argon2id hash with a random salt.
 pub fn hash_password(password: &NewPassword) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default().hash_password(password.expose().as_bytes(), &salt)?.to_string())
+    Ok(Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)?
+        .to_string())
 }
 
-pub async fn hash_password_blocking(password: NewPassword) -> Result<String, argon2::password_hash::Error> {
+pub async fn hash_password_blocking(
+    password: NewPassword,
+) -> Result<String, argon2::password_hash::Error> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .unwrap_or(Err(argon2::password_hash::Error::Crypto))
@@ -22,8 +26,12 @@ pub async fn hash_password_blocking(password: NewPassword) -> Result<String, arg
 pub async fn verify_password(password: String, stored: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let target = stored.as_deref().unwrap_or(DUMMY_HASH.as_str());
-        let Ok(parsed) = PasswordHash::new(target) else { return false };
-        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let Ok(parsed) = PasswordHash::new(target) else {
+            return false;
+        };
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         matches && stored.is_some()
     })
     .await

@@ -62,12 +62,15 @@ impl ProblemType {
     }
 
     pub fn for_status(status: StatusCode) -> ProblemType {
-        ALL.iter().copied().find(|p| p.status == status).unwrap_or(ProblemType {
-            slug: "http-error",
-            title: "Request failed",
-            status,
-            explanation: "The request failed.",
-        })
+        ALL.iter()
+            .copied()
+            .find(|p| p.status == status)
+            .unwrap_or(ProblemType {
+                slug: "http-error",
+                title: "Request failed",
+                status,
+                explanation: "The request failed.",
+            })
     }
 
     pub fn by_slug(slug: &str) -> Option<ProblemType> {

@@ -11,7 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Postgres, Sqlite, Transaction};
 
 mod audit;
@@ -56,7 +58,10 @@ pub enum StoreError {
     #[error("unsupported database URL {0:?}: use postgres://… or sqlite://…")]
     UnsupportedUrl(String),
     #[error("cannot create data directory {path}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -64,7 +69,9 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
         )
     }
 }
@@ -83,7 +90,9 @@ pub enum DatabaseLocation {
 impl DatabaseLocation {
     pub fn describe(&self) -> String {
         match self {
-            DatabaseLocation::DataDir(dir) => format!("SQLite at {}", dir.join(DATABASE_FILE).display()),
+            DatabaseLocation::DataDir(dir) => {
+                format!("SQLite at {}", dir.join(DATABASE_FILE).display())
+            }
             DatabaseLocation::Url(url) if url.starts_with("sqlite") => format!("SQLite at {url}"),
             DatabaseLocation::Url(url) => format!("PostgreSQL at {}", redact_password(url)),
         }
@@ -125,7 +134,9 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_connections: 16 }
+        Self {
+            max_connections: 16,
+        }
     }
 }
 
@@ -134,14 +145,18 @@ impl Store {
     pub async fn open(location: &DatabaseLocation, options: &PoolOptions) -> Result<Self> {
         let store = match location {
             DatabaseLocation::DataDir(dir) => Self::open_sqlite_dir(dir).await?,
-            DatabaseLocation::Url(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            DatabaseLocation::Url(url)
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+            {
                 let connect = PgConnectOptions::from_str(url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(connect)
                     .await?;
-                Store { backend: Backend::Postgres(pool) }
+                Store {
+                    backend: Backend::Postgres(pool),
+                }
             }
             DatabaseLocation::Url(url) if url.starts_with("sqlite:") => {
                 let connect = SqliteConnectOptions::from_str(url)?;
@@ -154,7 +169,10 @@ impl Store {
     }
 
     async fn open_sqlite_dir(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.to_owned(),
+            source,
+        })?;
         Self::open_sqlite(SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE))).await
     }
 
@@ -171,7 +189,9 @@ impl Store {
             .acquire_timeout(Duration::from_secs(15))
             .connect_with(connect)
             .await?;
-        Ok(Store { backend: Backend::Sqlite(pool) })
+        Ok(Store {
+            backend: Backend::Sqlite(pool),
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -227,7 +247,9 @@ impl BeginWrite for PgPool {
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 pub(crate) fn conflict_on_unique(message: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     move |error| match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message.to_owned()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(message.to_owned())
+        }
         _ => StoreError::Database(error),
     }
 }
@@ -245,6 +267,9 @@ mod tests {
     #[test]
     fn database_urls_are_described_without_their_password() {
         let location = DatabaseLocation::Url("postgres://speciosa:hunter2@db:5432/speciosa".into());
-        assert_eq!(location.describe(), "PostgreSQL at postgres://speciosa:***@db:5432/speciosa");
+        assert_eq!(
+            location.describe(),
+            "PostgreSQL at postgres://speciosa:***@db:5432/speciosa"
+        );
     }
 }

@@ -22,13 +22,21 @@ struct OrganizationRow {
 
 impl From<OrganizationRow> for Organization {
     fn from(row: OrganizationRow) -> Self {
-        Organization { id: OrganizationId::from_uuid(row.id), name: row.name, created_at: row.created_at.0 }
+        Organization {
+            id: OrganizationId::from_uuid(row.id),
+            name: row.name,
+            created_at: row.created_at.0,
+        }
     }
 }
 
 impl Store {
     pub async fn create_organization(&self, name: &str) -> Result<Organization> {
-        let organization = Organization { id: OrganizationId::new(), name: name.to_owned(), created_at: DbTime::now().0 };
+        let organization = Organization {
+            id: OrganizationId::new(),
+            name: name.to_owned(),
+            created_at: DbTime::now().0,
+        };
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")

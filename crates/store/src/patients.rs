@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 use crate::audit::AppendAudit;
 use crate::users::insert_user;
-use crate::{BeginWrite, DbDate, DbTime, NewUser, Result, Store, StoreError, User, conflict_on_unique, on_pool, parse_column};
+use crate::{
+    BeginWrite, DbDate, DbTime, NewUser, Result, Store, StoreError, User, conflict_on_unique,
+    on_pool, parse_column,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Patient {
@@ -66,7 +69,9 @@ impl TryFrom<PatientRow> for Patient {
     type Error = StoreError;
 
     fn try_from(row: PatientRow) -> Result<Self> {
-        let corrupt = |column: &str, error: String| StoreError::Corrupt(format!("patients.{column}: {error}"));
+        let corrupt = |column: &str, error: String| {
+            StoreError::Corrupt(format!("patients.{column}: {error}"))
+        };
         let jurisdiction = match (row.jurisdiction_subdivision, row.jurisdiction_country) {
             (Some(code), _) | (None, Some(code)) => {
                 Some(Jurisdiction::parse(&code).map_err(|e| corrupt("jurisdiction", e))?)
@@ -75,7 +80,9 @@ impl TryFrom<PatientRow> for Patient {
         };
         let usual_bedtime = row
             .usual_bedtime
-            .map(|text| Time::strptime("%H:%M", &text).map_err(|e| corrupt("usual_bedtime", e.to_string())))
+            .map(|text| {
+                Time::strptime("%H:%M", &text).map_err(|e| corrupt("usual_bedtime", e.to_string()))
+            })
             .transpose()?;
         Ok(Patient {
             id: PatientId::from_uuid(row.id),
@@ -83,9 +90,11 @@ impl TryFrom<PatientRow> for Patient {
             user_id: row.user_id.map(UserId::from_uuid),
             login_email: row.login_email,
             details: PatientDetails {
-                display_name: DisplayName::parse(&row.display_name).map_err(|e| corrupt("display_name", e.to_string()))?,
+                display_name: DisplayName::parse(&row.display_name)
+                    .map_err(|e| corrupt("display_name", e.to_string()))?,
                 birth_date: row.birth_date.0,
-                time_zone: TimeZoneName::parse(&row.time_zone).map_err(|e| corrupt("time_zone", e))?,
+                time_zone: TimeZoneName::parse(&row.time_zone)
+                    .map_err(|e| corrupt("time_zone", e))?,
                 sex_at_birth: parse_column("patients.sex_at_birth", &row.sex_at_birth)?,
                 usual_bedtime,
                 jurisdiction,
@@ -100,7 +109,9 @@ impl TryFrom<PatientRow> for Patient {
 }
 
 fn bedtime_text(details: &PatientDetails) -> Option<String> {
-    details.usual_bedtime.map(|t| t.strftime("%H:%M").to_string())
+    details
+        .usual_bedtime
+        .map(|t| t.strftime("%H:%M").to_string())
 }
 
 impl Store {
@@ -152,10 +163,17 @@ impl Store {
             tx.append_audit(audit(id)).await?;
             tx.commit().await?;
         });
-        self.get_patient(id).await?.ok_or(StoreError::NotFound("patient"))
+        self.get_patient(id)
+            .await?
+            .ok_or(StoreError::NotFound("patient"))
     }
 
-    pub async fn update_patient(&self, id: PatientId, details: &PatientDetails, audit: AuditEntry) -> Result<Patient> {
+    pub async fn update_patient(
+        &self,
+        id: PatientId,
+        details: &PatientDetails,
+        audit: AuditEntry,
+    ) -> Result<Patient> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
@@ -184,7 +202,9 @@ impl Store {
             tx.append_audit(audit).await?;
             tx.commit().await?;
         });
-        self.get_patient(id).await?.ok_or(StoreError::NotFound("patient"))
+        self.get_patient(id)
+            .await?
+            .ok_or(StoreError::NotFound("patient"))
     }
 
     pub async fn get_patient(&self, id: PatientId) -> Result<Option<Patient>> {
@@ -201,7 +221,11 @@ impl Store {
 
     /// What the policy needs to decide on a patient: its organization and whether
     /// `user` is on its care team. `None` when no such patient exists.
-    pub async fn patient_scope(&self, id: PatientId, user: UserId) -> Result<Option<(OrganizationId, bool)>> {
+    pub async fn patient_scope(
+        &self,
+        id: PatientId,
+        user: UserId,
+    ) -> Result<Option<(OrganizationId, bool)>> {
         on_pool!(self, pool => {
             let row: Option<(Uuid, bool)> = sqlx::query_as(
                 "SELECT p.organization_id, EXISTS (SELECT 1 FROM care_team_members c \
@@ -216,7 +240,11 @@ impl Store {
     }
 
     /// The patients on `clinician`'s care teams, by name.
-    pub async fn list_care_team_patients(&self, organization: OrganizationId, clinician: UserId) -> Result<Vec<Patient>> {
+    pub async fn list_care_team_patients(
+        &self,
+        organization: OrganizationId,
+        clinician: UserId,
+    ) -> Result<Vec<Patient>> {
         on_pool!(self, pool => {
             let rows: Vec<PatientRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {PATIENT_COLUMNS} FROM {PATIENT_FROM} \
@@ -300,7 +328,12 @@ impl Store {
     }
 
     /// Creates the patient's own sign-in and links it; refuses if one exists.
-    pub async fn create_patient_login(&self, patient: PatientId, new: NewUser, audit: AuditEntry) -> Result<User> {
+    pub async fn create_patient_login(
+        &self,
+        patient: PatientId,
+        new: NewUser,
+        audit: AuditEntry,
+    ) -> Result<User> {
         let (user, password_hash) = new.into_user();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;

@@ -140,7 +140,12 @@ impl Store {
         })
     }
 
-    pub async fn sign_in_failures_since(&self, email: &str, client_addr: &str, since: Timestamp) -> Result<SignInFailures> {
+    pub async fn sign_in_failures_since(
+        &self,
+        email: &str,
+        client_addr: &str,
+        since: Timestamp,
+    ) -> Result<SignInFailures> {
         on_pool!(self, pool => {
             let (for_account, from_address): (i64, i64) = sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND failed_at > $3), \
@@ -156,7 +161,12 @@ impl Store {
     }
 
     /// Records a failed sign-in for throttling and in the audit log, together.
-    pub async fn record_sign_in_failure(&self, email: &str, client_addr: &str, audit: AuditEntry) -> Result<()> {
+    pub async fn record_sign_in_failure(
+        &self,
+        email: &str,
+        client_addr: &str,
+        audit: AuditEntry,
+    ) -> Result<()> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO login_failures (email, client_addr, failed_at) VALUES ($1, $2, $3)")

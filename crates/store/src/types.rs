@@ -19,7 +19,9 @@ pub struct DbDate(pub Date);
 
 impl DbTime {
     pub fn now() -> Self {
-        Self(speciosa_core::audit::truncate_to_microseconds(Timestamp::now()))
+        Self(speciosa_core::audit::truncate_to_microseconds(
+            Timestamp::now(),
+        ))
     }
 
     fn to_text(self) -> String {
@@ -43,7 +45,10 @@ impl Type<Sqlite> for DbTime {
 }
 
 impl Encode<'_, Sqlite> for DbTime {
-    fn encode_by_ref(&self, buf: &mut <Sqlite as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Sqlite as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <String as Encode<Sqlite>>::encode(self.to_text(), buf)
     }
 }
@@ -62,7 +67,10 @@ impl Type<Postgres> for DbTime {
 }
 
 impl Encode<'_, Postgres> for DbTime {
-    fn encode_by_ref(&self, buf: &mut <Postgres as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Postgres as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         let micros = self.0.as_microsecond();
         let at = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros)
             .ok_or("timestamp out of PostgreSQL's range")?;
@@ -87,7 +95,10 @@ impl Type<Sqlite> for DbDate {
 }
 
 impl Encode<'_, Sqlite> for DbDate {
-    fn encode_by_ref(&self, buf: &mut <Sqlite as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Sqlite as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <String as Encode<Sqlite>>::encode(self.0.to_string(), buf)
     }
 }
@@ -106,7 +117,10 @@ impl Type<Postgres> for DbDate {
 }
 
 impl Encode<'_, Postgres> for DbDate {
-    fn encode_by_ref(&self, buf: &mut <Postgres as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Postgres as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         let date = chrono::NaiveDate::from_ymd_opt(
             self.0.year().into(),
             self.0.month().try_into()?,

@@ -7,7 +7,9 @@ use speciosa_core::ids::{OrganizationId, PatientId, UserId};
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
-use crate::{BeginWrite, DbTime, Result, Store, StoreError, conflict_on_unique, on_pool, parse_column};
+use crate::{
+    BeginWrite, DbTime, Result, Store, StoreError, conflict_on_unique, on_pool, parse_column,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -39,7 +41,8 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-pub(crate) const USER_COLUMNS: &str = "u.id, u.organization_id, u.email, u.display_name, u.role, u.active, u.created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "u.id, u.organization_id, u.email, u.display_name, u.role, u.active, u.created_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -115,7 +118,11 @@ pub(crate) use insert_user;
 
 impl Store {
     /// Creates a user and records `audit` in the same transaction.
-    pub async fn create_user(&self, new: NewUser, audit: impl FnOnce(&User) -> AuditEntry) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        new: NewUser,
+        audit: impl FnOnce(&User) -> AuditEntry,
+    ) -> Result<User> {
         let (user, password_hash) = new.into_user();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -158,7 +165,11 @@ impl Store {
     }
 
     /// The organization's users, optionally of one role, by name.
-    pub async fn list_users(&self, organization: OrganizationId, role: Option<Role>) -> Result<Vec<User>> {
+    pub async fn list_users(
+        &self,
+        organization: OrganizationId,
+        role: Option<Role>,
+    ) -> Result<Vec<User>> {
         on_pool!(self, pool => {
             let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {USER_COLUMNS} FROM users u WHERE u.organization_id = $1 \
@@ -173,7 +184,13 @@ impl Store {
     }
 
     /// Activates or deactivates a user; deactivation also ends their sessions.
-    pub async fn set_user_active(&self, organization: OrganizationId, id: UserId, active: bool, audit: AuditEntry) -> Result<User> {
+    pub async fn set_user_active(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+        active: bool,
+        audit: AuditEntry,
+    ) -> Result<User> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let updated = sqlx::query("UPDATE users SET active = $1 WHERE id = $2 AND organization_id = $3")

@@ -42,12 +42,24 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 impl AuditQuery {
     pub fn to_filter(&self, user: &Authenticated) -> Result<AuditFilter, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let outcome = non_empty(&self.outcome).and_then(|o| errors.check("outcome", o.parse::<Outcome>()));
-        let patient_id = non_empty(&self.patient_id)
-            .and_then(|p| errors.check("patient_id", p.parse::<PatientId>().map_err(|_| "not a patient id")));
-        let actor_user_id = non_empty(&self.actor_user_id)
-            .and_then(|u| errors.check("actor_user_id", u.parse::<UserId>().map_err(|_| "not a user id")));
-        let day_start = |date: jiff::civil::Date| date.to_zoned_datetime(jiff::tz::TimeZone::UTC).map(|z| z.timestamp());
+        let outcome =
+            non_empty(&self.outcome).and_then(|o| errors.check("outcome", o.parse::<Outcome>()));
+        let patient_id = non_empty(&self.patient_id).and_then(|p| {
+            errors.check(
+                "patient_id",
+                p.parse::<PatientId>().map_err(|_| "not a patient id"),
+            )
+        });
+        let actor_user_id = non_empty(&self.actor_user_id).and_then(|u| {
+            errors.check(
+                "actor_user_id",
+                u.parse::<UserId>().map_err(|_| "not a user id"),
+            )
+        });
+        let day_start = |date: jiff::civil::Date| {
+            date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp())
+        };
         let since = non_empty(&self.since)
             .and_then(|d| errors.check("since", parse_date(d)))
             .and_then(|d| day_start(d).ok());
@@ -92,10 +104,26 @@ pub async fn list(
 }
 
 /// One page of the organization's audit log; shared with the admin page.
-pub async fn browse(state: &AppState, user: &Authenticated, query: &AuditQuery) -> Result<AuditPage, ApiError> {
-    access::organization(state, user, OrganizationAction::ReadAuditLog, "audit.read", "audit_log").await?;
+pub async fn browse(
+    state: &AppState,
+    user: &Authenticated,
+    query: &AuditQuery,
+) -> Result<AuditPage, ApiError> {
+    access::organization(
+        state,
+        user,
+        OrganizationAction::ReadAuditLog,
+        "audit.read",
+        "audit_log",
+    )
+    .await?;
     let filter = query.to_filter(user)?;
     let events = state.store.list_audit_events(&filter).await?;
-    let next_before_id = (events.len() as u32 == filter.limit).then(|| events.last().map(|e| e.id)).flatten();
-    Ok(AuditPage { events, next_before_id })
+    let next_before_id = (events.len() as u32 == filter.limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    Ok(AuditPage {
+        events,
+        next_before_id,
+    })
 }

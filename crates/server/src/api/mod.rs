@@ -14,13 +14,24 @@ pub mod users;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/session", post(session::sign_in).get(session::current).delete(session::sign_out))
+        .route(
+            "/session",
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out),
+        )
         .route("/users", post(users::create).get(users::list))
         .route("/users/{id}", get(users::get_one).patch(users::update))
         .route("/clinicians", get(users::clinicians))
         .route("/patients", post(patients::create).get(patients::list))
-        .route("/patients/{id}", get(patients::get_one).put(patients::update))
-        .route("/patients/{id}/care-team", get(patients::care_team).put(patients::replace_care_team))
+        .route(
+            "/patients/{id}",
+            get(patients::get_one).put(patients::update),
+        )
+        .route(
+            "/patients/{id}/care-team",
+            get(patients::care_team).put(patients::replace_care_team),
+        )
         .route("/patients/{id}/account", post(patients::create_account))
         .route("/audit-events", get(audit_log::list))
         .route("/openapi.json", get(openapi))

@@ -69,7 +69,9 @@ impl PatientRequest {
         };
         // Birth and consent dates may not lie ahead anywhere on Earth: compare with the
         // latest current date (UTC+14).
-        let today = Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(14))).date();
+        let today = Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(14)))
+            .date();
         PatientDetails::parse(&fields, today)
     }
 }
@@ -154,7 +156,12 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let (patient, team) = register_patient(&state, &user, &request).await?;
     let location = format!("/api/v1/patients/{}", patient.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(PatientView::new(&patient, Some(&team)))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(PatientView::new(&patient, Some(&team))),
+    )
+        .into_response())
 }
 
 /// Registers a patient with the clinician on the care team; shared with the pages.
@@ -163,13 +170,32 @@ pub async fn register_patient(
     user: &Authenticated,
     request: &PatientRequest,
 ) -> Result<(Patient, Vec<CareTeamMember>), ApiError> {
-    access::organization(state, user, OrganizationAction::CreatePatient, "patient.create", "patient").await?;
+    access::organization(
+        state,
+        user,
+        OrganizationAction::CreatePatient,
+        "patient.create",
+        "patient",
+    )
+    .await?;
     let details = request.parse()?;
     let patient = state
         .store
-        .create_patient(user.actor.organization_id, &details, user.actor.user_id, Timestamp::now(), |id| {
-            user.audit("patient.create", "patient", Some(id.to_string()), Some(id), Outcome::Success)
-        })
+        .create_patient(
+            user.actor.organization_id,
+            &details,
+            user.actor.user_id,
+            Timestamp::now(),
+            |id| {
+                user.audit(
+                    "patient.create",
+                    "patient",
+                    Some(id.to_string()),
+                    Some(id),
+                    Outcome::Success,
+                )
+            },
+        )
         .await?;
     let team = state.store.care_team(patient.id).await?;
     Ok((patient, team))
@@ -177,16 +203,36 @@ pub async fn register_patient(
 
 #[utoipa::path(get, path = "/api/v1/patients", tag = "patients",
     responses((status = 200, description = "The patients you may see: your care-team patients, or yourself", body = [PatientView])))]
-pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<PatientView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<PatientView>>, ApiError> {
     let patients = visible_patients(&state, &user).await?;
-    Ok(Json(patients.iter().map(|p| PatientView::new(p, None)).collect()))
+    Ok(Json(
+        patients.iter().map(|p| PatientView::new(p, None)).collect(),
+    ))
 }
 
 /// The patients the caller may see, with the read audited; shared with the pages.
-pub async fn visible_patients(state: &AppState, user: &Authenticated) -> Result<Vec<Patient>, ApiError> {
-    access::organization(state, user, OrganizationAction::ListPatients, "patient.list", "patient").await?;
+pub async fn visible_patients(
+    state: &AppState,
+    user: &Authenticated,
+) -> Result<Vec<Patient>, ApiError> {
+    access::organization(
+        state,
+        user,
+        OrganizationAction::ListPatients,
+        "patient.list",
+        "patient",
+    )
+    .await?;
     let patients = match (user.actor.role, user.actor.own_patient_id) {
-        (Role::Clinician, _) => state.store.list_care_team_patients(user.actor.organization_id, user.actor.user_id).await?,
+        (Role::Clinician, _) => {
+            state
+                .store
+                .list_care_team_patients(user.actor.organization_id, user.actor.user_id)
+                .await?
+        }
         (Role::Patient, Some(own)) => state.store.get_patient(own).await?.into_iter().collect(),
         _ => Vec::new(),
     };
@@ -212,13 +258,27 @@ pub async fn get_one(
 }
 
 /// One patient and their care team, with the read audited; shared with the pages.
-pub async fn read_patient(state: &AppState, user: &Authenticated, id: PatientId) -> Result<(Patient, Vec<CareTeamMember>), ApiError> {
+pub async fn read_patient(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+) -> Result<(Patient, Vec<CareTeamMember>), ApiError> {
     access::patient(state, user, id, PatientAction::Read, "patient.read").await?;
-    let patient = state.store.get_patient(id).await?.ok_or_else(|| ApiError::not_found("patient"))?;
+    let patient = state
+        .store
+        .get_patient(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("patient"))?;
     let team = state.store.care_team(id).await?;
     state
         .store
-        .append_audit(user.audit("patient.read", "patient", Some(id.to_string()), Some(id), Outcome::Success))
+        .append_audit(user.audit(
+            "patient.read",
+            "patient",
+            Some(id.to_string()),
+            Some(id),
+            Outcome::Success,
+        ))
         .await?;
     Ok((patient, team))
 }
@@ -236,12 +296,34 @@ pub async fn update(
     Ok(Json(PatientView::new(&patient, Some(&team))))
 }
 
-pub async fn update_patient(state: &AppState, user: &Authenticated, id: PatientId, request: &PatientRequest) -> Result<Patient, ApiError> {
-    access::patient(state, user, id, PatientAction::UpdateDetails, "patient.update").await?;
+pub async fn update_patient(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    request: &PatientRequest,
+) -> Result<Patient, ApiError> {
+    access::patient(
+        state,
+        user,
+        id,
+        PatientAction::UpdateDetails,
+        "patient.update",
+    )
+    .await?;
     let details = request.parse()?;
     Ok(state
         .store
-        .update_patient(id, &details, user.audit("patient.update", "patient", Some(id.to_string()), Some(id), Outcome::Success))
+        .update_patient(
+            id,
+            &details,
+            user.audit(
+                "patient.update",
+                "patient",
+                Some(id.to_string()),
+                Some(id),
+                Outcome::Success,
+            ),
+        )
         .await?)
 }
 
@@ -261,9 +343,17 @@ pub async fn care_team(
     let team = state.store.care_team(id).await?;
     state
         .store
-        .append_audit(user.audit("care_team.read", "care_team", Some(id.to_string()), Some(id), Outcome::Success))
+        .append_audit(user.audit(
+            "care_team.read",
+            "care_team",
+            Some(id.to_string()),
+            Some(id),
+            Outcome::Success,
+        ))
         .await?;
-    Ok(Json(CareTeamView { clinicians: team.iter().map(CareTeamMemberView::from).collect() }))
+    Ok(Json(CareTeamView {
+        clinicians: team.iter().map(CareTeamMemberView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -284,33 +374,75 @@ pub async fn replace_care_team(
     ApiPath(id): ApiPath<PatientId>,
     ApiJson(request): ApiJson<CareTeamRequest>,
 ) -> Result<Json<CareTeamView>, ApiError> {
-    let ids: Vec<UserId> = request.clinician_ids.into_iter().map(UserId::from_uuid).collect();
+    let ids: Vec<UserId> = request
+        .clinician_ids
+        .into_iter()
+        .map(UserId::from_uuid)
+        .collect();
     let team = set_care_team(&state, &user, id, &ids).await?;
-    Ok(Json(CareTeamView { clinicians: team.iter().map(CareTeamMemberView::from).collect() }))
+    Ok(Json(CareTeamView {
+        clinicians: team.iter().map(CareTeamMemberView::from).collect(),
+    }))
 }
 
 /// Replaces the care team after checking every member is an active clinician here.
-pub async fn set_care_team(state: &AppState, user: &Authenticated, id: PatientId, requested: &[UserId]) -> Result<Vec<CareTeamMember>, ApiError> {
-    access::patient(state, user, id, PatientAction::ManageCareTeam, "care_team.update").await?;
-    let clinicians = state.store.list_users(user.actor.organization_id, Some(Role::Clinician)).await?;
+pub async fn set_care_team(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    requested: &[UserId],
+) -> Result<Vec<CareTeamMember>, ApiError> {
+    access::patient(
+        state,
+        user,
+        id,
+        PatientAction::ManageCareTeam,
+        "care_team.update",
+    )
+    .await?;
+    let clinicians = state
+        .store
+        .list_users(user.actor.organization_id, Some(Role::Clinician))
+        .await?;
     let mut errors = FieldErrors::new();
     let mut team: Vec<UserId> = Vec::new();
     for (index, requested_id) in requested.iter().enumerate() {
         if !clinicians.iter().any(|c| c.id == *requested_id && c.active) {
-            errors.push(format!("clinician_ids[{index}]"), "not an active clinician of this organization");
+            errors.push(
+                format!("clinician_ids[{index}]"),
+                "not an active clinician of this organization",
+            );
         } else if !team.contains(requested_id) {
             team.push(*requested_id);
         }
     }
     if requested.is_empty() {
-        errors.push("clinician_ids", "a patient must keep at least one clinician on the care team");
+        errors.push(
+            "clinician_ids",
+            "a patient must keep at least one clinician on the care team",
+        );
     }
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let mut entry = user.audit("care_team.update", "care_team", Some(id.to_string()), Some(id), Outcome::Success);
+    let mut entry = user.audit(
+        "care_team.update",
+        "care_team",
+        Some(id.to_string()),
+        Some(id),
+        Outcome::Success,
+    );
     entry.detail = Some(format!("{} clinicians", team.len()));
-    Ok(state.store.replace_care_team(id, user.actor.organization_id, &team, user.actor.user_id, entry).await?)
+    Ok(state
+        .store
+        .replace_care_team(
+            id,
+            user.actor.organization_id,
+            &team,
+            user.actor.user_id,
+            entry,
+        )
+        .await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -336,16 +468,54 @@ pub async fn create_account(
     Ok((StatusCode::CREATED, Json(UserView::from(&login))).into_response())
 }
 
-pub async fn create_patient_login(state: &AppState, user: &Authenticated, id: PatientId, email: &str, password: &str) -> Result<User, ApiError> {
-    access::patient(state, user, id, PatientAction::ManageLogin, "patient.login.create").await?;
-    let patient = state.store.get_patient(id).await?.ok_or_else(|| ApiError::not_found("patient"))?;
+pub async fn create_patient_login(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    email: &str,
+    password: &str,
+) -> Result<User, ApiError> {
+    access::patient(
+        state,
+        user,
+        id,
+        PatientAction::ManageLogin,
+        "patient.login.create",
+    )
+    .await?;
+    let patient = state
+        .store
+        .get_patient(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("patient"))?;
     let mut errors = FieldErrors::new();
-    let Some(account) = parse_account(email, password, &mut errors) else { return Err(errors.into()) };
-    let password_hash = passwords::hash_password_blocking(account.password).await.map_err(|_| ApiError::internal())?;
-    let display_name = DisplayName::parse(patient.details.display_name.as_str()).map_err(|_| ApiError::internal())?;
-    let new = NewUser { organization_id: patient.organization_id, email: account.email, display_name, role: Role::Patient, password_hash };
+    let Some(account) = parse_account(email, password, &mut errors) else {
+        return Err(errors.into());
+    };
+    let password_hash = passwords::hash_password_blocking(account.password)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let display_name = DisplayName::parse(patient.details.display_name.as_str())
+        .map_err(|_| ApiError::internal())?;
+    let new = NewUser {
+        organization_id: patient.organization_id,
+        email: account.email,
+        display_name,
+        role: Role::Patient,
+        password_hash,
+    };
     Ok(state
         .store
-        .create_patient_login(id, new, user.audit("patient.login.create", "user", Some(id.to_string()), Some(id), Outcome::Success))
+        .create_patient_login(
+            id,
+            new,
+            user.audit(
+                "patient.login.create",
+                "user",
+                Some(id.to_string()),
+                Some(id),
+                Outcome::Success,
+            ),
+        )
         .await?)
 }

@@ -46,7 +46,11 @@ pub async fn sign_in(
     let signed_in = auth::sign_in(&state, &request.email, request.password, &client_addr)
         .await
         .map_err(sign_in_problem)?;
-    let idle = if signed_in.user.role.is_staff() { state.config.staff_idle_timeout } else { state.config.patient_idle_timeout };
+    let idle = if signed_in.user.role.is_staff() {
+        state.config.staff_idle_timeout
+    } else {
+        state.config.patient_idle_timeout
+    };
     let body = SessionView {
         csrf_token: signed_in.csrf_token,
         user: UserView::from(&signed_in.user),
@@ -59,10 +63,13 @@ pub async fn sign_in(
 
 pub fn sign_in_problem(error: SignInError) -> ApiError {
     match error {
-        SignInError::InvalidCredentials => {
-            ApiError::new(problems::INVALID_CREDENTIALS, "the email or password did not match an active account")
-        }
-        SignInError::Throttled { retry_after_seconds } => ApiError {
+        SignInError::InvalidCredentials => ApiError::new(
+            problems::INVALID_CREDENTIALS,
+            "the email or password did not match an active account",
+        ),
+        SignInError::Throttled {
+            retry_after_seconds,
+        } => ApiError {
             retry_after_seconds: Some(retry_after_seconds),
             ..ApiError::new(
                 problems::TOO_MANY_SIGN_IN_FAILURES,
@@ -96,7 +103,10 @@ pub async fn current(ApiUser(user): ApiUser) -> Json<SessionView> {
         (status = 401, description = "Not signed in", body = crate::api::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing X-CSRF-Token", body = crate::api::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn sign_out(state: axum::extract::State<AppState>, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
+pub async fn sign_out(
+    state: axum::extract::State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Response, ApiError> {
     auth::sign_out(&state, &user.session, &user.client_addr).await?;
     let cookie = auth::clearing_cookie(state.config.secure_cookies);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())

@@ -6,11 +6,11 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use speciosa_core::FieldErrors;
 use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
 use speciosa_core::audit::Outcome;
 use speciosa_core::ids::UserId;
 use speciosa_core::policy::OrganizationAction;
-use speciosa_core::FieldErrors;
 use speciosa_store::{NewUser, User};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -65,10 +65,17 @@ pub struct AccountFields {
     pub password: NewPassword,
 }
 
-pub fn parse_account(email: &str, password: &str, errors: &mut FieldErrors) -> Option<AccountFields> {
+pub fn parse_account(
+    email: &str,
+    password: &str,
+    errors: &mut FieldErrors,
+) -> Option<AccountFields> {
     let email = errors.check("email", Email::parse(email));
     let password = errors.check("password", NewPassword::parse(password));
-    Some(AccountFields { email: email?, password: password? })
+    Some(AccountFields {
+        email: email?,
+        password: password?,
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
@@ -82,10 +89,30 @@ pub async fn create(
     ApiUser(user): ApiUser,
     ApiJson(request): ApiJson<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    access::organization(&state, &user, OrganizationAction::ManageUsers, "user.create", "user").await?;
-    let created = create_staff_user(&state, &user, &request.email, &request.password, &request.role, &request.display_name).await?;
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ManageUsers,
+        "user.create",
+        "user",
+    )
+    .await?;
+    let created = create_staff_user(
+        &state,
+        &user,
+        &request.email,
+        &request.password,
+        &request.role,
+        &request.display_name,
+    )
+    .await?;
     let location = format!("/api/v1/users/{}", created.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(UserView::from(&created))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(UserView::from(&created)),
+    )
+        .into_response())
 }
 
 /// Validates and creates a staff account; shared by the API and the admin page.
@@ -111,11 +138,27 @@ pub async fn create_staff_user(
     let (Some(account), Some(role), Some(display_name)) = (account, role, display_name) else {
         return Err(errors.into());
     };
-    let password_hash = passwords::hash_password_blocking(account.password).await.map_err(|_| ApiError::internal())?;
-    let new = NewUser { organization_id: admin.actor.organization_id, email: account.email, display_name, role, password_hash };
+    let password_hash = passwords::hash_password_blocking(account.password)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let new = NewUser {
+        organization_id: admin.actor.organization_id,
+        email: account.email,
+        display_name,
+        role,
+        password_hash,
+    };
     Ok(state
         .store
-        .create_user(new, |created| admin.audit("user.create", "user", Some(created.id.to_string()), None, Outcome::Success))
+        .create_user(new, |created| {
+            admin.audit(
+                "user.create",
+                "user",
+                Some(created.id.to_string()),
+                None,
+                Outcome::Success,
+            )
+        })
         .await?)
 }
 
@@ -133,17 +176,31 @@ pub async fn list(
     ApiUser(user): ApiUser,
     ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    access::organization(&state, &user, OrganizationAction::ManageUsers, "user.list", "user").await?;
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ManageUsers,
+        "user.list",
+        "user",
+    )
+    .await?;
     let role = query
         .role
         .map(|r| r.parse::<Role>())
         .transpose()
         .map_err(|e| FieldErrors::single("role", e.to_string()))?;
-    let users = state.store.list_users(user.actor.organization_id, role).await?;
+    let users = state
+        .store
+        .list_users(user.actor.organization_id, role)
+        .await?;
     Ok(Json(users.iter().map(UserView::from).collect()))
 }
 
-async fn organization_user(state: &AppState, admin: &Authenticated, id: UserId) -> Result<User, ApiError> {
+async fn organization_user(
+    state: &AppState,
+    admin: &Authenticated,
+    id: UserId,
+) -> Result<User, ApiError> {
     state
         .store
         .get_user(id)
@@ -159,8 +216,17 @@ pub async fn get_one(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<UserView>, ApiError> {
-    access::organization(&state, &user, OrganizationAction::ManageUsers, "user.read", "user").await?;
-    Ok(Json(UserView::from(&organization_user(&state, &user, id).await?)))
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ManageUsers,
+        "user.read",
+        "user",
+    )
+    .await?;
+    Ok(Json(UserView::from(
+        &organization_user(&state, &user, id).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -178,20 +244,43 @@ pub async fn update(
     ApiPath(id): ApiPath<UserId>,
     ApiJson(request): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, ApiError> {
-    access::organization(&state, &user, OrganizationAction::ManageUsers, "user.update", "user").await?;
-    Ok(Json(UserView::from(&set_active(&state, &user, id, request.active).await?)))
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ManageUsers,
+        "user.update",
+        "user",
+    )
+    .await?;
+    Ok(Json(UserView::from(
+        &set_active(&state, &user, id, request.active).await?,
+    )))
 }
 
 /// Activates or deactivates an account; shared by the API and the admin page.
-pub async fn set_active(state: &AppState, admin: &Authenticated, id: UserId, active: bool) -> Result<User, ApiError> {
+pub async fn set_active(
+    state: &AppState,
+    admin: &Authenticated,
+    id: UserId,
+    active: bool,
+) -> Result<User, ApiError> {
     organization_user(state, admin, id).await?;
     if id == admin.actor.user_id && !active {
         return Err(FieldErrors::single("active", "you cannot deactivate your own account").into());
     }
-    let action = if active { "user.activate" } else { "user.deactivate" };
+    let action = if active {
+        "user.activate"
+    } else {
+        "user.deactivate"
+    };
     Ok(state
         .store
-        .set_user_active(admin.actor.organization_id, id, active, admin.audit(action, "user", Some(id.to_string()), None, Outcome::Success))
+        .set_user_active(
+            admin.actor.organization_id,
+            id,
+            active,
+            admin.audit(action, "user", Some(id.to_string()), None, Outcome::Success),
+        )
         .await?)
 }
 
@@ -203,14 +292,30 @@ pub struct ClinicianView {
 
 #[utoipa::path(get, path = "/api/v1/clinicians", tag = "users",
     responses((status = 200, description = "Active clinicians of your organization", body = [ClinicianView])))]
-pub async fn clinicians(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<ClinicianView>>, ApiError> {
-    access::organization(&state, &user, OrganizationAction::ListClinicians, "clinician.list", "user").await?;
-    let clinicians = state.store.list_users(user.actor.organization_id, Some(Role::Clinician)).await?;
+pub async fn clinicians(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<ClinicianView>>, ApiError> {
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ListClinicians,
+        "clinician.list",
+        "user",
+    )
+    .await?;
+    let clinicians = state
+        .store
+        .list_users(user.actor.organization_id, Some(Role::Clinician))
+        .await?;
     Ok(Json(
         clinicians
             .into_iter()
             .filter(|c| c.active)
-            .map(|c| ClinicianView { id: c.id.as_uuid(), display_name: c.display_name })
+            .map(|c| ClinicianView {
+                id: c.id.as_uuid(),
+                display_name: c.display_name,
+            })
             .collect(),
     ))
 }

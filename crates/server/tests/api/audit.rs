@@ -19,7 +19,10 @@ async fn reads_writes_and_refusals_of_patient_data_are_audited_with_who_and_wher
     casey.get_json(&format!("/api/v1/patients/{id}")).await;
     robin.get(&format!("/api/v1/patients/{id}")).await;
 
-    let page = clinic.admin.get_json(&format!("/api/v1/audit-events?patient_id={id}")).await;
+    let page = clinic
+        .admin
+        .get_json(&format!("/api/v1/audit-events?patient_id={id}"))
+        .await;
     let events = page["events"].as_array().unwrap();
     let summary: Vec<(String, String, String)> = events
         .iter()
@@ -35,21 +38,33 @@ async fn reads_writes_and_refusals_of_patient_data_are_audited_with_who_and_wher
     assert_eq!(
         summary,
         [
-            ("patient.create".to_owned(), "success".to_owned(), casey.id()),
+            (
+                "patient.create".to_owned(),
+                "success".to_owned(),
+                casey.id()
+            ),
             ("patient.read".to_owned(), "success".to_owned(), casey.id()),
             ("patient.read".to_owned(), "denied".to_owned(), robin.id()),
         ]
     );
     for event in events {
         assert_eq!(event["client_addr"], "127.0.0.1");
-        assert_eq!(event["organization_id"], clinic.admin.user["organization_id"]);
+        assert_eq!(
+            event["organization_id"],
+            clinic.admin.user["organization_id"]
+        );
         assert_eq!(event["patient_id"], id.as_str());
     }
 }
 
 async fn sign_ins_failed_sign_ins_and_sign_outs_are_audited(app: TestApp) {
     let clinic = app.clinic("Northside").await;
-    app.anonymous().post("/api/v1/session", &json!({"email": "admin@northside.test", "password": "wrong password"})).await;
+    app.anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"email": "admin@northside.test", "password": "wrong password"}),
+        )
+        .await;
     clinic.admin.delete("/api/v1/session").await;
     let actions = app.audit_actions().await;
     let sessions: Vec<(&str, &str)> = actions
@@ -59,7 +74,11 @@ async fn sign_ins_failed_sign_ins_and_sign_outs_are_audited(app: TestApp) {
         .collect();
     assert_eq!(
         sessions,
-        [("session.create", "success"), ("session.create", "failure"), ("session.delete", "success")]
+        [
+            ("session.create", "success"),
+            ("session.create", "failure"),
+            ("session.delete", "success")
+        ]
     );
 }
 
@@ -70,18 +89,35 @@ async fn admins_filter_the_audit_log_and_page_back_through_it(app: TestApp) {
     for _ in 0..5 {
         casey.get_json(&format!("/api/v1/patients/{id}")).await;
     }
-    let first = clinic.admin.get_json("/api/v1/audit-events?action=patient.read&limit=3").await;
+    let first = clinic
+        .admin
+        .get_json("/api/v1/audit-events?action=patient.read&limit=3")
+        .await;
     assert_eq!(first["events"].as_array().unwrap().len(), 3);
     let before = first["next_before_id"].as_i64().expect("another page");
-    let second = clinic.admin.get_json(&format!("/api/v1/audit-events?action=patient.read&limit=3&before_id={before}")).await;
+    let second = clinic
+        .admin
+        .get_json(&format!(
+            "/api/v1/audit-events?action=patient.read&limit=3&before_id={before}"
+        ))
+        .await;
     assert_eq!(second["events"].as_array().unwrap().len(), 2);
-    let prefix = clinic.admin.get_json("/api/v1/audit-events?action=patient.&outcome=success").await;
+    let prefix = clinic
+        .admin
+        .get_json("/api/v1/audit-events?action=patient.&outcome=success")
+        .await;
     assert_eq!(prefix["events"].as_array().unwrap().len(), 6);
-    let invalid = clinic.admin.get("/api/v1/audit-events?outcome=maybe&since=2026-02-30").await;
+    let invalid = clinic
+        .admin
+        .get("/api/v1/audit-events?outcome=maybe&since=2026-02-30")
+        .await;
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // Another organization's admin sees none of it.
     let other = app.clinic("Southside").await;
-    let theirs = other.admin.get_json("/api/v1/audit-events?action=patient.").await;
+    let theirs = other
+        .admin
+        .get_json("/api/v1/audit-events?action=patient.")
+        .await;
     assert!(theirs["events"].as_array().unwrap().is_empty());
 }
 
@@ -102,7 +138,10 @@ async fn the_chain_stays_intact_under_concurrent_requests(app: TestApp) {
         }
     });
     let statuses = futures::future::join_all(requests).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
     match app.store.verify_audit_chain().await.unwrap() {
         AuditVerification::Intact { events } => assert!(events >= 44, "{events} events"),
         AuditVerification::Broken(broken) => panic!("chain broken: {broken}"),

@@ -46,7 +46,11 @@ struct Operation {
 
 fn operations() -> Vec<Operation> {
     use Scope::*;
-    let op = |method: Method, path, scope| Operation { method, path, scope };
+    let op = |method: Method, path, scope| Operation {
+        method,
+        path,
+        scope,
+    };
     vec![
         op(Method::GET, "/api/v1/session", AnySignedIn),
         op(Method::DELETE, "/api/v1/session", AnySignedIn),
@@ -54,15 +58,31 @@ fn operations() -> Vec<Operation> {
         op(Method::GET, "/api/v1/users", Organization(&["admin"])),
         op(Method::GET, "/api/v1/users/{id}", OrgUser),
         op(Method::PATCH, "/api/v1/users/{id}", OrgUser),
-        op(Method::GET, "/api/v1/clinicians", Organization(&["clinician"])),
-        op(Method::POST, "/api/v1/patients", Organization(&["clinician"])),
-        op(Method::GET, "/api/v1/patients", Organization(&["clinician", "patient"])),
+        op(
+            Method::GET,
+            "/api/v1/clinicians",
+            Organization(&["clinician"]),
+        ),
+        op(
+            Method::POST,
+            "/api/v1/patients",
+            Organization(&["clinician"]),
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients",
+            Organization(&["clinician", "patient"]),
+        ),
         op(Method::GET, "/api/v1/patients/{id}", PatientRead),
         op(Method::PUT, "/api/v1/patients/{id}", PatientWrite),
         op(Method::GET, "/api/v1/patients/{id}/care-team", PatientRead),
         op(Method::PUT, "/api/v1/patients/{id}/care-team", PatientWrite),
         op(Method::POST, "/api/v1/patients/{id}/account", PatientWrite),
-        op(Method::GET, "/api/v1/audit-events", Organization(&["admin"])),
+        op(
+            Method::GET,
+            "/api/v1/audit-events",
+            Organization(&["admin"]),
+        ),
     ]
 }
 
@@ -71,10 +91,18 @@ const PUBLIC: [(&str, &str); 1] = [("POST", "/api/v1/session")];
 
 fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
     use Expect::*;
-    let Some(role) = role else { return Unauthenticated };
+    let Some(role) = role else {
+        return Unauthenticated;
+    };
     match scope {
         Scope::AnySignedIn => Allowed,
-        Scope::Organization(roles) => if roles.contains(&role) { Allowed } else { Forbidden },
+        Scope::Organization(roles) => {
+            if roles.contains(&role) {
+                Allowed
+            } else {
+                Forbidden
+            }
+        }
         Scope::OrgUser => match (role, target) {
             ("admin", Target::OtherClinic) => NotFound,
             ("admin", _) => Allowed,
@@ -112,14 +140,26 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
         .as_object()
         .unwrap()
         .iter()
-        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
         .collect();
     let covered: BTreeSet<(String, String)> = operations()
         .iter()
         .map(|op| (op.method.to_string(), op.path.to_owned()))
-        .chain(PUBLIC.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())))
+        .chain(
+            PUBLIC
+                .iter()
+                .map(|(m, p)| ((*m).to_owned(), (*p).to_owned())),
+        )
         .collect();
-    assert_eq!(described, covered, "the matrix and the OpenAPI description disagree");
+    assert_eq!(
+        described, covered,
+        "the matrix and the OpenAPI description disagree"
+    );
 
     let north = app.clinic("Northside").await;
     let clinician = app.staff(&north, "clinician", "Casey Doe").await;
@@ -130,7 +170,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     let south = app.clinic("Southside").await;
     let foreign_clinician = app.staff(&south, "clinician", "Fran Foreign").await;
     let foreign_patient = create_patient(&foreign_clinician, "Pat Elsewhere").await;
-    let patient_email = clinician.get_json(&format!("/api/v1/patients/{own_patient}")).await["login_email"]
+    let patient_email = clinician
+        .get_json(&format!("/api/v1/patients/{own_patient}"))
+        .await["login_email"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -138,9 +180,15 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     let logins: [(Option<&str>, Option<String>); 5] = [
         (None, None),
         (Some("admin"), Some("admin@northside.test".to_owned())),
-        (Some("clinician"), Some("casey.doe@northside.test".to_owned())),
+        (
+            Some("clinician"),
+            Some("casey.doe@northside.test".to_owned()),
+        ),
         (Some("patient"), Some(patient_email)),
-        (Some("researcher"), Some("rae.search@northside.test".to_owned())),
+        (
+            Some("researcher"),
+            Some("rae.search@northside.test".to_owned()),
+        ),
     ];
     let mut failures = Vec::new();
     let mut checks = 0;
@@ -161,23 +209,35 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                 };
                 let path = op.path.replace("{id}", &id);
                 let body = match (op.method.as_str(), op.path) {
-                    ("POST", "/api/v1/users") => json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"}),
+                    ("POST", "/api/v1/users") => {
+                        json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"})
+                    }
                     ("PATCH", _) => json!({"active": true}),
                     ("POST", "/api/v1/patients") => patient_body("Newly Registered"),
                     ("PUT", "/api/v1/patients/{id}") => patient_body("Renamed Patient"),
                     ("PUT", _) => json!({"clinician_ids": [clinician.id()]}),
-                    ("POST", _) => json!({"email": format!("login{checks}@patients.test"), "password": PASSWORD}),
+                    ("POST", _) => {
+                        json!({"email": format!("login{checks}@patients.test"), "password": PASSWORD})
+                    }
                     _ => Value::Null,
                 };
                 let body = (!body.is_null()).then_some(&body);
                 let status = client.send(op.method.clone(), &path, body).await.status();
                 let want = expected(*role, op.scope, target);
                 if classify(status) != want {
-                    failures.push(format!("{role:?} {} {} ({target:?}): got {status}, want {want:?}", op.method, op.path));
+                    failures.push(format!(
+                        "{role:?} {} {} ({target:?}): got {status}, want {want:?}",
+                        op.method, op.path
+                    ));
                 }
                 checks += 1;
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checks} checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checks} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -17,7 +17,12 @@ on_both_backends!(
 );
 
 async fn patient_count(clinician: &crate::helpers::Client) -> usize {
-    clinician.get_json("/api/v1/patients").await.as_array().unwrap().len()
+    clinician
+        .get_json("/api/v1/patients")
+        .await
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 async fn every_api_route_answers_401_problem_json_without_a_session(app: TestApp) {
@@ -31,8 +36,13 @@ async fn every_api_route_answers_401_problem_json_without_a_session(app: TestApp
                 continue; // signing in is how a session starts
             }
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let response = anonymous.send(method.clone(), &concrete, Some(&json!({}))).await;
-            assert!(response.headers().get(reqwest::header::LOCATION).is_none(), "{method} {path} redirected");
+            let response = anonymous
+                .send(method.clone(), &concrete, Some(&json!({})))
+                .await;
+            assert!(
+                response.headers().get(reqwest::header::LOCATION).is_none(),
+                "{method} {path} redirected"
+            );
             problem(response, StatusCode::UNAUTHORIZED).await;
             checked += 1;
         }
@@ -60,10 +70,19 @@ async fn wrong_types_unknown_and_missing_fields_are_422_naming_the_field(app: Te
     let clinic = app.clinic("Northside").await;
     let clinician = app.staff(&clinic, "clinician", "Casey Doe").await;
     let cases = [
-        (json!({"display_name": 42, "birth_date": "1985-03-14", "time_zone": "UTC"}), "display_name"),
-        (json!({"display_name": "Dana", "birth_date": "1985-03-14", "time_zone": "UTC", "ssn": "x"}), "ssn"),
+        (
+            json!({"display_name": 42, "birth_date": "1985-03-14", "time_zone": "UTC"}),
+            "display_name",
+        ),
+        (
+            json!({"display_name": "Dana", "birth_date": "1985-03-14", "time_zone": "UTC", "ssn": "x"}),
+            "ssn",
+        ),
         (json!({"display_name": "Dana", "time_zone": "UTC"}), "body"),
-        (json!({"display_name": "Dana", "birth_date": "1985-03-14", "time_zone": "UTC", "research_consent": "yes"}), "research_consent"),
+        (
+            json!({"display_name": "Dana", "birth_date": "1985-03-14", "time_zone": "UTC", "research_consent": "yes"}),
+            "research_consent",
+        ),
     ];
     for (body, field) in cases {
         let response = clinician.post("/api/v1/patients", &body).await;
@@ -74,8 +93,12 @@ async fn wrong_types_unknown_and_missing_fields_are_422_naming_the_field(app: Te
     let unknown = clinician
         .post("/api/v1/patients", &json!({"display_name": "Dana", "birth_date": "1985-03-14", "time_zone": "UTC", "ssn": "x"}))
         .await;
-    let detail = problem(unknown, StatusCode::UNPROCESSABLE_ENTITY).await["errors"][0]["detail"].to_string();
-    assert!(detail.contains("ssn"), "the unknown field is named: {detail}");
+    let detail =
+        problem(unknown, StatusCode::UNPROCESSABLE_ENTITY).await["errors"][0]["detail"].to_string();
+    assert!(
+        detail.contains("ssn"),
+        "the unknown field is named: {detail}"
+    );
     assert_eq!(patient_count(&clinician).await, 0);
 }
 
@@ -83,7 +106,10 @@ async fn impossible_dates_and_unknown_time_zones_are_422_naming_the_field(app: T
     let clinic = app.clinic("Northside").await;
     let clinician = app.staff(&clinic, "clinician", "Casey Doe").await;
     let response = clinician
-        .post("/api/v1/patients", &json!({"display_name": "Dana", "birth_date": "2023-02-30", "time_zone": "Mars/Base"}))
+        .post(
+            "/api/v1/patients",
+            &json!({"display_name": "Dana", "birth_date": "2023-02-30", "time_zone": "Mars/Base"}),
+        )
         .await;
     let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error_fields(&body), ["birth_date", "time_zone"]);
@@ -95,7 +121,10 @@ async fn oversize_bodies_are_413_problem_json(app: TestApp) {
     let clinician = app.staff(&clinic, "clinician", "Casey Doe").await;
     let huge = "x".repeat(300 * 1024);
     let response = clinician
-        .post("/api/v1/patients", &json!({"display_name": huge, "birth_date": "1985-03-14", "time_zone": "UTC"}))
+        .post(
+            "/api/v1/patients",
+            &json!({"display_name": huge, "birth_date": "1985-03-14", "time_zone": "UTC"}),
+        )
         .await;
     problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert_eq!(patient_count(&clinician).await, 0);
@@ -116,9 +145,24 @@ async fn a_body_that_is_not_json_is_415(app: TestApp) {
 
 async fn unknown_routes_and_methods_are_problem_json(app: TestApp) {
     let clinic = app.clinic("Northside").await;
-    problem(clinic.admin.get("/api/v1/no-such-thing").await, StatusCode::NOT_FOUND).await;
-    problem(clinic.admin.send(Method::PATCH, "/api/v1/session", None).await, StatusCode::METHOD_NOT_ALLOWED).await;
-    problem(clinic.admin.get("/api/v1/users/not-a-uuid").await, StatusCode::NOT_FOUND).await;
+    problem(
+        clinic.admin.get("/api/v1/no-such-thing").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        clinic
+            .admin
+            .send(Method::PATCH, "/api/v1/session", None)
+            .await,
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
+    problem(
+        clinic.admin.get("/api/v1/users/not-a-uuid").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }
 
 async fn openapi_health_and_readiness_are_public(app: TestApp) {

@@ -64,7 +64,9 @@ impl TestApp {
                 std::env::var("SPECIOSA_REQUIRE_POSTGRES").is_err(),
                 "SPECIOSA_REQUIRE_POSTGRES is set but SPECIOSA_TEST_DATABASE_URL is not"
             );
-            eprintln!("skipped: set SPECIOSA_TEST_DATABASE_URL (or run scripts/test) for the PostgreSQL variant");
+            eprintln!(
+                "skipped: set SPECIOSA_TEST_DATABASE_URL (or run scripts/test) for the PostgreSQL variant"
+            );
             return None;
         }
         Some(Self::spawn(Backend::Postgres).await)
@@ -85,14 +87,36 @@ impl TestApp {
         Self::spawn_on(self.backend, self.location.clone(), config, dir).await
     }
 
-    async fn spawn_on(backend: Backend, location: DatabaseLocation, config: ServerConfig, dir: tempfile::TempDir) -> TestApp {
-        let store = Store::open(&location, &PoolOptions { max_connections: 8 }).await.expect("open the store");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
+    async fn spawn_on(
+        backend: Backend,
+        location: DatabaseLocation,
+        config: ServerConfig,
+        dir: tempfile::TempDir,
+    ) -> TestApp {
+        let store = Store::open(&location, &PoolOptions { max_connections: 8 })
+            .await
+            .expect("open the store");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
-        let config = ServerConfig { listen: listener.local_addr().expect("local address"), ..config };
+        let config = ServerConfig {
+            listen: listener.local_addr().expect("local address"),
+            ..config
+        };
         tokio::spawn(speciosa_server::serve_on(listener, store.clone(), config));
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
-        TestApp { base, store, location, backend, http, _dir: dir }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        TestApp {
+            base,
+            store,
+            location,
+            backend,
+            http,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -101,7 +125,13 @@ impl TestApp {
 
     /// A client with no session.
     pub fn anonymous(&self) -> Client {
-        Client { http: self.http.clone(), base: self.base.clone(), cookie: None, csrf: None, user: Value::Null }
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            cookie: None,
+            csrf: None,
+            user: Value::Null,
+        }
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Client {
@@ -126,15 +156,24 @@ impl TestApp {
 
     /// A new organization with its first admin, made as `speciosa admin create` does.
     pub async fn clinic(&self, name: &str) -> Clinic {
-        let organization = self.store.create_organization(name).await.expect("create organization");
-        let slug: String = name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+        let organization = self
+            .store
+            .create_organization(name)
+            .await
+            .expect("create organization");
+        let slug: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_lowercase();
         let admin_email = format!("admin@{slug}.test");
         let new = NewUser {
             organization_id: organization.id,
             email: Email::parse(&admin_email).expect("email"),
             display_name: DisplayName::parse("Admin").expect("name"),
             role: Role::Admin,
-            password_hash: hash_password(&NewPassword::parse(PASSWORD).expect("password")).expect("hash"),
+            password_hash: hash_password(&NewPassword::parse(PASSWORD).expect("password"))
+                .expect("hash"),
         };
         self.store
             .create_user(new, |u| AuditEntry {
@@ -157,30 +196,55 @@ impl TestApp {
 
     /// Signs in as a new user of `role` created by the clinic's admin.
     pub async fn staff(&self, clinic: &Clinic, role: &str, name: &str) -> Client {
-        let email = format!("{}@{}.test", name.to_lowercase().replace(' ', "."), clinic.slug);
+        let email = format!(
+            "{}@{}.test",
+            name.to_lowercase().replace(' ', "."),
+            clinic.slug
+        );
         let response = clinic
             .admin
-            .post("/api/v1/users", &json!({"email": email, "password": PASSWORD, "role": role, "display_name": name}))
+            .post(
+                "/api/v1/users",
+                &json!({"email": email, "password": PASSWORD, "role": role, "display_name": name}),
+            )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "creating {role} {name}");
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "creating {role} {name}"
+        );
         self.sign_in(&email, PASSWORD).await
     }
 
     /// A patient registered by `clinician`, with a login; returns the patient's id and client.
     pub async fn patient_with_login(&self, clinician: &Client, name: &str) -> (String, Client) {
         let id = create_patient(clinician, name).await;
-        let email = format!("{}.{}@patients.test", name.to_lowercase().replace(' ', "."), &id[..8]);
+        let email = format!(
+            "{}.{}@patients.test",
+            name.to_lowercase().replace(' ', "."),
+            &id[..8]
+        );
         let response = clinician
-            .post(&format!("/api/v1/patients/{id}/account"), &json!({"email": email, "password": PASSWORD}))
+            .post(
+                &format!("/api/v1/patients/{id}/account"),
+                &json!({"email": email, "password": PASSWORD}),
+            )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "creating a login for {name}");
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "creating a login for {name}"
+        );
         (id, self.sign_in(&email, PASSWORD).await)
     }
 
     pub async fn audit_actions(&self) -> Vec<(String, String, Option<String>)> {
         let events = self
             .store
-            .list_audit_events(&speciosa_store::AuditFilter { limit: 1000, ..Default::default() })
+            .list_audit_events(&speciosa_store::AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            })
             .await
             .expect("audit events");
         events
@@ -232,20 +296,25 @@ impl Client {
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(cookie) = &self.cookie {
             let pair = cookie.split(';').next().unwrap_or_default().to_owned();
             request = request.header(reqwest::header::COOKIE, pair);
         }
-        if method != Method::GET {
-            if let Some(csrf) = &self.csrf {
-                request = request.header("X-CSRF-Token", csrf);
-            }
+        if let (true, Some(csrf)) = (method != Method::GET, &self.csrf) {
+            request = request.header("X-CSRF-Token", csrf);
         }
         request
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
         let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
@@ -283,12 +352,25 @@ impl Client {
 /// Reads a problem+json response, checking its media type and status field.
 pub async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem json");
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("/problems/")), "stable type: {body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "a detail: {body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("/problems/")),
+        "stable type: {body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "a detail: {body}"
+    );
     body
 }
 
@@ -296,29 +378,42 @@ pub async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
 pub fn error_fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// A fresh, empty database on the test PostgreSQL server.
 async fn fresh_postgres_database() -> String {
-    let admin_url = std::env::var("SPECIOSA_TEST_DATABASE_URL").expect("SPECIOSA_TEST_DATABASE_URL");
+    let admin_url =
+        std::env::var("SPECIOSA_TEST_DATABASE_URL").expect("SPECIOSA_TEST_DATABASE_URL");
     let name = format!(
         "speciosa_test_{}_{}_{}",
         std::process::id(),
         DATABASE_COUNTER.fetch_add(1, Ordering::SeqCst),
         jiff::Timestamp::now().as_microsecond()
     );
-    let mut connection = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL server");
+    let mut connection = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to the test PostgreSQL server");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await
         .expect("create the test database");
     let _ = connection.close().await;
-    let (prefix, _) = admin_url.rsplit_once('/').expect("a database name in the URL");
+    let (prefix, _) = admin_url
+        .rsplit_once('/')
+        .expect("a database name in the URL");
     format!("{prefix}/{name}")
 }
 
 pub fn short_idle(seconds: i64) -> ServerConfig {
-    ServerConfig { staff_idle_timeout: SignedDuration::from_secs(seconds), ..ServerConfig::default() }
+    ServerConfig {
+        staff_idle_timeout: SignedDuration::from_secs(seconds),
+        ..ServerConfig::default()
+    }
 }

@@ -18,13 +18,24 @@ async fn signing_in_returns_a_csrf_token_a_user_and_a_session_cookie(app: TestAp
     let clinic = app.clinic("Northside").await;
     let response = app
         .anonymous()
-        .post("/api/v1/session", &json!({"email": "ADMIN@northside.test", "password": PASSWORD}))
+        .post(
+            "/api/v1/session",
+            &json!({"email": "ADMIN@northside.test", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = response.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("speciosa_session="));
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
-    assert!(!cookie.contains("Domain") && !cookie.contains("Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
+    assert!(
+        !cookie.contains("Domain") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["csrf_token"].as_str().unwrap().len(), 64);
     assert_eq!(body["user"]["role"], "admin");
@@ -33,9 +44,23 @@ async fn signing_in_returns_a_csrf_token_a_user_and_a_session_cookie(app: TestAp
 
 async fn a_wrong_password_is_refused_with_401_problem_json(app: TestApp) {
     app.clinic("Northside").await;
-    for (email, password) in [("admin@northside.test", "wrong password!"), ("nobody@northside.test", PASSWORD)] {
-        let response = app.anonymous().post("/api/v1/session", &json!({"email": email, "password": password})).await;
-        assert!(response.headers().get(reqwest::header::SET_COOKIE).is_none());
+    for (email, password) in [
+        ("admin@northside.test", "wrong password!"),
+        ("nobody@northside.test", PASSWORD),
+    ] {
+        let response = app
+            .anonymous()
+            .post(
+                "/api/v1/session",
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        assert!(
+            response
+                .headers()
+                .get(reqwest::header::SET_COOKIE)
+                .is_none()
+        );
         let body = problem(response, StatusCode::UNAUTHORIZED).await;
         assert_eq!(body["type"], "/problems/invalid-credentials");
     }
@@ -46,23 +71,45 @@ async fn state_changing_requests_without_the_csrf_token_are_refused(app: TestApp
     let body = json!({"email": "c@northside.test", "password": PASSWORD, "role": "clinician", "display_name": "C"});
     let mut tokenless = clinic.admin.clone();
     tokenless.csrf = None;
-    let refused = problem(tokenless.post("/api/v1/users", &body).await, StatusCode::FORBIDDEN).await;
+    let refused = problem(
+        tokenless.post("/api/v1/users", &body).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert_eq!(refused["type"], "/problems/csrf");
     tokenless.csrf = Some("0".repeat(64));
-    problem(tokenless.post("/api/v1/users", &body).await, StatusCode::FORBIDDEN).await;
+    problem(
+        tokenless.post("/api/v1/users", &body).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     // Nothing was created by the refused requests; the real token works.
-    assert_eq!(clinic.admin.post("/api/v1/users", &body).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        clinic.admin.post("/api/v1/users", &body).await.status(),
+        StatusCode::CREATED
+    );
 }
 
 async fn signing_out_ends_the_session_on_the_server(app: TestApp) {
     let clinic = app.clinic("Northside").await;
-    assert_eq!(clinic.admin.get("/api/v1/session").await.status(), StatusCode::OK);
+    assert_eq!(
+        clinic.admin.get("/api/v1/session").await.status(),
+        StatusCode::OK
+    );
     let response = clinic.admin.delete("/api/v1/session").await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     // The old cookie, replayed, no longer works.
-    problem(clinic.admin.get("/api/v1/users").await, StatusCode::UNAUTHORIZED).await;
+    problem(
+        clinic.admin.get("/api/v1/users").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     let actions = app.audit_actions().await;
-    assert!(actions.iter().any(|(action, outcome, _)| action == "session.delete" && outcome == "success"));
+    assert!(
+        actions
+            .iter()
+            .any(|(action, outcome, _)| action == "session.delete" && outcome == "success")
+    );
 }
 
 async fn a_session_started_on_one_server_works_on_another_sharing_the_database(app: TestApp) {
@@ -82,21 +129,35 @@ async fn the_sixth_attempt_after_five_failures_for_an_account_is_throttled(app: 
         let anonymous = anonymous.clone();
         async move {
             anonymous
-                .post("/api/v1/session", &json!({"email": "admin@northside.test", "password": password}))
+                .post(
+                    "/api/v1/session",
+                    &json!({"email": "admin@northside.test", "password": password}),
+                )
                 .await
         }
     };
     for _ in 0..4 {
-        assert_eq!(attempt("not the password").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt("not the password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     // Four failures do not lock the account out; the right password still works…
     assert_eq!(attempt(PASSWORD).await.status(), StatusCode::OK);
     // …and a success forgives them, so five fresh failures are needed.
     for _ in 0..5 {
-        assert_eq!(attempt("not the password").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt("not the password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let throttled = attempt(PASSWORD).await;
-    assert!(throttled.headers().get(reqwest::header::RETRY_AFTER).is_some());
+    assert!(
+        throttled
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .is_some()
+    );
     let body = problem(throttled, StatusCode::TOO_MANY_REQUESTS).await;
     assert_eq!(body["type"], "/problems/too-many-sign-in-failures");
 }
@@ -110,7 +171,12 @@ async fn twenty_failures_from_one_address_throttle_every_account_from_it(app: Te
             .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
     }
-    let response = anonymous.post("/api/v1/session", &json!({"email": "admin@northside.test", "password": PASSWORD})).await;
+    let response = anonymous
+        .post(
+            "/api/v1/session",
+            &json!({"email": "admin@northside.test", "password": PASSWORD}),
+        )
+        .await;
     problem(response, StatusCode::TOO_MANY_REQUESTS).await;
 }
 

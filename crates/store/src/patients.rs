@@ -108,6 +108,28 @@ impl TryFrom<PatientRow> for Patient {
     }
 }
 
+/// Binds the ten detail columns as `$1`..`$10`, in the order both INSERT and UPDATE list them.
+macro_rules! bind_details {
+    ($query:expr, $details:expr) => {
+        $query
+            .bind($details.display_name.as_str())
+            .bind(DbDate($details.birth_date))
+            .bind($details.sex_at_birth.as_str())
+            .bind($details.time_zone.as_str())
+            .bind(bedtime_text($details))
+            .bind($details.jurisdiction.as_ref().map(|j| j.country.clone()))
+            .bind(
+                $details
+                    .jurisdiction
+                    .as_ref()
+                    .and_then(|j| j.subdivision.clone()),
+            )
+            .bind($details.pregnancy_status.as_str())
+            .bind($details.research_consent_date.map(DbDate))
+            .bind(Json(&$details.concomitant_medications))
+    };
+}
+
 fn bedtime_text(details: &PatientDetails) -> Option<String> {
     details
         .usual_bedtime
@@ -128,24 +150,17 @@ impl Store {
         let at = DbTime::from(registered_at);
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO patients (id, organization_id, display_name, birth_date, sex_at_birth, time_zone, \
-                 usual_bedtime, jurisdiction_country, jurisdiction_subdivision, pregnancy_status, \
-                 research_consent_date, concomitant_medications, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+            bind_details!(
+                sqlx::query(
+                    "INSERT INTO patients (display_name, birth_date, sex_at_birth, time_zone, usual_bedtime, \
+                     jurisdiction_country, jurisdiction_subdivision, pregnancy_status, research_consent_date, \
+                     concomitant_medications, id, organization_id, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+                ),
+                details
             )
             .bind(id.as_uuid())
             .bind(organization.as_uuid())
-            .bind(details.display_name.as_str())
-            .bind(DbDate(details.birth_date))
-            .bind(details.sex_at_birth.as_str())
-            .bind(details.time_zone.as_str())
-            .bind(bedtime_text(details))
-            .bind(details.jurisdiction.as_ref().map(|j| j.country.clone()))
-            .bind(details.jurisdiction.as_ref().and_then(|j| j.subdivision.clone()))
-            .bind(details.pregnancy_status.as_str())
-            .bind(details.research_consent_date.map(DbDate))
-            .bind(Json(&details.concomitant_medications))
             .bind(created_by.as_uuid())
             .bind(at)
             .execute(&mut *tx)
@@ -176,22 +191,15 @@ impl Store {
     ) -> Result<Patient> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let updated = sqlx::query(
-                "UPDATE patients SET display_name = $1, birth_date = $2, sex_at_birth = $3, time_zone = $4, \
-                 usual_bedtime = $5, jurisdiction_country = $6, jurisdiction_subdivision = $7, \
-                 pregnancy_status = $8, research_consent_date = $9, concomitant_medications = $10, \
-                 updated_at = $11 WHERE id = $12",
+            let updated = bind_details!(
+                sqlx::query(
+                    "UPDATE patients SET display_name = $1, birth_date = $2, sex_at_birth = $3, time_zone = $4, \
+                     usual_bedtime = $5, jurisdiction_country = $6, jurisdiction_subdivision = $7, \
+                     pregnancy_status = $8, research_consent_date = $9, concomitant_medications = $10, \
+                     updated_at = $11 WHERE id = $12",
+                ),
+                details
             )
-            .bind(details.display_name.as_str())
-            .bind(DbDate(details.birth_date))
-            .bind(details.sex_at_birth.as_str())
-            .bind(details.time_zone.as_str())
-            .bind(bedtime_text(details))
-            .bind(details.jurisdiction.as_ref().map(|j| j.country.clone()))
-            .bind(details.jurisdiction.as_ref().and_then(|j| j.subdivision.clone()))
-            .bind(details.pregnancy_status.as_str())
-            .bind(details.research_consent_date.map(DbDate))
-            .bind(Json(&details.concomitant_medications))
             .bind(DbTime::now())
             .bind(id.as_uuid())
             .execute(&mut *tx)

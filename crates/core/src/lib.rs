@@ -9,6 +9,8 @@ pub mod audit;
 pub mod ids;
 pub mod patient;
 pub mod policy;
+pub mod product;
+pub mod quality;
 pub mod validation;
 
 pub use validation::{FieldError, FieldErrors};

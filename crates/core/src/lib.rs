@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod dose;
 pub mod ids;
 pub mod patient;
 pub mod policy;

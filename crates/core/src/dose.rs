@@ -65,6 +65,151 @@ impl FromStr for DoseUnit {
     }
 }
 
+/// Why the patient took a dose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoseContext {
+    WithdrawalRelief,
+    Pain,
+    /// Sleep, or "kratom before bed".
+    Sleep,
+    Mood,
+    Energy,
+    Other,
+}
+
+impl DoseContext {
+    pub const ALL: [DoseContext; 6] = [
+        DoseContext::WithdrawalRelief,
+        DoseContext::Pain,
+        DoseContext::Sleep,
+        DoseContext::Mood,
+        DoseContext::Energy,
+        DoseContext::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoseContext::WithdrawalRelief => "withdrawal_relief",
+            DoseContext::Pain => "pain",
+            DoseContext::Sleep => "sleep",
+            DoseContext::Mood => "mood",
+            DoseContext::Energy => "energy",
+            DoseContext::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DoseContext::WithdrawalRelief => "Withdrawal relief",
+            DoseContext::Pain => "Pain",
+            DoseContext::Sleep => "Sleep / before bed",
+            DoseContext::Mood => "Mood",
+            DoseContext::Energy => "Energy",
+            DoseContext::Other => "Other",
+        }
+    }
+}
+
+impl FromStr for DoseContext {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DoseContext::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                "context must be one of withdrawal_relief, pain, sleep, mood, energy, other"
+                    .to_owned()
+            })
+    }
+}
+
+/// Doses this far in the past need an explicit confirmation, since late entries are
+/// more often mistakes (wrong date) than real recall.
+pub const BACKDATE_CONFIRMATION_AFTER: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// Device clocks drift; a dose a few minutes "in the future" is a clock, not a plan.
+const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
+
+/// Untrusted dose fields from the API, a form or an import row.
+#[derive(Clone, Debug, Default)]
+pub struct DoseFields<'a> {
+    /// RFC 3339 with an offset; `None` means now.
+    pub taken_at: Option<&'a str>,
+    pub amount: f64,
+    pub unit: &'a str,
+    pub contexts: &'a [String],
+    pub note: Option<&'a str>,
+    pub confirm_backdated: bool,
+}
+
+/// A checked dose entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoseEntry {
+    pub taken_at: Timestamp,
+    pub amount: f64,
+    pub unit: DoseUnit,
+    pub contexts: Vec<DoseContext>,
+    pub note: Option<String>,
+}
+
+impl DoseEntry {
+    pub fn parse(fields: &DoseFields<'_>, now: Timestamp) -> Result<Self, crate::FieldErrors> {
+        let mut errors = crate::FieldErrors::new();
+        let taken_at = match fields.taken_at.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Some(now),
+            Some(text) => errors.check(
+                "taken_at",
+                text.parse::<Timestamp>().map_err(|_| {
+                    format!("{text:?} is not an RFC 3339 time with an offset, such as 2026-11-24T21:30:00-06:00")
+                }),
+            ),
+        };
+        if let Some(at) = taken_at {
+            if at > now + CLOCK_SKEW {
+                errors.push(
+                    "taken_at",
+                    "a dose cannot be logged for a time in the future",
+                );
+            } else if now.duration_since(at) > BACKDATE_CONFIRMATION_AFTER
+                && !fields.confirm_backdated
+            {
+                errors.push(
+                    "confirm_backdated",
+                    "this dose is more than 7 days old; confirm the date is right (confirm_backdated: true)",
+                );
+            }
+        }
+        let unit = errors.check("unit", fields.unit.parse::<DoseUnit>());
+        if !(fields.amount.is_finite() && fields.amount > 0.0) {
+            errors.push("amount", "amount must be a positive number");
+        }
+        let mut contexts = Vec::new();
+        for (index, raw) in fields.contexts.iter().enumerate() {
+            if let Some(context) =
+                errors.check(&format!("contexts[{index}]"), raw.parse::<DoseContext>())
+                && !contexts.contains(&context)
+            {
+                contexts.push(context);
+            }
+        }
+        let note = fields.note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 500) {
+            errors.push("note", "a note must be at most 500 characters");
+        }
+        match (taken_at, unit) {
+            (Some(taken_at), Some(unit)) if errors.is_empty() => Ok(DoseEntry {
+                taken_at,
+                amount: fields.amount,
+                unit,
+                contexts,
+                note: note.map(str::to_owned),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// What converting a dose needs to know about its product.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DoseProduct {
@@ -372,6 +517,65 @@ mod tests {
             unit_mass_g: Some(0.5),
             teaspoon_g: Some(2.5),
         }
+    }
+
+    #[test]
+    fn future_times_are_refused_and_old_ones_need_confirmation() {
+        let now: Timestamp = "2026-11-24T18:00:00Z".parse().unwrap();
+        let fields = |taken_at: &'static str, confirm: bool| DoseFields {
+            taken_at: Some(taken_at),
+            amount: 3.0,
+            unit: "g",
+            confirm_backdated: confirm,
+            ..Default::default()
+        };
+        let field_of = |f: DoseFields<'_>| {
+            DoseEntry::parse(&f, now).unwrap_err().errors[0]
+                .field
+                .clone()
+        };
+        assert_eq!(field_of(fields("2026-11-24T19:00:00Z", false)), "taken_at");
+        assert!(
+            DoseEntry::parse(&fields("2026-11-24T18:03:00Z", false), now).is_ok(),
+            "small clock skew is tolerated"
+        );
+        assert_eq!(
+            field_of(fields("2026-11-10T12:00:00-06:00", false)),
+            "confirm_backdated"
+        );
+        assert!(DoseEntry::parse(&fields("2026-11-10T12:00:00-06:00", true), now).is_ok());
+        assert_eq!(field_of(fields("2026-11-24 12:00", false)), "taken_at");
+    }
+
+    #[test]
+    fn a_dose_without_a_time_is_taken_now_and_contexts_are_deduplicated() {
+        let now = Timestamp::now();
+        let contexts = vec!["sleep".to_owned(), "pain".to_owned(), "sleep".to_owned()];
+        let entry = DoseEntry::parse(
+            &DoseFields {
+                amount: 2.5,
+                unit: "g",
+                contexts: &contexts,
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(entry.taken_at, now);
+        assert_eq!(entry.contexts, [DoseContext::Sleep, DoseContext::Pain]);
+        let bad = vec!["boredom".to_owned()];
+        let errors = DoseEntry::parse(
+            &DoseFields {
+                amount: 0.0,
+                unit: "kg",
+                contexts: &bad,
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errors.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["unit", "amount", "contexts[0]"]);
     }
 
     #[test]

@@ -63,6 +63,19 @@ id_type!(
     PatientId
 );
 
+id_type!(
+    /// A product in an organization's catalogue.
+    ProductId
+);
+id_type!(
+    /// One batch (lot) of a product.
+    BatchId
+);
+id_type!(
+    /// One logged dose.
+    DoseId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,12 @@ pub enum OrganizationAction {
     ListPatients,
     /// See the organization's clinicians, to build care teams.
     ListClinicians,
+    /// See the product catalogue and batch certificates (to log doses against them).
+    ReadCatalog,
+    /// Add and edit products and batches, record assays and recalls, review patient additions.
+    ManageCatalog,
+    /// Add a product "as labelled" for a clinician to review later.
+    SuggestProduct,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +55,8 @@ pub enum PatientAction {
     ManageCareTeam,
     /// Create or replace the patient's own sign-in.
     ManageLogin,
+    /// Log, correct or delete doses (patients log their own).
+    RecordDose,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +87,9 @@ pub fn authorize_organization(
         ManageUsers | ReadAuditLog => actor.role == Role::Admin,
         CreatePatient | ListClinicians => actor.role == Role::Clinician,
         // A patient's list holds only themself; the store applies that filter.
-        ListPatients => matches!(actor.role, Role::Clinician | Role::Patient),
+        ListPatients | ReadCatalog => matches!(actor.role, Role::Clinician | Role::Patient),
+        ManageCatalog => actor.role == Role::Clinician,
+        SuggestProduct => actor.role == Role::Patient,
     };
     if allowed {
         Decision::Allow
@@ -96,7 +106,7 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
         Role::Clinician if patient.actor_on_care_team => Decision::Allow,
         Role::Clinician => Decision::Forbidden,
         Role::Patient if actor.own_patient_id == Some(patient.patient_id) => match action {
-            PatientAction::Read => Decision::Allow,
+            PatientAction::Read | PatientAction::RecordDose => Decision::Allow,
             PatientAction::UpdateDetails
             | PatientAction::ManageCareTeam
             | PatientAction::ManageLogin => Decision::Forbidden,
@@ -110,18 +120,22 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
 mod tests {
     use super::*;
 
-    const PATIENT_ACTIONS: [PatientAction; 4] = [
+    const PATIENT_ACTIONS: [PatientAction; 5] = [
         PatientAction::Read,
         PatientAction::UpdateDetails,
         PatientAction::ManageCareTeam,
         PatientAction::ManageLogin,
+        PatientAction::RecordDose,
     ];
-    const ORG_ACTIONS: [OrganizationAction; 5] = [
+    const ORG_ACTIONS: [OrganizationAction; 8] = [
         OrganizationAction::ManageUsers,
         OrganizationAction::ReadAuditLog,
         OrganizationAction::CreatePatient,
         OrganizationAction::ListPatients,
         OrganizationAction::ListClinicians,
+        OrganizationAction::ReadCatalog,
+        OrganizationAction::ManageCatalog,
+        OrganizationAction::SuggestProduct,
     ];
 
     fn actor(role: Role, org: OrganizationId, own: Option<PatientId>) -> Actor {
@@ -161,7 +175,9 @@ mod tests {
             for action in PATIENT_ACTIONS {
                 let expected_mine = match (role, action) {
                     (Role::Clinician, _) => Decision::Allow,
-                    (Role::Patient, PatientAction::Read) => Decision::Allow,
+                    (Role::Patient, PatientAction::Read | PatientAction::RecordDose) => {
+                        Decision::Allow
+                    }
                     _ => Decision::Forbidden,
                 };
                 let expected_not_mine = match role {
@@ -197,7 +213,9 @@ mod tests {
                 let allowed = match action {
                     ManageUsers | ReadAuditLog => role == Role::Admin,
                     CreatePatient | ListClinicians => role == Role::Clinician,
-                    ListPatients => matches!(role, Role::Clinician | Role::Patient),
+                    ListPatients | ReadCatalog => matches!(role, Role::Clinician | Role::Patient),
+                    ManageCatalog => role == Role::Clinician,
+                    SuggestProduct => role == Role::Patient,
                 };
                 let expected = if allowed {
                     Decision::Allow

@@ -139,7 +139,9 @@ pub struct Assay {
     /// The method's limit of quantitation for 7-OH, mg/g.
     pub hydroxymitragynine_loq_mg_per_g: Option<f64>,
     pub mitragynine_loq_mg_per_g: Option<f64>,
+    #[serde(default)]
     pub heavy_metals: HeavyMetals,
+    #[serde(default)]
     pub microbial: Microbial,
 }
 
@@ -204,5 +206,271 @@ mod tests {
             ..capsule
         };
         assert_eq!(powder.serving_amount(), Some(3.0));
+    }
+}
+
+/// Checked product fields, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProductDetails {
+    pub name: String,
+    pub vendor: Option<String>,
+    pub form: ProductForm,
+    pub labelled_strain: Option<String>,
+    pub unit_mass_g: Option<f64>,
+    pub serving_size: Option<f64>,
+    pub teaspoon_g: Option<f64>,
+    pub labels_hydroxy_as_ingredient: bool,
+}
+
+/// Untrusted product fields from the API or a form.
+#[derive(Clone, Debug, Default)]
+pub struct ProductFields<'a> {
+    pub name: &'a str,
+    pub form: &'a str,
+    pub vendor: Option<&'a str>,
+    pub labelled_strain: Option<&'a str>,
+    pub unit_mass_g: Option<f64>,
+    pub serving_size: Option<f64>,
+    pub teaspoon_g: Option<f64>,
+    pub labels_hydroxy_as_ingredient: bool,
+}
+
+fn optional_text(
+    errors: &mut crate::FieldErrors,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Option<String> {
+    let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+    if value.chars().count() > max || value.chars().any(char::is_control) {
+        errors.push(
+            field,
+            format!("must be at most {max} characters of plain text"),
+        );
+        return None;
+    }
+    Some(value.to_owned())
+}
+
+/// A positive, finite quantity no larger than `max`.
+pub fn check_quantity(
+    errors: &mut crate::FieldErrors,
+    field: &str,
+    value: Option<f64>,
+    max: f64,
+) -> Option<f64> {
+    let value = value?;
+    if !(value.is_finite() && value > 0.0) {
+        errors.push(field, "must be a positive number");
+        None
+    } else if value > max {
+        errors.push(field, format!("must be at most {max}"));
+        None
+    } else {
+        Some(value)
+    }
+}
+
+impl ProductDetails {
+    pub fn parse(fields: &ProductFields<'_>) -> Result<Self, crate::FieldErrors> {
+        let mut errors = crate::FieldErrors::new();
+        let name = fields.name.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            errors.push("name", "name is required (at most 200 characters)");
+        }
+        let form = errors.check("form", fields.form.trim().parse::<ProductForm>());
+        let vendor = optional_text(&mut errors, "vendor", fields.vendor, 200);
+        let labelled_strain =
+            optional_text(&mut errors, "labelled_strain", fields.labelled_strain, 200);
+        // A capsule or tablet rarely exceeds 2 g; 5 g leaves room without accepting typos in kg.
+        let unit_mass_g = check_quantity(&mut errors, "unit_mass_g", fields.unit_mass_g, 5.0);
+        let serving_size = check_quantity(&mut errors, "serving_size", fields.serving_size, 1000.0);
+        let teaspoon_g = check_quantity(&mut errors, "teaspoon_g", fields.teaspoon_g, 20.0);
+        if form.is_some_and(ProductForm::is_counted) && fields.unit_mass_g.is_none() {
+            errors.push(
+                "unit_mass_g",
+                "capsules and tablets need the fill mass of one unit, in grams",
+            );
+        }
+        let form = form.filter(|_| errors.is_empty());
+        match form {
+            Some(form) => Ok(ProductDetails {
+                name: name.to_owned(),
+                vendor,
+                form,
+                labelled_strain,
+                unit_mass_g,
+                serving_size,
+                teaspoon_g,
+                labels_hydroxy_as_ingredient: fields.labels_hydroxy_as_ingredient,
+            }),
+            None => Err(errors),
+        }
+    }
+
+    pub fn facts(&self) -> ProductFacts {
+        ProductFacts {
+            form: self.form,
+            unit_mass_g: self.unit_mass_g,
+            serving_size: self.serving_size,
+            labels_hydroxy_as_ingredient: self.labels_hydroxy_as_ingredient,
+        }
+    }
+}
+
+impl Assay {
+    /// Checks every number is a plausible, non-negative measurement and the test date is not
+    /// in the future. Field names are prefixed with `prefix` (e.g. `assay.`).
+    pub fn validate(
+        &self,
+        prefix: &str,
+        today: jiff::civil::Date,
+    ) -> Result<(), crate::FieldErrors> {
+        let mut errors = crate::FieldErrors::new();
+        let a = &self.alkaloids;
+        let contents = [
+            ("mitragynine_mg_per_g", a.mitragynine_mg_per_g),
+            ("hydroxymitragynine_mg_per_g", a.hydroxymitragynine_mg_per_g),
+            ("paynantheine_mg_per_g", a.paynantheine_mg_per_g),
+            ("speciogynine_mg_per_g", a.speciogynine_mg_per_g),
+            ("speciociliatine_mg_per_g", a.speciociliatine_mg_per_g),
+            ("corynantheidine_mg_per_g", a.corynantheidine_mg_per_g),
+            (
+                "mitragynine_pseudoindoxyl_mg_per_g",
+                a.mitragynine_pseudoindoxyl_mg_per_g,
+            ),
+            (
+                "hydroxymitragynine_loq_mg_per_g",
+                self.hydroxymitragynine_loq_mg_per_g,
+            ),
+            ("mitragynine_loq_mg_per_g", self.mitragynine_loq_mg_per_g),
+        ];
+        for (field, value) in contents {
+            // 1000 mg/g is the whole gram.
+            if value.is_some_and(|v| !(v.is_finite() && (0.0..=1000.0).contains(&v))) {
+                errors.push(
+                    format!("{prefix}{field}"),
+                    "must be between 0 and 1000 mg/g (per mL for liquids)",
+                );
+            }
+        }
+        let m = &self.heavy_metals;
+        for (field, value) in [
+            ("lead_ppm", m.lead_ppm),
+            ("arsenic_ppm", m.arsenic_ppm),
+            ("cadmium_ppm", m.cadmium_ppm),
+            ("mercury_ppm", m.mercury_ppm),
+        ] {
+            if value.is_some_and(|v| !(v.is_finite() && (0.0..=10_000.0).contains(&v))) {
+                errors.push(
+                    format!("{prefix}heavy_metals.{field}"),
+                    "must be between 0 and 10000 ppm",
+                );
+            }
+        }
+        let counts = [
+            (
+                "total_aerobic_cfu_per_g",
+                self.microbial.total_aerobic_cfu_per_g,
+            ),
+            ("yeast_mold_cfu_per_g", self.microbial.yeast_mold_cfu_per_g),
+        ];
+        for (field, value) in counts {
+            if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+                errors.push(
+                    format!("{prefix}microbial.{field}"),
+                    "must be a count of 0 or more",
+                );
+            }
+        }
+        if self.tested_on.is_some_and(|d| d > today) {
+            errors.push(
+                format!("{prefix}tested_on"),
+                "the test date cannot be in the future",
+            );
+        }
+        if let Some(lab) = &self.lab
+            && (lab.chars().count() > 200 || lab.chars().any(char::is_control))
+        {
+            errors.push(
+                format!("{prefix}lab"),
+                "must be at most 200 characters of plain text",
+            );
+        }
+        errors.into_result(|| ())
+    }
+}
+
+#[cfg(test)]
+mod details_tests {
+    use super::*;
+
+    #[test]
+    fn capsules_and_tablets_need_their_fill_mass() {
+        let fields = ProductFields {
+            name: "Green Maeng Da caps",
+            form: "capsule",
+            ..Default::default()
+        };
+        let errors = ProductDetails::parse(&fields).unwrap_err();
+        assert_eq!(errors.errors[0].field, "unit_mass_g");
+        let fields = ProductFields {
+            unit_mass_g: Some(0.5),
+            ..fields
+        };
+        assert_eq!(
+            ProductDetails::parse(&fields).unwrap().unit_mass_g,
+            Some(0.5)
+        );
+    }
+
+    #[test]
+    fn product_fields_are_validated_together() {
+        let fields = ProductFields {
+            name: " ",
+            form: "gummy",
+            teaspoon_g: Some(-1.0),
+            ..Default::default()
+        };
+        let fields_in_error: Vec<String> = ProductDetails::parse(&fields)
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields_in_error, ["name", "form", "teaspoon_g"]);
+    }
+
+    #[test]
+    fn impossible_assay_numbers_and_future_test_dates_are_refused() {
+        let assay = Assay {
+            tested_on: Some(jiff::civil::date(2027, 1, 1)),
+            alkaloids: Alkaloids {
+                mitragynine_mg_per_g: Some(-3.0),
+                hydroxymitragynine_mg_per_g: Some(1200.0),
+                ..Default::default()
+            },
+            heavy_metals: HeavyMetals {
+                lead_ppm: Some(f64::INFINITY),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let errors: Vec<String> = assay
+            .validate("assay.", jiff::civil::date(2026, 11, 24))
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "assay.mitragynine_mg_per_g",
+                "assay.hydroxymitragynine_mg_per_g",
+                "assay.heavy_metals.lead_ppm",
+                "assay.tested_on"
+            ]
+        );
     }
 }

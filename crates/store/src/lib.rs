@@ -17,15 +17,19 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, Sqlite, Transaction};
 
 mod audit;
+mod doses;
 mod organizations;
 mod patients;
+mod products;
 mod sessions;
 mod types;
 mod users;
 
 pub use audit::{AuditFilter, AuditVerification};
+pub use doses::{Dose, DoseInsert, NewDose};
 pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary};
+pub use products::{Batch, BatchContent, Product};
 pub use sessions::{SessionRecord, SignInFailures};
 pub use types::{DbDate, DbTime};
 pub use users::{NewUser, User, UserCredentials};

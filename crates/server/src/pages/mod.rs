@@ -5,23 +5,44 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::Path;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use speciosa_core::FieldError;
 use speciosa_core::account::Role;
+use speciosa_core::audit::Outcome;
+use speciosa_core::ids::PatientId;
 
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, MaybePageUser};
 use crate::problems::ProblemType;
 
+mod account;
+mod admin;
+mod home;
+mod patients;
 mod sign_in;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(start))
         .route("/login", get(sign_in::form).post(sign_in::submit))
-        .route("/logout", axum::routing::post(sign_in::sign_out))
+        .route("/logout", post(sign_in::sign_out))
+        .route("/patients", get(patients::list).post(patients::create))
+        .route("/patients/new", get(patients::new_form))
+        .route("/patients/{id}", get(patients::show))
+        .route(
+            "/patients/{id}/edit",
+            get(patients::edit_form).post(patients::update),
+        )
+        .route("/patients/{id}/care-team", post(patients::save_care_team))
+        .route("/patients/{id}/account", post(patients::create_login))
+        .route("/home", get(home::show))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}/active", post(admin::set_user_active))
+        .route("/admin/audit", get(admin::audit))
+        .route("/account", get(account::show))
         .route("/static/app.css", get(stylesheet))
         .route("/problems/{slug}", get(problem_page))
 }
@@ -53,7 +74,10 @@ async fn start(MaybePageUser(user): MaybePageUser) -> Redirect {
 
 async fn stylesheet() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../../../../web/static/app.css"),
     )
         .into_response()
@@ -75,6 +99,8 @@ pub struct Nav {
     pub display_name: String,
     pub role: Role,
     pub csrf_token: String,
+    /// The navigation link of the section being shown, marked `aria-current`.
+    pub current: &'static str,
 }
 
 impl Nav {
@@ -83,7 +109,14 @@ impl Nav {
             display_name: user.session.user.display_name.clone(),
             role: user.actor.role,
             csrf_token: user.session.csrf_token.clone(),
+            current: "",
         }
+    }
+
+    /// Marks which navigation link this page belongs to.
+    pub fn at(mut self, section: &'static str) -> Self {
+        self.current = section;
+        self
     }
 
     pub fn is(&self, role: &str) -> bool {
@@ -91,3 +124,261 @@ impl Nav {
     }
 }
 
+/// Refuses a page made for one role, recording the refusal as the policy's own refusals are.
+/// Used where the service would allow the read but the page makes no sense for the role
+/// (a patient's list of patients is only themself; their page is `/home`).
+pub async fn require_role(
+    state: &AppState,
+    user: &Authenticated,
+    role: Role,
+    audit_action: &str,
+    resource_type: &str,
+    detail: &str,
+) -> Result<(), PageError> {
+    if user.actor.role == role {
+        return Ok(());
+    }
+    state
+        .store
+        .append_audit(user.audit(audit_action, resource_type, None, None, Outcome::Denied))
+        .await?;
+    Err(ApiError::forbidden(detail).into())
+}
+
+/// A patient id from the address; anything that is not one names nothing (404).
+pub fn patient_id(raw: &str) -> Result<PatientId, PageError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found("patient").into())
+}
+
+/// A `<select>` option: the submitted value and what people read.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: String,
+}
+
+impl Choice {
+    /// Options for stored codes, labelled by humanizing the code.
+    pub fn from_codes(codes: impl IntoIterator<Item = &'static str>) -> Vec<Choice> {
+        codes
+            .into_iter()
+            .map(|value| Choice {
+                value,
+                label: humanize(value),
+            })
+            .collect()
+    }
+}
+
+/// A form with nothing but its CSRF token (and, for checkbox groups, repeated fields
+/// read from `PageForm::pairs`).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+/// A one-off confirmation after a redirect (`?saved=details`), never carrying data.
+#[derive(serde::Deserialize, Default)]
+pub struct Notice {
+    pub saved: Option<String>,
+}
+
+impl Notice {
+    pub fn read(
+        query: Result<axum::extract::Query<Notice>, axum::extract::rejection::QueryRejection>,
+    ) -> Notice {
+        query.map(|q| q.0).unwrap_or_default()
+    }
+}
+
+/// `not_pregnant` → `Not pregnant`, for showing stored codes to people.
+pub fn humanize(code: &str) -> String {
+    sentence(&code.replace('_', " "))
+}
+
+/// Starts a message with a capital letter.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// One line of a form's error summary, linking to the field it is about.
+pub struct ErrorItem {
+    pub label: String,
+    pub anchor: String,
+    pub detail: String,
+}
+
+/// What was wrong with a submitted form, kept so the form can be shown again with
+/// each message beside its field and a summary at the top.
+pub struct FormErrors {
+    pub status: StatusCode,
+    /// A problem with the form as a whole (a conflict, such as an email in use).
+    pub general: Option<String>,
+    pub fields: Vec<FieldError>,
+    /// Field name → label, for the summary.
+    labels: &'static [(&'static str, &'static str)],
+}
+
+impl FormErrors {
+    pub fn none() -> Self {
+        FormErrors {
+            status: StatusCode::OK,
+            general: None,
+            fields: Vec::new(),
+            labels: &[],
+        }
+    }
+
+    /// Invalid fields (422) and conflicts (409) go back to the form; any other failure
+    /// (refused, not found, internal) becomes the error page.
+    pub fn from_api(
+        error: ApiError,
+        labels: &'static [(&'static str, &'static str)],
+    ) -> Result<Self, PageError> {
+        let status = error.kind.status;
+        if status != StatusCode::UNPROCESSABLE_ENTITY && status != StatusCode::CONFLICT {
+            return Err(error.into());
+        }
+        let general = error.errors.is_empty().then(|| sentence(&error.detail));
+        Ok(FormErrors {
+            status,
+            general,
+            fields: error.errors,
+            labels,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.general.is_none() && self.fields.is_empty()
+    }
+
+    /// The messages for a field (and its indexed entries, `name[2]`), as one sentence.
+    pub fn text(&self, name: &str) -> Option<String> {
+        let messages: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|e| base_field(&e.field) == name)
+            .map(|e| {
+                let detail = sentence(&e.detail);
+                match index_of(&e.field) {
+                    Some(i) => format!("Entry {}: {detail}", i + 1),
+                    None => detail,
+                }
+            })
+            .collect();
+        (!messages.is_empty()).then(|| join_sentences(&messages))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|e| base_field(&e.field) == name)
+    }
+
+    /// The ids for a field's `aria-describedby`: its hint, if it has one, and its error message.
+    pub fn described(&self, name: &str, hint: &str) -> String {
+        let error = self.has(name).then(|| format!("{name}-error"));
+        [Some(hint.to_owned()).filter(|h| !h.is_empty()), error]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Every message, with the field's label and a link to it.
+    pub fn items(&self) -> Vec<ErrorItem> {
+        self.fields
+            .iter()
+            .map(|e| {
+                let base = base_field(&e.field);
+                let label = self
+                    .labels
+                    .iter()
+                    .find(|(name, _)| *name == base)
+                    .map(|(_, l)| (*l).to_owned());
+                let label = match (label, index_of(&e.field)) {
+                    (Some(l), Some(i)) => format!("{l} (entry {})", i + 1),
+                    (Some(l), None) => l,
+                    (None, _) => humanize(base),
+                };
+                ErrorItem {
+                    label,
+                    anchor: base.to_owned(),
+                    detail: sentence(&e.detail),
+                }
+            })
+            .collect()
+    }
+}
+
+fn base_field(field: &str) -> &str {
+    field.split('[').next().unwrap_or(field)
+}
+
+fn index_of(field: &str) -> Option<usize> {
+    field.split_once('[')?.1.strip_suffix(']')?.parse().ok()
+}
+
+fn join_sentences(messages: &[String]) -> String {
+    messages
+        .iter()
+        .map(|m| {
+            if m.ends_with('.') {
+                m.clone()
+            } else {
+                format!("{m}.")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `2026-05-01 14:03 UTC`: instants on staff pages are shown in UTC, labelled.
+pub fn utc_minute(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_messages_gather_indexed_entries_under_their_field() {
+        let errors = FormErrors {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            general: None,
+            fields: vec![
+                FieldError {
+                    field: "birth_date".into(),
+                    detail: "date is required (YYYY-MM-DD)".into(),
+                },
+                FieldError {
+                    field: "concomitant_medications[1]".into(),
+                    detail: "too long".into(),
+                },
+            ],
+            labels: &[
+                ("birth_date", "Birth date"),
+                ("concomitant_medications", "Medications"),
+            ],
+        };
+        assert_eq!(
+            errors.text("birth_date").as_deref(),
+            Some("Date is required (YYYY-MM-DD).")
+        );
+        assert_eq!(
+            errors.text("concomitant_medications").as_deref(),
+            Some("Entry 2: Too long.")
+        );
+        assert!(errors.has("concomitant_medications") && !errors.has("time_zone"));
+        let items = errors.items();
+        assert_eq!(items[1].label, "Medications (entry 2)");
+        assert_eq!(items[1].anchor, "concomitant_medications");
+    }
+
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(humanize("not_pregnant"), "Not pregnant");
+        assert_eq!(sentence(""), "");
+    }
+}

@@ -32,12 +32,20 @@ fn safe_next(next: Option<&str>) -> Option<&str> {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
 }
 
-pub async fn form(MaybePageUser(user): MaybePageUser, Query(query): Query<NextQuery>) -> Result<Response, PageError> {
+pub async fn form(
+    MaybePageUser(user): MaybePageUser,
+    Query(query): Query<NextQuery>,
+) -> Result<Response, PageError> {
     if let Some(user) = user {
         return Ok(Redirect::to(home_path(user.actor.role)).into_response());
     }
     let next = safe_next(query.next.as_deref()).unwrap_or("");
-    Ok(render(&SignInPage { error: None, email: "", next })?.into_response())
+    Ok(render(&SignInPage {
+        error: None,
+        email: "",
+        next,
+    })?
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -58,7 +66,10 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     match (origin, host) {
         (Some("null"), _) => true,
         (Some(origin), Some(host)) => {
-            let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+            let origin_host = origin
+                .split_once("://")
+                .map(|(_, rest)| rest)
+                .unwrap_or(origin);
             origin_host != host
         }
         _ => false,
@@ -72,28 +83,43 @@ pub async fn submit(
     Form(form): Form<SignInForm>,
 ) -> Result<Response, PageError> {
     if is_cross_site(&headers) {
-        return Err(ApiError::new(problems::CSRF, "sign in from Speciosa's own sign-in page").into());
+        return Err(
+            ApiError::new(problems::CSRF, "sign in from Speciosa's own sign-in page").into(),
+        );
     }
     let next = safe_next(form.next.as_deref()).unwrap_or("");
     match auth::sign_in(&state, &form.email, form.password, &client_addr).await {
         Ok(signed_in) => {
-            let target = if next.is_empty() { home_path(signed_in.user.role) } else { next };
+            let target = if next.is_empty() {
+                home_path(signed_in.user.role)
+            } else {
+                next
+            };
             let cookie = auth::session_cookie(&signed_in.token, state.config.secure_cookies);
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to(target)).into_response())
         }
         Err(SignInError::Store(error)) => Err(error.into()),
         Err(error) => {
             let (status, message) = match error {
-                SignInError::Throttled { retry_after_seconds } => (
+                SignInError::Throttled {
+                    retry_after_seconds,
+                } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     format!(
                         "Too many failed sign-ins for this account or from this device. Try again in {} minutes.",
                         retry_after_seconds / 60
                     ),
                 ),
-                _ => (StatusCode::UNAUTHORIZED, "The email or password did not match. Check both and try again.".to_owned()),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    "The email or password did not match. Check both and try again.".to_owned(),
+                ),
             };
-            let page = render(&SignInPage { error: Some(&message), email: form.email.trim(), next })?;
+            let page = render(&SignInPage {
+                error: Some(&message),
+                email: form.email.trim(),
+                next,
+            })?;
             Ok((status, page).into_response())
         }
     }
@@ -102,7 +128,10 @@ pub async fn submit(
 #[derive(Deserialize)]
 pub struct SignOutForm {}
 
-pub async fn sign_out(State(state): State<AppState>, submitted: PageForm<SignOutForm>) -> Result<Response, PageError> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    submitted: PageForm<SignOutForm>,
+) -> Result<Response, PageError> {
     auth::sign_out(&state, &submitted.user.session, &submitted.user.client_addr).await?;
     let cookie = auth::clearing_cookie(state.config.secure_cookies);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())

@@ -1,0 +1,54 @@
+//! A patient's own home page, made for a phone.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use speciosa_core::account::Role;
+
+use crate::api::patients::read_patient;
+use crate::app::AppState;
+use crate::error::{ApiError, PageError};
+use crate::extract::PageUser;
+use crate::pages::{Nav, home_path, render};
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Nav,
+    name: String,
+    care_team: Vec<String>,
+    time_zone: String,
+    usual_bedtime: Option<String>,
+    /// Today's date where the patient lives, e.g. `Tuesday 12 May`.
+    today: String,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+) -> Result<Response, PageError> {
+    if user.actor.role != Role::Patient {
+        return Ok(Redirect::to(home_path(user.actor.role)).into_response());
+    }
+    let own = user
+        .actor
+        .own_patient_id
+        .ok_or_else(|| ApiError::not_found("patient record linked to this login"))?;
+    let (patient, team) = read_patient(&state, &user, own).await?;
+    let details = &patient.details;
+    let page = HomePage {
+        nav: Nav::for_user(&user).at("/home"),
+        name: details.display_name.as_str().to_owned(),
+        care_team: team.iter().map(|m| m.display_name.clone()).collect(),
+        time_zone: details.time_zone.as_str().to_owned(),
+        usual_bedtime: details
+            .usual_bedtime
+            .map(|t| t.strftime("%H:%M").to_string()),
+        today: Timestamp::now()
+            .to_zoned_datetime(details.time_zone.to_zone())
+            .strftime("%A %-d %B")
+            .to_string(),
+    };
+    Ok(render(&page)?.into_response())
+}

@@ -138,6 +138,14 @@ struct ServeArgs {
     /// Take client addresses from X-Forwarded-For (only behind a proxy you trust).
     #[arg(long, env = "SPECIOSA_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Doses taken up to this many minutes before a patient's usual bedtime count as bedtime doses.
+    #[arg(
+        long,
+        env = "SPECIOSA_BEDTIME_WINDOW_MINUTES",
+        default_value_t = 120,
+        value_name = "MIN"
+    )]
+    bedtime_window_minutes: u32,
 }
 
 #[derive(Subcommand)]
@@ -230,6 +238,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         max_body_bytes: args.max_body_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
+        bedtime_window: SignedDuration::from_mins(args.bedtime_window_minutes.into()),
     };
     tracing::info!(
         "Speciosa listening on http://{} ({})",

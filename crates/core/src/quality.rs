@@ -306,7 +306,7 @@ impl QualityStandards {
                 evidence: "kratom products range from about 4 to 270 mg mitragynine per gram"
                     .into(),
             });
-            flags.sort_by(|a, b| b.severity.cmp(&a.severity));
+            flags.sort_by_key(|flag| std::cmp::Reverse(flag.severity));
             return flags;
         };
         let alkaloids = &assay.alkaloids;
@@ -424,7 +424,7 @@ impl QualityStandards {
             ));
         }
 
-        flags.sort_by(|a, b| b.severity.cmp(&a.severity));
+        flags.sort_by_key(|flag| std::cmp::Reverse(flag.severity));
         flags
     }
 

@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::SignedDuration;
+use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -25,6 +26,8 @@ use crate::{api, pages};
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
+    /// Product-quality limits from `data/product-quality.toml`, checked at start-up.
+    pub standards: Arc<QualityStandards>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -124,10 +127,12 @@ pub async fn serve_on(
     store: Store,
     config: ServerConfig,
 ) -> std::io::Result<()> {
+    let standards = QualityStandards::bundled().map_err(std::io::Error::other)?;
     let sweeper = tokio::spawn(sweep_periodically(store.clone()));
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
+        standards: Arc::new(standards),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)

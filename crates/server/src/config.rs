@@ -20,6 +20,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Doses taken this long before the patient's usual bedtime count as bedtime doses.
+    /// A clinic setting: no published cut-off exists.
+    pub bedtime_window: SignedDuration,
 }
 
 impl Default for ServerConfig {
@@ -32,6 +35,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 256 * 1024,
             trust_forwarded_for: false,
+            bedtime_window: SignedDuration::from_mins(120),
         }
     }
 }

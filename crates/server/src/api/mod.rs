@@ -2,13 +2,15 @@
 //! OpenAPI 3.1 description is generated from these handlers' annotations.
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use utoipa::OpenApi;
 
 use crate::app::AppState;
 
 pub mod audit_log;
+pub mod doses;
 pub mod patients;
+pub mod products;
 pub mod session;
 pub mod users;
 
@@ -33,6 +35,22 @@ pub fn router() -> Router<AppState> {
             get(patients::care_team).put(patients::replace_care_team),
         )
         .route("/patients/{id}/account", post(patients::create_account))
+        .route("/products", post(products::create).get(products::list))
+        .route(
+            "/products/{id}",
+            get(products::get_one).put(products::update),
+        )
+        .route("/products/{id}/batches", post(products::create_batch))
+        .route(
+            "/batches/{id}",
+            get(products::get_batch).put(products::update_batch),
+        )
+        .route("/patients/{id}/doses", post(doses::create).get(doses::list))
+        .route(
+            "/patients/{id}/doses/{dose_id}",
+            put(doses::correct).delete(doses::delete),
+        )
+        .route("/patients/{id}/exposure/daily", get(doses::daily))
         .route("/audit-events", get(audit_log::list))
         .route("/openapi.json", get(openapi))
 }
@@ -53,6 +71,9 @@ pub fn router() -> Router<AppState> {
         users::create, users::list, users::get_one, users::update, users::clinicians,
         patients::create, patients::list, patients::get_one, patients::update,
         patients::care_team, patients::replace_care_team, patients::create_account,
+        products::create, products::list, products::get_one, products::update,
+        products::create_batch, products::get_batch, products::update_batch,
+        doses::create, doses::list, doses::correct, doses::delete, doses::daily,
         audit_log::list,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
@@ -60,6 +81,8 @@ pub fn router() -> Router<AppState> {
         (name = "session", description = "Signing in and out"),
         (name = "users", description = "Accounts (admins)"),
         (name = "patients", description = "Patient records and care teams (clinicians; patients see themselves)"),
+        (name = "products", description = "The product catalogue, batch certificates of analysis and quality flags"),
+        (name = "doses", description = "Doses in milligrams of mitragynine and 7-OH, and daily exposure"),
         (name = "audit", description = "The hash-chained audit log (admins)"),
     )
 )]

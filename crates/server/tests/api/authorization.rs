@@ -21,6 +21,11 @@ enum Scope {
     PatientWrite,
     /// About one user of the organization (admins only).
     OrgUser,
+    /// One product or batch of the catalogue: read by clinicians and patients, managed by clinicians.
+    CatalogRead,
+    CatalogManage,
+    /// Logging, correcting or deleting a patient's doses: the care team and the patient themself.
+    PatientDose,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +88,38 @@ fn operations() -> Vec<Operation> {
             "/api/v1/audit-events",
             Organization(&["admin"]),
         ),
+        op(
+            Method::POST,
+            "/api/v1/products",
+            Organization(&["clinician", "patient"]),
+        ),
+        op(
+            Method::GET,
+            "/api/v1/products",
+            Organization(&["clinician", "patient"]),
+        ),
+        op(Method::GET, "/api/v1/products/{id}", CatalogRead),
+        op(Method::PUT, "/api/v1/products/{id}", CatalogManage),
+        op(Method::POST, "/api/v1/products/{id}/batches", CatalogManage),
+        op(Method::GET, "/api/v1/batches/{id}", CatalogRead),
+        op(Method::PUT, "/api/v1/batches/{id}", CatalogManage),
+        op(Method::POST, "/api/v1/patients/{id}/doses", PatientDose),
+        op(Method::GET, "/api/v1/patients/{id}/doses", PatientRead),
+        op(
+            Method::PUT,
+            "/api/v1/patients/{id}/doses/{dose_id}",
+            PatientDose,
+        ),
+        op(
+            Method::DELETE,
+            "/api/v1/patients/{id}/doses/{dose_id}",
+            PatientDose,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/exposure/daily",
+            PatientRead,
+        ),
     ]
 }
 
@@ -108,10 +145,21 @@ fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
             ("admin", _) => Allowed,
             _ => Forbidden,
         },
-        Scope::PatientRead | Scope::PatientWrite => match (role, target) {
+        Scope::CatalogRead | Scope::CatalogManage => {
+            let may = match scope {
+                Scope::CatalogRead => ["clinician", "patient"].contains(&role),
+                _ => role == "clinician",
+            };
+            match (may, target) {
+                (false, _) => Forbidden,
+                (true, Target::OtherClinic) => NotFound,
+                (true, _) => Allowed,
+            }
+        }
+        Scope::PatientRead | Scope::PatientWrite | Scope::PatientDose => match (role, target) {
             (_, Target::OtherClinic) => NotFound,
             ("clinician", Target::Own) => Allowed,
-            ("patient", Target::Own) if scope == Scope::PatientRead => Allowed,
+            ("patient", Target::Own) if scope != Scope::PatientWrite => Allowed,
             ("patient", Target::SameClinic) => NotFound,
             _ => Forbidden,
         },
@@ -170,6 +218,59 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     let south = app.clinic("Southside").await;
     let foreign_clinician = app.staff(&south, "clinician", "Fran Foreign").await;
     let foreign_patient = create_patient(&foreign_clinician, "Pat Elsewhere").await;
+    // Catalogue items in each clinic, and a dose for each patient.
+    let create = |client: &Client, path: String, body: Value| {
+        let client = client.clone();
+        async move { json_id(client.post(&path, &body).await).await }
+    };
+    let leaf = |name: &str| json!({"name": name, "form": "leaf_powder"});
+    let own_product = create(&clinician, "/api/v1/products".into(), leaf("Leaf")).await;
+    let own_batch = create(
+        &clinician,
+        format!("/api/v1/products/{own_product}/batches"),
+        json!({"lot": "A1"}),
+    )
+    .await;
+    let same_clinic_product =
+        create(&colleague, "/api/v1/products".into(), leaf("Other leaf")).await;
+    let same_clinic_batch = create(
+        &colleague,
+        format!("/api/v1/products/{same_clinic_product}/batches"),
+        json!({"lot": "B1"}),
+    )
+    .await;
+    let foreign_product = create(
+        &foreign_clinician,
+        "/api/v1/products".into(),
+        leaf("Far leaf"),
+    )
+    .await;
+    let foreign_batch = create(
+        &foreign_clinician,
+        format!("/api/v1/products/{foreign_product}/batches"),
+        json!({"lot": "C1"}),
+    )
+    .await;
+    let dose = |batch: &String| json!({"batch_id": batch, "amount": 2.0, "unit": "g"});
+    let own_dose = create(
+        &clinician,
+        format!("/api/v1/patients/{own_patient}/doses"),
+        dose(&own_batch),
+    )
+    .await;
+    let same_clinic_dose = create(
+        &colleague,
+        format!("/api/v1/patients/{same_clinic_patient}/doses"),
+        dose(&same_clinic_batch),
+    )
+    .await;
+    let foreign_dose = create(
+        &foreign_clinician,
+        format!("/api/v1/patients/{foreign_patient}/doses"),
+        dose(&foreign_batch),
+    )
+    .await;
+
     let patient_email = clinician
         .get_json(&format!("/api/v1/patients/{own_patient}"))
         .await["login_email"]
@@ -200,14 +301,28 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     Some(email) => app.sign_in(email, PASSWORD).await,
                     None => app.anonymous(),
                 };
+                let pick = |own: &String, same: &String, foreign: &String| match target {
+                    Target::Own => own.clone(),
+                    Target::SameClinic => same.clone(),
+                    Target::OtherClinic => foreign.clone(),
+                };
                 let id = match (op.scope, target) {
                     (Scope::OrgUser, Target::OtherClinic) => foreign_clinician.id(),
                     (Scope::OrgUser, _) => colleague.id(),
+                    (Scope::CatalogRead | Scope::CatalogManage, _)
+                        if op.path.starts_with("/api/v1/batches") =>
+                    {
+                        pick(&own_batch, &same_clinic_batch, &foreign_batch)
+                    }
+                    (Scope::CatalogRead | Scope::CatalogManage, _) => {
+                        pick(&own_product, &same_clinic_product, &foreign_product)
+                    }
                     (_, Target::Own) => own_patient.clone(),
                     (_, Target::SameClinic) => same_clinic_patient.clone(),
                     (_, Target::OtherClinic) => foreign_patient.clone(),
                 };
-                let path = op.path.replace("{id}", &id);
+                let dose_id = pick(&own_dose, &same_clinic_dose, &foreign_dose);
+                let path = op.path.replace("{id}", &id).replace("{dose_id}", &dose_id);
                 let body = match (op.method.as_str(), op.path) {
                     ("POST", "/api/v1/users") => {
                         json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"})
@@ -215,6 +330,19 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     ("PATCH", _) => json!({"active": true}),
                     ("POST", "/api/v1/patients") => patient_body("Newly Registered"),
                     ("PUT", "/api/v1/patients/{id}") => patient_body("Renamed Patient"),
+                    ("POST", "/api/v1/products") => leaf(&format!("Product {checks}")),
+                    ("PUT", "/api/v1/products/{id}") => leaf("Renamed product"),
+                    ("POST", "/api/v1/products/{id}/batches") => {
+                        json!({"lot": format!("LOT-{checks}")})
+                    }
+                    ("PUT", "/api/v1/batches/{id}") => json!({"lot": format!("RELOT-{checks}")}),
+                    ("POST", "/api/v1/patients/{id}/doses") => dose(&own_batch),
+                    ("PUT", "/api/v1/patients/{id}/doses/{dose_id}") => {
+                        json!({"reason": "typo", "dose": dose(&own_batch)})
+                    }
+                    ("DELETE", "/api/v1/patients/{id}/doses/{dose_id}") => {
+                        json!({"reason": "entered twice"})
+                    }
                     ("PUT", _) => json!({"clinician_ids": [clinician.id()]}),
                     ("POST", _) => {
                         json!({"email": format!("login{checks}@patients.test"), "password": PASSWORD})
@@ -240,4 +368,14 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+async fn json_id(response: reqwest::Response) -> String {
+    assert!(
+        response.status().is_success(),
+        "setup request failed: {}",
+        response.status()
+    );
+    let body: Value = response.json().await.expect("json");
+    body["id"].as_str().expect("an id").to_owned()
 }

@@ -7,6 +7,8 @@ mod helpers;
 mod audit;
 mod authorization;
 mod conventions;
+mod doses;
 mod patients;
+mod products;
 mod session;
 mod users;

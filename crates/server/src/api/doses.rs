@@ -1,0 +1,618 @@
+//! `/api/v1/patients/{id}/doses` and `/exposure/daily`: dose logging in milligrams of
+//! alkaloid, corrections, and patient-local daily totals.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use speciosa_core::FieldErrors;
+use speciosa_core::audit::Outcome;
+use speciosa_core::dose::{
+    self, DailyExposure, DoseEntry, DoseFields, DoseForDay, DoseProduct, Exposure, ExposureBasis,
+};
+use speciosa_core::ids::{BatchId, DoseId, PatientId};
+use speciosa_core::patient::{TimeZoneName, parse_date};
+use speciosa_core::policy::PatientAction;
+use speciosa_store::{Dose, DoseInsert, NewDose, Patient};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::access;
+use crate::api::products::organization_batch;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
+use crate::problems;
+
+const PROBLEM: &str = "application/problem+json";
+
+#[derive(Deserialize, Serialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DoseRequest {
+    /// When it was taken, RFC 3339 with an offset; defaults to now. Future times are refused.
+    #[schema(example = "2026-11-24T21:30:00-06:00")]
+    pub taken_at: Option<String>,
+    pub batch_id: Uuid,
+    #[schema(example = 3.5)]
+    pub amount: f64,
+    /// `g`, `capsule`, `tablet`, `ml`, or `tsp` (products with a teaspoon calibration).
+    #[schema(example = "g")]
+    pub unit: String,
+    /// Any of `withdrawal_relief`, `pain`, `sleep`, `mood`, `energy`, `other`.
+    #[serde(default)]
+    pub contexts: Vec<String>,
+    pub note: Option<String>,
+    /// Required (true) for a dose taken more than 7 days ago.
+    #[serde(default)]
+    pub confirm_backdated: bool,
+    /// The IANA zone the patient was in, when travelling; defaults to the patient's zone.
+    pub time_zone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DoseView {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub batch_id: Uuid,
+    pub taken_at: String,
+    /// The patient-local calendar date the dose counts towards.
+    pub local_date: String,
+    pub time_zone: String,
+    pub amount: f64,
+    pub unit: String,
+    pub grams: Option<f64>,
+    pub millilitres: Option<f64>,
+    pub mitragynine_mg: Option<f64>,
+    pub hydroxymitragynine_mg: Option<f64>,
+    /// `assay` (the batch's certificate), `estimate` (natural-leaf ranges; see the low/high
+    /// bounds) or `unknown` (no assay and no basis for an estimate).
+    pub exposure_basis: String,
+    pub mitragynine_mg_low: Option<f64>,
+    pub mitragynine_mg_high: Option<f64>,
+    pub hydroxymitragynine_mg_low: Option<f64>,
+    pub hydroxymitragynine_mg_high: Option<f64>,
+    pub contexts: Vec<String>,
+    /// Taken within the clinic's window before the patient's usual bedtime.
+    pub bedtime: bool,
+    pub note: Option<String>,
+    pub entered_by: Uuid,
+    pub entered_at: String,
+    pub corrects_dose_id: Option<Uuid>,
+    pub superseded_at: Option<String>,
+    pub deleted_at: Option<String>,
+    pub change_reason: Option<String>,
+}
+
+impl From<&Dose> for DoseView {
+    fn from(dose: &Dose) -> Self {
+        let zone = jiff::tz::db()
+            .get(&dose.time_zone)
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        DoseView {
+            id: dose.id.as_uuid(),
+            patient_id: dose.patient_id.as_uuid(),
+            batch_id: dose.batch_id.as_uuid(),
+            taken_at: dose.taken_at.to_string(),
+            local_date: dose::local_date(dose.taken_at, &zone).to_string(),
+            time_zone: dose.time_zone.clone(),
+            amount: dose.amount,
+            unit: dose.unit.clone(),
+            grams: dose.grams,
+            millilitres: dose.millilitres,
+            mitragynine_mg: dose.mitragynine_mg,
+            hydroxymitragynine_mg: dose.hydroxymitragynine_mg,
+            exposure_basis: dose.exposure_basis.as_str().to_owned(),
+            mitragynine_mg_low: dose.mitragynine_mg_low,
+            mitragynine_mg_high: dose.mitragynine_mg_high,
+            hydroxymitragynine_mg_low: dose.hydroxymitragynine_mg_low,
+            hydroxymitragynine_mg_high: dose.hydroxymitragynine_mg_high,
+            contexts: dose
+                .contexts
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            bedtime: dose.bedtime,
+            note: dose.note.clone(),
+            entered_by: dose.entered_by.as_uuid(),
+            entered_at: dose.entered_at.to_string(),
+            corrects_dose_id: dose.corrects_dose_id.map(|d| d.as_uuid()),
+            superseded_at: dose.superseded_at.map(|t| t.to_string()),
+            deleted_at: dose.deleted_at.map(|t| t.to_string()),
+            change_reason: dose.change_reason.clone(),
+        }
+    }
+}
+
+/// The patient record after checking `action` on it.
+async fn patient_for(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    action: PatientAction,
+    audit_action: &str,
+) -> Result<Patient, ApiError> {
+    access::patient(state, user, id, action, audit_action).await?;
+    state
+        .store
+        .get_patient(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("patient"))
+}
+
+/// Turns a request into a dose with its milligrams computed from the batch.
+async fn prepare_dose(
+    state: &AppState,
+    user: &Authenticated,
+    patient: &Patient,
+    request: &DoseRequest,
+    idempotency_key: Option<String>,
+) -> Result<NewDose, ApiError> {
+    let entry = DoseEntry::parse(
+        &DoseFields {
+            taken_at: request.taken_at.as_deref(),
+            amount: request.amount,
+            unit: &request.unit,
+            contexts: &request.contexts,
+            note: request.note.as_deref(),
+            confirm_backdated: request.confirm_backdated,
+        },
+        Timestamp::now(),
+    )?;
+    let zone_name = match request.time_zone.as_deref() {
+        Some(raw) => TimeZoneName::parse(raw).map_err(|e| FieldErrors::single("time_zone", e))?,
+        None => patient.details.time_zone.clone(),
+    };
+    let (product, batch) = organization_batch(state, user, BatchId::from_uuid(request.batch_id))
+        .await
+        .map_err(|_| {
+            FieldErrors::single(
+                "batch_id",
+                "no batch with this id in your organization's catalogue",
+            )
+        })?;
+    let material = DoseProduct {
+        form: product.details.form,
+        unit_mass_g: product.details.unit_mass_g,
+        teaspoon_g: product.details.teaspoon_g,
+    }
+    .material(entry.amount, entry.unit)
+    .map_err(|e| {
+        let field = if matches!(
+            e,
+            dose::DoseError::NotPositive | dose::DoseError::TooLarge { .. }
+        ) {
+            "amount"
+        } else {
+            "unit"
+        };
+        FieldErrors::single(field, e.to_string())
+    })?;
+    let exposure = Exposure::of(
+        &material,
+        product.details.form,
+        batch.assay.as_ref(),
+        &state.standards,
+    );
+    let local_time = entry.taken_at.to_zoned_datetime(zone_name.to_zone()).time();
+    let bedtime = dose::is_bedtime_dose(
+        local_time,
+        patient.details.usual_bedtime,
+        state.config.bedtime_window,
+    );
+    let request_hash = idempotency_key.as_ref().map(|_| {
+        let canonical = serde_json::to_vec(&(patient.id, request)).unwrap_or_default();
+        hex::encode(Sha256::digest(canonical))
+    });
+    Ok(NewDose {
+        organization_id: patient.organization_id,
+        patient_id: patient.id,
+        batch_id: batch.id,
+        taken_at: entry.taken_at,
+        time_zone: zone_name.as_str().to_owned(),
+        amount: entry.amount,
+        unit: entry.unit.as_str().to_owned(),
+        grams: material.grams,
+        millilitres: material.millilitres,
+        mitragynine_mg: exposure.mitragynine_mg,
+        hydroxymitragynine_mg: exposure.hydroxymitragynine_mg,
+        exposure_basis: exposure.basis,
+        mitragynine_mg_low: exposure.mitragynine_mg_low,
+        mitragynine_mg_high: exposure.mitragynine_mg_high,
+        hydroxymitragynine_mg_low: exposure.hydroxymitragynine_mg_low,
+        hydroxymitragynine_mg_high: exposure.hydroxymitragynine_mg_high,
+        contexts: entry.contexts,
+        bedtime,
+        note: entry.note,
+        entered_by: user.actor.user_id,
+        idempotency: idempotency_key.zip(request_hash),
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().map(str::trim).unwrap_or("");
+    if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(FieldErrors::single(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )
+        .into());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+#[utoipa::path(post, path = "/api/v1/patients/{id}/doses", tag = "doses", params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the original dose")),
+    request_body = DoseRequest,
+    responses(
+        (status = 201, description = "Logged, with milligrams computed by the server", body = DoseView),
+        (status = 200, description = "A retry with the same Idempotency-Key: the original dose", body = DoseView),
+        (status = 422, description = "Invalid fields, a future time, an unconfirmed old dose, or a key reused for another request", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<DoseRequest>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let (status, dose) = log_dose(&state, &user, id, &request, key).await?;
+    let location = format!("/api/v1/patients/{id}/doses/{}", dose.id);
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(DoseView::from(&dose)),
+    )
+        .into_response())
+}
+
+/// Logs a dose (201), or returns the original for a retried key (200). Shared with the pages.
+pub async fn log_dose(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    request: &DoseRequest,
+    key: Option<String>,
+) -> Result<(StatusCode, Dose), ApiError> {
+    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.create").await?;
+    let new = prepare_dose(state, user, &patient, request, key).await?;
+    let inserted = state
+        .store
+        .insert_dose(&new, |dose_id| {
+            user.audit(
+                "dose.create",
+                "dose",
+                Some(dose_id.to_string()),
+                Some(id),
+                Outcome::Success,
+            )
+        })
+        .await?;
+    match inserted {
+        DoseInsert::Created(dose) => Ok((StatusCode::CREATED, dose)),
+        DoseInsert::Replayed(dose) => {
+            let mut entry = user.audit(
+                "dose.read",
+                "dose",
+                Some(dose.id.to_string()),
+                Some(id),
+                Outcome::Success,
+            );
+            entry.detail = Some("idempotent retry returned the original dose".into());
+            state.store.append_audit(entry).await?;
+            Ok((StatusCode::OK, dose))
+        }
+        DoseInsert::KeyReused => Err(ApiError::new(
+            problems::VALIDATION,
+            "this Idempotency-Key was already used for a different dose; use a new key for a new dose",
+        )),
+    }
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DateRangeQuery {
+    /// First patient-local date, YYYY-MM-DD (inclusive). Default: 29 days before `to`.
+    pub from: Option<String>,
+    /// Last patient-local date, YYYY-MM-DD (inclusive). Default: today in the patient's zone.
+    pub to: Option<String>,
+    /// Also list corrected and deleted doses.
+    #[serde(default)]
+    pub include_history: bool,
+}
+
+/// The inclusive local date range, checked.
+fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Date), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let parse = |errors: &mut FieldErrors, field: &str, raw: &Option<String>| {
+        raw.as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .and_then(|r| errors.check(field, parse_date(r)))
+    };
+    let today = Timestamp::now()
+        .to_zoned_datetime(patient.details.time_zone.to_zone())
+        .date();
+    let to = parse(&mut errors, "to", &query.to);
+    let from = parse(&mut errors, "from", &query.from);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or_else(|| to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to));
+    if from > to {
+        return Err(FieldErrors::single("from", "from must not be after to"));
+    }
+    if (to - from).get_days() > 731 {
+        return Err(FieldErrors::single(
+            "from",
+            "ask for at most two years at a time",
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Current doses whose patient-local date is within `from..=to`. Each dose keeps the
+/// zone it was taken in, so the search window is padded by a day on each side.
+async fn doses_between(
+    state: &AppState,
+    patient: &Patient,
+    from: Date,
+    to: Date,
+    include_history: bool,
+) -> Result<Vec<Dose>, ApiError> {
+    let utc = jiff::tz::TimeZone::UTC;
+    let start = from
+        .to_zoned_datetime(utc.clone())
+        .map_err(|_| FieldErrors::single("from", "date out of range"))?
+        .timestamp()
+        - SignedDuration::from_hours(26);
+    let end = to
+        .to_zoned_datetime(utc)
+        .map_err(|_| FieldErrors::single("to", "date out of range"))?
+        .timestamp()
+        + SignedDuration::from_hours(24 + 26);
+    let doses = state
+        .store
+        .list_doses(patient.id, start, end, include_history)
+        .await?;
+    Ok(doses
+        .into_iter()
+        .filter(|d| {
+            let zone = jiff::tz::db()
+                .get(&d.time_zone)
+                .unwrap_or(jiff::tz::TimeZone::UTC);
+            let date = dose::local_date(d.taken_at, &zone);
+            from <= date && date <= to
+        })
+        .collect())
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/doses", tag = "doses", params(("id" = Uuid, Path), DateRangeQuery),
+    responses((status = 200, description = "Doses in the range, oldest first", body = [DoseView])))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiQuery(query): ApiQuery<DateRangeQuery>,
+) -> Result<Json<Vec<DoseView>>, ApiError> {
+    let doses = read_doses(&state, &user, id, &query).await?;
+    Ok(Json(doses.iter().map(DoseView::from).collect()))
+}
+
+pub async fn read_doses(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    query: &DateRangeQuery,
+) -> Result<Vec<Dose>, ApiError> {
+    let patient = patient_for(state, user, id, PatientAction::Read, "dose.list").await?;
+    let (from, to) = date_range(query, &patient)?;
+    let doses = doses_between(state, &patient, from, to, query.include_history).await?;
+    let mut entry = user.audit("dose.list", "dose", None, Some(id), Outcome::Success);
+    entry.detail = Some(format!("{from}..{to}: {} doses", doses.len()));
+    state.store.append_audit(entry).await?;
+    Ok(doses)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DailyExposureView {
+    /// Patient-local date, YYYY-MM-DD.
+    pub date: String,
+    pub mitragynine_mg: f64,
+    pub hydroxymitragynine_mg: f64,
+    pub grams: f64,
+    pub millilitres: f64,
+    pub dose_count: u32,
+    pub bedtime_dose: bool,
+    /// Some milligrams are natural-leaf estimates rather than assays.
+    pub includes_estimates: bool,
+    /// Some doses could not be converted to milligrams.
+    pub includes_unknown: bool,
+}
+
+impl From<&DailyExposure> for DailyExposureView {
+    fn from(day: &DailyExposure) -> Self {
+        DailyExposureView {
+            date: day.date.to_string(),
+            mitragynine_mg: day.mitragynine_mg,
+            hydroxymitragynine_mg: day.hydroxymitragynine_mg,
+            grams: day.grams,
+            millilitres: day.millilitres,
+            dose_count: day.dose_count,
+            bedtime_dose: day.bedtime_dose,
+            includes_estimates: day.includes_estimates,
+            includes_unknown: day.includes_unknown,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/exposure/daily", tag = "doses", params(("id" = Uuid, Path), DateRangeQuery),
+    responses((status = 200, description = "Totals per patient-local day with at least one dose", body = [DailyExposureView])))]
+pub async fn daily(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiQuery(query): ApiQuery<DateRangeQuery>,
+) -> Result<Json<Vec<DailyExposureView>>, ApiError> {
+    let days = daily_exposure(&state, &user, id, &query).await?;
+    Ok(Json(days.iter().map(DailyExposureView::from).collect()))
+}
+
+pub async fn daily_exposure(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    query: &DateRangeQuery,
+) -> Result<Vec<DailyExposure>, ApiError> {
+    let patient = patient_for(state, user, id, PatientAction::Read, "exposure.read").await?;
+    let (from, to) = date_range(query, &patient)?;
+    let doses = doses_between(state, &patient, from, to, false).await?;
+    let for_days: Vec<DoseForDay> = doses
+        .iter()
+        .map(|d| DoseForDay {
+            taken_at: d.taken_at,
+            time_zone: jiff::tz::db()
+                .get(&d.time_zone)
+                .unwrap_or(jiff::tz::TimeZone::UTC),
+            grams: d.grams,
+            millilitres: d.millilitres,
+            mitragynine_mg: d.mitragynine_mg,
+            hydroxymitragynine_mg: d.hydroxymitragynine_mg,
+            estimated: d.exposure_basis == ExposureBasis::Estimate,
+            bedtime: d.bedtime,
+        })
+        .collect();
+    let mut entry = user.audit(
+        "exposure.read",
+        "exposure",
+        None,
+        Some(id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!("{from}..{to}"));
+    state.store.append_audit(entry).await?;
+    Ok(dose::daily_exposure(&for_days, from, to))
+}
+
+#[derive(Deserialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DoseCorrectionRequest {
+    /// The dose as it should have been recorded.
+    pub dose: DoseRequest,
+    /// Why the dose is being corrected (kept in the record).
+    pub reason: String,
+}
+
+#[derive(Deserialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DoseDeletionRequest {
+    /// Why the dose is being deleted (kept in the record).
+    pub reason: String,
+}
+
+fn reason(raw: &str) -> Result<String, FieldErrors> {
+    let reason = raw.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        Err(FieldErrors::single(
+            "reason",
+            "a reason (at most 500 characters) is required",
+        ))
+    } else {
+        Ok(reason.to_owned())
+    }
+}
+
+/// The patient's current dose `dose_id`, or 404.
+async fn current_dose(
+    state: &AppState,
+    patient: PatientId,
+    dose_id: DoseId,
+) -> Result<Dose, ApiError> {
+    state
+        .store
+        .get_dose(dose_id)
+        .await?
+        .filter(|d| d.patient_id == patient)
+        .ok_or_else(|| ApiError::not_found("dose"))
+}
+
+#[utoipa::path(put, path = "/api/v1/patients/{id}/doses/{dose_id}", tag = "doses", params(("id" = Uuid, Path), ("dose_id" = Uuid, Path)),
+    request_body = DoseCorrectionRequest,
+    responses(
+        (status = 200, description = "The corrected dose (the original is kept, marked superseded)", body = DoseView),
+        (status = 409, description = "The dose was already corrected or deleted", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn correct(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath((id, dose_id)): ApiPath<(PatientId, DoseId)>,
+    ApiJson(request): ApiJson<DoseCorrectionRequest>,
+) -> Result<Json<DoseView>, ApiError> {
+    let dose = correct_dose(&state, &user, id, dose_id, &request).await?;
+    Ok(Json(DoseView::from(&dose)))
+}
+
+pub async fn correct_dose(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    dose_id: DoseId,
+    request: &DoseCorrectionRequest,
+) -> Result<Dose, ApiError> {
+    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.correct").await?;
+    current_dose(state, id, dose_id).await?;
+    let reason = reason(&request.reason)?;
+    let corrected = prepare_dose(state, user, &patient, &request.dose, None).await?;
+    let mut entry = user.audit(
+        "dose.correct",
+        "dose",
+        Some(dose_id.to_string()),
+        Some(id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!("reason: {reason}"));
+    Ok(state
+        .store
+        .correct_dose(dose_id, &corrected, &reason, entry)
+        .await?)
+}
+
+#[utoipa::path(delete, path = "/api/v1/patients/{id}/doses/{dose_id}", tag = "doses", params(("id" = Uuid, Path), ("dose_id" = Uuid, Path)),
+    request_body = DoseDeletionRequest,
+    responses((status = 200, description = "The dose, now marked deleted (kept for the record)", body = DoseView)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath((id, dose_id)): ApiPath<(PatientId, DoseId)>,
+    ApiJson(request): ApiJson<DoseDeletionRequest>,
+) -> Result<Json<DoseView>, ApiError> {
+    let dose = delete_dose(&state, &user, id, dose_id, &request.reason).await?;
+    Ok(Json(DoseView::from(&dose)))
+}
+
+pub async fn delete_dose(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    dose_id: DoseId,
+    raw_reason: &str,
+) -> Result<Dose, ApiError> {
+    patient_for(state, user, id, PatientAction::RecordDose, "dose.delete").await?;
+    current_dose(state, id, dose_id).await?;
+    let reason = reason(raw_reason)?;
+    let mut entry = user.audit(
+        "dose.delete",
+        "dose",
+        Some(dose_id.to_string()),
+        Some(id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!("reason: {reason}"));
+    Ok(state.store.delete_dose(dose_id, &reason, entry).await?)
+}

@@ -8,6 +8,7 @@ pub mod account;
 pub mod audit;
 pub mod dose;
 pub mod ids;
+pub mod import;
 pub mod patient;
 pub mod policy;
 pub mod product;

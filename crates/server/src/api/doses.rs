@@ -17,7 +17,7 @@ use speciosa_core::dose::{
 use speciosa_core::ids::{BatchId, DoseId, PatientId};
 use speciosa_core::patient::{TimeZoneName, parse_date};
 use speciosa_core::policy::PatientAction;
-use speciosa_store::{Dose, DoseInsert, NewDose, Patient};
+use speciosa_store::{Batch, Dose, DoseInsert, NewDose, Patient, Product};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -151,6 +151,35 @@ async fn prepare_dose(
     request: &DoseRequest,
     idempotency_key: Option<String>,
 ) -> Result<NewDose, ApiError> {
+    let (product, batch) = organization_batch(state, user, BatchId::from_uuid(request.batch_id))
+        .await
+        .map_err(|_| {
+            FieldErrors::single(
+                "batch_id",
+                "no batch with this id in your organization's catalogue",
+            )
+        })?;
+    build_dose(
+        state,
+        user,
+        patient,
+        request,
+        &product,
+        &batch,
+        idempotency_key,
+    )
+}
+
+/// The dose for `request` against an already resolved batch.
+fn build_dose(
+    state: &AppState,
+    user: &Authenticated,
+    patient: &Patient,
+    request: &DoseRequest,
+    product: &Product,
+    batch: &Batch,
+    idempotency_key: Option<String>,
+) -> Result<NewDose, ApiError> {
     let entry = DoseEntry::parse(
         &DoseFields {
             taken_at: request.taken_at.as_deref(),
@@ -166,14 +195,6 @@ async fn prepare_dose(
         Some(raw) => TimeZoneName::parse(raw).map_err(|e| FieldErrors::single("time_zone", e))?,
         None => patient.details.time_zone.clone(),
     };
-    let (product, batch) = organization_batch(state, user, BatchId::from_uuid(request.batch_id))
-        .await
-        .map_err(|_| {
-            FieldErrors::single(
-                "batch_id",
-                "no batch with this id in your organization's catalogue",
-            )
-        })?;
     let material = DoseProduct {
         form: product.details.form,
         unit_mass_g: product.details.unit_mass_g,
@@ -615,4 +636,312 @@ pub async fn delete_dose(
     );
     entry.detail = Some(format!("reason: {reason}"));
     Ok(state.store.delete_dose(dose_id, &reason, entry).await?)
+}
+
+#[derive(Deserialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// CSV text with a header naming `date`, `time`, `product`, `amount`, `unit` (and optionally
+    /// `lot`, `contexts` separated by `|`, `note`). Dates and times are the patient's local time.
+    #[schema(example = "date,time,product,amount,unit\n2026-11-01,08:30,Red Bali,3.5,g")]
+    pub csv: String,
+    /// `false` (the default) previews: nothing is written. `true` writes the valid rows.
+    #[serde(default)]
+    pub commit: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportRowView {
+    pub line: u64,
+    pub taken_at: String,
+    pub product: String,
+    pub lot: String,
+    pub batch_id: Uuid,
+    pub amount: f64,
+    pub unit: String,
+    pub mitragynine_mg: Option<f64>,
+    pub hydroxymitragynine_mg: Option<f64>,
+    pub exposure_basis: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportErrorView {
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    /// The rows that will be (or were) written.
+    pub rows: Vec<ImportRowView>,
+    /// Every row that cannot be imported, with its line number and why.
+    pub errors: Vec<ImportErrorView>,
+    pub committed: bool,
+    /// Doses written by this request.
+    pub imported: usize,
+    /// Rows already imported by an earlier commit of the same file (not written again).
+    pub already_present: usize,
+}
+
+#[utoipa::path(post, path = "/api/v1/patients/{id}/doses/import", tag = "doses", params(("id" = Uuid, Path)), request_body = ImportRequest,
+    responses((status = 200, description = "The preview, or the result of writing the valid rows", body = ImportResult)))]
+pub async fn import(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiJson(request): ApiJson<ImportRequest>,
+) -> Result<Json<ImportResult>, ApiError> {
+    Ok(Json(
+        import_doses(&state, &user, id, &request.csv, request.commit).await?,
+    ))
+}
+
+/// Previews a CSV dose history or, with `commit`, writes its valid rows. Each row's
+/// idempotency key comes from its content and line, so committing the same file
+/// twice writes nothing new. Shared with the pages.
+pub async fn import_doses(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    csv: &str,
+    commit: bool,
+) -> Result<ImportResult, ApiError> {
+    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.import").await?;
+    let parsed = speciosa_core::import::parse_csv(csv);
+    let products = state.store.list_products(patient.organization_id).await?;
+    let batches = state.store.list_batches(patient.organization_id).await?;
+    let zone = patient.details.time_zone.to_zone();
+    let mut errors: Vec<ImportErrorView> = parsed
+        .errors
+        .into_iter()
+        .map(|e| ImportErrorView {
+            line: e.line,
+            reason: e.reason,
+        })
+        .collect();
+    let mut ready: Vec<(ImportRowView, NewDose)> = Vec::new();
+    for row in parsed.rows {
+        let Some(product) = products
+            .iter()
+            .find(|p| p.details.name.eq_ignore_ascii_case(&row.product))
+        else {
+            errors.push(ImportErrorView {
+                line: row.line,
+                reason: format!(
+                    "no product named {:?} in the catalogue; add it first",
+                    row.product
+                ),
+            });
+            continue;
+        };
+        // Batches are listed newest first: without a lot, the newest batch is assumed.
+        let batch = batches
+            .iter()
+            .filter(|b| b.product_id == product.id)
+            .find(|b| {
+                row.lot
+                    .as_deref()
+                    .is_none_or(|lot| b.lot.eq_ignore_ascii_case(lot))
+            });
+        let Some(batch) = batch else {
+            errors.push(ImportErrorView {
+                line: row.line,
+                reason: format!(
+                    "{:?} has no batch{}",
+                    row.product,
+                    row.lot
+                        .as_deref()
+                        .map(|l| format!(" with lot {l:?}"))
+                        .unwrap_or_default()
+                ),
+            });
+            continue;
+        };
+        let taken_at = match row.taken_local.to_zoned_datetime(zone.clone()) {
+            Ok(zoned) => zoned.timestamp(),
+            Err(_) => {
+                errors.push(ImportErrorView {
+                    line: row.line,
+                    reason: "the date and time cannot be placed in the patient's time zone".into(),
+                });
+                continue;
+            }
+        };
+        let request = DoseRequest {
+            taken_at: Some(taken_at.to_string()),
+            batch_id: batch.id.as_uuid(),
+            amount: row.amount,
+            unit: row.unit.clone(),
+            contexts: row.contexts.clone(),
+            note: row.note.clone(),
+            // Confirming the previewed import is the confirmation that old dates are right.
+            confirm_backdated: true,
+            time_zone: None,
+        };
+        let key = format!(
+            "import:{}:{}",
+            row.line,
+            hex::encode(Sha256::digest(
+                serde_json::to_vec(&(id, &request)).unwrap_or_default()
+            ))
+        );
+        match build_dose(state, user, &patient, &request, product, batch, Some(key)) {
+            Ok(new) => ready.push((
+                ImportRowView {
+                    line: row.line,
+                    taken_at: taken_at.to_string(),
+                    product: product.details.name.clone(),
+                    lot: batch.lot.clone(),
+                    batch_id: batch.id.as_uuid(),
+                    amount: row.amount,
+                    unit: new.unit.clone(),
+                    mitragynine_mg: new.mitragynine_mg,
+                    hydroxymitragynine_mg: new.hydroxymitragynine_mg,
+                    exposure_basis: new.exposure_basis.as_str().to_owned(),
+                },
+                new,
+            )),
+            Err(problem) => {
+                let reason = if problem.errors.is_empty() {
+                    problem.detail
+                } else {
+                    problem
+                        .errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.detail))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                errors.push(ImportErrorView {
+                    line: row.line,
+                    reason,
+                });
+            }
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+
+    let (mut imported, mut already_present) = (0, 0);
+    if commit {
+        for (_, new) in &ready {
+            let inserted = state
+                .store
+                .insert_dose(new, |dose_id| {
+                    let mut entry = user.audit(
+                        "dose.create",
+                        "dose",
+                        Some(dose_id.to_string()),
+                        Some(id),
+                        Outcome::Success,
+                    );
+                    entry.detail = Some("imported from CSV".into());
+                    entry
+                })
+                .await?;
+            match inserted {
+                DoseInsert::Created(_) => imported += 1,
+                DoseInsert::Replayed(_) | DoseInsert::KeyReused => already_present += 1,
+            }
+        }
+    }
+    let mut entry = user.audit("dose.import", "dose", None, Some(id), Outcome::Success);
+    entry.detail = Some(format!(
+        "{}: {} valid rows, {} errors, {imported} written",
+        if commit { "commit" } else { "preview" },
+        ready.len(),
+        errors.len()
+    ));
+    state.store.append_audit(entry).await?;
+    Ok(ImportResult {
+        rows: ready.into_iter().map(|(view, _)| view).collect(),
+        errors,
+        committed: commit,
+        imported,
+        already_present,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchSafetyView {
+    pub batch_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub lot: String,
+    /// The most the patient took of this batch on any one day in the window, g.
+    pub max_grams_per_day: f64,
+    pub days_used: usize,
+    /// The batch's own flags plus heavy-metal limits judged at this patient's intake.
+    pub flags: Vec<crate::api::products::QualityFlagView>,
+}
+
+/// Days of use the product-safety view looks back over.
+const SAFETY_WINDOW_DAYS: i64 = 14;
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/product-safety", tag = "doses", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "Batches the patient used in the last 14 days, with flags judged at their own intake", body = [BatchSafetyView])))]
+pub async fn product_safety(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<Json<Vec<BatchSafetyView>>, ApiError> {
+    Ok(Json(batch_safety(&state, &user, id).await?))
+}
+
+/// For each batch used recently: heavy metals are judged against USP <2232> daily
+/// limits at the patient's own heaviest day, since a batch that passes at 3 g/day can
+/// fail at 30 g/day. Shared with the pages.
+pub async fn batch_safety(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+) -> Result<Vec<BatchSafetyView>, ApiError> {
+    let patient = patient_for(state, user, id, PatientAction::Read, "product_safety.read").await?;
+    let to = Timestamp::now()
+        .to_zoned_datetime(patient.details.time_zone.to_zone())
+        .date();
+    let from = to
+        .checked_sub(jiff::Span::new().days(SAFETY_WINDOW_DAYS - 1))
+        .unwrap_or(to);
+    let doses = doses_between(state, &patient, from, to, false).await?;
+    let mut per_batch: std::collections::BTreeMap<BatchId, std::collections::BTreeMap<Date, f64>> =
+        Default::default();
+    for d in &doses {
+        let zone = jiff::tz::db()
+            .get(&d.time_zone)
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        *per_batch
+            .entry(d.batch_id)
+            .or_default()
+            .entry(dose::local_date(d.taken_at, &zone))
+            .or_default() += d.grams.unwrap_or(0.0);
+    }
+    let mut views = Vec::new();
+    for (batch_id, days) in per_batch {
+        let (product, batch) = organization_batch(state, user, batch_id).await?;
+        let max_grams_per_day = days.values().copied().fold(0.0, f64::max);
+        let mut flags = crate::api::products::batch_flags(state, &product, &batch);
+        if let Some(assay) = &batch.assay {
+            flags.extend(state.standards.heavy_metal_flags(assay, max_grams_per_day));
+        }
+        flags.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        views.push(BatchSafetyView {
+            batch_id: batch.id.as_uuid(),
+            product_id: product.id.as_uuid(),
+            product_name: product.details.name.clone(),
+            lot: batch.lot.clone(),
+            max_grams_per_day,
+            days_used: days.len(),
+            flags: flags.into_iter().map(Into::into).collect(),
+        });
+    }
+    let mut entry = user.audit(
+        "product_safety.read",
+        "dose",
+        None,
+        Some(id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!("{} batches", views.len()));
+    state.store.append_audit(entry).await?;
+    Ok(views)
 }

@@ -50,7 +50,9 @@ pub fn router() -> Router<AppState> {
             "/patients/{id}/doses/{dose_id}",
             put(doses::correct).delete(doses::delete),
         )
+        .route("/patients/{id}/doses/import", post(doses::import))
         .route("/patients/{id}/exposure/daily", get(doses::daily))
+        .route("/patients/{id}/product-safety", get(doses::product_safety))
         .route("/audit-events", get(audit_log::list))
         .route("/openapi.json", get(openapi))
 }
@@ -74,6 +76,7 @@ pub fn router() -> Router<AppState> {
         products::create, products::list, products::get_one, products::update,
         products::create_batch, products::get_batch, products::update_batch,
         doses::create, doses::list, doses::correct, doses::delete, doses::daily,
+        doses::import, doses::product_safety,
         audit_log::list,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),

@@ -120,6 +120,16 @@ fn operations() -> Vec<Operation> {
             "/api/v1/patients/{id}/exposure/daily",
             PatientRead,
         ),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/doses/import",
+            PatientDose,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/product-safety",
+            PatientRead,
+        ),
     ]
 }
 
@@ -337,6 +347,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     }
                     ("PUT", "/api/v1/batches/{id}") => json!({"lot": format!("RELOT-{checks}")}),
                     ("POST", "/api/v1/patients/{id}/doses") => dose(&own_batch),
+                    ("POST", "/api/v1/patients/{id}/doses/import") => {
+                        json!({"csv": "date,time,product,amount,unit\n2026-11-01,08:00,Leaf,2,g\n"})
+                    }
                     ("PUT", "/api/v1/patients/{id}/doses/{dose_id}") => {
                         json!({"reason": "typo", "dose": dose(&own_batch)})
                     }

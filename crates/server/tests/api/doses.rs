@@ -14,6 +14,8 @@ on_both_backends!(
     daily_exposure_follows_patient_local_days_across_daylight_saving,
     a_dose_taken_abroad_counts_on_the_local_day_where_it_was_taken,
     corrections_and_deletions_are_soft_need_a_reason_and_are_audited,
+    a_csv_import_previews_every_bad_row_and_writes_nothing_until_committed,
+    heavy_metals_are_judged_at_the_patients_own_daily_intake,
 );
 
 struct Setup {
@@ -369,4 +371,118 @@ async fn corrections_and_deletions_are_soft_need_a_reason_and_are_audited(app: T
     assert!(
         actions.contains(&"dose.correct".to_owned()) && actions.contains(&"dose.delete".to_owned())
     );
+}
+
+async fn a_csv_import_previews_every_bad_row_and_writes_nothing_until_committed(app: TestApp) {
+    let s = setup(&app).await;
+    let csv = "date,time,product,amount,unit,lot,contexts\n\
+               2026-11-01,08:30,characterized leaf,3,g,K51,withdrawal_relief|pain\n\
+               2026-11-01,21:45,Characterized leaf,2,g,,sleep\n\
+               2026-02-30,09:00,Characterized leaf,3,g,,\n\
+               2026-11-02,09:00,Unknown powder,3,g,,\n\
+               2026-11-02,10:00,Characterized leaf,3,ml,,\n\
+               2099-01-01,10:00,Characterized leaf,3,g,,\n";
+    let path = format!("{}/import", s.doses_path());
+    let preview: Value = s
+        .casey
+        .post(&path, &json!({"csv": csv}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["committed"], false);
+    assert_eq!(preview["rows"].as_array().unwrap().len(), 2, "{preview}");
+    let bad_lines: Vec<u64> = preview["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(bad_lines, [4, 5, 6, 7]);
+    assert!(
+        preview["errors"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Unknown powder")
+    );
+    assert!(close(&preview["rows"][0]["mitragynine_mg"], 58.5));
+    let from = "?from=2026-10-25&to=2026-11-05";
+    assert!(
+        s.casey
+            .get_json(&format!("{}{from}", s.doses_path()))
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "a preview writes nothing"
+    );
+
+    let committed: Value = s
+        .casey
+        .post(&path, &json!({"csv": csv, "commit": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            committed["imported"].as_u64(),
+            committed["already_present"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+    let again: Value = s
+        .casey
+        .post(&path, &json!({"csv": csv, "commit": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again["imported"].as_u64(),
+            again["already_present"].as_u64()
+        ),
+        (Some(0), Some(2)),
+        "importing twice writes nothing new"
+    );
+    let doses = s.casey.get_json(&format!("{}{from}", s.doses_path())).await;
+    assert_eq!(doses.as_array().unwrap().len(), 2);
+    assert_eq!(doses[0]["local_date"], "2026-11-01");
+    assert_eq!(
+        doses[1]["bedtime"], true,
+        "21:45 is within two hours of a 22:30 bedtime"
+    );
+}
+
+async fn heavy_metals_are_judged_at_the_patients_own_daily_intake(app: TestApp) {
+    let s = setup(&app).await;
+    let leaf = product(
+        &s.casey,
+        json!({"name": "Leaded leaf", "form": "leaf_powder"}),
+    )
+    .await;
+    // Lead 0.5 ppm: 1.5 µg at 3 g/day passes USP <2232>'s 5 µg/day; 15 µg at 30 g/day fails.
+    let lot = batch(&s.casey, leaf["id"].as_str().unwrap(), json!({"lot": "PB", "assay": {"mitragynine_mg_per_g": 15.0, "hydroxymitragynine_mg_per_g": 0.1, "heavy_metals": {"lead_ppm": 0.5}}})).await;
+    let lot_id = lot["id"].as_str().unwrap();
+    let safety_path = format!("/api/v1/patients/{}/product-safety", s.patient);
+    let codes = |safety: &Value| -> Vec<String> {
+        safety[0]["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    s.log(json!({"batch_id": lot_id, "amount": 3.0, "unit": "g"}))
+        .await;
+    let light = s.casey.get_json(&safety_path).await;
+    assert!(codes(&light).is_empty(), "{light}");
+    for _ in 0..3 {
+        s.log(json!({"batch_id": lot_id, "amount": 9.0, "unit": "g"}))
+            .await;
+    }
+    let heavy = s.casey.get_json(&safety_path).await;
+    assert!(close(&heavy[0]["max_grams_per_day"], 30.0), "{heavy}");
+    assert_eq!(codes(&heavy), ["heavy_metal_over_daily_limit"]);
 }

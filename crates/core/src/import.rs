@@ -1,0 +1,219 @@
+//! Reading a dose history from CSV (date, time, product, amount, unit; optionally lot,
+//! contexts, note). Rows are checked one by one so every bad row can be reported with
+//! its line number before anything is written.
+
+use jiff::civil::{Date, DateTime, Time};
+
+/// A row that parsed; product and lot are resolved against the catalogue later.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportRow {
+    /// The line in the file (the header is line 1).
+    pub line: u64,
+    pub taken_local: DateTime,
+    pub product: String,
+    pub lot: Option<String>,
+    pub amount: f64,
+    pub unit: String,
+    pub contexts: Vec<String>,
+    pub note: Option<String>,
+}
+
+/// A row that could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ImportError {
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParsedImport {
+    pub rows: Vec<ImportRow>,
+    pub errors: Vec<ImportError>,
+}
+
+/// At most this many rows per import; larger histories can be split.
+pub const MAX_ROWS: usize = 5000;
+
+const REQUIRED: [&str; 5] = ["date", "time", "product", "amount", "unit"];
+
+/// Parses the whole file. A missing or wrong header is one error on line 1.
+pub fn parse_csv(text: &str) -> ParsedImport {
+    let mut parsed = ParsedImport::default();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = match reader.headers() {
+        Ok(headers) => headers
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+            .collect(),
+        Err(error) => {
+            parsed.errors.push(ImportError {
+                line: 1,
+                reason: format!("the header row cannot be read: {error}"),
+            });
+            return parsed;
+        }
+    };
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let missing: Vec<&str> = REQUIRED
+        .into_iter()
+        .filter(|name| column(name).is_none())
+        .collect();
+    if !missing.is_empty() {
+        parsed.errors.push(ImportError {
+            line: 1,
+            reason: format!(
+                "the header must name the columns date, time, product, amount, unit (missing: {})",
+                missing.join(", ")
+            ),
+        });
+        return parsed;
+    }
+    let [date, time, product, amount, unit] = REQUIRED.map(|name| column(name).unwrap_or_default());
+    let (lot, contexts, note) = (
+        column("lot"),
+        column("contexts").or(column("context")),
+        column("note"),
+    );
+
+    for (index, record) in reader.records().enumerate() {
+        // Counted from the byte offset: the csv crate's own line count skips blank lines.
+        // A record's offset can point at blank lines before it; skip them.
+        let line_of = |byte: u64| {
+            let bytes = text.as_bytes();
+            let mut at = (byte as usize).min(bytes.len());
+            while at < bytes.len() && matches!(bytes[at], b'\n' | b'\r') {
+                at += 1;
+            }
+            bytes[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1
+        };
+        let line = match &record {
+            Ok(r) => r.position().map(|p| line_of(p.byte())),
+            Err(e) => e.position().map(|p| line_of(p.byte())),
+        }
+        .unwrap_or(index as u64 + 2);
+        if parsed.rows.len() + parsed.errors.len() >= MAX_ROWS {
+            parsed.errors.push(ImportError {
+                line,
+                reason: format!("at most {MAX_ROWS} rows per import; split the file"),
+            });
+            break;
+        }
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                parsed.errors.push(ImportError {
+                    line,
+                    reason: format!("the row cannot be read: {error}"),
+                });
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let field = |i: usize| record.get(i).unwrap_or("").trim();
+        let optional = |i: Option<usize>| i.map(field).filter(|v| !v.is_empty()).map(str::to_owned);
+        let mut reasons = Vec::new();
+        let parsed_date = field(date)
+            .parse::<Date>()
+            .map_err(|_| format!("date {:?} is not a real date (YYYY-MM-DD)", field(date)));
+        let parsed_time = Time::strptime("%H:%M", field(time))
+            .or_else(|_| Time::strptime("%H:%M:%S", field(time)))
+            .map_err(|_| {
+                format!(
+                    "time {:?} is not a time of day (HH:MM, 24-hour)",
+                    field(time)
+                )
+            });
+        let parsed_amount = field(amount)
+            .parse::<f64>()
+            .ok()
+            .filter(|a| a.is_finite() && *a > 0.0)
+            .ok_or_else(|| format!("amount {:?} is not a positive number", field(amount)));
+        if field(product).is_empty() {
+            reasons.push("the product is missing".to_owned());
+        }
+        if field(unit).is_empty() {
+            reasons.push("the unit is missing".to_owned());
+        }
+        let (date_value, time_value, amount_value) = (
+            parsed_date.map_err(|e| reasons.push(e)).ok(),
+            parsed_time.map_err(|e| reasons.push(e)).ok(),
+            parsed_amount.map_err(|e| reasons.push(e)).ok(),
+        );
+        match (date_value, time_value, amount_value) {
+            (Some(d), Some(t), Some(a)) if reasons.is_empty() => parsed.rows.push(ImportRow {
+                line,
+                taken_local: d.to_datetime(t),
+                product: field(product).to_owned(),
+                lot: optional(lot),
+                amount: a,
+                unit: field(unit).to_ascii_lowercase(),
+                contexts: optional(contexts)
+                    .map(|c| {
+                        c.split(['|', ';'])
+                            .map(|s| s.trim().to_ascii_lowercase())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                note: optional(note),
+            }),
+            _ => parsed.errors.push(ImportError {
+                line,
+                reason: reasons.join("; "),
+            }),
+        }
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_rows_are_read_and_bad_rows_reported_with_their_line_numbers() {
+        let csv = "Date,Time,Product,Amount,Unit,Lot,Contexts\n\
+                   2026-11-01,08:30,Red Bali,3.5,g,RB-1,withdrawal_relief|pain\n\
+                   2026-02-30,09:00,Red Bali,3,g,,\n\
+                   2026-11-02,25:00,Red Bali,-1,g,,\n\
+                   \n\
+                   2026-11-03,21:45,\"Caps, green\",6,capsule,,sleep\n\
+                   2026-11-04,07:00,,2,,,\n";
+        let parsed = parse_csv(csv);
+        assert_eq!(parsed.rows.len(), 2);
+        assert_eq!(parsed.rows[0].line, 2);
+        assert_eq!(parsed.rows[0].contexts, ["withdrawal_relief", "pain"]);
+        assert_eq!(parsed.rows[0].lot.as_deref(), Some("RB-1"));
+        assert_eq!(parsed.rows[1].product, "Caps, green");
+        assert_eq!(parsed.rows[1].line, 6);
+        let errors: Vec<(u64, bool)> = parsed
+            .errors
+            .iter()
+            .map(|e| (e.line, !e.reason.is_empty()))
+            .collect();
+        assert_eq!(errors, [(3, true), (4, true), (7, true)]);
+        assert!(
+            parsed.errors[1].reason.contains("time") && parsed.errors[1].reason.contains("amount")
+        );
+        assert!(
+            parsed.errors[2].reason.contains("product") && parsed.errors[2].reason.contains("unit")
+        );
+    }
+
+    #[test]
+    fn a_file_without_the_required_columns_is_one_clear_error() {
+        let parsed = parse_csv("when,what\n2026-11-01,kratom\n");
+        assert!(parsed.rows.is_empty());
+        assert_eq!(parsed.errors.len(), 1);
+        assert!(
+            parsed.errors[0]
+                .reason
+                .contains("missing: date, time, product, amount, unit")
+        );
+    }
+}

@@ -5,9 +5,16 @@
 use jiff::{SignedDuration, Timestamp};
 use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
 use speciosa_core::audit::{AuditEntry, Outcome};
+use speciosa_core::dose::{DoseContext, DoseProduct, DoseUnit, Exposure, is_bedtime_dose};
 use speciosa_core::ids::{OrganizationId, PatientId, UserId};
 use speciosa_core::patient::{PatientDetails, PatientFields};
-use speciosa_store::{NewUser, Store, StoreError, User};
+use speciosa_core::product::{
+    Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields, ProductForm,
+};
+use speciosa_core::quality::QualityStandards;
+use speciosa_store::{
+    Batch, BatchContent, NewDose, NewUser, Patient, Product, Store, StoreError, User,
+};
 
 use crate::passwords::hash_password;
 
@@ -213,15 +220,15 @@ pub async fn seed(store: &Store) -> Result<bool, DemoError> {
         staff.push(created);
     }
 
+    let mut patients = Vec::new();
     for patient in &PATIENTS {
-        seed_patient(
-            store,
-            organization.id,
-            &staff,
-            patient,
-            new_user(patient.email, patient.name, Role::Patient)?,
-        )
-        .await?;
+        let login = new_user(patient.email, patient.name, Role::Patient)?;
+        patients.push(seed_patient(store, organization.id, &staff, patient, login).await?);
+    }
+    let catalogue = seed_catalogue(store, organization.id, &staff[1]).await?;
+    let standards = QualityStandards::bundled().map_err(invalid)?;
+    for (demo, patient) in PATIENTS.iter().zip(&patients) {
+        seed_doses(store, &standards, &catalogue, demo, patient).await?;
     }
     Ok(true)
 }
@@ -232,7 +239,7 @@ async fn seed_patient(
     staff: &[User],
     demo: &DemoPatient,
     login: NewUser,
-) -> Result<(), DemoError> {
+) -> Result<(Patient, User), DemoError> {
     let medications: Vec<String> = demo.medications.iter().map(|m| (*m).to_owned()).collect();
     let fields = PatientFields {
         display_name: demo.name,
@@ -267,12 +274,346 @@ async fn seed_patient(
             )
             .await?;
     }
-    store
+    let login = store
         .create_patient_login(
             patient.id,
             login,
             seed_entry(registrar, "patient.login.create", "user", Some(patient.id)),
         )
         .await?;
+    Ok((patient, login))
+}
+
+/// The demo catalogue, in the order `DosePattern::product` indexes it.
+struct DemoProduct {
+    request: ProductFields<'static>,
+    lot: &'static str,
+    assay: Option<Assay>,
+}
+
+fn demo_products() -> Vec<DemoProduct> {
+    let lab = Some("Demo Analytical Labs (ISO/IEC 17025)".to_owned());
+    let tested_on = Some(jiff::civil::date(2026, 9, 15));
+    vec![
+        // Composition of Tanna 2022's characterized product K51 (pharmacology.md §1b):
+        // 7-OH below its 0.124 mg/g limit of quantitation.
+        DemoProduct {
+            request: ProductFields {
+                name: "Yellow Indonesian leaf (characterized)",
+                form: "leaf_powder",
+                vendor: Some("Demo Botanicals"),
+                labelled_strain: Some("yellow"),
+                serving_size: Some(3.0),
+                teaspoon_g: Some(2.5),
+                ..Default::default()
+            },
+            lot: "K51-2026-09",
+            assay: Some(Assay {
+                lab: lab.clone(),
+                tested_on,
+                alkaloids: Alkaloids {
+                    mitragynine_mg_per_g: Some(19.5),
+                    hydroxymitragynine_mg_per_g: Some(0.0),
+                    speciogynine_mg_per_g: Some(3.18),
+                    speciociliatine_mg_per_g: Some(5.12),
+                    paynantheine_mg_per_g: Some(5.86),
+                    ..Default::default()
+                },
+                hydroxymitragynine_loq_mg_per_g: Some(0.124),
+                heavy_metals: HeavyMetals {
+                    lead_ppm: Some(0.12),
+                    arsenic_ppm: Some(0.2),
+                    cadmium_ppm: Some(0.05),
+                    mercury_ppm: Some(0.01),
+                },
+                microbial: Microbial {
+                    salmonella_detected: Some(false),
+                    e_coli_detected: Some(false),
+                    total_aerobic_cfu_per_g: Some(12_000.0),
+                    yeast_mold_cfu_per_g: Some(200.0),
+                },
+                ..Default::default()
+            }),
+        },
+        DemoProduct {
+            request: ProductFields {
+                name: "Maeng Da 15x extract",
+                form: "extract_powder",
+                vendor: Some("Demo Extracts Co."),
+                labelled_strain: Some("maeng da"),
+                serving_size: Some(0.5),
+                ..Default::default()
+            },
+            lot: "MD15-0726",
+            assay: Some(Assay {
+                lab: lab.clone(),
+                tested_on,
+                alkaloids: Alkaloids {
+                    mitragynine_mg_per_g: Some(120.0),
+                    hydroxymitragynine_mg_per_g: Some(1.5),
+                    ..Default::default()
+                },
+                hydroxymitragynine_loq_mg_per_g: Some(0.05),
+                heavy_metals: HeavyMetals {
+                    lead_ppm: Some(0.9),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+        },
+        DemoProduct {
+            request: ProductFields {
+                name: "Gas-station green capsules",
+                form: "capsule",
+                vendor: Some("unknown"),
+                labelled_strain: Some("green malay"),
+                unit_mass_g: Some(0.5),
+                ..Default::default()
+            },
+            lot: "unlabelled",
+            assay: None,
+        },
+        DemoProduct {
+            request: ProductFields {
+                name: "\"7-OH Max\" tablets",
+                form: "tablet",
+                vendor: Some("Demo Enhanced Labs"),
+                unit_mass_g: Some(0.3),
+                labels_hydroxy_as_ingredient: true,
+                ..Default::default()
+            },
+            lot: "7OH-MAX-31",
+            assay: Some(Assay {
+                lab,
+                tested_on,
+                alkaloids: Alkaloids {
+                    mitragynine_mg_per_g: Some(5.0),
+                    hydroxymitragynine_mg_per_g: Some(50.0),
+                    mitragynine_pseudoindoxyl_mg_per_g: Some(2.0),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+        },
+    ]
+}
+
+async fn seed_catalogue(
+    store: &Store,
+    organization: OrganizationId,
+    clinician: &User,
+) -> Result<Vec<(Product, Batch)>, DemoError> {
+    let mut catalogue = Vec::new();
+    for demo in demo_products() {
+        let details = ProductDetails::parse(&demo.request).map_err(invalid)?;
+        let product = store
+            .create_product(organization, &details, clinician.id, None, |id| {
+                let mut entry = seed_entry(clinician, "product.create", "product", None);
+                entry.resource_id = Some(id.to_string());
+                entry
+            })
+            .await?;
+        let content = BatchContent {
+            lot: demo.lot.to_owned(),
+            assay: demo.assay,
+            recalled: false,
+            recall_reason: None,
+        };
+        let batch = store
+            .create_batch(&product, &content, clinician.id, |id| {
+                let mut entry = seed_entry(clinician, "batch.create", "batch", None);
+                entry.resource_id = Some(id.to_string());
+                entry
+            })
+            .await?;
+        catalogue.push((product, batch));
+    }
+    Ok(catalogue)
+}
+
+/// How one demo patient doses: the same local times each day, the amount drifting
+/// linearly from `start` to `end` over the weeks (a taper, or an escalation).
+struct DosePattern {
+    product: usize,
+    times: &'static [(i8, i8)],
+    start: f64,
+    end: f64,
+    contexts: &'static [&'static str],
+    /// An occasional second product: (catalogue index, every n days, amount, hour, context).
+    extra: Option<(usize, i64, f64, i8, &'static str)>,
+}
+
+const DOSE_PATTERNS: [DosePattern; 5] = [
+    // Dana: tapering leaf for withdrawal; the evening dose falls before bed.
+    DosePattern {
+        product: 0,
+        times: &[(7, 30), (13, 0), (21, 0)],
+        start: 3.5,
+        end: 2.5,
+        contexts: &["withdrawal_relief"],
+        extra: None,
+    },
+    // Sam: unassayed capsules for back pain, an extract now and then.
+    DosePattern {
+        product: 2,
+        times: &[(8, 0), (18, 30)],
+        start: 6.0,
+        end: 6.0,
+        contexts: &["pain"],
+        extra: Some((1, 4, 0.5, 12, "energy")),
+    },
+    // Priya (pregnant): tapering leaf.
+    DosePattern {
+        product: 0,
+        times: &[(9, 0), (20, 30)],
+        start: 2.0,
+        end: 1.0,
+        contexts: &["withdrawal_relief"],
+        extra: None,
+    },
+    // Leo: escalating extract, and lately "enhanced" 7-OH tablets at night.
+    DosePattern {
+        product: 1,
+        times: &[(10, 0), (16, 0)],
+        start: 0.5,
+        end: 0.8,
+        contexts: &["mood"],
+        extra: Some((3, 2, 1.0, 23, "sleep")),
+    },
+    // June: steady leaf for pain.
+    DosePattern {
+        product: 0,
+        times: &[(8, 30), (14, 0), (20, 0)],
+        start: 2.5,
+        end: 2.5,
+        contexts: &["pain"],
+        extra: None,
+    },
+];
+
+/// A small deterministic wobble (±0.2) so the history looks lived-in.
+fn wobble(day: i64, slot: usize) -> f64 {
+    let mixed = (day * 7919 + slot as i64 * 104_729).rem_euclid(5);
+    (mixed as f64 - 2.0) / 10.0
+}
+
+async fn seed_doses(
+    store: &Store,
+    standards: &QualityStandards,
+    catalogue: &[(Product, Batch)],
+    demo: &DemoPatient,
+    (patient, login): &(Patient, User),
+) -> Result<(), DemoError> {
+    let index = PATIENTS
+        .iter()
+        .position(|p| p.email == demo.email)
+        .unwrap_or(0);
+    let pattern = &DOSE_PATTERNS[index];
+    let zone = patient.details.time_zone.to_zone();
+    let now = Timestamp::now();
+    let today = now.to_zoned_datetime(zone.clone()).date();
+    let days = demo.registered_days_ago.min(28);
+    let bedtime_window = SignedDuration::from_mins(120);
+    for day in 0..=days {
+        let Ok(date) = today.checked_sub(jiff::Span::new().days(days - day)) else {
+            continue;
+        };
+        let progress = day as f64 / days.max(1) as f64;
+        let mut planned: Vec<(usize, f64, i8, i8, Vec<String>)> = pattern
+            .times
+            .iter()
+            .enumerate()
+            .map(|(slot, &(hour, minute))| {
+                let base = pattern.start + (pattern.end - pattern.start) * progress;
+                let amount = if pattern.product == 2 {
+                    base.round()
+                } else {
+                    ((base + wobble(day, slot)) * 10.0).round() / 10.0
+                };
+                (
+                    pattern.product,
+                    amount.max(0.1),
+                    hour,
+                    minute,
+                    pattern.contexts.iter().map(|c| (*c).to_owned()).collect(),
+                )
+            })
+            .collect();
+        if let Some((product, every, amount, hour, context)) = pattern.extra {
+            // Leo's tablets start in the last week; Sam's extract runs throughout.
+            let started = product != 3 || day >= days - 7;
+            if started && day % every == 0 {
+                planned.push((product, amount, hour, 15, vec![context.to_owned()]));
+            }
+        }
+        for (product_index, amount, hour, minute, contexts) in planned {
+            let Ok(local) = date
+                .to_datetime(jiff::civil::time(hour, minute, 0, 0))
+                .to_zoned_datetime(zone.clone())
+            else {
+                continue;
+            };
+            let taken_at = local.timestamp();
+            if taken_at > now {
+                continue;
+            }
+            let (product, batch) = &catalogue[product_index];
+            let unit = match product.details.form {
+                ProductForm::Capsule => DoseUnit::Capsule,
+                ProductForm::Tablet => DoseUnit::Tablet,
+                _ => DoseUnit::Grams,
+            };
+            let dose_product = DoseProduct {
+                form: product.details.form,
+                unit_mass_g: product.details.unit_mass_g,
+                teaspoon_g: product.details.teaspoon_g,
+            };
+            let material = dose_product.material(amount, unit).map_err(invalid)?;
+            let exposure = Exposure::of(
+                &material,
+                product.details.form,
+                batch.assay.as_ref(),
+                standards,
+            );
+            let contexts = contexts
+                .iter()
+                .filter_map(|c| c.parse::<DoseContext>().ok())
+                .collect();
+            let new = NewDose {
+                organization_id: patient.organization_id,
+                patient_id: patient.id,
+                batch_id: batch.id,
+                taken_at,
+                time_zone: patient.details.time_zone.as_str().to_owned(),
+                amount,
+                unit: unit.as_str().to_owned(),
+                grams: material.grams,
+                millilitres: material.millilitres,
+                mitragynine_mg: exposure.mitragynine_mg,
+                hydroxymitragynine_mg: exposure.hydroxymitragynine_mg,
+                exposure_basis: exposure.basis,
+                mitragynine_mg_low: exposure.mitragynine_mg_low,
+                mitragynine_mg_high: exposure.mitragynine_mg_high,
+                hydroxymitragynine_mg_low: exposure.hydroxymitragynine_mg_low,
+                hydroxymitragynine_mg_high: exposure.hydroxymitragynine_mg_high,
+                contexts,
+                bedtime: is_bedtime_dose(
+                    local.time(),
+                    patient.details.usual_bedtime,
+                    bedtime_window,
+                ),
+                note: None,
+                entered_by: login.id,
+                idempotency: None,
+            };
+            store
+                .insert_dose(&new, |id| {
+                    let mut entry = seed_entry(login, "dose.create", "dose", Some(patient.id));
+                    entry.resource_id = Some(id.to_string());
+                    entry
+                })
+                .await?;
+        }
+    }
     Ok(())
 }

@@ -84,12 +84,13 @@ async fn refuse_unless_allowed(
     let refusal = match decision {
         Decision::Allow => return Ok(()),
         Decision::Forbidden => ApiError::forbidden(format!(
-            "a {} may not do this{}",
+            "Your role ({}) does not allow this{}.",
             user.actor.role,
-            if resource_type == "patient" {
-                " for this patient (care-team members only)"
-            } else {
-                ""
+            match (resource_type, user.actor.role) {
+                ("patient", speciosa_core::account::Role::Clinician) => {
+                    ": only clinicians on this patient's care team can see or change their record"
+                }
+                _ => "",
             }
         )),
         Decision::NotFound => ApiError::not_found(resource_type),

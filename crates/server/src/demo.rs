@@ -278,7 +278,7 @@ async fn seed_patient(
         .create_patient_login(
             patient.id,
             login,
-            seed_entry(registrar, "patient.login.create", "user", Some(patient.id)),
+            seed_entry(registrar, "patient.login.create", "patient", Some(patient.id)),
         )
         .await?;
     Ok((patient, login))

@@ -511,7 +511,7 @@ pub async fn create_patient_login(
             new,
             user.audit(
                 "patient.login.create",
-                "user",
+                "patient",
                 Some(id.to_string()),
                 Some(id),
                 Outcome::Success,

@@ -334,8 +334,8 @@ impl QualityStandards {
                     "hydroxy_fraction_over_2pct",
                     Severity::Warning,
                     format!(
-                        "7-OH is {}% of the measured alkaloids, above the {}% allowed: the product looks enriched with 7-OH.",
-                        fmt_num(fraction * 100.0),
+                        "7-OH is {:.1}% of the measured alkaloids, above the {}% allowed: the product looks enriched with 7-OH.",
+                        fraction * 100.0,
                         fmt_num(max_fraction * 100.0)
                     ),
                     &self.hydroxy_fraction.citation,

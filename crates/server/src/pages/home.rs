@@ -16,6 +16,7 @@ use crate::pages::{Nav, home_path, render};
 #[template(path = "home.html")]
 struct HomePage {
     nav: Nav,
+    patient_id: String,
     name: String,
     care_team: Vec<String>,
     time_zone: String,
@@ -39,6 +40,7 @@ pub async fn show(
     let details = &patient.details;
     let page = HomePage {
         nav: Nav::for_user(&user).at("/home"),
+        patient_id: own.to_string(),
         name: details.display_name.as_str().to_owned(),
         care_team: team.iter().map(|m| m.display_name.clone()).collect(),
         time_zone: details.time_zone.as_str().to_owned(),

@@ -20,8 +20,11 @@ use crate::problems::ProblemType;
 
 mod account;
 mod admin;
+mod dose_import;
+mod doses;
 mod home;
 mod patients;
+mod products;
 mod sign_in;
 
 pub fn router() -> Router<AppState> {
@@ -38,6 +41,24 @@ pub fn router() -> Router<AppState> {
         )
         .route("/patients/{id}/care-team", post(patients::save_care_team))
         .route("/patients/{id}/account", post(patients::create_login))
+        .route("/patients/{id}/doses", get(doses::log).post(doses::create))
+        .route("/patients/{id}/doses/new", get(doses::new_form))
+        .route(
+            "/patients/{id}/doses/import",
+            get(dose_import::form).post(dose_import::submit),
+        )
+        .route(
+            "/patients/{id}/doses/{dose_id}/edit",
+            get(doses::edit_form).post(doses::correct),
+        )
+        .route("/patients/{id}/doses/{dose_id}/delete", post(doses::delete))
+        .route("/products", get(products::list).post(products::create))
+        .route("/products/{id}", get(products::show).post(products::update))
+        .route("/products/{id}/batches", post(products::create_batch))
+        .route(
+            "/batches/{id}",
+            get(products::edit_batch_form).post(products::update_batch),
+        )
         .route("/home", get(home::show))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/active", post(admin::set_user_active))

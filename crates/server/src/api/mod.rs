@@ -43,7 +43,9 @@ pub fn router() -> Router<AppState> {
         .route("/products/{id}/batches", post(products::create_batch))
         .route(
             "/batches/{id}",
-            get(products::get_batch).put(products::update_batch),
+            get(products::get_batch)
+                .put(products::update_batch)
+                .patch(products::patch_batch),
         )
         .route("/patients/{id}/doses", post(doses::create).get(doses::list))
         .route(
@@ -74,7 +76,7 @@ pub fn router() -> Router<AppState> {
         patients::create, patients::list, patients::get_one, patients::update,
         patients::care_team, patients::replace_care_team, patients::create_account,
         products::create, products::list, products::get_one, products::update,
-        products::create_batch, products::get_batch, products::update_batch,
+        products::create_batch, products::get_batch, products::update_batch, products::patch_batch,
         doses::create, doses::list, doses::correct, doses::delete, doses::daily,
         doses::import, doses::product_safety,
         audit_log::list,

@@ -648,3 +648,79 @@ pub async fn edit_batch(
         .await?;
     Ok((product, batch))
 }
+
+/// A partial change to a batch: only the fields sent change (e.g. `{"recalled": true,
+/// "recall_reason": "Salmonella"}`).
+#[derive(Deserialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BatchPatchRequest {
+    pub lot: Option<String>,
+    /// A new certificate of analysis, replacing the old one.
+    pub assay: Option<AssayRequest>,
+    pub recalled: Option<bool>,
+    pub recall_reason: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/batches/{id}", tag = "products", params(("id" = Uuid, Path)), request_body = BatchPatchRequest,
+    responses((status = 200, description = "Updated; flags recomputed", body = BatchView)))]
+pub async fn patch_batch(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<BatchId>,
+    ApiJson(patch): ApiJson<BatchPatchRequest>,
+) -> Result<Json<BatchView>, ApiError> {
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ManageCatalog,
+        "batch.update",
+        "batch",
+    )
+    .await?;
+    let (_, current) = organization_batch(&state, &user, id).await?;
+    let assay = match &patch.assay {
+        Some(request) => Some(request.parse()?),
+        None => current.assay.clone(),
+    };
+    let content = BatchContent {
+        lot: patch.lot.clone().unwrap_or(current.lot.clone()),
+        assay,
+        recalled: patch.recalled.unwrap_or(current.recalled),
+        recall_reason: patch
+            .recall_reason
+            .clone()
+            .or(current.recall_reason.clone()),
+    };
+    let request = BatchRequest {
+        lot: content.lot.clone(),
+        assay: None,
+        recalled: content.recalled,
+        recall_reason: content.recall_reason.clone(),
+    };
+    // Lot and recall reason are checked as a full update would check them.
+    let checked = BatchContent {
+        assay: content.assay,
+        ..request.parse()?
+    };
+    let action = if checked.recalled && !current.recalled {
+        "batch.recall"
+    } else {
+        "batch.update"
+    };
+    let batch = state
+        .store
+        .update_batch(
+            id,
+            &checked,
+            user.audit(
+                action,
+                "batch",
+                Some(id.to_string()),
+                None,
+                Outcome::Success,
+            ),
+        )
+        .await?;
+    let (product, _) = organization_batch(&state, &user, id).await?;
+    Ok(Json(BatchView::new(&state, &product, &batch)))
+}

@@ -103,6 +103,7 @@ fn operations() -> Vec<Operation> {
         op(Method::POST, "/api/v1/products/{id}/batches", CatalogManage),
         op(Method::GET, "/api/v1/batches/{id}", CatalogRead),
         op(Method::PUT, "/api/v1/batches/{id}", CatalogManage),
+        op(Method::PATCH, "/api/v1/batches/{id}", CatalogManage),
         op(Method::POST, "/api/v1/patients/{id}/doses", PatientDose),
         op(Method::GET, "/api/v1/patients/{id}/doses", PatientRead),
         op(
@@ -337,6 +338,7 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     ("POST", "/api/v1/users") => {
                         json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"})
                     }
+                    ("PATCH", "/api/v1/batches/{id}") => json!({"recalled": false}),
                     ("PATCH", _) => json!({"active": true}),
                     ("POST", "/api/v1/patients") => patient_body("Newly Registered"),
                     ("PUT", "/api/v1/patients/{id}") => patient_body("Renamed Patient"),

@@ -111,6 +111,16 @@ async fn batch_flags_cite_their_standard_and_are_recomputed_when_the_certificate
         .unwrap();
     assert_eq!(flag_codes(&recalled)[0], "recalled");
     assert_eq!(flag_codes(&casey.get_json(&path).await)[0], "recalled");
+    // A partial update changes only what it names.
+    casey.put(&path, &certified).await;
+    let patched: Value = casey
+        .patch(&path, &json!({"recalled": true, "recall_reason": "lead"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(flag_codes(&patched), ["recalled"]);
+    assert_eq!(patched["assay"]["mitragynine_mg_per_g"], 19.5);
 
     let unknown_field = casey
         .put(&path, &json!({"lot": "RB-1", "assay": {"mg": 3}}))

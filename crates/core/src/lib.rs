@@ -9,10 +9,12 @@ pub mod audit;
 pub mod dose;
 pub mod ids;
 pub mod import;
+pub mod instrument;
 pub mod patient;
 pub mod policy;
 pub mod product;
 pub mod quality;
+pub mod sleep;
 pub mod validation;
 
 pub use validation::{FieldError, FieldErrors};

@@ -243,7 +243,7 @@ impl Instrument {
                 }
             }
             if let Response::Scale(scale) = &response
-                && !(scale.min < scale.max)
+                && scale.min.partial_cmp(&scale.max) != Some(std::cmp::Ordering::Less)
             {
                 return Err(invalid(format!(
                     "item {}'s scale must have min < max",

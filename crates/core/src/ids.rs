@@ -76,6 +76,15 @@ id_type!(
     DoseId
 );
 
+id_type!(
+    /// One completed instrument.
+    AssessmentId
+);
+id_type!(
+    /// A safety signal raised for a patient.
+    AlertId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

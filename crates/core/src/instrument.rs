@@ -535,6 +535,357 @@ fn check_answer(item: &Item, answer: &Answer) -> Result<Option<f64>, String> {
     }
 }
 
+/// The instruments shipped in `data/instruments/`, in display order.
+const BUNDLED: [(&str, &str); 9] = [
+    (
+        "phq9.toml",
+        include_str!("../../../data/instruments/phq9.toml"),
+    ),
+    (
+        "gad7.toml",
+        include_str!("../../../data/instruments/gad7.toml"),
+    ),
+    (
+        "cows.toml",
+        include_str!("../../../data/instruments/cows.toml"),
+    ),
+    (
+        "sows.toml",
+        include_str!("../../../data/instruments/sows.toml"),
+    ),
+    (
+        "sleep_diary.toml",
+        include_str!("../../../data/instruments/sleep_diary.toml"),
+    ),
+    (
+        "craving.toml",
+        include_str!("../../../data/instruments/craving.toml"),
+    ),
+    (
+        "pain_nrs.toml",
+        include_str!("../../../data/instruments/pain_nrs.toml"),
+    ),
+    (
+        "peg3.toml",
+        include_str!("../../../data/instruments/peg3.toml"),
+    ),
+    (
+        "auditc.toml",
+        include_str!("../../../data/instruments/auditc.toml"),
+    ),
+];
+
+/// Every instrument Speciosa knows, checked.
+#[derive(Clone, Debug)]
+pub struct Instruments {
+    instruments: Vec<Instrument>,
+}
+
+impl Instruments {
+    pub fn bundled() -> Result<Self, InstrumentError> {
+        let mut instruments = Vec::new();
+        for (file, text) in BUNDLED {
+            let instrument = Instrument::parse(file, text)?;
+            if file.trim_end_matches(".toml") != instrument.code {
+                return Err(InstrumentError::Invalid {
+                    file: file.to_owned(),
+                    problem: format!(
+                        "the file name does not match its code {:?}",
+                        instrument.code
+                    ),
+                });
+            }
+            instruments.push(instrument);
+        }
+        Ok(Instruments { instruments })
+    }
+
+    pub fn all(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Instrument> {
+        self.instruments.iter().find(|i| i.code == code)
+    }
+}
+
+#[cfg(test)]
+mod bundled_tests {
+    use super::*;
+
+    fn bundled(code: &str) -> Instrument {
+        Instruments::bundled()
+            .expect("the bundled instruments load")
+            .get(code)
+            .expect(code)
+            .clone()
+    }
+
+    /// Answers all scored items, spreading `total` over them in order within each item's range.
+    fn answers_totalling(instrument: &Instrument, total: f64) -> BTreeMap<String, Answer> {
+        let mut left = total;
+        let mut answers = BTreeMap::new();
+        for item in instrument.scored_items() {
+            let values: Vec<f64> = match &item.response {
+                Response::Options(options) => options.iter().map(|o| o.value).collect(),
+                Response::Scale(scale) => (scale.min as i64..=scale.max as i64)
+                    .map(|v| v as f64)
+                    .collect(),
+                Response::Entry(_) => unreachable!("scored items are numeric"),
+            };
+            let pick = values
+                .iter()
+                .copied()
+                .filter(|v| *v <= left)
+                .fold(0.0, f64::max);
+            left -= pick;
+            answers.insert(item.id.clone(), Answer::Number(pick));
+        }
+        assert_eq!(
+            left, 0.0,
+            "{} cannot reach {total} this way",
+            instrument.code
+        );
+        answers
+    }
+
+    fn band_at(code: &str, total: f64, sex: Option<SexAtBirth>) -> Option<String> {
+        let instrument = bundled(code);
+        let scored = instrument
+            .score(&answers_totalling(&instrument, total), sex)
+            .unwrap();
+        assert_eq!(scored.total, Some(total));
+        scored.band.map(|b| b.code)
+    }
+
+    #[test]
+    fn all_nine_instruments_load_with_the_published_codes() {
+        let instruments = Instruments::bundled().unwrap();
+        let codes: Vec<&str> = instruments.all().iter().map(|i| i.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            [
+                "phq9",
+                "gad7",
+                "cows",
+                "sows",
+                "sleep_diary",
+                "craving",
+                "pain_nrs",
+                "peg3",
+                "auditc"
+            ]
+        );
+    }
+
+    #[test]
+    fn phq9_bands_change_exactly_at_the_published_boundaries() {
+        // Kroenke 2001: 0–4 minimal, 5–9 mild, 10–14 moderate, 15–19 moderately severe, 20–27 severe.
+        let expected = [
+            (0.0, "minimal"),
+            (4.0, "minimal"),
+            (5.0, "mild"),
+            (9.0, "mild"),
+            (10.0, "moderate"),
+            (14.0, "moderate"),
+            (15.0, "moderately_severe"),
+            (19.0, "moderately_severe"),
+            (20.0, "severe"),
+            (27.0, "severe"),
+        ];
+        for (total, band) in expected {
+            assert_eq!(
+                band_at("phq9", total, None).as_deref(),
+                Some(band),
+                "PHQ-9 {total}"
+            );
+        }
+    }
+
+    #[test]
+    fn phq9_item_nine_raises_the_safety_rule_and_difficulty_is_optional_and_unscored() {
+        let phq9 = bundled("phq9");
+        let mut answers = answers_totalling(&phq9, 0.0);
+        answers.insert("9".into(), Answer::Number(1.0));
+        answers.insert("difficulty".into(), Answer::Number(3.0));
+        let scored = phq9.score(&answers, None).unwrap();
+        assert_eq!(scored.total, Some(1.0));
+        assert_eq!(scored.safety, ["phq9_item9"]);
+        answers.remove("3");
+        let missing = phq9.score(&answers, None).unwrap_err();
+        assert_eq!(missing.errors[0].field, "answers.3");
+    }
+
+    #[test]
+    fn gad7_bands_change_exactly_at_the_published_boundaries() {
+        let expected = [
+            (0.0, "minimal"),
+            (4.0, "minimal"),
+            (5.0, "mild"),
+            (9.0, "mild"),
+            (10.0, "moderate"),
+            (14.0, "moderate"),
+            (15.0, "severe"),
+            (21.0, "severe"),
+        ];
+        for (total, band) in expected {
+            assert_eq!(
+                band_at("gad7", total, None).as_deref(),
+                Some(band),
+                "GAD-7 {total}"
+            );
+        }
+    }
+
+    #[test]
+    fn cows_bands_and_item_scores_follow_wesson_and_ling() {
+        let expected = [
+            (0.0, "none"),
+            (4.0, "none"),
+            (5.0, "mild"),
+            (12.0, "mild"),
+            (13.0, "moderate"),
+            (24.0, "moderate"),
+            (25.0, "moderately_severe"),
+            (36.0, "moderately_severe"),
+            (37.0, "severe"),
+            (48.0, "severe"),
+        ];
+        for (total, band) in expected {
+            assert_eq!(
+                band_at("cows", total, None).as_deref(),
+                Some(band),
+                "COWS {total}"
+            );
+        }
+        // Pulse scores 0, 1, 2 or 4: 3 is not a COWS pulse score.
+        let cows = bundled("cows");
+        let mut answers = answers_totalling(&cows, 0.0);
+        answers.insert("1".into(), Answer::Number(3.0));
+        let error = cows.score(&answers, None).unwrap_err();
+        assert_eq!(error.errors[0].field, "answers.1");
+        assert!(
+            error.errors[0].detail.contains("0, 1, 2, 4"),
+            "{}",
+            error.errors[0].detail
+        );
+        assert_eq!(cows.rater, Rater::Clinician);
+    }
+
+    #[test]
+    fn sows_sums_sixteen_items_without_bands() {
+        let sows = bundled("sows");
+        assert_eq!(sows.scored_items().count(), 16);
+        assert_eq!(band_at("sows", 13.0, None), None);
+        assert_eq!(band_at("sows", 64.0, None), None);
+    }
+
+    #[test]
+    fn peg3_is_the_mean_of_its_three_items() {
+        let peg = bundled("peg3");
+        let answers: BTreeMap<String, Answer> = [("1", 7.0), ("2", 4.0), ("3", 5.0)]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Answer::Number(*v)))
+            .collect();
+        let scored = peg.score(&answers, None).unwrap();
+        assert!((scored.total.unwrap() - 16.0 / 3.0).abs() < 1e-12);
+        let out_of_range: BTreeMap<String, Answer> = [("1", 11.0), ("2", 4.0), ("3", 5.5)]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Answer::Number(*v)))
+            .collect();
+        let fields: Vec<String> = peg
+            .score(&out_of_range, None)
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["answers.1", "answers.3"]);
+    }
+
+    #[test]
+    fn auditc_uses_sex_specific_cut_offs() {
+        // US/VA: positive at 4 or more for men, 3 or more for women; unknown sex uses the lower cut-off.
+        assert_eq!(
+            band_at("auditc", 3.0, Some(SexAtBirth::Male)).as_deref(),
+            Some("negative")
+        );
+        assert_eq!(
+            band_at("auditc", 4.0, Some(SexAtBirth::Male)).as_deref(),
+            Some("positive")
+        );
+        assert_eq!(
+            band_at("auditc", 2.0, Some(SexAtBirth::Female)).as_deref(),
+            Some("negative")
+        );
+        assert_eq!(
+            band_at("auditc", 3.0, Some(SexAtBirth::Female)).as_deref(),
+            Some("positive")
+        );
+        assert_eq!(band_at("auditc", 3.0, None).as_deref(), Some("positive"));
+        assert_eq!(
+            band_at("auditc", 3.0, Some(SexAtBirth::Intersex)).as_deref(),
+            Some("positive")
+        );
+        assert_eq!(
+            band_at("auditc", 12.0, Some(SexAtBirth::Male)).as_deref(),
+            Some("positive")
+        );
+    }
+
+    #[test]
+    fn pain_nrs_and_craving_are_single_items() {
+        let expected = [
+            (0.0, "none"),
+            (1.0, "mild"),
+            (3.0, "mild"),
+            (4.0, "moderate"),
+            (6.0, "moderate"),
+            (7.0, "severe"),
+            (10.0, "severe"),
+        ];
+        for (total, band) in expected {
+            assert_eq!(
+                band_at("pain_nrs", total, None).as_deref(),
+                Some(band),
+                "pain {total}"
+            );
+        }
+        assert_eq!(band_at("craving", 8.0, None), None);
+    }
+
+    #[test]
+    fn a_sleep_diary_checks_its_entries_and_has_no_total() {
+        let diary = bundled("sleep_diary");
+        let answers: BTreeMap<String, Answer> = [
+            ("1", Answer::Text("22:30".into())),
+            ("2", Answer::Text("23:00".into())),
+            ("3", Answer::Number(20.0)),
+            ("4", Answer::Number(2.0)),
+            ("5", Answer::Number(40.0)),
+            ("6", Answer::Text("06:30".into())),
+            ("7", Answer::Text("07:00".into())),
+            ("8", Answer::Number(3.0)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let scored = diary.score(&answers, None).unwrap();
+        assert_eq!((scored.total, scored.band), (None, None));
+        let mut wrong = answers.clone();
+        wrong.insert("1".into(), Answer::Text("half ten".into()));
+        wrong.insert("3".into(), Answer::Number(-5.0));
+        let fields: Vec<String> = diary
+            .score(&wrong, None)
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["answers.1", "answers.3"]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

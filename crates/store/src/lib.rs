@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite, Transaction};
 
+mod assessments;
 mod audit;
 mod doses;
 mod organizations;
@@ -25,6 +26,7 @@ mod sessions;
 mod types;
 mod users;
 
+pub use assessments::{Alert, Assessment, NewAlert, NewAssessment};
 pub use audit::{AuditFilter, AuditVerification};
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use organizations::Organization;

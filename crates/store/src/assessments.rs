@@ -1,0 +1,261 @@
+//! Completed instruments and the safety alerts they raise, written together so a
+//! signal can never be recorded without its evidence or lost without a trace.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use speciosa_core::audit::AuditEntry;
+use speciosa_core::ids::{AlertId, AssessmentId, OrganizationId, PatientId, UserId};
+use speciosa_core::instrument::Answer;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::audit::AppendAudit;
+use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assessment {
+    pub id: AssessmentId,
+    pub organization_id: OrganizationId,
+    pub patient_id: PatientId,
+    pub instrument: String,
+    pub answers: BTreeMap<String, Answer>,
+    pub total: Option<f64>,
+    pub band: Option<String>,
+    pub metrics: Option<serde_json::Value>,
+    pub completed_at: Timestamp,
+    pub entered_by: UserId,
+    pub entered_at: Timestamp,
+}
+
+/// An assessment about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewAssessment {
+    pub organization_id: OrganizationId,
+    pub patient_id: PatientId,
+    pub instrument: String,
+    pub answers: BTreeMap<String, Answer>,
+    pub total: Option<f64>,
+    pub band: Option<String>,
+    pub metrics: Option<serde_json::Value>,
+    pub completed_at: Timestamp,
+    pub entered_by: UserId,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub id: AlertId,
+    pub organization_id: OrganizationId,
+    pub patient_id: PatientId,
+    pub rule: String,
+    pub severity: String,
+    pub status: String,
+    pub evidence: serde_json::Value,
+    pub source_type: String,
+    pub source_id: String,
+    pub raised_at: Timestamp,
+    pub acknowledged_by: Option<UserId>,
+    pub acknowledged_at: Option<Timestamp>,
+}
+
+/// A rule that fired, about to be recorded as an open alert.
+#[derive(Clone, Debug)]
+pub struct NewAlert {
+    pub rule: String,
+    pub severity: String,
+    pub evidence: serde_json::Value,
+}
+
+#[derive(sqlx::FromRow)]
+struct AssessmentRow {
+    id: Uuid,
+    organization_id: Uuid,
+    patient_id: Uuid,
+    instrument: String,
+    answers: Json<BTreeMap<String, Answer>>,
+    total: Option<f64>,
+    band: Option<String>,
+    metrics: Option<Json<serde_json::Value>>,
+    completed_at: DbTime,
+    entered_by: Uuid,
+    entered_at: DbTime,
+}
+
+impl From<AssessmentRow> for Assessment {
+    fn from(row: AssessmentRow) -> Self {
+        Assessment {
+            id: AssessmentId::from_uuid(row.id),
+            organization_id: OrganizationId::from_uuid(row.organization_id),
+            patient_id: PatientId::from_uuid(row.patient_id),
+            instrument: row.instrument,
+            answers: row.answers.0,
+            total: row.total,
+            band: row.band,
+            metrics: row.metrics.map(|m| m.0),
+            completed_at: row.completed_at.0,
+            entered_by: UserId::from_uuid(row.entered_by),
+            entered_at: row.entered_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AlertRow {
+    id: Uuid,
+    organization_id: Uuid,
+    patient_id: Uuid,
+    rule: String,
+    severity: String,
+    status: String,
+    evidence: Json<serde_json::Value>,
+    source_type: String,
+    source_id: String,
+    raised_at: DbTime,
+    acknowledged_by: Option<Uuid>,
+    acknowledged_at: Option<DbTime>,
+}
+
+impl From<AlertRow> for Alert {
+    fn from(row: AlertRow) -> Self {
+        Alert {
+            id: AlertId::from_uuid(row.id),
+            organization_id: OrganizationId::from_uuid(row.organization_id),
+            patient_id: PatientId::from_uuid(row.patient_id),
+            rule: row.rule,
+            severity: row.severity,
+            status: row.status,
+            evidence: row.evidence.0,
+            source_type: row.source_type,
+            source_id: row.source_id,
+            raised_at: row.raised_at.0,
+            acknowledged_by: row.acknowledged_by.map(UserId::from_uuid),
+            acknowledged_at: row.acknowledged_at.map(|t| t.0),
+        }
+    }
+}
+
+const ASSESSMENT_COLUMNS: &str = "id, organization_id, patient_id, instrument, answers, total, band, metrics, \
+    completed_at, entered_by, entered_at";
+const ALERT_COLUMNS: &str = "id, organization_id, patient_id, rule, severity, status, evidence, source_type, \
+    source_id, raised_at, acknowledged_by, acknowledged_at";
+
+impl Store {
+    /// Stores an assessment and opens an alert for every rule it fired, in one
+    /// transaction with its audit event. Returns the assessment and the alerts.
+    pub async fn insert_assessment(
+        &self,
+        new: &NewAssessment,
+        alerts: &[NewAlert],
+        audit: impl FnOnce(AssessmentId) -> AuditEntry,
+    ) -> Result<(Assessment, Vec<Alert>)> {
+        let id = AssessmentId::new();
+        let now = DbTime::now();
+        let alert_ids: Vec<AlertId> = alerts.iter().map(|_| AlertId::new()).collect();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO assessments (id, organization_id, patient_id, instrument, answers, total, band, metrics, \
+                 completed_at, entered_by, entered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(id.as_uuid())
+            .bind(new.organization_id.as_uuid())
+            .bind(new.patient_id.as_uuid())
+            .bind(&new.instrument)
+            .bind(Json(&new.answers))
+            .bind(new.total)
+            .bind(&new.band)
+            .bind(new.metrics.as_ref().map(Json))
+            .bind(DbTime::from(new.completed_at))
+            .bind(new.entered_by.as_uuid())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for (alert, alert_id) in alerts.iter().zip(&alert_ids) {
+                sqlx::query(
+                    "INSERT INTO alerts (id, organization_id, patient_id, rule, severity, status, evidence, source_type, \
+                     source_id, raised_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, 'assessment', $7, $8)",
+                )
+                .bind(alert_id.as_uuid())
+                .bind(new.organization_id.as_uuid())
+                .bind(new.patient_id.as_uuid())
+                .bind(&alert.rule)
+                .bind(&alert.severity)
+                .bind(Json(&alert.evidence))
+                .bind(id.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.append_audit(audit(id)).await?;
+            tx.commit().await?;
+        });
+        let assessment = self
+            .get_assessment(id)
+            .await?
+            .ok_or(StoreError::NotFound("assessment"))?;
+        let mut raised = Vec::new();
+        for alert_id in alert_ids {
+            raised.push(
+                self.get_alert(alert_id)
+                    .await?
+                    .ok_or(StoreError::NotFound("alert"))?,
+            );
+        }
+        Ok((assessment, raised))
+    }
+
+    pub async fn get_assessment(&self, id: AssessmentId) -> Result<Option<Assessment>> {
+        on_pool!(self, pool => {
+            let row: Option<AssessmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"
+            )))
+            .bind(id.as_uuid())
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(Assessment::from))
+        })
+    }
+
+    /// A patient's assessments, oldest first, optionally of one instrument.
+    pub async fn list_assessments(
+        &self,
+        patient: PatientId,
+        instrument: Option<&str>,
+    ) -> Result<Vec<Assessment>> {
+        on_pool!(self, pool => {
+            let rows: Vec<AssessmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE patient_id = $1 \
+                 AND ($2 IS NULL OR instrument = $2) ORDER BY completed_at, entered_at"
+            )))
+            .bind(patient.as_uuid())
+            .bind(instrument)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(Assessment::from).collect())
+        })
+    }
+
+    pub async fn get_alert(&self, id: AlertId) -> Result<Option<Alert>> {
+        on_pool!(self, pool => {
+            let row: Option<AlertRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1")))
+                    .bind(id.as_uuid())
+                    .fetch_optional(pool)
+                    .await?;
+            Ok(row.map(Alert::from))
+        })
+    }
+
+    /// A patient's alerts, newest first.
+    pub async fn list_alerts(&self, patient: PatientId) -> Result<Vec<Alert>> {
+        on_pool!(self, pool => {
+            let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE patient_id = $1 ORDER BY raised_at DESC, id"
+            )))
+            .bind(patient.as_uuid())
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(Alert::from).collect())
+        })
+    }
+}

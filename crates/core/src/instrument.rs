@@ -536,7 +536,7 @@ fn check_answer(item: &Item, answer: &Answer) -> Result<Option<f64>, String> {
 }
 
 /// The instruments shipped in `data/instruments/`, in display order.
-const BUNDLED: [(&str, &str); 9] = [
+const BUNDLED: [(&str, &str); 10] = [
     (
         "phq9.toml",
         include_str!("../../../data/instruments/phq9.toml"),
@@ -572,6 +572,10 @@ const BUNDLED: [(&str, &str); 9] = [
     (
         "auditc.toml",
         include_str!("../../../data/instruments/auditc.toml"),
+    ),
+    (
+        "red_flags.toml",
+        include_str!("../../../data/instruments/red_flags.toml"),
     ),
 ];
 
@@ -659,7 +663,7 @@ mod bundled_tests {
     }
 
     #[test]
-    fn all_nine_instruments_load_with_the_published_codes() {
+    fn every_shipped_instrument_loads_with_its_published_code() {
         let instruments = Instruments::bundled().unwrap();
         let codes: Vec<&str> = instruments.all().iter().map(|i| i.code.as_str()).collect();
         assert_eq!(
@@ -673,7 +677,8 @@ mod bundled_tests {
                 "craving",
                 "pain_nrs",
                 "peg3",
-                "auditc"
+                "auditc",
+                "red_flags"
             ]
         );
     }
@@ -852,6 +857,19 @@ mod bundled_tests {
             );
         }
         assert_eq!(band_at("craving", 8.0, None), None);
+    }
+
+    #[test]
+    fn any_red_flag_answered_yes_raises_its_own_rule() {
+        let flags = bundled("red_flags");
+        let answers: BTreeMap<String, Answer> =
+            [("1", 0.0), ("2", 1.0), ("3", 0.0), ("4", 1.0), ("5", 0.0)]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Answer::Number(*v)))
+                .collect();
+        let scored = flags.score(&answers, None).unwrap();
+        assert_eq!(scored.total, None);
+        assert_eq!(scored.safety, ["red_flag_seizure", "red_flag_breathing"]);
     }
 
     #[test]

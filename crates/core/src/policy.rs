@@ -57,6 +57,8 @@ pub enum PatientAction {
     ManageLogin,
     /// Log, correct or delete doses (patients log their own).
     RecordDose,
+    /// Submit an instrument (patients answer their own; clinicians may submit any).
+    SubmitAssessment,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +108,9 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
         Role::Clinician if patient.actor_on_care_team => Decision::Allow,
         Role::Clinician => Decision::Forbidden,
         Role::Patient if actor.own_patient_id == Some(patient.patient_id) => match action {
-            PatientAction::Read | PatientAction::RecordDose => Decision::Allow,
+            PatientAction::Read | PatientAction::RecordDose | PatientAction::SubmitAssessment => {
+                Decision::Allow
+            }
             PatientAction::UpdateDetails
             | PatientAction::ManageCareTeam
             | PatientAction::ManageLogin => Decision::Forbidden,
@@ -120,12 +124,13 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
 mod tests {
     use super::*;
 
-    const PATIENT_ACTIONS: [PatientAction; 5] = [
+    const PATIENT_ACTIONS: [PatientAction; 6] = [
         PatientAction::Read,
         PatientAction::UpdateDetails,
         PatientAction::ManageCareTeam,
         PatientAction::ManageLogin,
         PatientAction::RecordDose,
+        PatientAction::SubmitAssessment,
     ];
     const ORG_ACTIONS: [OrganizationAction; 8] = [
         OrganizationAction::ManageUsers,
@@ -175,9 +180,12 @@ mod tests {
             for action in PATIENT_ACTIONS {
                 let expected_mine = match (role, action) {
                     (Role::Clinician, _) => Decision::Allow,
-                    (Role::Patient, PatientAction::Read | PatientAction::RecordDose) => {
-                        Decision::Allow
-                    }
+                    (
+                        Role::Patient,
+                        PatientAction::Read
+                        | PatientAction::RecordDose
+                        | PatientAction::SubmitAssessment,
+                    ) => Decision::Allow,
                     _ => Decision::Forbidden,
                 };
                 let expected_not_mine = match role {

@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::SignedDuration;
+use speciosa_core::instrument::Instruments;
 use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
 use tokio::net::TcpListener;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Product-quality limits from `data/product-quality.toml`, checked at start-up.
     pub standards: Arc<QualityStandards>,
+    /// The instruments in `data/instruments/`, checked at start-up.
+    pub instruments: Arc<Instruments>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -128,11 +131,13 @@ pub async fn serve_on(
     config: ServerConfig,
 ) -> std::io::Result<()> {
     let standards = QualityStandards::bundled().map_err(std::io::Error::other)?;
+    let instruments = Instruments::bundled().map_err(std::io::Error::other)?;
     let sweeper = tokio::spawn(sweep_periodically(store.clone()));
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
         standards: Arc::new(standards),
+        instruments: Arc::new(instruments),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)

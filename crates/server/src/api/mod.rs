@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 
 use crate::app::AppState;
 
+pub mod assessments;
 pub mod audit_log;
 pub mod doses;
 pub mod patients;
@@ -55,6 +56,13 @@ pub fn router() -> Router<AppState> {
         .route("/patients/{id}/doses/import", post(doses::import))
         .route("/patients/{id}/exposure/daily", get(doses::daily))
         .route("/patients/{id}/product-safety", get(doses::product_safety))
+        .route("/instruments", get(assessments::list_instruments))
+        .route("/instruments/{code}", get(assessments::get_instrument))
+        .route(
+            "/patients/{id}/assessments",
+            post(assessments::create).get(assessments::history),
+        )
+        .route("/patients/{id}/alerts", get(assessments::alerts))
         .route("/audit-events", get(audit_log::list))
         .route("/openapi.json", get(openapi))
 }
@@ -79,6 +87,8 @@ pub fn router() -> Router<AppState> {
         products::create_batch, products::get_batch, products::update_batch, products::patch_batch,
         doses::create, doses::list, doses::correct, doses::delete, doses::daily,
         doses::import, doses::product_safety,
+        assessments::list_instruments, assessments::get_instrument, assessments::create,
+        assessments::history, assessments::alerts,
         audit_log::list,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
@@ -88,6 +98,7 @@ pub fn router() -> Router<AppState> {
         (name = "patients", description = "Patient records and care teams (clinicians; patients see themselves)"),
         (name = "products", description = "The product catalogue, batch certificates of analysis and quality flags"),
         (name = "doses", description = "Doses in milligrams of mitragynine and 7-OH, and daily exposure"),
+        (name = "assessments", description = "Validated instruments, scoring, history and safety alerts"),
         (name = "audit", description = "The hash-chained audit log (admins)"),
     )
 )]

@@ -131,6 +131,19 @@ fn operations() -> Vec<Operation> {
             "/api/v1/patients/{id}/product-safety",
             PatientRead,
         ),
+        op(Method::GET, "/api/v1/instruments", AnySignedIn),
+        op(Method::GET, "/api/v1/instruments/{code}", AnySignedIn),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/assessments",
+            PatientDose,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/assessments",
+            PatientRead,
+        ),
+        op(Method::GET, "/api/v1/patients/{id}/alerts", PatientRead),
     ]
 }
 
@@ -333,7 +346,11 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     (_, Target::OtherClinic) => foreign_patient.clone(),
                 };
                 let dose_id = pick(&own_dose, &same_clinic_dose, &foreign_dose);
-                let path = op.path.replace("{id}", &id).replace("{dose_id}", &dose_id);
+                let path = op
+                    .path
+                    .replace("{id}", &id)
+                    .replace("{dose_id}", &dose_id)
+                    .replace("{code}", "phq9");
                 let body = match (op.method.as_str(), op.path) {
                     ("POST", "/api/v1/users") => {
                         json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"})
@@ -349,6 +366,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     }
                     ("PUT", "/api/v1/batches/{id}") => json!({"lot": format!("RELOT-{checks}")}),
                     ("POST", "/api/v1/patients/{id}/doses") => dose(&own_batch),
+                    ("POST", "/api/v1/patients/{id}/assessments") => {
+                        json!({"instrument": "craving", "answers": {"1": 3}})
+                    }
                     ("POST", "/api/v1/patients/{id}/doses/import") => {
                         json!({"csv": "date,time,product,amount,unit\n2026-11-01,08:00,Leaf,2,g\n"})
                     }

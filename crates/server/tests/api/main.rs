@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod assessments;
 mod audit;
 mod authorization;
 mod conventions;

@@ -1,0 +1,530 @@
+//! `/api/v1/instruments` and `/api/v1/patients/{id}/assessments` and `/alerts`: validated
+//! instruments scored exactly as published, and the safety alerts answers raise.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use speciosa_core::FieldErrors;
+use speciosa_core::account::Role;
+use speciosa_core::audit::Outcome;
+use speciosa_core::ids::PatientId;
+use speciosa_core::instrument::{
+    Answer, EntryKind, Instrument, Rater, Response as ItemResponse, ScoringMethod,
+};
+use speciosa_core::patient::SexAtBirth;
+use speciosa_core::policy::PatientAction;
+use speciosa_core::sleep::DiaryEntry;
+use speciosa_store::{Alert, Assessment, NewAlert, NewAssessment, Patient};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::access;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
+
+const PROBLEM: &str = "application/problem+json";
+
+#[derive(Serialize, ToSchema)]
+pub struct OptionView {
+    pub value: f64,
+    pub label: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ItemView {
+    /// The item's number in the published order ("1", "2", …), the key for `answers`.
+    pub id: String,
+    pub text: String,
+    pub scored: bool,
+    pub required: bool,
+    /// For choice items: the published score of each answer.
+    pub options: Option<Vec<OptionView>>,
+    /// For numeric rating scales: `{min, max, min_label, max_label}`.
+    #[schema(value_type = Option<Object>)]
+    pub scale: Option<serde_json::Value>,
+    /// For diary entries: `clock_time` (HH:MM), `minutes`, `count` or `text`.
+    pub kind: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BandView {
+    pub code: String,
+    pub label: String,
+    pub min: f64,
+    pub max: f64,
+    pub sex: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InstrumentView {
+    /// `phq9`, `gad7`, `cows`, `sows`, `sleep_diary`, `craving`, `pain_nrs`, `peg3`, `auditc`, `red_flags`.
+    pub code: String,
+    pub name: String,
+    pub short_name: String,
+    /// `patient` (self-report) or `clinician`.
+    pub rater: String,
+    pub instructions: String,
+    pub attribution: String,
+    pub licence: String,
+    pub source: String,
+    pub evidence: Option<String>,
+    pub loinc_panel: Option<String>,
+    pub loinc_total: Option<String>,
+    /// `sum`, `mean` or `none`.
+    pub scoring: String,
+    pub min: f64,
+    pub max: f64,
+    pub items: Vec<ItemView>,
+    pub bands: Vec<BandView>,
+}
+
+fn entry_kind(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::ClockTime => "clock_time",
+        EntryKind::Minutes => "minutes",
+        EntryKind::Count => "count",
+        EntryKind::Text => "text",
+    }
+}
+
+impl From<&Instrument> for InstrumentView {
+    fn from(i: &Instrument) -> Self {
+        InstrumentView {
+            code: i.code.clone(),
+            name: i.name.clone(),
+            short_name: i.short_name.clone(),
+            rater: match i.rater {
+                Rater::Patient => "patient".into(),
+                Rater::Clinician => "clinician".into(),
+            },
+            instructions: i.instructions.clone(),
+            attribution: i.attribution.clone(),
+            licence: i.licence.clone(),
+            source: i.source.clone(),
+            evidence: i.evidence.clone(),
+            loinc_panel: i.loinc.as_ref().and_then(|l| l.panel.clone()),
+            loinc_total: i.loinc.as_ref().and_then(|l| l.total.clone()),
+            scoring: match i.scoring.method {
+                ScoringMethod::Sum => "sum".into(),
+                ScoringMethod::Mean => "mean".into(),
+                ScoringMethod::None => "none".into(),
+            },
+            min: i.scoring.min,
+            max: i.scoring.max,
+            items: i
+                .items
+                .iter()
+                .map(|item| {
+                    let (options, scale, kind) = match &item.response {
+                        ItemResponse::Options(options) => (
+                            Some(options.iter().map(|o| OptionView { value: o.value, label: o.label.clone() }).collect()),
+                            None,
+                            None,
+                        ),
+                        ItemResponse::Scale(s) => (
+                            None,
+                            Some(serde_json::json!({"min": s.min, "max": s.max, "min_label": s.min_label, "max_label": s.max_label})),
+                            None,
+                        ),
+                        ItemResponse::Entry(kind) => (None, None, Some(entry_kind(*kind).to_owned())),
+                    };
+                    ItemView { id: item.id.clone(), text: item.text.clone(), scored: item.scored, required: item.required, options, scale, kind }
+                })
+                .collect(),
+            bands: i
+                .bands
+                .iter()
+                .map(|b| BandView { code: b.code.clone(), label: b.label.clone(), min: b.min, max: b.max, sex: b.sex.map(|s| s.as_str().to_owned()) })
+                .collect(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/instruments", tag = "assessments",
+    responses((status = 200, description = "Every instrument, with items, answer scores, bands and sources", body = [InstrumentView])))]
+pub async fn list_instruments(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+) -> Json<Vec<InstrumentView>> {
+    Json(
+        state
+            .instruments
+            .all()
+            .iter()
+            .map(InstrumentView::from)
+            .collect(),
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/instruments/{code}", tag = "assessments", params(("code" = String, Path)),
+    responses((status = 200, description = "One instrument", body = InstrumentView)))]
+pub async fn get_instrument(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<InstrumentView>, ApiError> {
+    state
+        .instruments
+        .get(&code)
+        .map(|i| Json(InstrumentView::from(i)))
+        .ok_or_else(|| ApiError::not_found("instrument"))
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentRequest {
+    #[schema(example = "phq9")]
+    pub instrument: String,
+    /// Item id → the item's published score (numbers), or text for diary times and notes.
+    #[schema(value_type = Object, example = json!({"1": 2, "2": 1, "3": 0, "4": 1, "5": 0, "6": 0, "7": 1, "8": 0, "9": 0}))]
+    pub answers: BTreeMap<String, Answer>,
+    /// RFC 3339; defaults to now. Future times are refused.
+    pub completed_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    /// The rule that fired, e.g. `phq9_item9`, `red_flag_seizure`.
+    pub rule: String,
+    /// `urgent`, `warning` or `info`.
+    pub severity: String,
+    /// `open` until someone acknowledges it.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+    pub source_type: String,
+    pub source_id: String,
+    pub raised_at: String,
+    pub acknowledged_by: Option<Uuid>,
+    pub acknowledged_at: Option<String>,
+}
+
+impl From<&Alert> for AlertView {
+    fn from(a: &Alert) -> Self {
+        AlertView {
+            id: a.id.as_uuid(),
+            patient_id: a.patient_id.as_uuid(),
+            rule: a.rule.clone(),
+            severity: a.severity.clone(),
+            status: a.status.clone(),
+            evidence: a.evidence.clone(),
+            source_type: a.source_type.clone(),
+            source_id: a.source_id.clone(),
+            raised_at: a.raised_at.to_string(),
+            acknowledged_by: a.acknowledged_by.map(|u| u.as_uuid()),
+            acknowledged_at: a.acknowledged_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssessmentView {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub instrument: String,
+    #[schema(value_type = Object)]
+    pub answers: BTreeMap<String, Answer>,
+    /// Unrounded (PEG-3's is a mean); absent for diaries.
+    pub total: Option<f64>,
+    pub band: Option<String>,
+    pub band_label: Option<String>,
+    /// Derived metrics, e.g. a sleep diary's total sleep time and efficiency.
+    #[schema(value_type = Option<Object>)]
+    pub metrics: Option<serde_json::Value>,
+    pub completed_at: String,
+    pub entered_by: Uuid,
+    /// Alerts this submission raised (on creation only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertView>,
+}
+
+impl AssessmentView {
+    pub fn new(state: &AppState, assessment: &Assessment, alerts: &[Alert]) -> Self {
+        let band_label = state
+            .instruments
+            .get(&assessment.instrument)
+            .and_then(|i| {
+                i.bands
+                    .iter()
+                    .find(|b| Some(&b.code) == assessment.band.as_ref())
+            })
+            .map(|b| b.label.clone());
+        AssessmentView {
+            id: assessment.id.as_uuid(),
+            patient_id: assessment.patient_id.as_uuid(),
+            instrument: assessment.instrument.clone(),
+            answers: assessment.answers.clone(),
+            total: assessment.total,
+            band: assessment.band.clone(),
+            band_label,
+            metrics: assessment.metrics.clone(),
+            completed_at: assessment.completed_at.to_string(),
+            entered_by: assessment.entered_by.as_uuid(),
+            alerts: alerts.iter().map(AlertView::from).collect(),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/patients/{id}/assessments", tag = "assessments", params(("id" = Uuid, Path)), request_body = AssessmentRequest,
+    responses(
+        (status = 201, description = "Scored; any safety rule it fired has already raised an alert", body = AssessmentView),
+        (status = 422, description = "Unknown instrument, or invalid or incomplete answers naming the items", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiJson(request): ApiJson<AssessmentRequest>,
+) -> Result<Response, ApiError> {
+    let (assessment, alerts) = submit_assessment(&state, &user, id, &request).await?;
+    let location = format!("/api/v1/patients/{id}/assessments/{}", assessment.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(AssessmentView::new(&state, &assessment, &alerts)),
+    )
+        .into_response())
+}
+
+/// Scores a submission, stores it and opens an alert for every safety rule it fired,
+/// all before returning. Shared with the pages.
+pub async fn submit_assessment(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    request: &AssessmentRequest,
+) -> Result<(Assessment, Vec<Alert>), ApiError> {
+    access::patient(
+        state,
+        user,
+        id,
+        PatientAction::SubmitAssessment,
+        "assessment.create",
+    )
+    .await?;
+    let patient: Patient = state
+        .store
+        .get_patient(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("patient"))?;
+    let instrument = state
+        .instruments
+        .get(request.instrument.trim())
+        .ok_or_else(|| {
+            FieldErrors::single(
+                "instrument",
+                format!(
+                    "{:?} is not an instrument Speciosa knows",
+                    request.instrument
+                ),
+            )
+        })?;
+    if instrument.rater == Rater::Clinician && user.actor.role == Role::Patient {
+        return Err(ApiError::forbidden(format!(
+            "{} is rated by a clinician",
+            instrument.short_name
+        )));
+    }
+    let now = Timestamp::now();
+    let completed_at = match request
+        .completed_at
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => now,
+        Some(text) => text.parse::<Timestamp>().map_err(|_| {
+            FieldErrors::single(
+                "completed_at",
+                format!("{text:?} is not an RFC 3339 time with an offset"),
+            )
+        })?,
+    };
+    if completed_at > now + SignedDuration::from_mins(5) {
+        return Err(FieldErrors::single(
+            "completed_at",
+            "an assessment cannot be completed in the future",
+        )
+        .into());
+    }
+    let sex = Some(patient.details.sex_at_birth).filter(|s| *s != SexAtBirth::Unknown);
+    let scored = instrument.score(&request.answers, sex)?;
+    let metrics = diary_metrics(instrument, &request.answers, &patient, completed_at)?;
+    let alerts: Vec<NewAlert> = scored
+        .safety
+        .iter()
+        .map(|rule| NewAlert {
+            rule: rule.clone(),
+            severity: "urgent".into(),
+            evidence: serde_json::json!({
+                "instrument": instrument.code,
+                "items": instrument.items.iter().filter(|i| i.safety.as_deref() == Some(rule.as_str())).map(|i| serde_json::json!({
+                    "item": i.id, "text": i.text, "answer": request.answers.get(&i.id),
+                })).collect::<Vec<_>>(),
+                "completed_at": completed_at.to_string(),
+            }),
+        })
+        .collect();
+    let new = NewAssessment {
+        organization_id: patient.organization_id,
+        patient_id: id,
+        instrument: instrument.code.clone(),
+        answers: request.answers.clone(),
+        total: scored.total,
+        band: scored.band.map(|b| b.code),
+        metrics,
+        completed_at,
+        entered_by: user.actor.user_id,
+    };
+    let (assessment, raised) = state
+        .store
+        .insert_assessment(&new, &alerts, |assessment_id| {
+            let mut entry = user.audit(
+                "assessment.create",
+                "assessment",
+                Some(assessment_id.to_string()),
+                Some(id),
+                Outcome::Success,
+            );
+            entry.detail = Some(format!(
+                "{}; {} alerts raised",
+                instrument.code,
+                alerts.len()
+            ));
+            entry
+        })
+        .await?;
+    Ok((assessment, raised))
+}
+
+/// For sleep diaries: the night's metrics, or a 422 explaining why the diary is impossible.
+fn diary_metrics(
+    instrument: &Instrument,
+    answers: &BTreeMap<String, Answer>,
+    patient: &Patient,
+    completed_at: Timestamp,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    if instrument.code != "sleep_diary" {
+        return Ok(None);
+    }
+    let time = |id: &str| match answers.get(id) {
+        Some(Answer::Text(text)) => jiff::civil::Time::strptime("%H:%M", text.trim()).ok(),
+        _ => None,
+    };
+    let number = |id: &str| match answers.get(id) {
+        Some(Answer::Number(n)) => Some(*n as i64),
+        _ => None,
+    };
+    let zone = patient.details.time_zone.to_zone();
+    let (
+        Some(bed),
+        Some(tried),
+        Some(latency),
+        Some(awakenings),
+        Some(waso),
+        Some(wake),
+        Some(out),
+    ) = (
+        time("1"),
+        time("2"),
+        number("3"),
+        number("4"),
+        number("5"),
+        time("6"),
+        time("7"),
+    )
+    else {
+        return Err(FieldErrors::single("answers", "the sleep diary needs items 1 to 7").into());
+    };
+    let entry = DiaryEntry {
+        morning: completed_at.to_zoned_datetime(zone.clone()).date(),
+        got_into_bed: bed,
+        tried_to_sleep: tried,
+        sleep_onset_latency_min: latency,
+        awakenings,
+        wake_after_sleep_onset_min: waso,
+        final_awakening: wake,
+        out_of_bed: out,
+        quality: number("8"),
+    };
+    let metrics = entry
+        .metrics(&zone)
+        .map_err(|e| FieldErrors::single("answers", e.to_string()))?;
+    Ok(serde_json::to_value(metrics).ok())
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Only this instrument.
+    pub instrument: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/assessments", tag = "assessments", params(("id" = Uuid, Path), HistoryQuery),
+    responses((status = 200, description = "The patient's assessments, oldest first, with totals and bands", body = [AssessmentView])))]
+pub async fn history(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<Vec<AssessmentView>>, ApiError> {
+    let assessments = read_history(&state, &user, id, query.instrument.as_deref()).await?;
+    Ok(Json(
+        assessments
+            .iter()
+            .map(|a| AssessmentView::new(&state, a, &[]))
+            .collect(),
+    ))
+}
+
+pub async fn read_history(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    instrument: Option<&str>,
+) -> Result<Vec<Assessment>, ApiError> {
+    access::patient(state, user, id, PatientAction::Read, "assessment.list").await?;
+    if let Some(code) = instrument
+        && state.instruments.get(code).is_none()
+    {
+        return Err(FieldErrors::single(
+            "instrument",
+            format!("{code:?} is not an instrument Speciosa knows"),
+        )
+        .into());
+    }
+    let assessments = state.store.list_assessments(id, instrument).await?;
+    let mut entry = user.audit(
+        "assessment.list",
+        "assessment",
+        None,
+        Some(id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!("{} assessments", assessments.len()));
+    state.store.append_audit(entry).await?;
+    Ok(assessments)
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/alerts", tag = "assessments", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The patient's safety alerts, newest first", body = [AlertView])))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<Json<Vec<AlertView>>, ApiError> {
+    access::patient(&state, &user, id, PatientAction::Read, "alert.list").await?;
+    let alerts = state.store.list_alerts(id).await?;
+    let mut entry = user.audit("alert.list", "alert", None, Some(id), Outcome::Success);
+    entry.detail = Some(format!("{} alerts", alerts.len()));
+    state.store.append_audit(entry).await?;
+    Ok(Json(alerts.iter().map(AlertView::from).collect()))
+}

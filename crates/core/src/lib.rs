@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod checkin;
 pub mod dose;
 pub mod ids;
 pub mod import;

@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::SignedDuration;
+use speciosa_core::checkin::{CheckInDefaults, CrisisDirectory};
 use speciosa_core::instrument::Instruments;
 use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
@@ -31,6 +32,10 @@ pub struct AppState {
     pub standards: Arc<QualityStandards>,
     /// The instruments in `data/instruments/`, checked at start-up.
     pub instruments: Arc<Instruments>,
+    /// The default check-in rhythm (`data/check-in.toml`).
+    pub checkin_defaults: Arc<CheckInDefaults>,
+    /// Crisis contacts by country (`data/crisis-resources.toml`).
+    pub crisis: Arc<CrisisDirectory>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -132,12 +137,16 @@ pub async fn serve_on(
 ) -> std::io::Result<()> {
     let standards = QualityStandards::bundled().map_err(std::io::Error::other)?;
     let instruments = Instruments::bundled().map_err(std::io::Error::other)?;
+    let checkin_defaults = CheckInDefaults::bundled().map_err(std::io::Error::other)?;
+    let crisis = CrisisDirectory::bundled().map_err(std::io::Error::other)?;
     let sweeper = tokio::spawn(sweep_periodically(store.clone()));
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
         standards: Arc::new(standards),
         instruments: Arc::new(instruments),
+        checkin_defaults: Arc::new(checkin_defaults),
+        crisis: Arc::new(crisis),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)

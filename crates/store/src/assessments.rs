@@ -259,3 +259,64 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The patient's schedule overrides: instrument → frequency.
+    pub async fn schedule_overrides(&self, patient: PatientId) -> Result<BTreeMap<String, String>> {
+        on_pool!(self, pool => {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT instrument, frequency FROM patient_schedules WHERE patient_id = $1")
+                    .bind(patient.as_uuid())
+                    .fetch_all(pool)
+                    .await?;
+            Ok(rows.into_iter().collect())
+        })
+    }
+
+    /// Replaces the patient's schedule overrides with `frequencies`.
+    pub async fn set_schedule(
+        &self,
+        patient: PatientId,
+        frequencies: &BTreeMap<String, String>,
+        changed_by: UserId,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let now = DbTime::now();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM patient_schedules WHERE patient_id = $1").bind(patient.as_uuid()).execute(&mut *tx).await?;
+            for (instrument, frequency) in frequencies {
+                sqlx::query(
+                    "INSERT INTO patient_schedules (patient_id, instrument, frequency, updated_by, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(patient.as_uuid())
+                .bind(instrument)
+                .bind(frequency)
+                .bind(changed_by.as_uuid())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// When the patient last completed each instrument.
+    pub async fn last_completions(
+        &self,
+        patient: PatientId,
+    ) -> Result<BTreeMap<String, Timestamp>> {
+        on_pool!(self, pool => {
+            let rows: Vec<(String, DbTime)> = sqlx::query_as(
+                "SELECT instrument, MAX(completed_at) FROM assessments WHERE patient_id = $1 GROUP BY instrument",
+            )
+            .bind(patient.as_uuid())
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|(instrument, at)| (instrument, at.0)).collect())
+        })
+    }
+}

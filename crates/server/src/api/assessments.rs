@@ -244,6 +244,10 @@ pub struct AssessmentView {
     /// Alerts this submission raised (on creation only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertView>,
+    /// When an urgent alert was raised: who the patient can contact now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub crisis_resources: Option<serde_json::Value>,
 }
 
 impl AssessmentView {
@@ -269,6 +273,7 @@ impl AssessmentView {
             completed_at: assessment.completed_at.to_string(),
             entered_by: assessment.entered_by.as_uuid(),
             alerts: alerts.iter().map(AlertView::from).collect(),
+            crisis_resources: None,
         }
     }
 }
@@ -286,10 +291,21 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let (assessment, alerts) = submit_assessment(&state, &user, id, &request).await?;
     let location = format!("/api/v1/patients/{id}/assessments/{}", assessment.id);
+    let mut view = AssessmentView::new(&state, &assessment, &alerts);
+    if !alerts.is_empty()
+        && let Some(patient) = state.store.get_patient(id).await?
+    {
+        let (country, resources) = crate::api::checkin::crisis_resources(&state, &patient);
+        view.crisis_resources = Some(serde_json::json!({
+            "country": country,
+            "source": resources.source,
+            "resources": resources.resources,
+        }));
+    }
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(AssessmentView::new(&state, &assessment, &alerts)),
+        Json(view),
     )
         .into_response())
 }

@@ -9,6 +9,7 @@ use crate::app::AppState;
 
 pub mod assessments;
 pub mod audit_log;
+pub mod checkin;
 pub mod doses;
 pub mod patients;
 pub mod products;
@@ -63,6 +64,10 @@ pub fn router() -> Router<AppState> {
             post(assessments::create).get(assessments::history),
         )
         .route("/patients/{id}/alerts", get(assessments::alerts))
+        .route(
+            "/patients/{id}/schedule",
+            get(checkin::get_schedule).put(checkin::put_schedule),
+        )
         .route("/audit-events", get(audit_log::list))
         .route("/openapi.json", get(openapi))
 }
@@ -89,6 +94,7 @@ pub fn router() -> Router<AppState> {
         doses::import, doses::product_safety,
         assessments::list_instruments, assessments::get_instrument, assessments::create,
         assessments::history, assessments::alerts,
+        checkin::get_schedule, checkin::put_schedule,
         audit_log::list,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),

@@ -11,6 +11,7 @@ on_both_backends!(
     cows_is_for_clinicians_and_peg3_totals_are_unrounded_means,
     auditc_applies_the_patients_sex_specific_cut_off,
     a_sleep_diary_gets_its_metrics_and_impossible_nights_are_refused,
+    the_schedule_says_what_is_due_today_and_clinicians_set_it,
 );
 
 struct Setup {
@@ -166,6 +167,11 @@ async fn phq9_item_nine_above_zero_opens_an_urgent_alert_before_the_response(app
     );
     assert_eq!(alert["evidence"]["items"][0]["answer"], 1.0);
     assert_eq!(alert["source_id"], worrying["id"]);
+    let contacts = worrying["crisis_resources"]["resources"].to_string();
+    assert!(
+        contacts.contains("988") && contacts.contains("911"),
+        "{contacts}"
+    );
 }
 
 async fn incomplete_or_impossible_answers_are_422_naming_the_items(app: TestApp) {
@@ -251,4 +257,61 @@ async fn a_sleep_diary_gets_its_metrics_and_impossible_nights_are_refused(app: T
             .contains("out of order"),
         "{refused}"
     );
+}
+
+async fn the_schedule_says_what_is_due_today_and_clinicians_set_it(app: TestApp) {
+    let s = setup(&app, "female").await;
+    let path = format!("/api/v1/patients/{}/schedule", s.patient);
+    let due = |schedule: &Value, code: &str| -> (String, bool) {
+        let item = schedule
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["instrument"] == code)
+            .unwrap();
+        (
+            item["frequency"].as_str().unwrap().to_owned(),
+            item["due"].as_bool().unwrap(),
+        )
+    };
+    let fresh = s.dana.get_json(&path).await;
+    assert_eq!(due(&fresh, "craving"), ("daily".to_owned(), true));
+    assert_eq!(due(&fresh, "phq9"), ("weekly".to_owned(), true));
+    assert_eq!(due(&fresh, "cows"), ("off".to_owned(), false));
+    s.created(&s.dana, "craving", json!({"1": 4})).await;
+    assert_eq!(
+        due(&s.dana.get_json(&path).await, "craving"),
+        ("daily".to_owned(), false)
+    );
+
+    problem(
+        s.dana
+            .put(&path, &json!({"frequencies": {"sows": "daily"}}))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let refused = s
+        .casey
+        .put(
+            &path,
+            &json!({"frequencies": {"sows": "hourly", "isi": "daily"}}),
+        )
+        .await;
+    assert_eq!(
+        error_fields(&problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await),
+        ["frequencies.isi", "frequencies.sows"]
+    );
+    let updated: Value = s
+        .casey
+        .put(
+            &path,
+            &json!({"frequencies": {"sows": "daily", "phq9": "off"}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(due(&updated, "sows"), ("daily".to_owned(), true));
+    assert_eq!(due(&updated, "phq9"), ("off".to_owned(), false));
 }

@@ -144,6 +144,8 @@ fn operations() -> Vec<Operation> {
             PatientRead,
         ),
         op(Method::GET, "/api/v1/patients/{id}/alerts", PatientRead),
+        op(Method::GET, "/api/v1/patients/{id}/schedule", PatientRead),
+        op(Method::PUT, "/api/v1/patients/{id}/schedule", PatientWrite),
     ]
 }
 
@@ -366,6 +368,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     }
                     ("PUT", "/api/v1/batches/{id}") => json!({"lot": format!("RELOT-{checks}")}),
                     ("POST", "/api/v1/patients/{id}/doses") => dose(&own_batch),
+                    ("PUT", "/api/v1/patients/{id}/schedule") => {
+                        json!({"frequencies": {"sows": "daily"}})
+                    }
                     ("POST", "/api/v1/patients/{id}/assessments") => {
                         json!({"instrument": "craving", "answers": {"1": 3}})
                     }

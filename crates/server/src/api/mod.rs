@@ -11,6 +11,7 @@ pub mod assessments;
 pub mod audit_log;
 pub mod checkin;
 pub mod doses;
+pub mod fhir;
 pub mod patients;
 pub mod products;
 pub mod session;
@@ -65,6 +66,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/patients/{id}/alerts", get(assessments::alerts))
         .route(
+            "/patients/{id}/assessments/{assessment_id}/fhir",
+            get(fhir::assessment_fhir),
+        )
+        .route(
             "/patients/{id}/schedule",
             get(checkin::get_schedule).put(checkin::put_schedule),
         )
@@ -95,6 +100,7 @@ pub fn router() -> Router<AppState> {
         assessments::list_instruments, assessments::get_instrument, assessments::create,
         assessments::history, assessments::alerts,
         checkin::get_schedule, checkin::put_schedule,
+        fhir::assessment_fhir,
         audit_log::list,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),

@@ -12,6 +12,7 @@ on_both_backends!(
     auditc_applies_the_patients_sex_specific_cut_off,
     a_sleep_diary_gets_its_metrics_and_impossible_nights_are_refused,
     the_schedule_says_what_is_due_today_and_clinicians_set_it,
+    every_assessment_exports_as_valid_fhir_r4,
 );
 
 struct Setup {
@@ -314,4 +315,79 @@ async fn the_schedule_says_what_is_due_today_and_clinicians_set_it(app: TestApp)
         .unwrap();
     assert_eq!(due(&updated, "sows"), ("daily".to_owned(), true));
     assert_eq!(due(&updated, "phq9"), ("off".to_owned(), false));
+}
+
+async fn every_assessment_exports_as_valid_fhir_r4(app: TestApp) {
+    let Some(python) = std::env::var_os("SPECIOSA_FHIR_PYTHON") else {
+        assert!(
+            std::env::var_os("SPECIOSA_REQUIRE_FHIR_VALIDATOR").is_none(),
+            "SPECIOSA_FHIR_PYTHON is required"
+        );
+        eprintln!("skipped: set SPECIOSA_FHIR_PYTHON (scripts/test does) to validate FHIR output");
+        return;
+    };
+    let s = setup(&app, "female").await;
+    let phq9 = s
+        .created(
+            &s.dana,
+            "phq9",
+            numbered(&[2.0, 1.0, 3.0, 1.0, 0.0, 2.0, 1.0, 0.0, 0.0]),
+        )
+        .await;
+    let cows = s
+        .created(
+            &s.casey,
+            "cows",
+            numbered(&[2.0, 1.0, 3.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0, 2.0, 0.0]),
+        )
+        .await;
+    let body = json!({"instrument": "sleep_diary", "answers": {"1": "22:30", "2": "23:00", "3": 20, "4": 2, "5": 40, "6": "06:30", "7": "07:00", "8": 4, "9": "woke at 3"}, "completed_at": "2026-11-20T07:30:00-06:00"});
+    let diary: Value = s.dana.post(&s.path(), &body).await.json().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for assessment in [&phq9, &cows, &diary] {
+        let response = s
+            .casey
+            .get(&format!(
+                "{}/{}/fhir",
+                s.path(),
+                assessment["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(
+            response.headers()[reqwest::header::CONTENT_TYPE],
+            "application/fhir+json"
+        );
+        let bundle: Value = response.json().await.unwrap();
+        let file = dir.path().join(format!(
+            "{}.json",
+            assessment["instrument"].as_str().unwrap()
+        ));
+        std::fs::write(&file, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+        files.push(file);
+    }
+    let phq9_bundle: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let observation = &phq9_bundle["entry"][1]["resource"];
+    assert_eq!(observation["code"]["coding"][0]["code"], "44261-6");
+    assert_eq!(observation["category"][0]["coding"][0]["code"], "survey");
+    assert_eq!(observation["valueQuantity"]["value"], 10.0);
+    let output = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/validate_fhir.py"
+        ))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout)
+            .matches("valid Bundle")
+            .count(),
+        3
+    );
 }

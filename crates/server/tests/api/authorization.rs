@@ -146,6 +146,11 @@ fn operations() -> Vec<Operation> {
         op(Method::GET, "/api/v1/patients/{id}/alerts", PatientRead),
         op(Method::GET, "/api/v1/patients/{id}/schedule", PatientRead),
         op(Method::PUT, "/api/v1/patients/{id}/schedule", PatientWrite),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/assessments/{assessment_id}/fhir",
+            PatientRead,
+        ),
     ]
 }
 
@@ -297,6 +302,26 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     )
     .await;
 
+    let craving = json!({"instrument": "craving", "answers": {"1": 2}});
+    let own_assessment = create(
+        &clinician,
+        format!("/api/v1/patients/{own_patient}/assessments"),
+        craving.clone(),
+    )
+    .await;
+    let same_clinic_assessment = create(
+        &colleague,
+        format!("/api/v1/patients/{same_clinic_patient}/assessments"),
+        craving.clone(),
+    )
+    .await;
+    let foreign_assessment = create(
+        &foreign_clinician,
+        format!("/api/v1/patients/{foreign_patient}/assessments"),
+        craving.clone(),
+    )
+    .await;
+
     let patient_email = clinician
         .get_json(&format!("/api/v1/patients/{own_patient}"))
         .await["login_email"]
@@ -352,6 +377,14 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     .path
                     .replace("{id}", &id)
                     .replace("{dose_id}", &dose_id)
+                    .replace(
+                        "{assessment_id}",
+                        &pick(
+                            &own_assessment,
+                            &same_clinic_assessment,
+                            &foreign_assessment,
+                        ),
+                    )
                     .replace("{code}", "phq9");
                 let body = match (op.method.as_str(), op.path) {
                     ("POST", "/api/v1/users") => {

@@ -84,6 +84,34 @@ fn minutes(span: SignedDuration) -> f64 {
 }
 
 impl DiaryEntry {
+    /// Reads the Consensus Sleep Diary's core items (`data/instruments/sleep_diary.toml`,
+    /// items 1–8) from checked answers; `None` when an entry is missing.
+    pub fn from_answers(
+        answers: &std::collections::BTreeMap<String, crate::instrument::Answer>,
+        morning: Date,
+    ) -> Option<Self> {
+        use crate::instrument::Answer;
+        let time = |id: &str| match answers.get(id) {
+            Some(Answer::Text(text)) => Time::strptime("%H:%M", text.trim()).ok(),
+            _ => None,
+        };
+        let number = |id: &str| match answers.get(id) {
+            Some(Answer::Number(n)) => Some(*n as i64),
+            _ => None,
+        };
+        Some(DiaryEntry {
+            morning,
+            got_into_bed: time("1")?,
+            tried_to_sleep: time("2")?,
+            sleep_onset_latency_min: number("3")?,
+            awakenings: number("4")?,
+            wake_after_sleep_onset_min: number("5")?,
+            final_awakening: time("6")?,
+            out_of_bed: time("7")?,
+            quality: number("8"),
+        })
+    }
+
     pub fn metrics(&self, zone: &TimeZone) -> Result<SleepMetrics, DiaryError> {
         let out_of_bed = self
             .morning

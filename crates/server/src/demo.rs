@@ -2,18 +2,23 @@
 //! several weeks of history, seeded once so `speciosa serve --demo` shows a
 //! working clinic. Every name and detail is invented.
 
+use std::collections::BTreeMap;
+
 use jiff::{SignedDuration, Timestamp};
 use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::dose::{DoseContext, DoseProduct, DoseUnit, Exposure, is_bedtime_dose};
 use speciosa_core::ids::{OrganizationId, PatientId, UserId};
+use speciosa_core::instrument::{Answer, Instruments};
 use speciosa_core::patient::{PatientDetails, PatientFields};
 use speciosa_core::product::{
     Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields, ProductForm,
 };
 use speciosa_core::quality::QualityStandards;
+use speciosa_core::sleep::DiaryEntry;
 use speciosa_store::{
-    Batch, BatchContent, NewDose, NewUser, Patient, Product, Store, StoreError, User,
+    Batch, BatchContent, NewAlert, NewAssessment, NewDose, NewUser, Patient, Product, Store,
+    StoreError, User,
 };
 
 use crate::passwords::hash_password;
@@ -227,8 +232,10 @@ pub async fn seed(store: &Store) -> Result<bool, DemoError> {
     }
     let catalogue = seed_catalogue(store, organization.id, &staff[1]).await?;
     let standards = QualityStandards::bundled().map_err(invalid)?;
-    for (demo, patient) in PATIENTS.iter().zip(&patients) {
+    let instruments = Instruments::bundled().map_err(invalid)?;
+    for (index, (demo, patient)) in PATIENTS.iter().zip(&patients).enumerate() {
         seed_doses(store, &standards, &catalogue, demo, patient).await?;
+        seed_checkins(store, &instruments, &CHECKIN_STORIES[index], demo, patient).await?;
     }
     Ok(true)
 }
@@ -278,7 +285,12 @@ async fn seed_patient(
         .create_patient_login(
             patient.id,
             login,
-            seed_entry(registrar, "patient.login.create", "patient", Some(patient.id)),
+            seed_entry(
+                registrar,
+                "patient.login.create",
+                "patient",
+                Some(patient.id),
+            ),
         )
         .await?;
     Ok((patient, login))
@@ -609,6 +621,220 @@ async fn seed_doses(
             store
                 .insert_dose(&new, |id| {
                     let mut entry = seed_entry(login, "dose.create", "dose", Some(patient.id));
+                    entry.resource_id = Some(id.to_string());
+                    entry
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// How a demo patient's check-ins move over the weeks: each pair is (first day, last day),
+/// interpolated in between, so the scores tell the same story as the doses.
+struct CheckInStory {
+    craving: (f64, f64),
+    pain: (f64, f64),
+    sleep_latency_min: (f64, f64),
+    phq9: (f64, f64),
+    gad7: (f64, f64),
+    sows: (f64, f64),
+    /// Answer PHQ-9 item 9 with 1 on the last weekly PHQ-9 (raises the urgent alert).
+    phq9_item9_last: bool,
+}
+
+const CHECKIN_STORIES: [CheckInStory; 5] = [
+    // Dana: the taper is working; craving, withdrawal and mood improve, sleep comes faster.
+    CheckInStory {
+        craving: (6.0, 3.0),
+        pain: (3.0, 2.0),
+        sleep_latency_min: (40.0, 15.0),
+        phq9: (12.0, 6.0),
+        gad7: (10.0, 6.0),
+        sows: (18.0, 8.0),
+        phq9_item9_last: false,
+    },
+    // Sam: steady back pain, modest craving.
+    CheckInStory {
+        craving: (4.0, 4.0),
+        pain: (6.0, 6.0),
+        sleep_latency_min: (25.0, 25.0),
+        phq9: (8.0, 8.0),
+        gad7: (6.0, 5.0),
+        sows: (9.0, 8.0),
+        phq9_item9_last: false,
+    },
+    // Priya: anxious in pregnancy, slowly settling.
+    CheckInStory {
+        craving: (5.0, 3.0),
+        pain: (2.0, 2.0),
+        sleep_latency_min: (30.0, 25.0),
+        phq9: (10.0, 8.0),
+        gad7: (12.0, 9.0),
+        sows: (12.0, 7.0),
+        phq9_item9_last: false,
+    },
+    // Leo: escalating use; craving, poor sleep and low mood rise, and the last PHQ-9 needs follow-up.
+    CheckInStory {
+        craving: (3.0, 7.0),
+        pain: (2.0, 3.0),
+        sleep_latency_min: (20.0, 60.0),
+        phq9: (7.0, 15.0),
+        gad7: (6.0, 12.0),
+        sows: (10.0, 22.0),
+        phq9_item9_last: true,
+    },
+    // June: steady pain, otherwise well.
+    CheckInStory {
+        craving: (2.0, 2.0),
+        pain: (6.0, 5.0),
+        sleep_latency_min: (20.0, 20.0),
+        phq9: (5.0, 4.0),
+        gad7: (3.0, 3.0),
+        sows: (6.0, 5.0),
+        phq9_item9_last: false,
+    },
+];
+
+fn toward((first, last): (f64, f64), progress: f64) -> f64 {
+    (first + (last - first) * progress).round()
+}
+
+/// `n` item scores of at most `max` each that add up to `total`, spread from the first item.
+fn spread(total: f64, n: usize, max: f64) -> Vec<f64> {
+    let mut left = total.clamp(0.0, max * n as f64);
+    (0..n)
+        .map(|i| {
+            let share = (left / (n - i) as f64).ceil().min(max);
+            left -= share;
+            share
+        })
+        .collect()
+}
+
+fn numbered(values: &[f64]) -> BTreeMap<String, Answer> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ((i + 1).to_string(), Answer::Number(*v)))
+        .collect()
+}
+
+async fn seed_checkins(
+    store: &Store,
+    instruments: &Instruments,
+    story: &CheckInStory,
+    demo: &DemoPatient,
+    (patient, login): &(Patient, User),
+) -> Result<(), DemoError> {
+    let zone = patient.details.time_zone.to_zone();
+    let now = Timestamp::now();
+    let today = now.to_zoned_datetime(zone.clone()).date();
+    let days = demo.registered_days_ago.min(28);
+    let sex = Some(patient.details.sex_at_birth)
+        .filter(|s| *s != speciosa_core::patient::SexAtBirth::Unknown);
+    let weekly_days: Vec<i64> = (0..=days).filter(|d| d % 7 == 0).collect();
+    for day in 0..=days {
+        let Ok(morning) = today.checked_sub(jiff::Span::new().days(days - day)) else {
+            continue;
+        };
+        let Ok(local) = morning
+            .to_datetime(jiff::civil::time(7, 45, 0, 0))
+            .to_zoned_datetime(zone.clone())
+        else {
+            continue;
+        };
+        let completed_at = local.timestamp();
+        if completed_at > now {
+            continue;
+        }
+        let progress = day as f64 / days.max(1) as f64;
+        let latency = toward(story.sleep_latency_min, progress);
+        let diary: BTreeMap<String, Answer> = [
+            ("1", Answer::Text("22:45".into())),
+            ("2", Answer::Text("23:00".into())),
+            ("3", Answer::Number(latency)),
+            ("4", Answer::Number(if latency > 30.0 { 3.0 } else { 1.0 })),
+            ("5", Answer::Number((latency / 2.0).round())),
+            ("6", Answer::Text("06:45".into())),
+            ("7", Answer::Text("07:05".into())),
+            (
+                "8",
+                Answer::Number(if latency > 35.0 {
+                    2.0
+                } else if latency > 20.0 {
+                    3.0
+                } else {
+                    4.0
+                }),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut due = vec![
+            ("sleep_diary", diary),
+            ("craving", numbered(&[toward(story.craving, progress)])),
+            ("pain_nrs", numbered(&[toward(story.pain, progress)])),
+            ("red_flags", numbered(&[0.0, 0.0, 0.0, 0.0, 0.0])),
+        ];
+        if weekly_days.contains(&day) {
+            let last_week = weekly_days.last() == Some(&day);
+            let mut phq9 = spread(toward(story.phq9, progress), 8, 3.0);
+            phq9.push(if last_week && story.phq9_item9_last {
+                1.0
+            } else {
+                0.0
+            });
+            due.push(("phq9", numbered(&phq9)));
+            due.push((
+                "gad7",
+                numbered(&spread(toward(story.gad7, progress), 7, 3.0)),
+            ));
+            due.push((
+                "sows",
+                numbered(&spread(toward(story.sows, progress), 16, 4.0)),
+            ));
+        }
+        for (code, answers) in due {
+            let instrument = instruments
+                .get(code)
+                .ok_or_else(|| invalid(format!("no instrument {code}")))?;
+            let scored = instrument.score(&answers, sex).map_err(invalid)?;
+            let metrics = match code {
+                "sleep_diary" => DiaryEntry::from_answers(&answers, morning)
+                    .and_then(|entry| entry.metrics(&zone).ok())
+                    .and_then(|m| serde_json::to_value(m).ok()),
+                _ => None,
+            };
+            let alerts: Vec<NewAlert> = scored
+                .safety
+                .iter()
+                .map(|rule| NewAlert {
+                    rule: rule.clone(),
+                    severity: "urgent".into(),
+                    evidence: serde_json::json!({
+                        "instrument": code,
+                        "items": [{"item": "9", "answer": 1.0}],
+                        "completed_at": completed_at.to_string(),
+                    }),
+                })
+                .collect();
+            let new = NewAssessment {
+                organization_id: patient.organization_id,
+                patient_id: patient.id,
+                instrument: code.to_owned(),
+                answers,
+                total: scored.total,
+                band: scored.band.map(|b| b.code),
+                metrics,
+                completed_at,
+                entered_by: login.id,
+            };
+            store
+                .insert_assessment(&new, &alerts, |id| {
+                    let mut entry =
+                        seed_entry(login, "assessment.create", "assessment", Some(patient.id));
                     entry.resource_id = Some(id.to_string());
                     entry
                 })

@@ -431,45 +431,10 @@ fn diary_metrics(
     if instrument.code != "sleep_diary" {
         return Ok(None);
     }
-    let time = |id: &str| match answers.get(id) {
-        Some(Answer::Text(text)) => jiff::civil::Time::strptime("%H:%M", text.trim()).ok(),
-        _ => None,
-    };
-    let number = |id: &str| match answers.get(id) {
-        Some(Answer::Number(n)) => Some(*n as i64),
-        _ => None,
-    };
     let zone = patient.details.time_zone.to_zone();
-    let (
-        Some(bed),
-        Some(tried),
-        Some(latency),
-        Some(awakenings),
-        Some(waso),
-        Some(wake),
-        Some(out),
-    ) = (
-        time("1"),
-        time("2"),
-        number("3"),
-        number("4"),
-        number("5"),
-        time("6"),
-        time("7"),
-    )
-    else {
+    let morning = completed_at.to_zoned_datetime(zone.clone()).date();
+    let Some(entry) = DiaryEntry::from_answers(answers, morning) else {
         return Err(FieldErrors::single("answers", "the sleep diary needs items 1 to 7").into());
-    };
-    let entry = DiaryEntry {
-        morning: completed_at.to_zoned_datetime(zone.clone()).date(),
-        got_into_bed: bed,
-        tried_to_sleep: tried,
-        sleep_onset_latency_min: latency,
-        awakenings,
-        wake_after_sleep_onset_min: waso,
-        final_awakening: wake,
-        out_of_bed: out,
-        quality: number("8"),
     };
     let metrics = entry
         .metrics(&zone)

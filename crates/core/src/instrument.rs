@@ -151,6 +151,8 @@ struct RawInstrument {
     source: String,
     evidence: Option<String>,
     loinc: Option<Loinc>,
+    #[serde(default)]
+    bands_configurable: bool,
     scoring: Scoring,
     #[serde(default)]
     option_sets: BTreeMap<String, OptionSet>,
@@ -172,6 +174,8 @@ pub struct Instrument {
     pub source: String,
     pub evidence: Option<String>,
     pub loinc: Option<Loinc>,
+    /// Whether an organization may set its own bands (SOWS has no published ones).
+    pub bands_configurable: bool,
     pub scoring: Scoring,
     pub items: Vec<Item>,
     pub bands: Vec<Band>,
@@ -282,6 +286,7 @@ impl Instrument {
             source: raw.source,
             evidence: raw.evidence,
             loinc: raw.loinc,
+            bands_configurable: raw.bands_configurable,
             scoring: raw.scoring,
             items,
             bands: raw.bands,
@@ -362,6 +367,22 @@ impl Instrument {
             return Err("sex-specific bands need a default set for when sex is unknown".into());
         }
         Ok(())
+    }
+
+    /// This instrument with an organization's own bands, checked like the shipped ones.
+    pub fn with_bands(&self, bands: Vec<Band>) -> Result<Instrument, String> {
+        if !self.bands_configurable {
+            return Err(format!(
+                "{} uses its published bands, which cannot be changed",
+                self.short_name
+            ));
+        }
+        let configured = Instrument {
+            bands,
+            ..self.clone()
+        };
+        configured.check_bands()?;
+        Ok(configured)
     }
 
     pub fn scored_items(&self) -> impl Iterator<Item = &Item> {
@@ -783,6 +804,36 @@ mod bundled_tests {
         assert_eq!(sows.scored_items().count(), 16);
         assert_eq!(band_at("sows", 13.0, None), None);
         assert_eq!(band_at("sows", 64.0, None), None);
+    }
+
+    #[test]
+    fn an_organization_may_band_sows_but_not_phq9() {
+        let band = |code: &str, min: f64, max: f64| Band {
+            code: code.into(),
+            label: code.into(),
+            min,
+            max,
+            sex: None,
+        };
+        let sows = bundled("sows")
+            .with_bands(vec![
+                band("mild", 0.0, 10.0),
+                band("moderate", 11.0, 20.0),
+                band("severe", 21.0, 64.0),
+            ])
+            .unwrap();
+        let scored = sows.score(&answers_totalling(&sows, 15.0), None).unwrap();
+        assert_eq!(scored.band.unwrap().code, "moderate");
+        assert!(
+            bundled("sows")
+                .with_bands(vec![band("mild", 0.0, 10.0), band("severe", 12.0, 64.0)])
+                .is_err()
+        );
+        assert!(
+            bundled("phq9")
+                .with_bands(vec![band("all", 0.0, 27.0)])
+                .is_err()
+        );
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum OrganizationAction {
     ManageCatalog,
     /// Add a product "as labelled" for a clinician to review later.
     SuggestProduct,
+    /// Set the organization's own bands for instruments that publish none (SOWS).
+    ConfigureInstruments,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +92,7 @@ pub fn authorize_organization(
         CreatePatient | ListClinicians => actor.role == Role::Clinician,
         // A patient's list holds only themself; the store applies that filter.
         ListPatients | ReadCatalog => matches!(actor.role, Role::Clinician | Role::Patient),
-        ManageCatalog => actor.role == Role::Clinician,
+        ManageCatalog | ConfigureInstruments => actor.role == Role::Clinician,
         SuggestProduct => actor.role == Role::Patient,
     };
     if allowed {
@@ -132,7 +134,7 @@ mod tests {
         PatientAction::RecordDose,
         PatientAction::SubmitAssessment,
     ];
-    const ORG_ACTIONS: [OrganizationAction; 8] = [
+    const ORG_ACTIONS: [OrganizationAction; 9] = [
         OrganizationAction::ManageUsers,
         OrganizationAction::ReadAuditLog,
         OrganizationAction::CreatePatient,
@@ -141,6 +143,7 @@ mod tests {
         OrganizationAction::ReadCatalog,
         OrganizationAction::ManageCatalog,
         OrganizationAction::SuggestProduct,
+        OrganizationAction::ConfigureInstruments,
     ];
 
     fn actor(role: Role, org: OrganizationId, own: Option<PatientId>) -> Actor {
@@ -222,7 +225,7 @@ mod tests {
                     ManageUsers | ReadAuditLog => role == Role::Admin,
                     CreatePatient | ListClinicians => role == Role::Clinician,
                     ListPatients | ReadCatalog => matches!(role, Role::Clinician | Role::Patient),
-                    ManageCatalog => role == Role::Clinician,
+                    ManageCatalog | ConfigureInstruments => role == Role::Clinician,
                     SuggestProduct => role == Role::Patient,
                 };
                 let expected = if allowed {

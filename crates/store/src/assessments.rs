@@ -320,3 +320,55 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The organization's own bands for `instrument`, as stored JSON, if it set any.
+    pub async fn organization_bands(
+        &self,
+        organization: OrganizationId,
+        instrument: &str,
+    ) -> Result<Option<serde_json::Value>> {
+        on_pool!(self, pool => {
+            let row: Option<(Json<serde_json::Value>,)> = sqlx::query_as(
+                "SELECT bands FROM organization_instrument_bands WHERE organization_id = $1 AND instrument = $2",
+            )
+            .bind(organization.as_uuid())
+            .bind(instrument)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|(bands,)| bands.0))
+        })
+    }
+
+    pub async fn set_organization_bands(
+        &self,
+        organization: OrganizationId,
+        instrument: &str,
+        bands: &serde_json::Value,
+        changed_by: UserId,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM organization_instrument_bands WHERE organization_id = $1 AND instrument = $2")
+                .bind(organization.as_uuid())
+                .bind(instrument)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO organization_instrument_bands (organization_id, instrument, bands, updated_by, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(organization.as_uuid())
+            .bind(instrument)
+            .bind(Json(bands))
+            .bind(changed_by.as_uuid())
+            .bind(DbTime::now())
+            .execute(&mut *tx)
+            .await?;
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -150,30 +150,142 @@ impl From<&Instrument> for InstrumentView {
     responses((status = 200, description = "Every instrument, with items, answer scores, bands and sources", body = [InstrumentView])))]
 pub async fn list_instruments(
     State(state): State<AppState>,
-    ApiUser(_user): ApiUser,
-) -> Json<Vec<InstrumentView>> {
-    Json(
-        state
-            .instruments
-            .all()
-            .iter()
-            .map(InstrumentView::from)
-            .collect(),
-    )
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<InstrumentView>>, ApiError> {
+    let mut views = Vec::new();
+    for instrument in state.instruments.all() {
+        let effective =
+            effective_instrument(&state, user.actor.organization_id, &instrument.code).await?;
+        views.extend(effective.as_ref().map(InstrumentView::from));
+    }
+    Ok(Json(views))
 }
 
 #[utoipa::path(get, path = "/api/v1/instruments/{code}", tag = "assessments", params(("code" = String, Path)),
     responses((status = 200, description = "One instrument", body = InstrumentView)))]
 pub async fn get_instrument(
     State(state): State<AppState>,
-    ApiUser(_user): ApiUser,
+    ApiUser(user): ApiUser,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<InstrumentView>, ApiError> {
-    state
+    effective_instrument(&state, user.actor.organization_id, &code)
+        .await?
+        .map(|i| Json(InstrumentView::from(&i)))
+        .ok_or_else(|| ApiError::not_found("instrument"))
+}
+
+/// The instrument as the organization uses it: the shipped definition, with the
+/// organization's own bands where the instrument allows them (SOWS).
+pub async fn effective_instrument(
+    state: &AppState,
+    organization: speciosa_core::ids::OrganizationId,
+    code: &str,
+) -> Result<Option<Instrument>, ApiError> {
+    let Some(shipped) = state.instruments.get(code) else {
+        return Ok(None);
+    };
+    if !shipped.bands_configurable {
+        return Ok(Some(shipped.clone()));
+    }
+    let Some(stored) = state.store.organization_bands(organization, code).await? else {
+        return Ok(Some(shipped.clone()));
+    };
+    let bands: Vec<speciosa_core::instrument::Band> =
+        serde_json::from_value(stored).map_err(|error| {
+            crate::error::log_chain("reading an organization's instrument bands", &error);
+            ApiError::internal()
+        })?;
+    Ok(Some(shipped.with_bands(bands).map_err(|problem| {
+        tracing::error!(%problem, "stored instrument bands no longer fit the instrument");
+        ApiError::internal()
+    })?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BandRequest {
+    pub code: String,
+    pub label: String,
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BandsRequest {
+    /// Contiguous, inclusive, from the instrument's minimum to its maximum total.
+    pub bands: Vec<BandRequest>,
+}
+
+#[utoipa::path(put, path = "/api/v1/instruments/{code}/bands", tag = "assessments", params(("code" = String, Path)), request_body = BandsRequest,
+    responses(
+        (status = 200, description = "The instrument with the organization's bands", body = InstrumentView),
+        (status = 422, description = "Bands with gaps or overlaps, or an instrument whose published bands cannot change", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn set_bands(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(request): ApiJson<BandsRequest>,
+) -> Result<Json<InstrumentView>, ApiError> {
+    access::organization(
+        &state,
+        &user,
+        speciosa_core::policy::OrganizationAction::ConfigureInstruments,
+        "instrument.bands.update",
+        "instrument",
+    )
+    .await?;
+    let shipped = state
         .instruments
         .get(&code)
-        .map(|i| Json(InstrumentView::from(i)))
-        .ok_or_else(|| ApiError::not_found("instrument"))
+        .ok_or_else(|| ApiError::not_found("instrument"))?;
+    let bands: Vec<speciosa_core::instrument::Band> = request
+        .bands
+        .iter()
+        .map(|b| speciosa_core::instrument::Band {
+            code: b.code.trim().to_owned(),
+            label: b.label.trim().to_owned(),
+            min: b.min,
+            max: b.max,
+            sex: None,
+        })
+        .collect();
+    if bands
+        .iter()
+        .any(|b| b.code.is_empty() || b.label.is_empty())
+    {
+        return Err(FieldErrors::single("bands", "every band needs a code and a label").into());
+    }
+    let configured = shipped
+        .with_bands(bands.clone())
+        .map_err(|problem| FieldErrors::single("bands", problem))?;
+    let stored = serde_json::to_value(&request.bands.iter().map(|b| serde_json::json!({"code": b.code.trim(), "label": b.label.trim(), "min": b.min, "max": b.max})).collect::<Vec<_>>()).unwrap_or_default();
+    let mut entry = user.audit(
+        "instrument.bands.update",
+        "instrument",
+        Some(code.clone()),
+        None,
+        Outcome::Success,
+    );
+    entry.detail = Some(
+        bands
+            .iter()
+            .map(|b| format!("{} {}–{}", b.code, b.min, b.max))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    state
+        .store
+        .set_organization_bands(
+            user.actor.organization_id,
+            &code,
+            &stored,
+            user.actor.user_id,
+            entry,
+        )
+        .await?;
+    Ok(Json(InstrumentView::from(&configured)))
 }
 
 #[derive(Deserialize, ToSchema, Clone)]
@@ -260,7 +372,9 @@ impl AssessmentView {
                     .iter()
                     .find(|b| Some(&b.code) == assessment.band.as_ref())
             })
-            .map(|b| b.label.clone());
+            .map(|b| b.label.clone())
+            // An organization's own bands (SOWS) are not in the shipped file: name them by code.
+            .or_else(|| assessment.band.as_ref().map(|code| code.replace('_', " ")));
         AssessmentView {
             id: assessment.id.as_uuid(),
             patient_id: assessment.patient_id.as_uuid(),
@@ -331,18 +445,17 @@ pub async fn submit_assessment(
         .get_patient(id)
         .await?
         .ok_or_else(|| ApiError::not_found("patient"))?;
-    let instrument = state
-        .instruments
-        .get(request.instrument.trim())
-        .ok_or_else(|| {
-            FieldErrors::single(
-                "instrument",
-                format!(
-                    "{:?} is not an instrument Speciosa knows",
-                    request.instrument
-                ),
-            )
-        })?;
+    let effective =
+        effective_instrument(state, patient.organization_id, request.instrument.trim()).await?;
+    let instrument = effective.as_ref().ok_or_else(|| {
+        FieldErrors::single(
+            "instrument",
+            format!(
+                "{:?} is not an instrument Speciosa knows",
+                request.instrument
+            ),
+        )
+    })?;
     if instrument.rater == Rater::Clinician && user.actor.role == Role::Patient {
         return Err(ApiError::forbidden(format!(
             "{} is rated by a clinician",

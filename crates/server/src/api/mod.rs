@@ -60,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/patients/{id}/product-safety", get(doses::product_safety))
         .route("/instruments", get(assessments::list_instruments))
         .route("/instruments/{code}", get(assessments::get_instrument))
+        .route("/instruments/{code}/bands", put(assessments::set_bands))
         .route(
             "/patients/{id}/assessments",
             post(assessments::create).get(assessments::history),
@@ -101,6 +102,7 @@ pub fn router() -> Router<AppState> {
         assessments::history, assessments::alerts,
         checkin::get_schedule, checkin::put_schedule,
         fhir::assessment_fhir,
+        assessments::set_bands,
         audit_log::list,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),

@@ -13,6 +13,7 @@ on_both_backends!(
     a_sleep_diary_gets_its_metrics_and_impossible_nights_are_refused,
     the_schedule_says_what_is_due_today_and_clinicians_set_it,
     every_assessment_exports_as_valid_fhir_r4,
+    an_organization_sets_its_own_sows_bands_but_not_phq9s,
 );
 
 struct Setup {
@@ -390,4 +391,51 @@ async fn every_assessment_exports_as_valid_fhir_r4(app: TestApp) {
             .count(),
         3
     );
+}
+
+async fn an_organization_sets_its_own_sows_bands_but_not_phq9s(app: TestApp) {
+    let s = setup(&app, "female").await;
+    let before = s.created(&s.dana, "sows", numbered(&[1.0; 16])).await;
+    assert_eq!(before["band"], Value::Null, "SOWS ships without bands");
+    let bands = json!({"bands": [
+        {"code": "mild", "label": "Mild", "min": 0, "max": 10},
+        {"code": "moderate", "label": "Moderate", "min": 11, "max": 20},
+        {"code": "severe", "label": "Severe", "min": 21, "max": 64}
+    ]});
+    problem(
+        s.dana.put("/api/v1/instruments/sows/bands", &bands).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let set = s.casey.put("/api/v1/instruments/sows/bands", &bands).await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let after = s.created(&s.dana, "sows", numbered(&[1.0; 16])).await;
+    assert_eq!(
+        (after["total"].as_f64(), after["band"].as_str()),
+        (Some(16.0), Some("moderate"))
+    );
+    assert_eq!(
+        s.dana.get_json("/api/v1/instruments/sows").await["bands"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let gap = json!({"bands": [{"code": "low", "label": "Low", "min": 0, "max": 10}, {"code": "high", "label": "High", "min": 12, "max": 64}]});
+    assert_eq!(
+        error_fields(
+            &problem(
+                s.casey.put("/api/v1/instruments/sows/bands", &gap).await,
+                StatusCode::UNPROCESSABLE_ENTITY
+            )
+            .await
+        ),
+        ["bands"]
+    );
+    let phq9 = json!({"bands": [{"code": "all", "label": "All", "min": 0, "max": 27}]});
+    problem(
+        s.casey.put("/api/v1/instruments/phq9/bands", &phq9).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 }

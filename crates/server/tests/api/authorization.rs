@@ -145,6 +145,11 @@ fn operations() -> Vec<Operation> {
         ),
         op(Method::GET, "/api/v1/patients/{id}/alerts", PatientRead),
         op(Method::GET, "/api/v1/patients/{id}/schedule", PatientRead),
+        op(
+            Method::PUT,
+            "/api/v1/instruments/{code}/bands",
+            Organization(&["clinician"]),
+        ),
         op(Method::PUT, "/api/v1/patients/{id}/schedule", PatientWrite),
         op(
             Method::GET,
@@ -385,7 +390,14 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                             &foreign_assessment,
                         ),
                     )
-                    .replace("{code}", "phq9");
+                    .replace(
+                        "{code}",
+                        if op.path.ends_with("/bands") {
+                            "sows"
+                        } else {
+                            "phq9"
+                        },
+                    );
                 let body = match (op.method.as_str(), op.path) {
                     ("POST", "/api/v1/users") => {
                         json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"})
@@ -401,6 +413,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     }
                     ("PUT", "/api/v1/batches/{id}") => json!({"lot": format!("RELOT-{checks}")}),
                     ("POST", "/api/v1/patients/{id}/doses") => dose(&own_batch),
+                    ("PUT", "/api/v1/instruments/{code}/bands") => {
+                        json!({"bands": [{"code": "all", "label": "All", "min": 0, "max": 64}]})
+                    }
                     ("PUT", "/api/v1/patients/{id}/schedule") => {
                         json!({"frequencies": {"sows": "daily"}})
                     }

@@ -260,7 +260,7 @@ pub async fn set_bands(
     let configured = shipped
         .with_bands(bands.clone())
         .map_err(|problem| FieldErrors::single("bands", problem))?;
-    let stored = serde_json::to_value(&request.bands.iter().map(|b| serde_json::json!({"code": b.code.trim(), "label": b.label.trim(), "min": b.min, "max": b.max})).collect::<Vec<_>>()).unwrap_or_default();
+    let stored = serde_json::to_value(&configured.bands).map_err(|_| ApiError::internal())?;
     let mut entry = user.audit(
         "instrument.bands.update",
         "instrument",

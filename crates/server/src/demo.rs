@@ -733,8 +733,9 @@ async fn seed_checkins(
     let days = demo.registered_days_ago.min(28);
     let sex = Some(patient.details.sex_at_birth)
         .filter(|s| *s != speciosa_core::patient::SexAtBirth::Unknown);
-    let weekly_days: Vec<i64> = (0..=days).filter(|d| d % 7 == 0).collect();
-    for day in 0..=days {
+    // Up to yesterday: today's check-in is left for the person trying the demo.
+    let weekly_days: Vec<i64> = (0..days).filter(|d| d % 7 == 0).collect();
+    for day in 0..days {
         let Ok(morning) = today.checked_sub(jiff::Span::new().days(days - day)) else {
             continue;
         };

@@ -1,16 +1,19 @@
 //! A patient's own home page, made for a phone.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use speciosa_core::account::Role;
 
+use crate::api::checkin::due_today;
 use crate::api::patients::read_patient;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::PageUser;
-use crate::pages::{Nav, home_path, render};
+use crate::pages::checkin::due_codes;
+use crate::pages::{Nav, Notice, home_path, render};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -23,11 +26,15 @@ struct HomePage {
     usual_bedtime: Option<String>,
     /// Today's date where the patient lives, e.g. `Tuesday 12 May`.
     today: String,
+    /// The check-in's instruments due today (short names), in check-in order.
+    due: Vec<String>,
+    notice: Option<&'static str>,
 }
 
 pub async fn show(
     State(state): State<AppState>,
     PageUser(user): PageUser,
+    notice: Result<Query<Notice>, QueryRejection>,
 ) -> Result<Response, PageError> {
     if user.actor.role != Role::Patient {
         return Ok(Redirect::to(home_path(user.actor.role)).into_response());
@@ -38,6 +45,16 @@ pub async fn show(
         .ok_or_else(|| ApiError::not_found("patient record linked to this login"))?;
     let (patient, team) = read_patient(&state, &user, own).await?;
     let details = &patient.details;
+    let due = due_today(&state, &user, own).await?;
+    let due = due_codes(&state, &due)
+        .iter()
+        .filter_map(|code| state.instruments.get(code))
+        .map(|i| i.short_name.clone())
+        .collect();
+    let notice = match Notice::read(notice).saved.as_deref() {
+        Some("checkin") => Some("Check-in saved. Thank you: your care team can see your answers."),
+        _ => None,
+    };
     let page = HomePage {
         nav: Nav::for_user(&user).at("/home"),
         patient_id: own.to_string(),
@@ -51,6 +68,8 @@ pub async fn show(
             .to_zoned_datetime(details.time_zone.to_zone())
             .strftime("%A %-d %B")
             .to_string(),
+        due,
+        notice,
     };
     Ok(render(&page)?.into_response())
 }

@@ -20,6 +20,8 @@ use crate::problems::ProblemType;
 
 mod account;
 mod admin;
+mod assessments;
+mod checkin;
 mod dose_import;
 mod doses;
 mod home;
@@ -52,6 +54,21 @@ pub fn router() -> Router<AppState> {
             get(doses::edit_form).post(doses::correct),
         )
         .route("/patients/{id}/doses/{dose_id}/delete", post(doses::delete))
+        .route(
+            "/patients/{id}/checkin",
+            get(checkin::form).post(checkin::submit),
+        )
+        .route("/patients/{id}/urgent", get(checkin::urgent))
+        .route("/patients/{id}/schedule", post(checkin::save_schedule))
+        .route(
+            "/patients/{id}/assessments",
+            get(assessments::history).post(assessments::create),
+        )
+        .route("/patients/{id}/assessments/new", get(assessments::new_form))
+        .route(
+            "/patients/{id}/cows",
+            get(assessments::cows).post(assessments::cows_submit),
+        )
         .route("/products", get(products::list).post(products::create))
         .route("/products/{id}", get(products::show).post(products::update))
         .route("/products/{id}/batches", post(products::create_batch))
@@ -65,6 +82,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit", get(admin::audit))
         .route("/account", get(account::show))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/cows.js", get(cows_script))
         .route("/problems/{slug}", get(problem_page))
 }
 
@@ -100,6 +118,21 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../../../web/static/app.css"),
+    )
+        .into_response()
+}
+
+/// The COWS screen's live total: progressive enhancement, the page works without it.
+async fn cows_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../web/static/cows.js"),
     )
         .into_response()
 }

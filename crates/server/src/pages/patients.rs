@@ -426,6 +426,7 @@ struct RecordPage {
     login_email: String,
     login_errors: FormErrors,
     notice: Option<&'static str>,
+    schedule: Vec<crate::pages::checkin::ScheduleRow>,
 }
 
 async fn record_page(
@@ -435,6 +436,8 @@ async fn record_page(
     forms: RecordForms,
 ) -> Result<Response, PageError> {
     let (patient, team) = read_patient(state, user, id).await?;
+    let due = crate::api::checkin::due_today(state, user, id).await?;
+    let schedule = crate::pages::checkin::schedule_rows(state, &due);
     access::organization(
         state,
         user,
@@ -489,6 +492,7 @@ async fn record_page(
         login_email: forms.login_email,
         login_errors,
         notice: forms.notice,
+        schedule,
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -508,6 +512,7 @@ pub async fn show(
         Some("registered") => Some("Patient registered. You are on their care team."),
         Some("details") => Some("Details saved."),
         Some("care-team") => Some("Care team saved."),
+        Some("schedule") => Some("Check-in schedule saved."),
         Some("login") => Some(
             "Login created. Give the patient their email and password privately, in person or by a secure channel.",
         ),

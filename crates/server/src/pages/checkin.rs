@@ -1,0 +1,378 @@
+//! The patient's daily check-in (only what is due today, on one phone page), the
+//! crisis/urgent-help page shown when an answer raises an urgent alert, and the
+//! clinician's schedule form on the patient record.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use serde::Deserialize;
+use speciosa_core::account::Role;
+use speciosa_core::instrument::Rater;
+use speciosa_store::{Alert, Patient};
+
+use crate::api::assessments::{AssessmentRequest, submit_assessment};
+use crate::api::checkin::{DueItem, crisis_resources, due_today, set_schedule};
+use crate::api::patients::read_patient;
+use crate::app::AppState;
+use crate::error::{PageError, urlencode};
+use crate::extract::{Authenticated, PageForm, PageUser};
+use crate::pages::assessments::{
+    InstrumentForm, SummaryLine, answers_from, instrument_form, is_form_error, raw_answers,
+    urgent_address, viewer,
+};
+use crate::pages::{Nav, NoFields, patient_id, render, require_role};
+
+/// The order of the check-in: the morning diary first, then the quick ratings, the
+/// red-flag symptoms, and the weekly scales.
+const CHECKIN_ORDER: [&str; 7] = [
+    "sleep_diary",
+    "craving",
+    "pain_nrs",
+    "red_flags",
+    "sows",
+    "phq9",
+    "gad7",
+];
+
+/// Sorts instrument codes into check-in order; others (a clinic's extra instruments)
+/// follow in their catalogue order.
+fn checkin_position(state: &AppState, code: &str) -> usize {
+    CHECKIN_ORDER
+        .iter()
+        .position(|c| *c == code)
+        .unwrap_or_else(|| {
+            CHECKIN_ORDER.len()
+                + state
+                    .instruments
+                    .all()
+                    .iter()
+                    .position(|i| i.code == code)
+                    .unwrap_or(usize::MAX - CHECKIN_ORDER.len())
+        })
+}
+
+/// The patient-rated instruments due today, in check-in order.
+pub fn due_codes(state: &AppState, due: &[DueItem]) -> Vec<String> {
+    let mut codes: Vec<String> = due
+        .iter()
+        .filter(|d| d.due)
+        .filter(|d| {
+            state
+                .instruments
+                .get(&d.instrument)
+                .is_some_and(|i| i.rater == Rater::Patient)
+        })
+        .map(|d| d.instrument.clone())
+        .collect();
+    codes.sort_by_key(|c| checkin_position(state, c));
+    codes
+}
+
+/// A crisis or urgent-care contact.
+pub struct ResourceView {
+    pub name: String,
+    pub contact: String,
+    pub detail: String,
+    /// `tel:` address for the number in the contact text, for phones.
+    pub tel: Option<String>,
+}
+
+/// The crisis contacts for the patient's country, with their source.
+pub struct CrisisView {
+    pub country: String,
+    pub source: String,
+    pub resources: Vec<ResourceView>,
+}
+
+/// The phone number in "Call or text 988" or "Call 1-800-222-1222".
+fn phone_number(contact: &str) -> Option<String> {
+    let start = contact.find(|c: char| c.is_ascii_digit())?;
+    let number: String = contact[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-' || *c == ' ')
+        .filter(char::is_ascii_digit)
+        .collect();
+    (!number.is_empty()).then(|| format!("tel:{number}"))
+}
+
+pub fn crisis_view(state: &AppState, patient: &Patient) -> CrisisView {
+    let (country, resources) = crisis_resources(state, patient);
+    CrisisView {
+        country: country.to_owned(),
+        source: resources.source.clone(),
+        resources: resources
+            .resources
+            .iter()
+            .map(|r| ResourceView {
+                name: r.name.clone(),
+                contact: r.contact.clone(),
+                detail: r.detail.clone(),
+                tel: phone_number(&r.contact),
+            })
+            .collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// GET/POST /patients/{id}/checkin.
+
+struct OptionalLink {
+    href: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkin.html")]
+struct CheckinPage {
+    nav: Nav,
+    patient_id: String,
+    today: String,
+    forms: Vec<InstrumentForm>,
+    /// Instruments saved by this submission while others need correcting.
+    saved: Vec<String>,
+    optional: Vec<OptionalLink>,
+    /// Shown when this submission raised an urgent alert but other answers need correcting.
+    urgent: Option<CrisisView>,
+}
+
+impl CheckinPage {
+    fn summary(&self) -> Vec<SummaryLine> {
+        self.forms.iter().flat_map(|f| f.summary()).collect()
+    }
+}
+
+fn optional_links(state: &AppState, patient: &Patient) -> Vec<OptionalLink> {
+    state
+        .instruments
+        .all()
+        .iter()
+        .filter(|i| i.rater == Rater::Patient)
+        .map(|i| OptionalLink {
+            href: format!(
+                "/patients/{}/assessments/new?instrument={}",
+                patient.id,
+                urlencode(&i.code)
+            ),
+            name: i.name.clone(),
+        })
+        .collect()
+}
+
+fn today_text(patient: &Patient) -> String {
+    Timestamp::now()
+        .to_zoned_datetime(patient.details.time_zone.to_zone())
+        .strftime("%A %-d %B")
+        .to_string()
+}
+
+async fn own_patient(
+    state: &AppState,
+    user: &Authenticated,
+    id: &str,
+) -> Result<Patient, PageError> {
+    let id = patient_id(id)?;
+    require_role(
+        state,
+        user,
+        Role::Patient,
+        "checkin.read",
+        "schedule",
+        "the daily check-in is for the patient themself",
+    )
+    .await?;
+    let (patient, _) = read_patient(state, user, id).await?;
+    Ok(patient)
+}
+
+pub async fn form(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let patient = own_patient(&state, &user, &id).await?;
+    let due = due_today(&state, &user, patient.id).await?;
+    let forms = due_codes(&state, &due)
+        .iter()
+        .filter_map(|code| state.instruments.get(code))
+        .map(|i| instrument_form(i, &BTreeMap::new(), None))
+        .collect();
+    let page = CheckinPage {
+        nav: Nav::for_user(&user).at("/home"),
+        patient_id: patient.id.to_string(),
+        today: today_text(&patient),
+        forms,
+        saved: Vec::new(),
+        optional: optional_links(&state, &patient),
+        urgent: None,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+/// Submits each instrument of the check-in in order. Each valid one is saved at once,
+/// so an answer that needs the care team's attention reaches them even while another
+/// part of the check-in still needs correcting; the ones with errors are shown again.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    submitted: PageForm<NoFields>,
+) -> Result<Response, PageError> {
+    let PageForm { user, pairs, .. } = submitted;
+    let patient = own_patient(&state, &user, &id).await?;
+    let mut codes: Vec<String> = pairs
+        .iter()
+        .filter(|(name, _)| name == "instruments")
+        .map(|(_, code)| code.trim().to_owned())
+        .filter(|code| {
+            state
+                .instruments
+                .get(code)
+                .is_some_and(|i| i.rater == Rater::Patient)
+        })
+        .collect();
+    codes.sort_by_key(|c| checkin_position(&state, c));
+    codes.dedup();
+    let mut saved = Vec::new();
+    let mut alerts: Vec<Alert> = Vec::new();
+    let mut again = Vec::new();
+    for code in &codes {
+        let Some(instrument) = state.instruments.get(code) else {
+            continue;
+        };
+        let raw = raw_answers(instrument, &pairs);
+        let request = AssessmentRequest {
+            instrument: instrument.code.clone(),
+            answers: answers_from(instrument, &raw),
+            completed_at: None,
+        };
+        match submit_assessment(&state, &user, patient.id, &request).await {
+            Ok((_, raised)) => {
+                saved.push(instrument.short_name.clone());
+                alerts.extend(raised);
+            }
+            Err(error) if is_form_error(&error) => {
+                again.push(instrument_form(instrument, &raw, Some(&error)));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if again.is_empty() {
+        let to = if alerts.is_empty() {
+            "/home?saved=checkin".to_owned()
+        } else {
+            urgent_address(patient.id, &alerts)
+        };
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let page = CheckinPage {
+        nav: Nav::for_user(&user).at("/home"),
+        patient_id: patient.id.to_string(),
+        today: today_text(&patient),
+        forms: again,
+        saved,
+        optional: optional_links(&state, &patient),
+        urgent: (!alerts.is_empty()).then(|| crisis_view(&state, &patient)),
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+}
+
+// ---------------------------------------------------------------------------
+// GET /patients/{id}/urgent.
+
+#[derive(Deserialize, Default)]
+pub struct UrgentQuery {
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "urgent.html")]
+struct UrgentPage {
+    nav: Nav,
+    for_self: bool,
+    patient_name: String,
+    back_href: String,
+    back_label: String,
+    /// The answers were about low mood or self-harm.
+    mood: bool,
+    /// The answers were about a physical red-flag symptom.
+    symptoms: bool,
+    crisis: CrisisView,
+}
+
+pub async fn urgent(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<String>,
+    query: Result<Query<UrgentQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let id = patient_id(&id)?;
+    let reason = query.map(|q| q.0.reason).unwrap_or_default();
+    let (patient, _) = read_patient(&state, &user, id).await?;
+    let v = viewer(&user, &patient);
+    let page = UrgentPage {
+        nav: v.nav,
+        for_self: v.for_self,
+        patient_name: patient.details.display_name.as_str().to_owned(),
+        back_href: v.back_href,
+        back_label: v.back_label,
+        mood: matches!(reason.as_str(), "mood" | "both"),
+        symptoms: matches!(reason.as_str(), "symptoms" | "both"),
+        crisis: crisis_view(&state, &patient),
+    };
+    Ok(render(&page)?.into_response())
+}
+
+// ---------------------------------------------------------------------------
+// POST /patients/{id}/schedule (the form is on the patient record).
+
+/// One instrument's row in the schedule form.
+pub struct ScheduleRow {
+    pub code: String,
+    pub name: String,
+    pub frequency: String,
+    pub due: bool,
+    pub last: String,
+}
+
+pub fn schedule_rows(state: &AppState, due: &[DueItem]) -> Vec<ScheduleRow> {
+    due.iter()
+        .filter_map(|d| {
+            let instrument = state.instruments.get(&d.instrument)?;
+            Some(ScheduleRow {
+                code: d.instrument.clone(),
+                name: instrument.short_name.clone(),
+                frequency: d.frequency.clone(),
+                due: d.due,
+                last: d
+                    .last_completed_at
+                    .as_deref()
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+                    .map(crate::pages::utc_minute)
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub async fn save_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    submitted: PageForm<NoFields>,
+) -> Result<Response, PageError> {
+    let id = patient_id(&id)?;
+    let PageForm { user, pairs, .. } = submitted;
+    let frequencies: BTreeMap<String, String> = pairs
+        .iter()
+        .filter_map(|(name, value)| {
+            name.strip_prefix("frequency.")
+                .map(|code| (code.to_owned(), value.trim().to_owned()))
+        })
+        .collect();
+    set_schedule(&state, &user, id, &frequencies).await?;
+    Ok(Redirect::to(&format!("/patients/{id}?saved=schedule#schedule-heading")).into_response())
+}

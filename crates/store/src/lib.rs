@@ -1,7 +1,7 @@
 //! One storage API over two databases: embedded SQLite (the default) and PostgreSQL.
 //!
 //! Each backend keeps its own migrations (`migrations/sqlite`, `migrations/postgres`).
-//! Queries are written once in SQL both databases accept (`$1` placeholders work in
+//! Queries are written once in SQL both databases accept (`$1` parameters work in
 //! SQLite too) and run against whichever pool is configured via [`on_pool!`]; the
 //! integration suite runs every test against both.
 #![forbid(unsafe_code)]

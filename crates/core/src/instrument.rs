@@ -465,8 +465,9 @@ impl Instrument {
                     if item.scored {
                         values.push(value);
                     }
-                    if item.safety.is_some() && value > 0.0 {
-                        safety.extend(item.safety.clone());
+                    // One rule per submission, however many of its items fired.
+                    if let Some(rule) = item.safety.as_ref().filter(|r| value > 0.0 && !safety.contains(*r)) {
+                        safety.push(rule.clone());
                     }
                 }
                 Ok(None) => {}
@@ -911,7 +912,7 @@ mod bundled_tests {
     }
 
     #[test]
-    fn any_red_flag_answered_yes_raises_its_own_rule() {
+    fn any_red_flag_answered_yes_raises_one_red_flag_rule() {
         let flags = bundled("red_flags");
         let answers: BTreeMap<String, Answer> =
             [("1", 0.0), ("2", 1.0), ("3", 0.0), ("4", 1.0), ("5", 0.0)]
@@ -920,7 +921,7 @@ mod bundled_tests {
                 .collect();
         let scored = flags.score(&answers, None).unwrap();
         assert_eq!(scored.total, None);
-        assert_eq!(scored.safety, ["red_flag_seizure", "red_flag_breathing"]);
+        assert_eq!(scored.safety, ["red_flag_symptom"]);
     }
 
     #[test]

@@ -304,7 +304,7 @@ pub struct AssessmentRequest {
 pub struct AlertView {
     pub id: Uuid,
     pub patient_id: Uuid,
-    /// The rule that fired, e.g. `phq9_item9`, `red_flag_seizure`.
+    /// The rule that fired, e.g. `phq9_item9`, `red_flag_symptom`.
     pub rule: String,
     /// `urgent`, `warning` or `info`.
     pub severity: String,
@@ -495,7 +495,11 @@ pub async fn submit_assessment(
             severity: "urgent".into(),
             evidence: serde_json::json!({
                 "instrument": instrument.code,
-                "items": instrument.items.iter().filter(|i| i.safety.as_deref() == Some(rule.as_str())).map(|i| serde_json::json!({
+                // The items that fired the rule, with their answers: the exact data behind it.
+                "items": instrument.items.iter()
+                    .filter(|i| i.safety.as_deref() == Some(rule.as_str()))
+                    .filter(|i| matches!(request.answers.get(&i.id), Some(Answer::Number(v)) if *v > 0.0))
+                    .map(|i| serde_json::json!({
                     "item": i.id, "text": i.text, "answer": request.answers.get(&i.id),
                 })).collect::<Vec<_>>(),
                 "completed_at": completed_at.to_string(),

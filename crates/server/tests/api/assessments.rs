@@ -14,6 +14,7 @@ on_both_backends!(
     the_schedule_says_what_is_due_today_and_clinicians_set_it,
     every_assessment_exports_as_valid_fhir_r4,
     an_organization_sets_its_own_sows_bands_but_not_phq9s,
+    red_flag_answers_open_one_urgent_alert_naming_each_symptom,
 );
 
 struct Setup {
@@ -438,4 +439,28 @@ async fn an_organization_sets_its_own_sows_bands_but_not_phq9s(app: TestApp) {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
+}
+
+async fn red_flag_answers_open_one_urgent_alert_naming_each_symptom(app: TestApp) {
+    let s = setup(&app, "female").await;
+    let calm = s
+        .created(&s.dana, "red_flags", numbered(&[0.0, 0.0, 0.0, 0.0, 0.0]))
+        .await;
+    assert!(calm.get("alerts").is_none());
+    let flagged = s
+        .created(&s.dana, "red_flags", numbered(&[0.0, 1.0, 0.0, 1.0, 0.0]))
+        .await;
+    let alerts = flagged["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0]["rule"].as_str(), alerts[0]["severity"].as_str()),
+        (Some("red_flag_symptom"), Some("urgent"))
+    );
+    let items: Vec<&str> = alerts[0]["evidence"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, ["2", "4"]);
 }

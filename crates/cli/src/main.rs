@@ -37,6 +37,24 @@ enum Command {
     Audit(AuditCommand),
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate(DatabaseArgs),
+    /// Predict mitragynine and 7-OH concentrations for a regimen (typical patient).
+    Simulate(SimulateArgs),
+}
+
+/// Regimen file (TOML): `[[dose]]` tables with `time_h` and `mitragynine_mg` (optional
+/// `hydroxymitragynine_mg`), or a `[schedule]` with `mitragynine_mg`, `every_h`, `count`
+/// (first dose at 0 h); optional top-level `duration_h` (default: a week after the last dose).
+#[derive(Args)]
+struct SimulateArgs {
+    /// The regimen file.
+    #[arg(long, value_name = "FILE")]
+    regimen: PathBuf,
+    /// Directory for curve.csv and summary.json (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Curve resolution in hours.
+    #[arg(long, default_value_t = 0.1, value_name = "H")]
+    step_h: f64,
 }
 
 /// Where the data lives: embedded SQLite under --data-dir, or --database-url.
@@ -213,6 +231,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve(args).await,
         Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
         Command::Audit(AuditCommand::Verify(args)) => verify_audit(args).await,
+        Command::Simulate(args) => simulate(args),
         Command::Migrate(args) => {
             let store = args.open().await?;
             println!("{} is up to date", args.location().describe());
@@ -345,4 +364,61 @@ async fn verify_audit(args: DatabaseArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+fn simulate(args: SimulateArgs) -> Result<ExitCode> {
+    use speciosa_pk::regimen::Regimen;
+    use speciosa_pk::summary::{grid, summarise};
+    use std::io::Write;
+
+    if !(args.step_h.is_finite() && args.step_h > 0.0 && args.step_h <= 0.1) {
+        bail!("--step-h must be a positive number of hours no larger than 0.1");
+    }
+    let text = std::fs::read_to_string(&args.regimen)
+        .with_context(|| format!("reading {}", args.regimen.display()))?;
+    let regimen =
+        Regimen::parse(&text).with_context(|| format!("in {}", args.regimen.display()))?;
+    let typical = speciosa_pk::TypicalParameters::bundled().context("loading the PK parameters")?;
+    let times = grid(regimen.duration_h, args.step_h);
+    let (curve, summary) = summarise(&typical.parameters, &regimen, &times);
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let curve_path = args.out.join("curve.csv");
+    let mut csv = std::io::BufWriter::new(
+        std::fs::File::create(&curve_path)
+            .with_context(|| format!("writing {}", curve_path.display()))?,
+    );
+    writeln!(csv, "time_h,mitragynine_ng_ml,hydroxymitragynine_ng_ml")?;
+    for (t, c) in times.iter().zip(&curve) {
+        writeln!(
+            csv,
+            "{t:.4},{:.6},{:.6}",
+            c.mitragynine, c.hydroxymitragynine
+        )?;
+    }
+    csv.flush()?;
+    let summary_path = args.out.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)
+        .with_context(|| format!("writing {}", summary_path.display()))?;
+    println!(
+        "{} doses over {} h: mitragynine Cmax {:.2} ng/mL at {:.1} h, AUC {:.1} ng·h/mL, t½ {:.1} h; 7-OH Cmax {:.2} ng/mL",
+        summary.doses,
+        summary.duration_h,
+        summary.mitragynine.cmax_ng_ml,
+        summary.mitragynine.tmax_h,
+        summary.mitragynine.auc_ng_h_ml,
+        summary.mitragynine.half_life_h,
+        summary.hydroxymitragynine.cmax_ng_ml
+    );
+    println!(
+        "Typical-patient prediction ({}); not a dosing recommendation.",
+        typical.source
+    );
+    println!(
+        "Wrote {} and {}",
+        curve_path.display(),
+        summary_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

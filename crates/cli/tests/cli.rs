@@ -70,6 +70,7 @@ fn every_command_explains_itself_with_help() {
         vec!["audit", "--help"],
         vec!["audit", "verify", "--help"],
         vec!["migrate", "--help"],
+        vec!["simulate", "--help"],
     ] {
         let output = speciosa(&args, "");
         assert!(output.status.success(), "{args:?}");
@@ -343,4 +344,90 @@ async fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
         "",
     );
     assert!(again.status.success(), "{}", text(&again.stderr));
+}
+
+#[test]
+fn simulate_writes_the_curve_and_summary_for_a_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let regimen = dir.path().join("daily.toml");
+    std::fs::write(
+        &regimen,
+        "duration_h = 480\n[schedule]\nmitragynine_mg = 39\nevery_h = 24\ncount = 20\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out/nested");
+    let output = speciosa(
+        &[
+            "simulate",
+            "--regimen",
+            regimen.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(out.join("curve.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("time_h,mitragynine_ng_ml,hydroxymitragynine_ng_ml")
+    );
+    let times: Vec<f64> = lines
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(times.first(), Some(&0.0));
+    assert!((times.last().unwrap() - 480.0).abs() < 1e-9);
+    assert!(times.windows(2).all(|w| w[1] - w[0] <= 0.1 + 1e-9));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    for key in ["cmax_ng_ml", "tmax_h", "auc_ng_h_ml", "half_life_h"] {
+        assert!(summary["mitragynine"][key].is_f64(), "mitragynine.{key}");
+    }
+    // Twenty doses of 39 mg: AUC∞ = 780 mg / 233 L/h.
+    assert!(
+        (summary["mitragynine"]["auc_ng_h_ml"].as_f64().unwrap() - 780.0 / 233.0 * 1000.0).abs()
+            < 1e-6
+    );
+    let ninety = summary["time_to_90pct_steady_state_h"].as_f64().unwrap();
+    assert!(ninety == 144.0 || ninety == 168.0, "{ninety}");
+}
+
+#[test]
+fn simulate_refuses_an_invalid_regimen_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, named) in [
+        (
+            "[[dose]]\ntime_h = 0\nmitragynine_mg = -39\n",
+            "mitragynine_mg",
+        ),
+        (
+            "[[dose]]\ntime_h = 0\nmitragynine_mg = inf\n",
+            "mitragynine_mg",
+        ),
+        (
+            "[[dose]]\ntime_h = 0\nmitragynine_mg = 39\nstrain = \"red\"\n",
+            "strain",
+        ),
+    ] {
+        let regimen = dir.path().join("bad.toml");
+        std::fs::write(&regimen, body).unwrap();
+        let out = dir.path().join("out");
+        let output = speciosa(
+            &[
+                "simulate",
+                "--regimen",
+                regimen.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert!(!output.status.success(), "{body}");
+        assert!(
+            text(&output.stderr).contains(named),
+            "{body}: {}",
+            text(&output.stderr)
+        );
+    }
 }

@@ -14,6 +14,8 @@ pub mod closed_form;
 pub mod model;
 pub mod nca;
 pub mod numerical;
+pub mod regimen;
+pub mod summary;
 
 pub use model::{Dose, ModelError, Parameters, TypicalParameters, validate_doses};
 

@@ -38,13 +38,14 @@ pub fn auc(times: &[f64], concentrations: &[f64]) -> f64 {
 
 /// Analyses a curve sampled at ascending `times`.
 pub fn analyse(times: &[f64], concentrations: &[f64]) -> Nca {
-    let (imax, cmax) = concentrations
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |best, (i, c)| {
-            if c > best.1 { (i, c) } else { best }
-        });
+    let (imax, cmax) =
+        concentrations
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |best, (i, c)| {
+                if c > best.1 { (i, c) } else { best }
+            });
     let tmax = times.get(imax).copied().unwrap_or(0.0);
     let auc_last = auc(times, concentrations);
     // Terminal candidates: positive samples after Cmax; try the last 3, 4, … and keep the

@@ -55,6 +55,13 @@ struct SimulateArgs {
     /// Curve resolution in hours.
     #[arg(long, default_value_t = 0.1, value_name = "H")]
     step_h: f64,
+    /// Also simulate N virtual patients (assumed between-subject variability, see
+    /// data/pk/typical.toml) and write percentile bands to population.csv.
+    #[arg(long, value_name = "N")]
+    population: Option<usize>,
+    /// Random seed for --population, so runs are reproducible.
+    #[arg(long, default_value_t = 1, value_name = "SEED")]
+    seed: u64,
 }
 
 /// Where the data lives: embedded SQLite under --data-dir, or --database-url.
@@ -411,6 +418,9 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         summary.mitragynine.half_life_h,
         summary.hydroxymitragynine.cmax_ng_ml
     );
+    if let Some(n) = args.population {
+        write_population(&typical, &regimen, &times, n, args.seed, &args.out)?;
+    }
     println!(
         "Typical-patient prediction ({}); not a dosing recommendation.",
         typical.source
@@ -421,4 +431,62 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         summary_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Simulates `n` virtual patients with a progress bar and writes percentile bands.
+fn write_population(
+    typical: &speciosa_pk::TypicalParameters,
+    regimen: &speciosa_pk::regimen::Regimen,
+    times: &[f64],
+    n: usize,
+    seed: u64,
+    out: &std::path::Path,
+) -> Result<()> {
+    use std::io::Write;
+
+    if !(1..=100_000).contains(&n) {
+        bail!("--population must be from 1 to 100000");
+    }
+    let people = typical
+        .variability
+        .sample(&typical.parameters, n, seed)
+        .context("sampling virtual patients")?;
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} patients ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("simulating");
+    let bands = speciosa_pk::population::simulate(&people, &regimen.doses, times, |done| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    let path = out.join("population.csv");
+    let mut csv = std::io::BufWriter::new(
+        std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?,
+    );
+    let names: Vec<String> = ["mitragynine", "hydroxymitragynine"]
+        .iter()
+        .flat_map(|a| {
+            speciosa_pk::population::PERCENTILES
+                .iter()
+                .map(move |p| format!("{a}_p{p:.0}_ng_ml"))
+        })
+        .collect();
+    writeln!(csv, "time_h,{}", names.join(","))?;
+    for (i, t) in bands.times.iter().enumerate() {
+        let values: Vec<String> = bands.mitragynine[i]
+            .iter()
+            .chain(&bands.hydroxymitragynine[i])
+            .map(|v| format!("{:.6}", v * 1000.0))
+            .collect();
+        writeln!(csv, "{t:.4},{}", values.join(","))?;
+    }
+    csv.flush()?;
+    println!(
+        "Wrote {} ({n} virtual patients; variability: {})",
+        path.display(),
+        typical.variability_note
+    );
+    Ok(())
 }

@@ -14,6 +14,7 @@ pub mod closed_form;
 pub mod model;
 pub mod nca;
 pub mod numerical;
+pub mod population;
 pub mod regimen;
 pub mod summary;
 

@@ -130,12 +130,82 @@ pub fn validate_doses(doses: &[Dose]) -> Result<(), ModelError> {
 const TYPICAL: &str = include_str!("../../../data/pk/typical.toml");
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ParameterFile {
     #[allow(dead_code)]
     version: String,
     source: String,
     derivation: String,
     typical: Parameters,
+    variability: RawVariability,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariability {
+    note: String,
+    omega: std::collections::BTreeMap<String, f64>,
+    correlations: Vec<RawCorrelation>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCorrelation {
+    a: String,
+    b: String,
+    r: f64,
+}
+
+impl RawVariability {
+    fn checked(&self) -> Result<crate::population::Variability, String> {
+        use crate::population::VARYING;
+        let index = |name: &str| {
+            VARYING
+                .iter()
+                .position(|v| *v == name)
+                .ok_or_else(|| format!("unknown parameter {name:?} in [variability]"))
+        };
+        if let Some(name) = self.omega.keys().find(|k| !VARYING.contains(&k.as_str())) {
+            return Err(format!("unknown parameter {name:?} in variability.omega"));
+        }
+        let mut omega = [0.0; 8];
+        for (i, name) in VARYING.iter().enumerate() {
+            omega[i] = *self
+                .omega
+                .get(*name)
+                .ok_or_else(|| format!("variability.omega needs {name}"))?;
+        }
+        let mut correlation = [[0.0; 8]; 8];
+        for (i, row) in correlation.iter_mut().enumerate() {
+            row[i] = 1.0;
+        }
+        for c in &self.correlations {
+            let (a, b) = (index(&c.a)?, index(&c.b)?);
+            correlation[a][b] = c.r;
+            correlation[b][a] = c.r;
+        }
+        let variability = crate::population::Variability { omega, correlation };
+        // Sampling once checks the matrix is a valid covariance.
+        variability
+            .sample(
+                &Parameters {
+                    ka: 1.0,
+                    tlag: 0.0,
+                    cl: 1.0,
+                    vc: 1.0,
+                    q: 1.0,
+                    vp: 1.0,
+                    fm: 0.5,
+                    cl_m: 1.0,
+                    v_m: 1.0,
+                    ka_m: 1.0,
+                },
+                1,
+                0,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(variability)
+    }
 }
 
 /// The shipped typical-patient parameters, their source and how they were derived.
@@ -144,6 +214,9 @@ pub struct TypicalParameters {
     pub parameters: Parameters,
     pub source: String,
     pub derivation: String,
+    /// Between-subject variability (an assumption; see the file's note).
+    pub variability: crate::population::Variability,
+    pub variability_note: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,16 +225,24 @@ pub enum ParameterFileError {
     Parse(#[from] toml::de::Error),
     #[error("data/pk/typical.toml: {0}")]
     Invalid(#[from] ModelError),
+    #[error("data/pk/typical.toml: {0}")]
+    Variability(String),
 }
 
 impl TypicalParameters {
     pub fn bundled() -> Result<Self, ParameterFileError> {
         let file: ParameterFile = toml::from_str(TYPICAL)?;
         file.typical.validate()?;
+        let variability = file
+            .variability
+            .checked()
+            .map_err(ParameterFileError::Variability)?;
         Ok(TypicalParameters {
             parameters: file.typical,
             source: file.source,
             derivation: file.derivation,
+            variability,
+            variability_note: file.variability.note,
         })
     }
 }

@@ -31,7 +31,9 @@ pub enum VariabilityError {
 }
 
 impl Variability {
-    /// The lower-triangular factor L of the covariance (Σ = L·Lᵀ).
+    /// The lower-triangular factor L of the covariance (Σ = L·Lᵀ). Index loops read like
+    /// the textbook algorithm, which matters more here than iterator style.
+    #[allow(clippy::needless_range_loop)]
     fn cholesky(&self) -> Result<[[f64; 8]; 8], VariabilityError> {
         for (i, omega) in self.omega.iter().enumerate() {
             if !(omega.is_finite() && *omega >= 0.0) {

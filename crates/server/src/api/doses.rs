@@ -349,7 +349,7 @@ pub struct DateRangeQuery {
 }
 
 /// The inclusive local date range, checked.
-fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Date), FieldErrors> {
+pub fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Date), FieldErrors> {
     let mut errors = FieldErrors::new();
     let parse = |errors: &mut FieldErrors, field: &str, raw: &Option<String>| {
         raw.as_deref()

@@ -13,6 +13,7 @@ pub mod checkin;
 pub mod doses;
 pub mod fhir;
 pub mod patients;
+pub mod predicted;
 pub mod products;
 pub mod session;
 pub mod users;
@@ -57,6 +58,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/patients/{id}/doses/import", post(doses::import))
         .route("/patients/{id}/exposure/daily", get(doses::daily))
+        .route(
+            "/patients/{id}/exposure/predicted",
+            get(predicted::predicted),
+        )
         .route("/patients/{id}/product-safety", get(doses::product_safety))
         .route("/instruments", get(assessments::list_instruments))
         .route("/instruments/{code}", get(assessments::get_instrument))
@@ -103,6 +108,7 @@ pub fn router() -> Router<AppState> {
         checkin::get_schedule, checkin::put_schedule,
         fhir::assessment_fhir,
         assessments::set_bands,
+        predicted::predicted,
         audit_log::list,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),

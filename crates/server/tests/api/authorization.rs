@@ -146,6 +146,11 @@ fn operations() -> Vec<Operation> {
         op(Method::GET, "/api/v1/patients/{id}/alerts", PatientRead),
         op(Method::GET, "/api/v1/patients/{id}/schedule", PatientRead),
         op(
+            Method::GET,
+            "/api/v1/patients/{id}/exposure/predicted",
+            PatientRead,
+        ),
+        op(
             Method::PUT,
             "/api/v1/instruments/{code}/bands",
             Organization(&["clinician"]),

@@ -16,6 +16,7 @@ on_both_backends!(
     corrections_and_deletions_are_soft_need_a_reason_and_are_audited,
     a_csv_import_previews_every_bad_row_and_writes_nothing_until_committed,
     heavy_metals_are_judged_at_the_patients_own_daily_intake,
+    predicted_exposure_follows_the_logged_doses_through_the_pk_model,
 );
 
 struct Setup {
@@ -485,4 +486,54 @@ async fn heavy_metals_are_judged_at_the_patients_own_daily_intake(app: TestApp) 
     let heavy = s.casey.get_json(&safety_path).await;
     assert!(close(&heavy[0]["max_grams_per_day"], 30.0), "{heavy}");
     assert_eq!(codes(&heavy), ["heavy_metal_over_daily_limit"]);
+}
+
+async fn predicted_exposure_follows_the_logged_doses_through_the_pk_model(app: TestApp) {
+    let s = setup(&app).await;
+    // 2 g of the 19.5 mg/g leaf is 39 mg: Tanna 2022's dose, Cmax ≈ 32.6 ng/mL about an hour later.
+    let taken = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30);
+    s.log(
+        json!({"batch_id": s.assayed, "amount": 2.0, "unit": "g", "taken_at": taken.to_string()}),
+    )
+    .await;
+    let zone = jiff::tz::TimeZone::get("America/Chicago").unwrap();
+    let from = (taken - jiff::SignedDuration::from_hours(24))
+        .to_zoned_datetime(zone.clone())
+        .date();
+    let to = jiff::Timestamp::now().to_zoned_datetime(zone).date();
+    let predicted = s
+        .casey
+        .get_json(&format!(
+            "/api/v1/patients/{}/exposure/predicted?from={from}&to={to}",
+            s.patient
+        ))
+        .await;
+    let points = predicted["points"].as_array().unwrap();
+    let peak = points
+        .iter()
+        .map(|p| p["mitragynine_ng_ml"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!((peak - 32.6).abs() / 32.6 < 0.05, "peak {peak}");
+    assert!(
+        points
+            .iter()
+            .all(|p| p["mitragynine_p5_ng_ml"].as_f64().unwrap()
+                <= p["mitragynine_p95_ng_ml"].as_f64().unwrap())
+    );
+    assert!(
+        !predicted["bedtime"].as_array().unwrap().is_empty(),
+        "the patient has a usual bedtime"
+    );
+    // After one dose the fast distribution phase (t½ ≈ 1.5 h) takes it below 10 % of the peak within hours.
+    let to_ten_percent = predicted["time_to_10pct_after_last_dose_h"]
+        .as_f64()
+        .unwrap();
+    assert!((4.0..12.0).contains(&to_ten_percent), "{to_ten_percent}");
+    assert!(
+        predicted["caution"]
+            .as_str()
+            .unwrap()
+            .contains("not a dosing recommendation")
+    );
+    assert_eq!(predicted["doses_excluded"], 0);
 }

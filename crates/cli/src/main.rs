@@ -405,6 +405,9 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         )?;
     }
     csv.flush()?;
+    let svg_path = args.out.join("curve.svg");
+    std::fs::write(&svg_path, curve_svg(&times, &curve))
+        .with_context(|| format!("writing {}", svg_path.display()))?;
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)
         .with_context(|| format!("writing {}", summary_path.display()))?;
@@ -426,8 +429,9 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         typical.source
     );
     println!(
-        "Wrote {} and {}",
+        "Wrote {}, {} and {}",
         curve_path.display(),
+        svg_path.display(),
         summary_path.display()
     );
     Ok(ExitCode::SUCCESS)
@@ -489,4 +493,54 @@ fn write_population(
         typical.variability_note
     );
     Ok(())
+}
+
+/// A plain SVG line chart of both analytes (ng/mL against hours), readable without any viewer
+/// but a browser.
+fn curve_svg(times: &[f64], curve: &[speciosa_pk::closed_form::Concentrations]) -> String {
+    let (width, height, left, bottom, top, right) = (800.0, 400.0, 60.0, 40.0, 20.0, 20.0);
+    let t_max = times.last().copied().unwrap_or(1.0).max(1e-9);
+    let c_max = curve
+        .iter()
+        .map(|c| c.mitragynine.max(c.hydroxymitragynine))
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let x = |t: f64| left + (width - left - right) * t / t_max;
+    let y = |c: f64| height - bottom - (height - bottom - top) * c / c_max;
+    let line = |value: &dyn Fn(&speciosa_pk::closed_form::Concentrations) -> f64| {
+        // Thin the points to about a thousand: the eye cannot see more on 720 pixels.
+        let every = (times.len() / 1000).max(1);
+        times
+            .iter()
+            .zip(curve)
+            .step_by(every)
+            .map(|(t, c)| format!("{:.1},{:.1}", x(*t), y(value(c))))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">
+<title>Predicted concentrations (typical patient)</title>
+<rect width="{width}" height="{height}" fill="white"/>
+<line x1="{left}" y1="{base}" x2="{xr}" y2="{base}" stroke="#444"/>
+<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#444"/>
+<text x="{left}" y="{label_y}">0</text><text x="{xr}" y="{label_y}" text-anchor="end">{t_max:.0} h</text>
+<text x="{tick_x}" y="{ty}" text-anchor="end">{c_max:.1}</text><text x="{tick_x}" y="{base}" text-anchor="end">0</text>
+<polyline fill="none" stroke="#0b5d72" stroke-width="1.5" points="{mg}"/>
+<polyline fill="none" stroke="#b3541e" stroke-width="1.5" points="{oh}"/>
+<text x="{lx}" y="{ly1}" fill="#0b5d72">mitragynine (ng/mL)</text>
+<text x="{lx}" y="{ly2}" fill="#b3541e">7-hydroxymitragynine (ng/mL)</text>
+</svg>
+"##,
+        base = height - bottom,
+        xr = width - right,
+        label_y = height - bottom + 16.0,
+        tick_x = left - 6.0,
+        ty = top + 4.0,
+        mg = line(&|c| c.mitragynine),
+        oh = line(&|c| c.hydroxymitragynine),
+        lx = width - right - 220.0,
+        ly1 = top + 16.0,
+        ly2 = top + 32.0,
+    )
 }

@@ -389,6 +389,8 @@ fn simulate_writes_the_curve_and_summary_for_a_schedule() {
         (summary["mitragynine"]["auc_ng_h_ml"].as_f64().unwrap() - 780.0 / 233.0 * 1000.0).abs()
             < 1e-6
     );
+    let svg = std::fs::read_to_string(out.join("curve.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);
     let ninety = summary["time_to_90pct_steady_state_h"].as_f64().unwrap();
     assert!(ninety == 144.0 || ninety == 168.0, "{ninety}");
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod closed_form;
+pub mod estimation;
 pub mod model;
 pub mod nca;
 pub mod numerical;

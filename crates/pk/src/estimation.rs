@@ -247,6 +247,32 @@ pub fn estimate(
     })
 }
 
+/// Predictions from an individual fit with their uncertainty: percentile bands over `n`
+/// parameter sets drawn from the Laplace approximation (independent normal η around the
+/// estimate with its standard errors), reproducibly from `seed`.
+pub fn predict(
+    typical: &Parameters,
+    fit: &Estimate,
+    doses: &[Dose],
+    times: &[f64],
+    n: usize,
+    seed: u64,
+) -> crate::population::Bands {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let people: Vec<Parameters> = (0..n.max(1))
+        .map(|_| {
+            let eta: [f64; 8] = std::array::from_fn(|i| {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                fit.eta[i] + fit.eta_standard_error[i] * z
+            });
+            individual(typical, &eta)
+        })
+        .collect();
+    crate::population::simulate(&people, doses, times, |_| {})
+}
+
 /// Names of the estimated parameters, in the order of [`Estimate::eta`].
 pub fn parameter_names() -> [&'static str; 8] {
     VARYING

@@ -18,6 +18,9 @@ pub struct AnalyteSummary {
     pub half_life_h: f64,
     /// The concentration at the end of the simulated period.
     pub final_ng_ml: f64,
+    /// Cmax and AUC∞ in molar units, as the published studies report them.
+    pub cmax_nm: f64,
+    pub auc_nm_h: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -43,7 +46,13 @@ pub fn grid(duration: f64, step: f64) -> Vec<f64> {
     times
 }
 
-fn analyte(times: &[f64], values: &[f64], auc: f64, half_life: f64) -> AnalyteSummary {
+fn analyte(
+    times: &[f64],
+    values: &[f64],
+    auc: f64,
+    half_life: f64,
+    molar_mass: f64,
+) -> AnalyteSummary {
     let (imax, cmax) = values
         .iter()
         .copied()
@@ -55,6 +64,9 @@ fn analyte(times: &[f64], values: &[f64], auc: f64, half_life: f64) -> AnalyteSu
         auc_ng_h_ml: auc,
         half_life_h: half_life,
         final_ng_ml: values.last().copied().unwrap_or(0.0),
+        // ng/mL ÷ (g/mol) = µmol/m³ = nM.
+        cmax_nm: cmax / molar_mass * 1000.0,
+        auc_nm_h: auc / molar_mass * 1000.0,
     }
 }
 
@@ -95,8 +107,8 @@ pub fn summarise(
         None => (None, None),
     };
     let summary = Summary {
-        mitragynine: analyte(times, &mg, mg_auc, ln2 / beta),
-        hydroxymitragynine: analyte(times, &oh, oh_auc, ln2 / oh_terminal),
+        mitragynine: analyte(times, &mg, mg_auc, ln2 / beta, MG_MOLAR_MASS),
+        hydroxymitragynine: analyte(times, &oh, oh_auc, ln2 / oh_terminal, HYDROXY_MOLAR_MASS),
         time_to_90pct_steady_state_h: time_to_90,
         steady_state_trough_ng_ml: steady,
         duration_h: times.last().copied().unwrap_or(0.0),
@@ -145,6 +157,17 @@ mod tests {
         let (_, summary) = summarise(&p, &regimen, &grid(240.0, 0.1));
         assert!((summary.mitragynine.auc_ng_h_ml - 39.0 / 233.0 * 1000.0).abs() < 1e-9);
         assert_eq!(summary.time_to_90pct_steady_state_h, None);
+        // Tanna 2022 reports 420 nM·h and 81.9 nM for this dose.
+        assert!(
+            (summary.mitragynine.auc_nm_h - 420.0).abs() < 1.0,
+            "{}",
+            summary.mitragynine.auc_nm_h
+        );
+        assert!(
+            (summary.mitragynine.cmax_nm - 81.9).abs() < 1.0,
+            "{}",
+            summary.mitragynine.cmax_nm
+        );
         assert!((summary.mitragynine.tmax_h - 1.0).abs() < 0.11);
     }
 

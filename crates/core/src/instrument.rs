@@ -466,7 +466,11 @@ impl Instrument {
                         values.push(value);
                     }
                     // One rule per submission, however many of its items fired.
-                    if let Some(rule) = item.safety.as_ref().filter(|r| value > 0.0 && !safety.contains(*r)) {
+                    if let Some(rule) = item
+                        .safety
+                        .as_ref()
+                        .filter(|r| value > 0.0 && !safety.contains(*r))
+                    {
                         safety.push(rule.clone());
                     }
                 }

@@ -85,6 +85,11 @@ id_type!(
     AlertId
 );
 
+id_type!(
+    /// One entry on a patient's medication list.
+    MedicationId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

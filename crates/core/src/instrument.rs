@@ -86,6 +86,19 @@ pub enum Response {
     Entry(EntryKind),
 }
 
+impl Item {
+    /// The label of the option `value` picks, for items answered from a list.
+    pub fn option_label(&self, value: f64) -> Option<&str> {
+        match &self.response {
+            Response::Options(options) => options
+                .iter()
+                .find(|o| o.value == value)
+                .map(|o| o.label.as_str()),
+            _ => None,
+        }
+    }
+}
+
 impl Response {
     fn numeric_range(&self) -> Option<(f64, f64)> {
         match self {

@@ -11,10 +11,12 @@ pub mod dose;
 pub mod ids;
 pub mod import;
 pub mod instrument;
+pub mod medication;
 pub mod patient;
 pub mod policy;
 pub mod product;
 pub mod quality;
+pub mod safety;
 pub mod sleep;
 pub mod validation;
 

@@ -48,6 +48,8 @@ pub enum OrganizationAction {
     SuggestProduct,
     /// Set the organization's own bands for instruments that publish none (SOWS).
     ConfigureInstruments,
+    /// See the alert inbox and roster across the clinician's patients.
+    ReviewAlerts,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +94,7 @@ pub fn authorize_organization(
         CreatePatient | ListClinicians => actor.role == Role::Clinician,
         // A patient's list holds only themself; the store applies that filter.
         ListPatients | ReadCatalog => matches!(actor.role, Role::Clinician | Role::Patient),
-        ManageCatalog | ConfigureInstruments => actor.role == Role::Clinician,
+        ManageCatalog | ConfigureInstruments | ReviewAlerts => actor.role == Role::Clinician,
         SuggestProduct => actor.role == Role::Patient,
     };
     if allowed {
@@ -115,7 +117,9 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
             }
             PatientAction::UpdateDetails
             | PatientAction::ManageCareTeam
-            | PatientAction::ManageLogin => Decision::Forbidden,
+            | PatientAction::ManageLogin
+            | PatientAction::ReviewAlerts
+            | PatientAction::ManageMedications => Decision::Forbidden,
         },
         Role::Patient => Decision::NotFound,
         Role::Admin | Role::Researcher => Decision::Forbidden,
@@ -126,15 +130,17 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
 mod tests {
     use super::*;
 
-    const PATIENT_ACTIONS: [PatientAction; 6] = [
+    const PATIENT_ACTIONS: [PatientAction; 8] = [
         PatientAction::Read,
         PatientAction::UpdateDetails,
         PatientAction::ManageCareTeam,
         PatientAction::ManageLogin,
         PatientAction::RecordDose,
         PatientAction::SubmitAssessment,
+        PatientAction::ReviewAlerts,
+        PatientAction::ManageMedications,
     ];
-    const ORG_ACTIONS: [OrganizationAction; 9] = [
+    const ORG_ACTIONS: [OrganizationAction; 10] = [
         OrganizationAction::ManageUsers,
         OrganizationAction::ReadAuditLog,
         OrganizationAction::CreatePatient,
@@ -144,6 +150,7 @@ mod tests {
         OrganizationAction::ManageCatalog,
         OrganizationAction::SuggestProduct,
         OrganizationAction::ConfigureInstruments,
+        OrganizationAction::ReviewAlerts,
     ];
 
     fn actor(role: Role, org: OrganizationId, own: Option<PatientId>) -> Actor {
@@ -225,7 +232,9 @@ mod tests {
                     ManageUsers | ReadAuditLog => role == Role::Admin,
                     CreatePatient | ListClinicians => role == Role::Clinician,
                     ListPatients | ReadCatalog => matches!(role, Role::Clinician | Role::Patient),
-                    ManageCatalog | ConfigureInstruments => role == Role::Clinician,
+                    ManageCatalog | ConfigureInstruments | ReviewAlerts => {
+                        role == Role::Clinician
+                    }
                     SuggestProduct => role == Role::Patient,
                 };
                 let expected = if allowed {

@@ -1,0 +1,240 @@
+//! The patient's medication list: what else they take, by class, so the safety
+//! rules can see a CNS depressant taken alongside kratom.
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::validation::FieldErrors;
+
+/// Pharmacological classes the rules and the clinician care about. The depressant
+/// classes follow pharmacology.md §4 ("Dangerous combinations"): opioids, benzodiazepines,
+/// gabapentinoids (by the opioid rule and FDA's 2019 warning), sedating antihistamines,
+/// and the other sedative-hypnotics that share their respiratory risk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MedicationClass {
+    Opioid,
+    Benzodiazepine,
+    Gabapentinoid,
+    ZDrug,
+    Barbiturate,
+    SedatingAntihistamine,
+    Antidepressant,
+    Antipsychotic,
+    Stimulant,
+    Other,
+}
+
+impl MedicationClass {
+    pub const ALL: [MedicationClass; 10] = [
+        MedicationClass::Opioid,
+        MedicationClass::Benzodiazepine,
+        MedicationClass::Gabapentinoid,
+        MedicationClass::ZDrug,
+        MedicationClass::Barbiturate,
+        MedicationClass::SedatingAntihistamine,
+        MedicationClass::Antidepressant,
+        MedicationClass::Antipsychotic,
+        MedicationClass::Stimulant,
+        MedicationClass::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MedicationClass::Opioid => "opioid",
+            MedicationClass::Benzodiazepine => "benzodiazepine",
+            MedicationClass::Gabapentinoid => "gabapentinoid",
+            MedicationClass::ZDrug => "z_drug",
+            MedicationClass::Barbiturate => "barbiturate",
+            MedicationClass::SedatingAntihistamine => "sedating_antihistamine",
+            MedicationClass::Antidepressant => "antidepressant",
+            MedicationClass::Antipsychotic => "antipsychotic",
+            MedicationClass::Stimulant => "stimulant",
+            MedicationClass::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MedicationClass::Opioid => "Opioid (incl. methadone, buprenorphine, tramadol)",
+            MedicationClass::Benzodiazepine => "Benzodiazepine",
+            MedicationClass::Gabapentinoid => "Gabapentinoid (gabapentin, pregabalin)",
+            MedicationClass::ZDrug => "Z-drug hypnotic (zolpidem, zopiclone)",
+            MedicationClass::Barbiturate => "Barbiturate",
+            MedicationClass::SedatingAntihistamine => "Sedating antihistamine",
+            MedicationClass::Antidepressant => "Antidepressant",
+            MedicationClass::Antipsychotic => "Antipsychotic",
+            MedicationClass::Stimulant => "Stimulant",
+            MedicationClass::Other => "Other",
+        }
+    }
+
+    /// Whether this class depresses breathing and consciousness on top of kratom's
+    /// opioid-like action (pharmacology.md §4 and §5, "Deaths and respiratory depression").
+    pub fn is_cns_depressant(self) -> bool {
+        matches!(
+            self,
+            MedicationClass::Opioid
+                | MedicationClass::Benzodiazepine
+                | MedicationClass::Gabapentinoid
+                | MedicationClass::ZDrug
+                | MedicationClass::Barbiturate
+                | MedicationClass::SedatingAntihistamine
+        )
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// A medication as entered, before it is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MedicationEntry {
+    pub name: String,
+    pub class: MedicationClass,
+    pub dose_text: Option<String>,
+    pub started_on: Option<Date>,
+    pub stopped_on: Option<Date>,
+}
+
+/// Raw fields from a form or a JSON body.
+#[derive(Clone, Debug, Default)]
+pub struct MedicationFields<'a> {
+    pub name: &'a str,
+    pub class: &'a str,
+    pub dose_text: Option<&'a str>,
+    pub started_on: Option<&'a str>,
+    pub stopped_on: Option<&'a str>,
+}
+
+const MAX_NAME: usize = 120;
+const MAX_DOSE_TEXT: usize = 200;
+
+impl MedicationEntry {
+    /// Checks every field and reports all problems at once. `today` is the patient's
+    /// local date: a start in the future is refused, a planned stop is allowed.
+    pub fn parse(fields: &MedicationFields<'_>, today: Date) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = clean(fields.name);
+        if name.is_empty() {
+            errors.push("name", "enter the medication's name");
+        } else if name.chars().count() > MAX_NAME {
+            errors.push("name", format!("keep the name under {MAX_NAME} characters"));
+        }
+        let class = MedicationClass::parse(fields.class.trim());
+        if class.is_none() {
+            errors.push(
+                "class",
+                format!(
+                    "{:?} is not a medication class; use one of {}",
+                    fields.class,
+                    MedicationClass::ALL.map(|c| c.as_str()).join(", ")
+                ),
+            );
+        }
+        let dose_text = fields.dose_text.map(clean).filter(|t| !t.is_empty());
+        if dose_text
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_DOSE_TEXT)
+        {
+            errors.push(
+                "dose_text",
+                format!("keep the dose under {MAX_DOSE_TEXT} characters"),
+            );
+        }
+        let started_on = optional_date(&mut errors, "started_on", fields.started_on);
+        let stopped_on = optional_date(&mut errors, "stopped_on", fields.stopped_on);
+        if started_on.is_some_and(|d| d > today) {
+            errors.push("started_on", "a start date cannot be in the future");
+        }
+        if let (Some(start), Some(stop)) = (started_on, stopped_on)
+            && stop < start
+        {
+            errors.push("stopped_on", "the stop date is before the start date");
+        }
+        let class = class.unwrap_or(MedicationClass::Other);
+        errors.into_result(|| MedicationEntry {
+            name,
+            class,
+            dose_text,
+            started_on,
+            stopped_on,
+        })
+    }
+}
+
+/// Trims and collapses runs of whitespace, so names compare and print cleanly.
+fn clean(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn optional_date(errors: &mut FieldErrors, field: &str, text: Option<&str>) -> Option<Date> {
+    let text = text.map(str::trim).filter(|t| !t.is_empty())?;
+    match text.parse::<Date>() {
+        Ok(date) => Some(date),
+        Err(_) => {
+            errors.push(field, format!("{text:?} is not a date (YYYY-MM-DD)"));
+            None
+        }
+    }
+}
+
+/// Whether a medication with these dates is being taken on `day`.
+pub fn is_active_on(started_on: Option<Date>, stopped_on: Option<Date>, day: Date) -> bool {
+    started_on.is_none_or(|start| start <= day) && stopped_on.is_none_or(|stop| stop >= day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn fields<'a>(name: &'a str, class: &'a str) -> MedicationFields<'a> {
+        MedicationFields {
+            name,
+            class,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_medication_needs_a_name_and_a_known_class() {
+        let error = MedicationEntry::parse(&fields(" ", "sedative"), date(2026, 11, 24)).unwrap_err();
+        let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["name", "class"]);
+    }
+
+    #[test]
+    fn a_stop_before_the_start_and_a_future_start_are_refused() {
+        let mut f = fields("Gabapentin", "gabapentinoid");
+        f.started_on = Some("2026-12-01");
+        f.stopped_on = Some("2026-11-01");
+        let error = MedicationEntry::parse(&f, date(2026, 11, 24)).unwrap_err();
+        let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["started_on", "stopped_on"]);
+    }
+
+    #[test]
+    fn a_medication_is_active_from_its_start_through_its_stop_day() {
+        let (start, stop) = (Some(date(2026, 11, 1)), Some(date(2026, 11, 10)));
+        assert!(!is_active_on(start, stop, date(2026, 10, 31)));
+        assert!(is_active_on(start, stop, date(2026, 11, 1)));
+        assert!(is_active_on(start, stop, date(2026, 11, 10)));
+        assert!(!is_active_on(start, stop, date(2026, 11, 11)));
+        assert!(is_active_on(None, None, date(2026, 11, 11)));
+    }
+
+    #[test]
+    fn only_sedating_classes_count_as_cns_depressants() {
+        let depressants: Vec<_> = MedicationClass::ALL
+            .into_iter()
+            .filter(|c| c.is_cns_depressant())
+            .map(MedicationClass::as_str)
+            .collect();
+        assert_eq!(
+            depressants,
+            ["opioid", "benzodiazepine", "gabapentinoid", "z_drug", "barbiturate", "sedating_antihistamine"]
+        );
+    }
+}

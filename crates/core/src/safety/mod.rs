@@ -1,0 +1,450 @@
+//! Safety rules: the signals a clinician must see and decide on.
+//!
+//! Each rule lives in its own module, reads only the [`PatientFacts`] it is given,
+//! and returns [`Finding`]s carrying the exact data that fired it. Storage decides
+//! whether a finding opens a new alert or is the same condition as one already open
+//! (see [`Recurrence`]); nothing here closes an alert — only a person does.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::ids::{AssessmentId, BatchId, DoseId, MedicationId};
+use crate::instrument::{Answer, Instrument};
+use crate::medication::MedicationClass;
+use crate::patient::PregnancyStatus;
+pub use crate::quality::Severity;
+
+pub mod cns_depressant_combination;
+pub mod dose_escalation;
+pub mod dosing_frequency;
+pub mod missed_checkins;
+pub mod phq9_item9;
+pub mod pregnancy_exposure;
+pub mod product_quality;
+pub mod red_flag_symptom;
+pub mod withdrawal_rising;
+
+/// How far back a dose counts as "kratom is being logged" for the rules that
+/// combine use with another fact (pregnancy, depressants, a flagged batch).
+/// Two weeks covers several terminal half-lives of mitragynine (23–68 h;
+/// pharmacology.md §6, "[derived]") with margin for patients who log irregularly.
+pub const KRATOM_IN_USE_WINDOW: SignedDuration = SignedDuration::from_hours(14 * 24);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Phq9Item9,
+    RedFlagSymptom,
+    PregnancyExposure,
+    ProductQuality,
+    DoseEscalation,
+    DosingFrequency,
+    WithdrawalRising,
+    MissedCheckins,
+    CnsDepressantCombination,
+}
+
+/// Whether a new finding is the "same condition" as an earlier alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recurrence {
+    /// A new event (a new answer) is folded into an alert only while it is still
+    /// unread; once someone has acknowledged it, a new event opens a new alert.
+    FoldWhileOpen,
+    /// An ongoing state is one alert until someone resolves it, acknowledged or not.
+    FoldUntilResolved,
+}
+
+/// What a clinician reads beside an alert: what it means, what to weigh, and where the
+/// rule comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Guidance {
+    pub title: &'static str,
+    pub consider: &'static str,
+    pub source: &'static str,
+    /// How strong the evidence behind the threshold is, in plain words.
+    pub evidence: &'static str,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 9] = [
+        Rule::Phq9Item9,
+        Rule::RedFlagSymptom,
+        Rule::PregnancyExposure,
+        Rule::ProductQuality,
+        Rule::DoseEscalation,
+        Rule::DosingFrequency,
+        Rule::WithdrawalRising,
+        Rule::MissedCheckins,
+        Rule::CnsDepressantCombination,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::Phq9Item9 => "phq9_item9",
+            Rule::RedFlagSymptom => "red_flag_symptom",
+            Rule::PregnancyExposure => "pregnancy_exposure",
+            Rule::ProductQuality => "product_quality",
+            Rule::DoseEscalation => "dose_escalation",
+            Rule::DosingFrequency => "dosing_frequency",
+            Rule::WithdrawalRising => "withdrawal_rising",
+            Rule::MissedCheckins => "missed_checkins",
+            Rule::CnsDepressantCombination => "cns_depressant_combination",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Rule::Phq9Item9 | Rule::RedFlagSymptom | Rule::PregnancyExposure => Severity::Urgent,
+            Rule::MissedCheckins => Severity::Info,
+            Rule::ProductQuality
+            | Rule::DoseEscalation
+            | Rule::DosingFrequency
+            | Rule::WithdrawalRising
+            | Rule::CnsDepressantCombination => Severity::Warning,
+        }
+    }
+
+    pub fn recurrence(self) -> Recurrence {
+        match self {
+            Rule::Phq9Item9 | Rule::RedFlagSymptom => Recurrence::FoldWhileOpen,
+            _ => Recurrence::FoldUntilResolved,
+        }
+    }
+
+    /// Whether the rule looks at the state of the record (and so is re-checked on a
+    /// schedule) rather than at one submitted answer.
+    pub fn is_time_based(self) -> bool {
+        !matches!(self, Rule::Phq9Item9 | Rule::RedFlagSymptom)
+    }
+
+    pub fn guidance(self) -> Guidance {
+        match self {
+            Rule::Phq9Item9 => phq9_item9::GUIDANCE,
+            Rule::RedFlagSymptom => red_flag_symptom::GUIDANCE,
+            Rule::PregnancyExposure => pregnancy_exposure::GUIDANCE,
+            Rule::ProductQuality => product_quality::GUIDANCE,
+            Rule::DoseEscalation => dose_escalation::GUIDANCE,
+            Rule::DosingFrequency => dosing_frequency::GUIDANCE,
+            Rule::WithdrawalRising => withdrawal_rising::GUIDANCE,
+            Rule::MissedCheckins => missed_checkins::GUIDANCE,
+            Rule::CnsDepressantCombination => cns_depressant_combination::GUIDANCE,
+        }
+    }
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Urgent => "urgent",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        [Severity::Urgent, Severity::Warning, Severity::Info]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// The record a rule fired on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Assessment(AssessmentId),
+    Dose(DoseId),
+    Medication(MedicationId),
+    /// The patient's own details (e.g. pregnancy status) or the absence of data.
+    Patient,
+}
+
+impl Source {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Assessment(_) => "assessment",
+            Source::Dose(_) => "dose",
+            Source::Medication(_) => "medication",
+            Source::Patient => "patient",
+        }
+    }
+
+    pub fn id(&self) -> Option<String> {
+        match self {
+            Source::Assessment(id) => Some(id.to_string()),
+            Source::Dose(id) => Some(id.to_string()),
+            Source::Medication(id) => Some(id.to_string()),
+            Source::Patient => None,
+        }
+    }
+}
+
+/// A rule that fired, with the exact data behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub rule: Rule,
+    /// What the condition is about, when a patient can have several at once
+    /// (a batch, a medication); empty otherwise.
+    pub scope: String,
+    /// Identifies this occurrence of the condition (an assessment, a week, a gap in
+    /// check-ins), so a re-check does not raise again what someone already resolved.
+    pub episode: String,
+    /// One line for lists: what happened, with the numbers.
+    pub summary: String,
+    pub evidence: serde_json::Value,
+    pub source: Source,
+}
+
+impl Finding {
+    pub fn severity(&self) -> Severity {
+        self.rule.severity()
+    }
+}
+
+/// A logged dose as the rules see it (only current doses: not deleted, not superseded).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoseFact {
+    pub id: DoseId,
+    pub batch_id: BatchId,
+    pub taken_at: Timestamp,
+    /// The patient-local date it was taken on, in the zone the patient was in.
+    pub local_date: Date,
+    pub mitragynine_mg: Option<f64>,
+    pub hydroxymitragynine_mg: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssessmentFact {
+    pub id: AssessmentId,
+    pub instrument: String,
+    pub answers: BTreeMap<String, Answer>,
+    pub total: Option<f64>,
+    pub band: Option<String>,
+    pub completed_at: Timestamp,
+}
+
+impl AssessmentFact {
+    pub fn answer(&self, item: &str) -> Option<f64> {
+        match self.answers.get(item) {
+            Some(Answer::Number(value)) => Some(*value),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MedicationFact {
+    pub id: MedicationId,
+    pub name: String,
+    pub class: MedicationClass,
+    pub started_on: Option<Date>,
+    pub stopped_on: Option<Date>,
+}
+
+/// A batch the patient used, with the quality flags that apply to it at this
+/// patient's own intake (heavy metals are judged per patient).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchConcern {
+    pub batch_id: BatchId,
+    pub product_name: String,
+    pub lot: String,
+    /// `(code, explanation)` for every flag the batch carries.
+    pub flags: Vec<(String, String)>,
+}
+
+/// Everything the rules read about one patient, gathered by the caller.
+#[derive(Clone, Debug)]
+pub struct PatientFacts {
+    pub now: Timestamp,
+    pub zone: TimeZone,
+    pub enrolled_at: Timestamp,
+    pub pregnancy: PregnancyStatus,
+    pub doses: Vec<DoseFact>,
+    pub assessments: Vec<AssessmentFact>,
+    pub medications: Vec<MedicationFact>,
+    pub batch_concerns: Vec<BatchConcern>,
+}
+
+impl PatientFacts {
+    pub fn today(&self) -> Date {
+        self.now.to_zoned_datetime(self.zone.clone()).date()
+    }
+
+    /// Current doses taken in `(now - window, now]`, oldest first.
+    pub fn doses_within(&self, window: SignedDuration) -> Vec<&DoseFact> {
+        let since = self.now - window;
+        let mut doses: Vec<&DoseFact> = self
+            .doses
+            .iter()
+            .filter(|d| d.taken_at > since && d.taken_at <= self.now)
+            .collect();
+        doses.sort_by_key(|d| d.taken_at);
+        doses
+    }
+
+    /// The most recent dose in the kratom-in-use window, if kratom is being logged.
+    pub fn latest_dose_in_use(&self) -> Option<&DoseFact> {
+        self.doses_within(KRATOM_IN_USE_WINDOW).last().copied()
+    }
+
+    /// Assessments of one instrument, oldest first.
+    pub fn assessments_of(&self, instrument: &str) -> Vec<&AssessmentFact> {
+        let mut found: Vec<&AssessmentFact> = self
+            .assessments
+            .iter()
+            .filter(|a| a.instrument == instrument && a.completed_at <= self.now)
+            .collect();
+        found.sort_by_key(|a| a.completed_at);
+        found
+    }
+
+    /// ISO week of the patient's today, e.g. `2026-W48`: the episode of a weekly review.
+    pub fn iso_week(&self) -> String {
+        let week = self.today().iso_week_date();
+        format!("{}-W{:02}", week.year(), week.week())
+    }
+}
+
+/// Runs the rules that look at one submitted assessment (PHQ-9 item 9, red flags).
+pub fn evaluate_submission(instrument: &Instrument, assessment: &AssessmentFact) -> Vec<Finding> {
+    [
+        phq9_item9::evaluate(instrument, assessment),
+        red_flag_symptom::evaluate(instrument, assessment),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Runs every rule that looks at the state of the record. Called after each write
+/// that can change it and on a schedule, since time alone can make them fire.
+pub fn evaluate_state(facts: &PatientFacts) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    findings.extend(pregnancy_exposure::evaluate(facts));
+    findings.extend(product_quality::evaluate(facts));
+    findings.extend(dose_escalation::evaluate(facts));
+    findings.extend(dosing_frequency::evaluate(facts));
+    findings.extend(withdrawal_rising::evaluate(facts));
+    findings.extend(missed_checkins::evaluate(facts));
+    findings.extend(cns_depressant_combination::evaluate(facts));
+    findings
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use jiff::tz::TimeZone;
+
+    pub fn now() -> Timestamp {
+        "2026-11-24T18:00:00Z".parse().unwrap()
+    }
+
+    pub fn facts() -> PatientFacts {
+        PatientFacts {
+            now: now(),
+            zone: TimeZone::UTC,
+            enrolled_at: "2026-09-01T09:00:00Z".parse().unwrap(),
+            pregnancy: PregnancyStatus::NotPregnant,
+            doses: Vec::new(),
+            assessments: Vec::new(),
+            medications: Vec::new(),
+            batch_concerns: Vec::new(),
+        }
+    }
+
+    pub fn dose_at(taken_at: Timestamp, mg: f64) -> DoseFact {
+        DoseFact {
+            id: DoseId::new(),
+            batch_id: BatchId::from_uuid(uuid::Uuid::nil()),
+            taken_at,
+            local_date: taken_at.to_zoned_datetime(TimeZone::UTC).date(),
+            mitragynine_mg: Some(mg),
+            hydroxymitragynine_mg: Some(mg / 100.0),
+        }
+    }
+
+    pub fn hours_ago(hours: i64) -> Timestamp {
+        now() - SignedDuration::from_hours(hours)
+    }
+
+    pub fn assessment(instrument: &str, total: f64, completed_at: Timestamp) -> AssessmentFact {
+        AssessmentFact {
+            id: AssessmentId::new(),
+            instrument: instrument.into(),
+            answers: BTreeMap::new(),
+            total: Some(total),
+            band: None,
+            completed_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_code_round_trips_and_matches_the_acceptance_names() {
+        let codes: Vec<_> = Rule::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(
+            codes,
+            [
+                "phq9_item9",
+                "red_flag_symptom",
+                "pregnancy_exposure",
+                "product_quality",
+                "dose_escalation",
+                "dosing_frequency",
+                "withdrawal_rising",
+                "missed_checkins",
+                "cns_depressant_combination"
+            ]
+        );
+        for rule in Rule::ALL {
+            assert_eq!(Rule::from_code(rule.code()), Some(rule));
+        }
+    }
+
+    #[test]
+    fn every_rule_cites_a_shared_reference_and_says_what_to_consider() {
+        for rule in Rule::ALL {
+            let guidance = rule.guidance();
+            assert!(
+                guidance.source.contains(".md"),
+                "{} must cite shared/reference",
+                rule.code()
+            );
+            assert!(!guidance.consider.is_empty() && !guidance.evidence.is_empty());
+        }
+    }
+
+    #[test]
+    fn urgent_rules_are_suicidality_red_flags_and_pregnancy() {
+        let urgent: Vec<_> = Rule::ALL
+            .into_iter()
+            .filter(|r| r.severity() == Severity::Urgent)
+            .map(Rule::code)
+            .collect();
+        assert_eq!(urgent, ["phq9_item9", "red_flag_symptom", "pregnancy_exposure"]);
+        assert_eq!(Rule::MissedCheckins.severity(), Severity::Info);
+    }
+
+    #[test]
+    fn the_in_use_window_includes_a_dose_just_inside_fourteen_days_only() {
+        let mut facts = test_support::facts();
+        facts.doses = vec![test_support::dose_at(test_support::hours_ago(14 * 24), 10.0)];
+        assert!(facts.latest_dose_in_use().is_none());
+        facts.doses = vec![test_support::dose_at(
+            test_support::hours_ago(14 * 24) + SignedDuration::from_secs(1),
+            10.0,
+        )];
+        assert!(facts.latest_dose_in_use().is_some());
+    }
+}

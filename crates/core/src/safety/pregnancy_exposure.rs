@@ -1,0 +1,66 @@
+//! Pregnancy recorded while kratom is being logged.
+//!
+//! Source: pharmacology.md §5, "Neonatal abstinence syndrome" (Pediatrics
+//! 2018;142:e20181839; Paediatr Child Health 2019;24:12; Post 2019: 5 of 7 neonatal
+//! exposures had withdrawal).
+
+use serde_json::json;
+
+use super::{Finding, Guidance, KRATOM_IN_USE_WINDOW, PatientFacts, Rule, Source};
+use crate::patient::PregnancyStatus;
+
+pub const GUIDANCE: Guidance = Guidance {
+    title: "Kratom use during pregnancy",
+    consider: "Discuss with the patient and her obstetric team now. Do not advise abrupt \
+               cessation without a plan: withdrawal in pregnancy carries its own risk. Consider \
+               referral for opioid-agonist care in pregnancy and plan neonatal monitoring for \
+               withdrawal after birth.",
+    source: "shared/reference/pharmacology.md §5, Neonatal abstinence syndrome \
+             (Pediatrics 2018;142:e20181839; Paediatr Child Health 2019;24:12; Post 2019 Clin Toxicol)",
+    evidence: "Case reports and poison-centre series only; no cohort data on kratom in pregnancy.",
+};
+
+pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
+    if facts.pregnancy != PregnancyStatus::Pregnant {
+        return None;
+    }
+    let latest = facts.latest_dose_in_use()?;
+    let doses = facts.doses_within(KRATOM_IN_USE_WINDOW);
+    Some(Finding {
+        rule: Rule::PregnancyExposure,
+        scope: String::new(),
+        episode: facts.iso_week(),
+        summary: format!(
+            "Recorded as pregnant; {} kratom dose{} logged in the last 14 days",
+            doses.len(),
+            if doses.len() == 1 { "" } else { "s" }
+        ),
+        evidence: json!({
+            "pregnancy_status": "pregnant",
+            "doses_in_last_14_days": doses.len(),
+            "latest_dose_at": latest.taken_at.to_string(),
+            "latest_dose_mitragynine_mg": latest.mitragynine_mg,
+        }),
+        source: Source::Dose(latest.id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safety::test_support::{dose_at, facts, hours_ago};
+
+    #[test]
+    fn fires_only_when_pregnant_and_a_dose_is_within_the_window() {
+        let mut f = facts();
+        f.pregnancy = PregnancyStatus::Pregnant;
+        assert!(evaluate(&f).is_none(), "no doses");
+        f.doses = vec![dose_at(hours_ago(14 * 24), 50.0)];
+        assert!(evaluate(&f).is_none(), "exactly 14 days ago is outside");
+        f.doses.push(dose_at(hours_ago(14 * 24 - 1), 50.0));
+        let finding = evaluate(&f).unwrap();
+        assert_eq!(finding.rule.code(), "pregnancy_exposure");
+        f.pregnancy = PregnancyStatus::Postpartum;
+        assert!(evaluate(&f).is_none());
+    }
+}

@@ -63,6 +63,10 @@ pub enum PatientAction {
     RecordDose,
     /// Submit an instrument (patients answer their own; clinicians may submit any).
     SubmitAssessment,
+    /// Acknowledge or resolve the patient's safety alerts.
+    ReviewAlerts,
+    /// Add, stop or correct entries on the medication list.
+    ManageMedications,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

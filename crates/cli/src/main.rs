@@ -171,6 +171,15 @@ struct ServeArgs {
         value_name = "MIN"
     )]
     bedtime_window_minutes: u32,
+    /// How often the time-based safety rules (missed check-ins, escalation) are re-checked for every patient.
+    #[arg(
+        long,
+        env = "SPECIOSA_SAFETY_CHECK_INTERVAL_SECONDS",
+        default_value_t = 300,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    safety_check_interval_seconds: u64,
 }
 
 #[derive(Subcommand)]
@@ -265,6 +274,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         max_body_bytes: args.max_body_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
         bedtime_window: SignedDuration::from_mins(args.bedtime_window_minutes.into()),
+        safety_check_interval: Duration::from_secs(args.safety_check_interval_seconds),
     };
     tracing::info!(
         "Speciosa listening on http://{} ({})",

@@ -200,7 +200,8 @@ mod tests {
 
     #[test]
     fn a_medication_needs_a_name_and_a_known_class() {
-        let error = MedicationEntry::parse(&fields(" ", "sedative"), date(2026, 11, 24)).unwrap_err();
+        let error =
+            MedicationEntry::parse(&fields(" ", "sedative"), date(2026, 11, 24)).unwrap_err();
         let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, ["name", "class"]);
     }
@@ -234,7 +235,14 @@ mod tests {
             .collect();
         assert_eq!(
             depressants,
-            ["opioid", "benzodiazepine", "gabapentinoid", "z_drug", "barbiturate", "sedating_antihistamine"]
+            [
+                "opioid",
+                "benzodiazepine",
+                "gabapentinoid",
+                "z_drug",
+                "barbiturate",
+                "sedating_antihistamine"
+            ]
         );
     }
 }

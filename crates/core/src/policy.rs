@@ -236,9 +236,7 @@ mod tests {
                     ManageUsers | ReadAuditLog => role == Role::Admin,
                     CreatePatient | ListClinicians => role == Role::Clinician,
                     ListPatients | ReadCatalog => matches!(role, Role::Clinician | Role::Patient),
-                    ManageCatalog | ConfigureInstruments | ReviewAlerts => {
-                        role == Role::Clinician
-                    }
+                    ManageCatalog | ConfigureInstruments | ReviewAlerts => role == Role::Clinician,
                     SuggestProduct => role == Role::Patient,
                 };
                 let expected = if allowed {

@@ -148,11 +148,16 @@ pub async fn serve_on(
         checkin_defaults: Arc::new(checkin_defaults),
         crisis: Arc::new(crisis),
     };
+    let safety_checker = tokio::spawn(crate::safety::check_periodically(
+        state.clone(),
+        state.config.safety_check_interval,
+    ));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sweeper.abort();
+    safety_checker.abort();
     store.close().await;
     result
 }

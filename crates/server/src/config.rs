@@ -23,6 +23,8 @@ pub struct ServerConfig {
     /// Doses taken this long before the patient's usual bedtime count as bedtime doses.
     /// A clinic setting: no published cut-off exists.
     pub bedtime_window: SignedDuration,
+    /// How often time-based safety rules are re-checked for every patient.
+    pub safety_check_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +38,7 @@ impl Default for ServerConfig {
             max_body_bytes: 256 * 1024,
             trust_forwarded_for: false,
             bedtime_window: SignedDuration::from_mins(120),
+            safety_check_interval: Duration::from_secs(300),
         }
     }
 }

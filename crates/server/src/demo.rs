@@ -15,10 +15,10 @@ use speciosa_core::product::{
     Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields, ProductForm,
 };
 use speciosa_core::quality::QualityStandards;
+use speciosa_core::safety::{self, AssessmentFact};
 use speciosa_core::sleep::DiaryEntry;
 use speciosa_store::{
-    Batch, BatchContent, NewAlert, NewAssessment, NewDose, NewUser, Patient, Product, Store,
-    StoreError, User,
+    Batch, BatchContent, NewAssessment, NewDose, NewUser, Patient, Product, Store, StoreError, User,
 };
 
 use crate::passwords::hash_password;
@@ -808,32 +808,33 @@ async fn seed_checkins(
                     .and_then(|m| serde_json::to_value(m).ok()),
                 _ => None,
             };
-            let alerts: Vec<NewAlert> = scored
-                .safety
-                .iter()
-                .map(|rule| NewAlert {
-                    rule: rule.clone(),
-                    severity: "urgent".into(),
-                    evidence: serde_json::json!({
-                        "instrument": code,
-                        "items": [{"item": "9", "answer": 1.0}],
-                        "completed_at": completed_at.to_string(),
-                    }),
-                })
-                .collect();
+            let findings = |id| {
+                let fact = AssessmentFact {
+                    id,
+                    instrument: code.to_owned(),
+                    answers: answers.clone(),
+                    total: scored.total,
+                    band: scored.band.as_ref().map(|b| b.code.clone()),
+                    completed_at,
+                };
+                safety::evaluate_submission(instrument, &fact)
+                    .iter()
+                    .map(crate::safety::new_alert)
+                    .collect()
+            };
             let new = NewAssessment {
                 organization_id: patient.organization_id,
                 patient_id: patient.id,
                 instrument: code.to_owned(),
-                answers,
+                answers: answers.clone(),
                 total: scored.total,
-                band: scored.band.map(|b| b.code),
+                band: scored.band.as_ref().map(|b| b.code.clone()),
                 metrics,
                 completed_at,
                 entered_by: login.id,
             };
             store
-                .insert_assessment(&new, &alerts, |id| {
+                .insert_assessment(&new, findings, |id| {
                     let mut entry =
                         seed_entry(login, "assessment.create", "assessment", Some(patient.id));
                     entry.resource_id = Some(id.to_string());

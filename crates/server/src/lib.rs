@@ -14,6 +14,7 @@ mod extract;
 mod pages;
 mod passwords;
 mod problems;
+pub mod safety;
 
 pub use app::{AppState, router, serve, serve_on};
 pub use config::ServerConfig;

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use speciosa_core::audit::AuditEntry;
-use speciosa_core::ids::{AlertId, AssessmentId, OrganizationId, PatientId, UserId};
+use speciosa_core::ids::{AssessmentId, OrganizationId, PatientId, UserId};
 use speciosa_core::instrument::Answer;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::alerts::RecordFindings;
 use crate::audit::AppendAudit;
+use crate::{Alert, NewAlert};
 use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -40,30 +42,6 @@ pub struct NewAssessment {
     pub metrics: Option<serde_json::Value>,
     pub completed_at: Timestamp,
     pub entered_by: UserId,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Alert {
-    pub id: AlertId,
-    pub organization_id: OrganizationId,
-    pub patient_id: PatientId,
-    pub rule: String,
-    pub severity: String,
-    pub status: String,
-    pub evidence: serde_json::Value,
-    pub source_type: String,
-    pub source_id: String,
-    pub raised_at: Timestamp,
-    pub acknowledged_by: Option<UserId>,
-    pub acknowledged_at: Option<Timestamp>,
-}
-
-/// A rule that fired, about to be recorded as an open alert.
-#[derive(Clone, Debug)]
-pub struct NewAlert {
-    pub rule: String,
-    pub severity: String,
-    pub evidence: serde_json::Value,
 }
 
 #[derive(sqlx::FromRow)]
@@ -99,59 +77,23 @@ impl From<AssessmentRow> for Assessment {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct AlertRow {
-    id: Uuid,
-    organization_id: Uuid,
-    patient_id: Uuid,
-    rule: String,
-    severity: String,
-    status: String,
-    evidence: Json<serde_json::Value>,
-    source_type: String,
-    source_id: String,
-    raised_at: DbTime,
-    acknowledged_by: Option<Uuid>,
-    acknowledged_at: Option<DbTime>,
-}
-
-impl From<AlertRow> for Alert {
-    fn from(row: AlertRow) -> Self {
-        Alert {
-            id: AlertId::from_uuid(row.id),
-            organization_id: OrganizationId::from_uuid(row.organization_id),
-            patient_id: PatientId::from_uuid(row.patient_id),
-            rule: row.rule,
-            severity: row.severity,
-            status: row.status,
-            evidence: row.evidence.0,
-            source_type: row.source_type,
-            source_id: row.source_id,
-            raised_at: row.raised_at.0,
-            acknowledged_by: row.acknowledged_by.map(UserId::from_uuid),
-            acknowledged_at: row.acknowledged_at.map(|t| t.0),
-        }
-    }
-}
-
 const ASSESSMENT_COLUMNS: &str = "id, organization_id, patient_id, instrument, answers, total, band, metrics, \
     completed_at, entered_by, entered_at";
-const ALERT_COLUMNS: &str = "id, organization_id, patient_id, rule, severity, status, evidence, source_type, \
-    source_id, raised_at, acknowledged_by, acknowledged_at";
-
 impl Store {
-    /// Stores an assessment and opens an alert for every rule it fired, in one
-    /// transaction with its audit event. Returns the assessment and the alerts.
+    /// Stores an assessment and records every rule its answers fired, in one
+    /// transaction with its audit event, so a signal can never be lost between the
+    /// two. Returns the assessment and the alerts that now stand for those findings.
     pub async fn insert_assessment(
         &self,
         new: &NewAssessment,
-        alerts: &[NewAlert],
+        findings: impl FnOnce(AssessmentId) -> Vec<NewAlert>,
         audit: impl FnOnce(AssessmentId) -> AuditEntry,
     ) -> Result<(Assessment, Vec<Alert>)> {
         let id = AssessmentId::new();
         let now = DbTime::now();
-        let alert_ids: Vec<AlertId> = alerts.iter().map(|_| AlertId::new()).collect();
-        on_pool!(self, pool => {
+        let findings = findings(id);
+        let audit = audit(id);
+        let changes = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO assessments (id, organization_id, patient_id, instrument, answers, total, band, metrics, \
@@ -170,33 +112,19 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            for (alert, alert_id) in alerts.iter().zip(&alert_ids) {
-                sqlx::query(
-                    "INSERT INTO alerts (id, organization_id, patient_id, rule, severity, status, evidence, source_type, \
-                     source_id, raised_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, 'assessment', $7, $8)",
-                )
-                .bind(alert_id.as_uuid())
-                .bind(new.organization_id.as_uuid())
-                .bind(new.patient_id.as_uuid())
-                .bind(&alert.rule)
-                .bind(&alert.severity)
-                .bind(Json(&alert.evidence))
-                .bind(id.to_string())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.append_audit(audit(id)).await?;
+            let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit).await?;
+            tx.append_audit(audit).await?;
             tx.commit().await?;
+            changes
         });
         let assessment = self
             .get_assessment(id)
             .await?
             .ok_or(StoreError::NotFound("assessment"))?;
         let mut raised = Vec::new();
-        for alert_id in alert_ids {
+        for change in changes {
             raised.push(
-                self.get_alert(alert_id)
+                self.get_alert(change.alert_id())
                     .await?
                     .ok_or(StoreError::NotFound("alert"))?,
             );
@@ -232,30 +160,6 @@ impl Store {
             .fetch_all(pool)
             .await?;
             Ok(rows.into_iter().map(Assessment::from).collect())
-        })
-    }
-
-    pub async fn get_alert(&self, id: AlertId) -> Result<Option<Alert>> {
-        on_pool!(self, pool => {
-            let row: Option<AlertRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1")))
-                    .bind(id.as_uuid())
-                    .fetch_optional(pool)
-                    .await?;
-            Ok(row.map(Alert::from))
-        })
-    }
-
-    /// A patient's alerts, newest first.
-    pub async fn list_alerts(&self, patient: PatientId) -> Result<Vec<Alert>> {
-        on_pool!(self, pool => {
-            let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE patient_id = $1 ORDER BY raised_at DESC, id"
-            )))
-            .bind(patient.as_uuid())
-            .fetch_all(pool)
-            .await?;
-            Ok(rows.into_iter().map(Alert::from).collect())
         })
     }
 }

@@ -16,9 +16,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite, Transaction};
 
+mod alerts;
 mod assessments;
 mod audit;
 mod doses;
+mod medications;
 mod organizations;
 mod patients;
 mod products;
@@ -26,9 +28,11 @@ mod sessions;
 mod types;
 mod users;
 
-pub use assessments::{Alert, Assessment, NewAlert, NewAssessment};
+pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, ReviewOutcome};
+pub use assessments::{Assessment, NewAssessment};
 pub use audit::{AuditFilter, AuditVerification};
 pub use doses::{Dose, DoseInsert, NewDose};
+pub use medications::Medication;
 pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary};
 pub use products::{Batch, BatchContent, Product};

@@ -40,7 +40,11 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
             rule: Rule::CnsDepressantCombination,
             scope: format!("medication:{}", m.id),
             episode: format!("medication:{}", m.id),
-            summary: format!("{} ({}) with kratom logged in the last 14 days", m.name, m.class.label()),
+            summary: format!(
+                "{} ({}) with kratom logged in the last 14 days",
+                m.name,
+                m.class.label()
+            ),
             evidence: json!({
                 "medication_id": m.id,
                 "medication": m.name,
@@ -103,7 +107,8 @@ mod tests {
         f.doses = vec![dose_at(hours_ago(3), 40.0)];
         f.medications = vec![medication(MedicationClass::Antidepressant, None)];
         assert!(evaluate(&f).is_empty());
-        f.medications.push(medication(MedicationClass::Gabapentinoid, None));
+        f.medications
+            .push(medication(MedicationClass::Gabapentinoid, None));
         let findings = evaluate(&f);
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].evidence["class"], "gabapentinoid");
@@ -113,9 +118,15 @@ mod tests {
     fn a_medication_stopped_yesterday_does_not_fire_and_one_stopping_today_does() {
         let mut f = facts();
         f.doses = vec![dose_at(hours_ago(3), 40.0)];
-        f.medications = vec![medication(MedicationClass::Benzodiazepine, Some(date(2026, 11, 23)))];
+        f.medications = vec![medication(
+            MedicationClass::Benzodiazepine,
+            Some(date(2026, 11, 23)),
+        )];
         assert!(evaluate(&f).is_empty());
-        f.medications = vec![medication(MedicationClass::Benzodiazepine, Some(date(2026, 11, 24)))];
+        f.medications = vec![medication(
+            MedicationClass::Benzodiazepine,
+            Some(date(2026, 11, 24)),
+        )];
         assert_eq!(evaluate(&f).len(), 1);
     }
 

@@ -77,7 +77,10 @@ mod tests {
 
     fn weeks(previous_mg: f64, recent_mg: f64) -> PatientFacts {
         let mut f = facts();
-        f.doses = vec![dose_at(hours_ago(10 * 24), previous_mg), dose_at(hours_ago(24), recent_mg)];
+        f.doses = vec![
+            dose_at(hours_ago(10 * 24), previous_mg),
+            dose_at(hours_ago(24), recent_mg),
+        ];
         f
     }
 
@@ -99,7 +102,10 @@ mod tests {
     #[test]
     fn a_dose_exactly_seven_days_ago_counts_in_the_earlier_week() {
         let mut f = facts();
-        f.doses = vec![dose_at(hours_ago(7 * 24), 100.0), dose_at(hours_ago(1), 120.0)];
+        f.doses = vec![
+            dose_at(hours_ago(7 * 24), 100.0),
+            dose_at(hours_ago(1), 120.0),
+        ];
         assert!(evaluate(&f).is_none(), "120 is +20 % on 100");
     }
 }

@@ -85,7 +85,8 @@ mod tests {
         let mut f = facts();
         f.assessments = vec![assessment("craving", 3.0, hours_ago(100))];
         let first = evaluate(&f).unwrap().episode;
-        f.assessments.push(assessment("craving", 3.0, hours_ago(90)));
+        f.assessments
+            .push(assessment("craving", 3.0, hours_ago(90)));
         assert_ne!(evaluate(&f).unwrap().episode, first);
     }
 }

@@ -432,14 +432,20 @@ mod tests {
             .filter(|r| r.severity() == Severity::Urgent)
             .map(Rule::code)
             .collect();
-        assert_eq!(urgent, ["phq9_item9", "red_flag_symptom", "pregnancy_exposure"]);
+        assert_eq!(
+            urgent,
+            ["phq9_item9", "red_flag_symptom", "pregnancy_exposure"]
+        );
         assert_eq!(Rule::MissedCheckins.severity(), Severity::Info);
     }
 
     #[test]
     fn the_in_use_window_includes_a_dose_just_inside_fourteen_days_only() {
         let mut facts = test_support::facts();
-        facts.doses = vec![test_support::dose_at(test_support::hours_ago(14 * 24), 10.0)];
+        facts.doses = vec![test_support::dose_at(
+            test_support::hours_ago(14 * 24),
+            10.0,
+        )];
         assert!(facts.latest_dose_in_use().is_none());
         facts.doses = vec![test_support::dose_at(
             test_support::hours_ago(14 * 24) + SignedDuration::from_secs(1),

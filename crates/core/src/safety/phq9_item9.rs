@@ -37,7 +37,10 @@ pub fn evaluate(instrument: &Instrument, assessment: &AssessmentFact) -> Option<
         episode: assessment.id.to_string(),
         summary: format!(
             "PHQ-9 item 9 answered {answer}{}",
-            option.as_deref().map(|l| format!(" (\"{l}\")")).unwrap_or_default()
+            option
+                .as_deref()
+                .map(|l| format!(" (\"{l}\")"))
+                .unwrap_or_default()
         ),
         evidence: json!({
             "instrument": "phq9",
@@ -70,7 +73,11 @@ mod tests {
         let finding = evaluate(phq9, &phq9_with_item9(1.0)).unwrap();
         assert_eq!(finding.rule.code(), "phq9_item9");
         assert_eq!(finding.evidence["items"][0]["answer"], 1.0);
-        assert!(finding.summary.contains("Several days"), "{}", finding.summary);
+        assert!(
+            finding.summary.contains("Several days"),
+            "{}",
+            finding.summary
+        );
     }
 
     #[test]

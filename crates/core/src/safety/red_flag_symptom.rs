@@ -37,7 +37,10 @@ pub fn evaluate(instrument: &Instrument, assessment: &AssessmentFact) -> Option<
     if positives.is_empty() {
         return None;
     }
-    let names: Vec<&str> = positives.iter().map(|(item, _)| item.text.as_str()).collect();
+    let names: Vec<&str> = positives
+        .iter()
+        .map(|(item, _)| item.text.as_str())
+        .collect();
     Some(Finding {
         rule: Rule::RedFlagSymptom,
         scope: String::new(),
@@ -67,7 +70,9 @@ mod tests {
         let checklist = instruments.get("red_flags").unwrap();
         let mut assessment = test_support::assessment("red_flags", 0.0, test_support::now());
         for item in &checklist.items {
-            assessment.answers.insert(item.id.clone(), Answer::Number(0.0));
+            assessment
+                .answers
+                .insert(item.id.clone(), Answer::Number(0.0));
         }
         assert!(evaluate(checklist, &assessment).is_none());
         assessment.answers.insert("2".into(), Answer::Number(1.0));

@@ -30,7 +30,11 @@ const RECENT: SignedDuration = SignedDuration::from_hours(7 * 24);
 pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
     let recent = |a: &AssessmentFact| a.completed_at > facts.now - RECENT;
     let mut findings = Vec::new();
-    if let Some(cows) = facts.assessments_of("cows").last().copied().filter(|a| recent(a))
+    if let Some(cows) = facts
+        .assessments_of("cows")
+        .last()
+        .copied()
+        .filter(|a| recent(a))
         && let Some(total) = cows.total.filter(|t| *t >= COWS_MODERATE)
     {
         findings.push(Finding {
@@ -59,7 +63,10 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
             rule: Rule::WithdrawalRising,
             scope: "sows".into(),
             episode: latest.id.to_string(),
-            summary: format!("SOWS up {:.0} points ({before:.0} → {now:.0})", now - before),
+            summary: format!(
+                "SOWS up {:.0} points ({before:.0} → {now:.0})",
+                now - before
+            ),
             evidence: json!({
                 "instrument": "sows",
                 "assessment_id": latest.id,
@@ -96,14 +103,20 @@ mod tests {
     #[test]
     fn only_the_latest_cows_counts() {
         let mut f = facts();
-        f.assessments = vec![assessment("cows", 20.0, hours_ago(5)), assessment("cows", 6.0, hours_ago(1))];
+        f.assessments = vec![
+            assessment("cows", 20.0, hours_ago(5)),
+            assessment("cows", 6.0, hours_ago(1)),
+        ];
         assert!(evaluate(&f).is_empty());
     }
 
     #[test]
     fn sows_up_nine_does_not_fire_and_up_ten_does() {
         let mut f = facts();
-        f.assessments = vec![assessment("sows", 10.0, hours_ago(30)), assessment("sows", 19.0, hours_ago(2))];
+        f.assessments = vec![
+            assessment("sows", 10.0, hours_ago(30)),
+            assessment("sows", 19.0, hours_ago(2)),
+        ];
         assert!(evaluate(&f).is_empty());
         f.assessments[1].total = Some(20.0);
         let findings = evaluate(&f);

@@ -18,12 +18,14 @@ use speciosa_core::instrument::{
 };
 use speciosa_core::patient::SexAtBirth;
 use speciosa_core::policy::PatientAction;
+use speciosa_core::safety::{self, AssessmentFact};
 use speciosa_core::sleep::DiaryEntry;
-use speciosa_store::{Alert, Assessment, NewAlert, NewAssessment, Patient};
+use speciosa_store::{Alert, Assessment, NewAssessment, Patient};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::access;
+use crate::api::alerts::AlertView;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
@@ -301,43 +303,6 @@ pub struct AssessmentRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct AlertView {
-    pub id: Uuid,
-    pub patient_id: Uuid,
-    /// The rule that fired, e.g. `phq9_item9`, `red_flag_symptom`.
-    pub rule: String,
-    /// `urgent`, `warning` or `info`.
-    pub severity: String,
-    /// `open` until someone acknowledges it.
-    pub status: String,
-    #[schema(value_type = Object)]
-    pub evidence: serde_json::Value,
-    pub source_type: String,
-    pub source_id: String,
-    pub raised_at: String,
-    pub acknowledged_by: Option<Uuid>,
-    pub acknowledged_at: Option<String>,
-}
-
-impl From<&Alert> for AlertView {
-    fn from(a: &Alert) -> Self {
-        AlertView {
-            id: a.id.as_uuid(),
-            patient_id: a.patient_id.as_uuid(),
-            rule: a.rule.clone(),
-            severity: a.severity.clone(),
-            status: a.status.clone(),
-            evidence: a.evidence.clone(),
-            source_type: a.source_type.clone(),
-            source_id: a.source_id.clone(),
-            raised_at: a.raised_at.to_string(),
-            acknowledged_by: a.acknowledged_by.map(|u| u.as_uuid()),
-            acknowledged_at: a.acknowledged_at.map(|t| t.to_string()),
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct AssessmentView {
     pub id: Uuid,
     pub patient_id: Uuid,
@@ -487,25 +452,6 @@ pub async fn submit_assessment(
     let sex = Some(patient.details.sex_at_birth).filter(|s| *s != SexAtBirth::Unknown);
     let scored = instrument.score(&request.answers, sex)?;
     let metrics = diary_metrics(instrument, &request.answers, &patient, completed_at)?;
-    let alerts: Vec<NewAlert> = scored
-        .safety
-        .iter()
-        .map(|rule| NewAlert {
-            rule: rule.clone(),
-            severity: "urgent".into(),
-            evidence: serde_json::json!({
-                "instrument": instrument.code,
-                // The items that fired the rule, with their answers: the exact data behind it.
-                "items": instrument.items.iter()
-                    .filter(|i| i.safety.as_deref() == Some(rule.as_str()))
-                    .filter(|i| matches!(request.answers.get(&i.id), Some(Answer::Number(v)) if *v > 0.0))
-                    .map(|i| serde_json::json!({
-                    "item": i.id, "text": i.text, "answer": request.answers.get(&i.id),
-                })).collect::<Vec<_>>(),
-                "completed_at": completed_at.to_string(),
-            }),
-        })
-        .collect();
     let new = NewAssessment {
         organization_id: patient.organization_id,
         patient_id: id,
@@ -517,9 +463,23 @@ pub async fn submit_assessment(
         completed_at,
         entered_by: user.actor.user_id,
     };
-    let (assessment, raised) = state
+    let findings = |assessment_id| {
+        let fact = AssessmentFact {
+            id: assessment_id,
+            instrument: instrument.code.clone(),
+            answers: request.answers.clone(),
+            total: new.total,
+            band: new.band.clone(),
+            completed_at,
+        };
+        safety::evaluate_submission(instrument, &fact)
+            .iter()
+            .map(crate::safety::new_alert)
+            .collect::<Vec<_>>()
+    };
+    let (assessment, mut raised) = state
         .store
-        .insert_assessment(&new, &alerts, |assessment_id| {
+        .insert_assessment(&new, findings, |assessment_id| {
             let mut entry = user.audit(
                 "assessment.create",
                 "assessment",
@@ -527,14 +487,12 @@ pub async fn submit_assessment(
                 Some(id),
                 Outcome::Success,
             );
-            entry.detail = Some(format!(
-                "{}; {} alerts raised",
-                instrument.code,
-                alerts.len()
-            ));
+            entry.detail = Some(instrument.code.clone());
             entry
         })
         .await?;
+    // State rules that read this answer among others (COWS, SOWS, AUDIT-C) run now too.
+    raised.extend(crate::safety::after_write(state, user, &patient).await);
     Ok((assessment, raised))
 }
 

@@ -316,7 +316,10 @@ pub async fn log_dose(
         })
         .await?;
     match inserted {
-        DoseInsert::Created(dose) => Ok((StatusCode::CREATED, dose)),
+        DoseInsert::Created(dose) => {
+            crate::safety::after_write(state, user, &patient).await;
+            Ok((StatusCode::CREATED, dose))
+        }
         DoseInsert::Replayed(dose) => {
             let mut entry = user.audit(
                 "dose.read",
@@ -598,10 +601,12 @@ pub async fn correct_dose(
         Outcome::Success,
     );
     entry.detail = Some(format!("reason: {reason}"));
-    Ok(state
+    let dose = state
         .store
         .correct_dose(dose_id, &corrected, &reason, entry)
-        .await?)
+        .await?;
+    crate::safety::after_write(state, user, &patient).await;
+    Ok(dose)
 }
 
 #[utoipa::path(delete, path = "/api/v1/patients/{id}/doses/{dose_id}", tag = "doses", params(("id" = Uuid, Path), ("dose_id" = Uuid, Path)),
@@ -624,7 +629,7 @@ pub async fn delete_dose(
     dose_id: DoseId,
     raw_reason: &str,
 ) -> Result<Dose, ApiError> {
-    patient_for(state, user, id, PatientAction::RecordDose, "dose.delete").await?;
+    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.delete").await?;
     current_dose(state, id, dose_id).await?;
     let reason = reason(raw_reason)?;
     let mut entry = user.audit(
@@ -635,7 +640,10 @@ pub async fn delete_dose(
         Outcome::Success,
     );
     entry.detail = Some(format!("reason: {reason}"));
-    Ok(state.store.delete_dose(dose_id, &reason, entry).await?)
+    let dose = state.store.delete_dose(dose_id, &reason, entry).await?;
+    // Removing a dose can end a condition but never closes an alert: only a person does.
+    crate::safety::after_write(state, user, &patient).await;
+    Ok(dose)
 }
 
 #[derive(Deserialize, ToSchema, Default, Clone)]
@@ -842,6 +850,9 @@ pub async fn import_doses(
                 DoseInsert::Created(_) => imported += 1,
                 DoseInsert::Replayed(_) | DoseInsert::KeyReused => already_present += 1,
             }
+        }
+        if imported > 0 {
+            crate::safety::after_write(state, user, &patient).await;
         }
     }
     let mut entry = user.audit("dose.import", "dose", None, Some(id), Outcome::Success);

@@ -7,11 +7,13 @@ use utoipa::OpenApi;
 
 use crate::app::AppState;
 
+pub mod alerts;
 pub mod assessments;
 pub mod audit_log;
 pub mod checkin;
 pub mod doses;
 pub mod fhir;
+pub mod medications;
 pub mod patients;
 pub mod predicted;
 pub mod products;
@@ -71,6 +73,18 @@ pub fn router() -> Router<AppState> {
             post(assessments::create).get(assessments::history),
         )
         .route("/patients/{id}/alerts", get(assessments::alerts))
+        .route("/alerts", get(alerts::inbox))
+        .route("/alerts/{id}", get(alerts::get_one))
+        .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
+        .route(
+            "/patients/{id}/medications",
+            get(medications::list).post(medications::create),
+        )
+        .route(
+            "/patients/{id}/medications/{medication_id}",
+            put(medications::update).delete(medications::remove),
+        )
         .route(
             "/patients/{id}/assessments/{assessment_id}/fhir",
             get(fhir::assessment_fhir),
@@ -105,6 +119,8 @@ pub fn router() -> Router<AppState> {
         doses::import, doses::product_safety,
         assessments::list_instruments, assessments::get_instrument, assessments::create,
         assessments::history, assessments::alerts,
+        alerts::inbox, alerts::get_one, alerts::acknowledge, alerts::resolve,
+        medications::list, medications::create, medications::update, medications::remove,
         checkin::get_schedule, checkin::put_schedule,
         fhir::assessment_fhir,
         assessments::set_bands,
@@ -119,6 +135,8 @@ pub fn router() -> Router<AppState> {
         (name = "products", description = "The product catalogue, batch certificates of analysis and quality flags"),
         (name = "doses", description = "Doses in milligrams of mitragynine and 7-OH, and daily exposure"),
         (name = "assessments", description = "Validated instruments, scoring, history and safety alerts"),
+        (name = "alerts", description = "Safety alerts: the clinician's inbox, acknowledgement and resolution"),
+        (name = "medications", description = "The patient's medication list, read by the safety rules"),
         (name = "audit", description = "The hash-chained audit log (admins)"),
     )
 )]

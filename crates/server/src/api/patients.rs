@@ -311,7 +311,7 @@ pub async fn update_patient(
     )
     .await?;
     let details = request.parse()?;
-    Ok(state
+    let patient = state
         .store
         .update_patient(
             id,
@@ -324,7 +324,10 @@ pub async fn update_patient(
                 Outcome::Success,
             ),
         )
-        .await?)
+        .await?;
+    // A newly recorded pregnancy changes what the rules see.
+    crate::safety::after_write(state, user, &patient).await;
+    Ok(patient)
 }
 
 #[derive(Serialize, ToSchema)]

@@ -26,6 +26,9 @@ enum Scope {
     CatalogManage,
     /// Logging, correcting or deleting a patient's doses: the care team and the patient themself.
     PatientDose,
+    /// Acknowledging or resolving a patient's alert: only clinicians on the care team;
+    /// every other role is refused whoever the alert concerns.
+    AlertReview,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +164,30 @@ fn operations() -> Vec<Operation> {
             "/api/v1/patients/{id}/assessments/{assessment_id}/fhir",
             PatientRead,
         ),
+        op(Method::GET, "/api/v1/alerts", Organization(&["clinician"])),
+        op(Method::GET, "/api/v1/alerts/{id}", PatientRead),
+        op(Method::POST, "/api/v1/alerts/{id}/acknowledge", AlertReview),
+        op(Method::POST, "/api/v1/alerts/{id}/resolve", AlertReview),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/medications",
+            PatientRead,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/medications",
+            PatientWrite,
+        ),
+        op(
+            Method::PUT,
+            "/api/v1/patients/{id}/medications/{medication_id}",
+            PatientWrite,
+        ),
+        op(
+            Method::DELETE,
+            "/api/v1/patients/{id}/medications/{medication_id}",
+            PatientWrite,
+        ),
     ]
 }
 
@@ -197,6 +224,11 @@ fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
                 (true, _) => Allowed,
             }
         }
+        Scope::AlertReview => match (role, target) {
+            ("clinician", Target::Own) => Allowed,
+            ("clinician", Target::OtherClinic) => NotFound,
+            _ => Forbidden,
+        },
         Scope::PatientRead | Scope::PatientWrite | Scope::PatientDose => match (role, target) {
             (_, Target::OtherClinic) => NotFound,
             ("clinician", Target::Own) => Allowed,
@@ -332,6 +364,52 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     )
     .await;
 
+    // A PHQ-9 with item 9 answered opens an alert for each patient.
+    let mut phq9 = serde_json::Map::new();
+    for item in 1..=9 {
+        phq9.insert(item.to_string(), json!(if item == 9 { 1 } else { 0 }));
+    }
+    let phq9 = json!({"instrument": "phq9", "answers": phq9});
+    let mut alert_ids = Vec::new();
+    for (client, patient) in [
+        (&clinician, &own_patient),
+        (&colleague, &same_clinic_patient),
+        (&foreign_clinician, &foreign_patient),
+    ] {
+        let body: Value = client
+            .post(&format!("/api/v1/patients/{patient}/assessments"), &phq9)
+            .await
+            .json()
+            .await
+            .unwrap();
+        alert_ids.push(
+            body["alerts"][0]["id"]
+                .as_str()
+                .expect("an alert")
+                .to_owned(),
+        );
+    }
+    let [own_alert, same_clinic_alert, foreign_alert] = <[String; 3]>::try_from(alert_ids).unwrap();
+    let gabapentin = json!({"name": "Gabapentin", "class": "gabapentinoid"});
+    let own_medication = create(
+        &clinician,
+        format!("/api/v1/patients/{own_patient}/medications"),
+        gabapentin.clone(),
+    )
+    .await;
+    let same_clinic_medication = create(
+        &colleague,
+        format!("/api/v1/patients/{same_clinic_patient}/medications"),
+        gabapentin.clone(),
+    )
+    .await;
+    let foreign_medication = create(
+        &foreign_clinician,
+        format!("/api/v1/patients/{foreign_patient}/medications"),
+        gabapentin.clone(),
+    )
+    .await;
+
     let patient_email = clinician
         .get_json(&format!("/api/v1/patients/{own_patient}"))
         .await["login_email"]
@@ -378,6 +456,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     (Scope::CatalogRead | Scope::CatalogManage, _) => {
                         pick(&own_product, &same_clinic_product, &foreign_product)
                     }
+                    _ if op.path.starts_with("/api/v1/alerts/") => {
+                        pick(&own_alert, &same_clinic_alert, &foreign_alert)
+                    }
                     (_, Target::Own) => own_patient.clone(),
                     (_, Target::SameClinic) => same_clinic_patient.clone(),
                     (_, Target::OtherClinic) => foreign_patient.clone(),
@@ -387,6 +468,14 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     .path
                     .replace("{id}", &id)
                     .replace("{dose_id}", &dose_id)
+                    .replace(
+                        "{medication_id}",
+                        &pick(
+                            &own_medication,
+                            &same_clinic_medication,
+                            &foreign_medication,
+                        ),
+                    )
                     .replace(
                         "{assessment_id}",
                         &pick(
@@ -435,6 +524,19 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     }
                     ("DELETE", "/api/v1/patients/{id}/doses/{dose_id}") => {
                         json!({"reason": "entered twice"})
+                    }
+                    ("POST", "/api/v1/alerts/{id}/acknowledge") => {
+                        json!({"comment": "Called the patient"})
+                    }
+                    ("POST", "/api/v1/alerts/{id}/resolve") => {
+                        json!({"comment": "Safety plan agreed"})
+                    }
+                    ("POST", "/api/v1/patients/{id}/medications")
+                    | ("PUT", "/api/v1/patients/{id}/medications/{medication_id}") => {
+                        gabapentin.clone()
+                    }
+                    ("DELETE", "/api/v1/patients/{id}/medications/{medication_id}") => {
+                        json!({"reason": "entered for the wrong patient"})
                     }
                     ("PUT", _) => json!({"clinician_ids": [clinician.id()]}),
                     ("POST", _) => {

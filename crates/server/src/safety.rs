@@ -1,0 +1,238 @@
+//! Running the domain's safety rules against stored records: after every write that
+//! can change what they see (before its response is sent) and on a schedule, since
+//! the passing of time alone can make a rule fire (no check-in for 3 days).
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use speciosa_core::audit::{AuditEntry, Outcome};
+use speciosa_core::dose;
+use speciosa_core::ids::BatchId;
+use speciosa_core::safety::{
+    self, AssessmentFact, BatchConcern, DoseFact, Finding, MedicationFact, PatientFacts, Recurrence,
+};
+use speciosa_store::{AlertChange, NewAlert, Patient, StoreError};
+
+use crate::app::AppState;
+
+/// How far back the rules read doses: two weeks compared with the two before.
+const DOSE_HISTORY: SignedDuration = SignedDuration::from_hours(28 * 24);
+
+/// The stored form of a finding.
+pub fn new_alert(finding: &Finding) -> NewAlert {
+    NewAlert {
+        rule: finding.rule.code().to_owned(),
+        severity: finding.severity().as_str().to_owned(),
+        scope: finding.scope.clone(),
+        episode: finding.episode.clone(),
+        summary: finding.summary.clone(),
+        evidence: finding.evidence.clone(),
+        source_type: finding.source.kind().to_owned(),
+        source_id: finding.source.id().unwrap_or_default(),
+        fold_into_acknowledged: finding.rule.recurrence() == Recurrence::FoldUntilResolved,
+    }
+}
+
+/// Gathers what the rules read about one patient.
+pub async fn patient_facts(
+    state: &AppState,
+    patient: &Patient,
+    now: Timestamp,
+) -> Result<PatientFacts, StoreError> {
+    let store = &state.store;
+    let doses = store
+        .list_doses(
+            patient.id,
+            now - DOSE_HISTORY,
+            now + SignedDuration::from_secs(1),
+            false,
+        )
+        .await?;
+    let dose_facts: Vec<DoseFact> = doses
+        .iter()
+        .map(|d| {
+            let zone = jiff::tz::db()
+                .get(&d.time_zone)
+                .unwrap_or(jiff::tz::TimeZone::UTC);
+            DoseFact {
+                id: d.id,
+                batch_id: d.batch_id,
+                taken_at: d.taken_at,
+                local_date: dose::local_date(d.taken_at, &zone),
+                mitragynine_mg: d.mitragynine_mg,
+                hydroxymitragynine_mg: d.hydroxymitragynine_mg,
+            }
+        })
+        .collect();
+    // Batches used in the in-use window, with the heaviest day's grams: heavy metals
+    // are judged at the patient's own intake (USP <2232> daily limits).
+    let since = now - safety::KRATOM_IN_USE_WINDOW;
+    let mut per_batch: BTreeMap<BatchId, BTreeMap<Date, f64>> = BTreeMap::new();
+    for (d, fact) in doses.iter().zip(&dose_facts) {
+        if d.taken_at > since {
+            *per_batch
+                .entry(d.batch_id)
+                .or_default()
+                .entry(fact.local_date)
+                .or_default() += d.grams.unwrap_or(0.0);
+        }
+    }
+    let mut batch_concerns = Vec::new();
+    for (batch_id, days) in per_batch {
+        let Some(batch) = store.get_batch(batch_id).await? else {
+            continue;
+        };
+        let Some(product) = store.get_product(batch.product_id).await? else {
+            continue;
+        };
+        let mut flags = crate::api::products::batch_flags(state, &product, &batch);
+        if let Some(assay) = &batch.assay {
+            let heaviest = days.values().copied().fold(0.0, f64::max);
+            flags.extend(state.standards.heavy_metal_flags(assay, heaviest));
+        }
+        batch_concerns.push(BatchConcern {
+            batch_id,
+            product_name: product.details.name.clone(),
+            lot: batch.lot.clone(),
+            flags: flags
+                .into_iter()
+                .map(|f| (f.code.to_owned(), f.explanation))
+                .collect(),
+        });
+    }
+    let assessments = store
+        .list_assessments(patient.id, None)
+        .await?
+        .into_iter()
+        .map(|a| AssessmentFact {
+            id: a.id,
+            instrument: a.instrument,
+            answers: a.answers,
+            total: a.total,
+            band: a.band,
+            completed_at: a.completed_at,
+        })
+        .collect();
+    let medications = store
+        .list_medications(patient.id)
+        .await?
+        .into_iter()
+        .map(|m| MedicationFact {
+            id: m.id,
+            name: m.name,
+            class: m.class,
+            started_on: m.started_on,
+            stopped_on: m.stopped_on,
+        })
+        .collect();
+    Ok(PatientFacts {
+        now,
+        zone: patient.details.time_zone.to_zone(),
+        enrolled_at: patient.created_at,
+        pregnancy: patient.details.pregnancy_status,
+        doses: dose_facts,
+        assessments,
+        medications,
+        batch_concerns,
+    })
+}
+
+/// Runs the state rules for one patient and records what they found. `trigger` is the
+/// audit event prototype: the user whose write prompted the run, or the scheduler.
+pub async fn check_patient(
+    state: &AppState,
+    patient: &Patient,
+    trigger: &AuditEntry,
+) -> Result<Vec<AlertChange>, StoreError> {
+    let facts = patient_facts(state, patient, Timestamp::now()).await?;
+    let findings: Vec<NewAlert> = safety::evaluate_state(&facts)
+        .iter()
+        .map(new_alert)
+        .collect();
+    state
+        .store
+        .record_findings(patient.organization_id, patient.id, &findings, trigger)
+        .await
+}
+
+/// Runs the state rules after a write by `user`, before its response is sent. Returns
+/// the alerts the run raised or folded into. A failure here does not undo the
+/// write (it is already committed); it is logged, and the scheduled check, which
+/// re-runs every rule for every patient, records the finding on its next pass.
+pub async fn after_write(
+    state: &AppState,
+    user: &crate::extract::Authenticated,
+    patient: &Patient,
+) -> Vec<speciosa_store::Alert> {
+    let trigger = user.audit(
+        "alert.check",
+        "alert",
+        None,
+        Some(patient.id),
+        Outcome::Success,
+    );
+    let changes = match check_patient(state, patient, &trigger).await {
+        Ok(changes) => changes,
+        Err(error) => {
+            crate::error::log_chain("checking safety rules after a write", &error);
+            return Vec::new();
+        }
+    };
+    let mut alerts = Vec::new();
+    for change in changes {
+        if matches!(change, AlertChange::Unchanged(_)) {
+            continue;
+        }
+        if let Ok(Some(alert)) = state.store.get_alert(change.alert_id()).await {
+            alerts.push(alert);
+        }
+    }
+    alerts
+}
+
+/// The audit prototype for changes the scheduler makes: no user acted.
+fn scheduler_entry(patient: &Patient) -> AuditEntry {
+    AuditEntry {
+        actor_user_id: None,
+        actor_role: None,
+        organization_id: Some(patient.organization_id),
+        action: "alert.check".into(),
+        resource_type: "alert".into(),
+        resource_id: None,
+        patient_id: Some(patient.id),
+        outcome: Outcome::Success,
+        client_addr: None,
+        detail: Some("scheduled rule check".into()),
+    }
+}
+
+/// Re-checks every patient once. Returns how many alerts were raised or folded.
+pub async fn check_all_patients(state: &AppState) -> Result<usize, StoreError> {
+    let mut changed = 0;
+    for (_, patient_id) in state.store.all_patient_ids().await? {
+        let Some(patient) = state.store.get_patient(patient_id).await? else {
+            continue;
+        };
+        let changes = check_patient(state, &patient, &scheduler_entry(&patient)).await?;
+        changed += changes
+            .iter()
+            .filter(|c| !matches!(c, AlertChange::Unchanged(_)))
+            .count();
+    }
+    Ok(changed)
+}
+
+/// Runs the time-based rules at start-up and then every `interval`.
+pub async fn check_periodically(state: AppState, interval: std::time::Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match check_all_patients(&state).await {
+            Ok(0) => {}
+            Ok(changed) => tracing::info!(changed, "scheduled safety check changed alerts"),
+            Err(error) => crate::error::log_chain("scheduled safety check", &error),
+        }
+    }
+}

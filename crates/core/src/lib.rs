@@ -16,6 +16,7 @@ pub mod patient;
 pub mod policy;
 pub mod product;
 pub mod quality;
+pub mod roster;
 pub mod safety;
 pub mod sleep;
 pub mod validation;

@@ -10,6 +10,7 @@ use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::dose::{DoseContext, DoseProduct, DoseUnit, Exposure, is_bedtime_dose};
 use speciosa_core::ids::{OrganizationId, PatientId, UserId};
 use speciosa_core::instrument::{Answer, Instruments};
+use speciosa_core::medication::{MedicationEntry, MedicationFields};
 use speciosa_core::patient::{PatientDetails, PatientFields};
 use speciosa_core::product::{
     Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields, ProductForm,
@@ -68,7 +69,8 @@ struct DemoPatient {
     jurisdiction: &'static str,
     pregnancy: &'static str,
     consent_date: Option<&'static str>,
-    medications: &'static [&'static str],
+    /// Name, class (as `MedicationClass` spells it) and dose, as on the medication list.
+    medications: &'static [(&'static str, &'static str, &'static str)],
     /// Which clinicians (indexes into STAFF) are on the care team; the first registered them.
     care_team: &'static [usize],
     registered_days_ago: i64,
@@ -85,7 +87,7 @@ const PATIENTS: [DemoPatient; 5] = [
         jurisdiction: "US-TX",
         pregnancy: "not_pregnant",
         consent_date: Some("2026-10-05"),
-        medications: &["sertraline 50 mg daily"],
+        medications: &[("Sertraline", "antidepressant", "50 mg daily")],
         care_team: &[1],
         registered_days_ago: 42,
     },
@@ -99,7 +101,10 @@ const PATIENTS: [DemoPatient; 5] = [
         jurisdiction: "US-NC",
         pregnancy: "not_applicable",
         consent_date: None,
-        medications: &["lisinopril 10 mg daily", "trazodone 50 mg at night"],
+        medications: &[
+            ("Lisinopril", "other", "10 mg daily"),
+            ("Trazodone", "antidepressant", "50 mg at night"),
+        ],
         care_team: &[1, 2],
         registered_days_ago: 35,
     },
@@ -113,7 +118,7 @@ const PATIENTS: [DemoPatient; 5] = [
         jurisdiction: "GB",
         pregnancy: "pregnant",
         consent_date: None,
-        medications: &["folic acid 400 µg daily"],
+        medications: &[("Folic acid", "other", "400 µg daily")],
         care_team: &[2],
         registered_days_ago: 28,
     },
@@ -141,7 +146,7 @@ const PATIENTS: [DemoPatient; 5] = [
         jurisdiction: "US-CA",
         pregnancy: "not_applicable",
         consent_date: Some("2026-10-28"),
-        medications: &["gabapentin 300 mg three times daily"],
+        medications: &[("Gabapentin", "gabapentinoid", "300 mg three times daily")],
         care_team: &[2, 1],
         registered_days_ago: 14,
     },
@@ -247,7 +252,11 @@ async fn seed_patient(
     demo: &DemoPatient,
     login: NewUser,
 ) -> Result<(Patient, User), DemoError> {
-    let medications: Vec<String> = demo.medications.iter().map(|m| (*m).to_owned()).collect();
+    let medications: Vec<String> = demo
+        .medications
+        .iter()
+        .map(|(name, _, dose)| format!("{name} {dose}"))
+        .collect();
     let fields = PatientFields {
         display_name: demo.name,
         birth_date: demo.birth_date,
@@ -279,6 +288,31 @@ async fn seed_patient(
                 registrar.id,
                 seed_entry(registrar, "care_team.update", "care_team", Some(patient.id)),
             )
+            .await?;
+    }
+    for (name, class, dose) in demo.medications {
+        let entry = MedicationEntry::parse(
+            &MedicationFields {
+                name,
+                class,
+                dose_text: Some(dose),
+                started_on: None,
+                stopped_on: None,
+            },
+            jiff::civil::date(2100, 1, 1),
+        )
+        .map_err(invalid)?;
+        store
+            .insert_medication(organization, patient.id, &entry, registrar.id, |id| {
+                let mut audit = seed_entry(
+                    registrar,
+                    "medication.create",
+                    "medication",
+                    Some(patient.id),
+                );
+                audit.resource_id = Some(id.to_string());
+                audit
+            })
             .await?;
     }
     let login = store

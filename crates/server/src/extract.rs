@@ -63,6 +63,9 @@ pub struct Authenticated {
     pub session: SessionRecord,
     pub actor: Actor,
     pub client_addr: String,
+    /// For clinicians on pages: open urgent alerts across their patients, shown on
+    /// every page they see.
+    pub open_urgent_alerts: Option<i64>,
 }
 
 impl Authenticated {
@@ -77,6 +80,7 @@ impl Authenticated {
             session,
             actor,
             client_addr,
+            open_urgent_alerts: None,
         }
     }
 
@@ -160,7 +164,13 @@ impl FromRequestParts<AppState> for PageUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match load_session(parts, state).await? {
-            Some(user) => Ok(PageUser(user)),
+            Some(mut user) => {
+                if user.actor.role == speciosa_core::account::Role::Clinician {
+                    user.open_urgent_alerts =
+                        Some(state.store.open_urgent_count(user.actor.user_id).await?);
+                }
+                Ok(PageUser(user))
+            }
             None => {
                 let next = if parts.method == Method::GET {
                     parts

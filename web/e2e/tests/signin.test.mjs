@@ -27,11 +27,15 @@ async function signIn(page, shot, email, password) {
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
-test("a clinician signs in and sees their patient list and a patient's record", async (t) => {
+test("a clinician signs in to the roster, opens their patient list and a patient's record", async (t) => {
   await scenario(browser, t.name, {}, async ({ page, shot }) => {
     await signIn(page, shot, CLINICIAN, PASSWORD);
 
-    await expectPath(page, '/patients', '/patients after signing in');
+    await expectPath(page, '/roster', '/roster after signing in');
+    await expectVisible(page.locator('h1', { hasText: 'Roster' }), 'an h1 saying "Roster"');
+    await shot('roster');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Patients', exact: true }).click();
+    await expectPath(page, '/patients', '/patients from the navigation');
     await expectVisible(page.locator('h1', { hasText: 'Patients' }), 'an h1 saying "Patients"');
     const dana = page.getByRole('link', { name: 'Dana Reyes' });
     await expectVisible(dana, 'a link to "Dana Reyes"');

@@ -35,6 +35,20 @@ pub const ALERTING_FLAGS: [&str; 7] = [
     "recalled",
 ];
 
+/// Short words for a flag in a one-line summary; the evidence keeps the full explanation.
+pub fn flag_label(code: &str) -> &str {
+    match code {
+        "hydroxy_fraction_over_2pct" => "7-OH over 2 % of alkaloids",
+        "hydroxy_over_0_04pct_weight" => "7-OH over 0.04 % by weight",
+        "hydroxy_per_serving_2mg_or_more" => "7-OH 2 mg or more per serving",
+        "semi_synthetic_suspected" => "semi-synthetic 7-OH suspected",
+        "heavy_metal_over_daily_limit" => "heavy metals over the daily limit at this intake",
+        "microbial_failure" => "failed microbial limits",
+        "recalled" => "recalled",
+        other => other,
+    }
+}
+
 pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
     let recent = facts.doses_within(KRATOM_IN_USE_WINDOW);
     let mut findings = Vec::new();
@@ -64,7 +78,11 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
                 "{} lot {}: {} ({} dose{} in 14 days)",
                 concern.product_name,
                 concern.lot,
-                codes.join(", ").replace('_', " "),
+                codes
+                    .iter()
+                    .map(|c| flag_label(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 used.len(),
                 if used.len() == 1 { "" } else { "s" }
             ),

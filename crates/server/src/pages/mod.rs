@@ -20,6 +20,7 @@ use crate::problems::ProblemType;
 
 mod account;
 mod admin;
+mod alerts;
 mod assessments;
 mod checkin;
 mod dose_import;
@@ -27,6 +28,7 @@ mod doses;
 mod home;
 mod patients;
 mod products;
+mod roster;
 mod sign_in;
 
 pub fn router() -> Router<AppState> {
@@ -77,6 +79,11 @@ pub fn router() -> Router<AppState> {
             get(products::edit_batch_form).post(products::update_batch),
         )
         .route("/home", get(home::show))
+        .route("/roster", get(roster::show))
+        .route("/alerts", get(alerts::inbox))
+        .route("/alerts/{id}", get(alerts::show))
+        .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/active", post(admin::set_user_active))
         .route("/admin/audit", get(admin::audit))
@@ -97,7 +104,7 @@ pub fn render(template: &impl Template) -> Result<Html<String>, PageError> {
 /// Where each role starts.
 pub fn home_path(role: Role) -> &'static str {
     match role {
-        Role::Clinician => "/patients",
+        Role::Clinician => "/roster",
         Role::Patient => "/home",
         Role::Admin => "/admin/users",
         Role::Researcher => "/account",
@@ -155,6 +162,8 @@ pub struct Nav {
     pub csrf_token: String,
     /// The navigation link of the section being shown, marked `aria-current`.
     pub current: &'static str,
+    /// Clinicians: open urgent alerts across their patients.
+    pub open_urgent_alerts: Option<i64>,
 }
 
 impl Nav {
@@ -164,6 +173,7 @@ impl Nav {
             role: user.actor.role,
             csrf_token: user.session.csrf_token.clone(),
             current: "",
+            open_urgent_alerts: user.open_urgent_alerts,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod alerts;
 mod assessments;
 mod audit;
 mod authorization;

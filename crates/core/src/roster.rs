@@ -67,7 +67,7 @@ impl Trend {
     pub fn relative(recent: Option<f64>, previous: Option<f64>, steady_fraction: f64) -> Trend {
         let margin = previous.map_or(f64::INFINITY, |p| (p.abs() * steady_fraction).max(1e-9));
         match (recent, previous) {
-            (Some(_), Some(p)) if p == 0.0 => Trend::between(recent, previous, 1e-9),
+            (Some(_), Some(0.0)) => Trend::between(recent, previous, 1e-9),
             _ => Trend::between(recent, previous, margin),
         }
     }

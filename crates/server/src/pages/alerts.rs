@@ -136,7 +136,11 @@ pub fn evidence_lines(evidence: &serde_json::Value) -> Vec<(String, String)> {
 
 fn inline(value: &serde_json::Value) -> String {
     match value {
-        serde_json::Value::String(text) => text.clone(),
+        // Instants read as the rest of the staff pages show them.
+        serde_json::Value::String(text) => text
+            .parse::<jiff::Timestamp>()
+            .map(utc_minute)
+            .unwrap_or_else(|_| text.clone()),
         serde_json::Value::Number(n) => n
             .as_f64()
             .map(|v| {
@@ -150,6 +154,8 @@ fn inline(value: &serde_json::Value) -> String {
         serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
         serde_json::Value::Null => "—".into(),
         serde_json::Value::Array(items) => items.iter().map(inline).collect::<Vec<_>>().join(", "),
+        // A quality flag: its explanation says what was found.
+        serde_json::Value::Object(map) if map.contains_key("explanation") => inline(&map["explanation"]),
         // An instrument item: its wording, then the answer.
         serde_json::Value::Object(map)
             if map.contains_key("text") && map.contains_key("answer") =>

@@ -155,7 +155,9 @@ fn inline(value: &serde_json::Value) -> String {
         serde_json::Value::Null => "—".into(),
         serde_json::Value::Array(items) => items.iter().map(inline).collect::<Vec<_>>().join(", "),
         // A quality flag: its explanation says what was found.
-        serde_json::Value::Object(map) if map.contains_key("explanation") => inline(&map["explanation"]),
+        serde_json::Value::Object(map) if map.contains_key("explanation") => {
+            inline(&map["explanation"])
+        }
         // An instrument item: its wording, then the answer.
         serde_json::Value::Object(map)
             if map.contains_key("text") && map.contains_key("answer") =>
@@ -261,7 +263,6 @@ struct AlertPage {
     nav: Nav,
     alert: AlertCard,
     actions: Vec<ActionRow>,
-    can_review: bool,
     errors: FormErrors,
     comment: String,
     return_to: String,
@@ -300,6 +301,17 @@ pub async fn show(
     Path(id): Path<String>,
     query: Result<Query<InboxQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
+    // The page speaks to clinicians (risk assessment, what to consider); patients hear
+    // about their alerts in plain words on their own pages.
+    require_role(
+        &state,
+        &user,
+        Role::Clinician,
+        "alert.read",
+        "alert",
+        REFUSAL,
+    )
+    .await?;
     let id = alert_id(&id)?;
     let saved = query.ok().and_then(|q| q.0.saved);
     alert_page(
@@ -333,7 +345,6 @@ async fn alert_page(
         nav: Nav::for_user(user).at("/alerts"),
         alert: AlertCard::new(&alert, &patient_name),
         actions: actions.iter().map(ActionRow::from).collect(),
-        can_review: user.actor.role == Role::Clinician,
         errors,
         comment,
         return_to: format!("/alerts/{id}"),

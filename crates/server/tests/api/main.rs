@@ -13,4 +13,5 @@ mod doses;
 mod patients;
 mod products;
 mod session;
+mod supervision_pages;
 mod users;

@@ -119,6 +119,12 @@ impl Rule {
         }
     }
 
+    /// Whether the patient who gave the answer should be shown crisis contacts at once:
+    /// suicidality and red-flag symptoms, which they reported themselves just now.
+    pub fn calls_for_crisis_contacts(self) -> bool {
+        matches!(self, Rule::Phq9Item9 | Rule::RedFlagSymptom)
+    }
+
     /// Whether the rule looks at the state of the record (and so is re-checked on a
     /// schedule) rather than at one submitted answer.
     pub fn is_time_based(self) -> bool {

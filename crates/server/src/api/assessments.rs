@@ -371,7 +371,7 @@ pub async fn create(
     let (assessment, alerts) = submit_assessment(&state, &user, id, &request).await?;
     let location = format!("/api/v1/patients/{id}/assessments/{}", assessment.id);
     let mut view = AssessmentView::new(&state, &assessment, &alerts);
-    if !alerts.is_empty()
+    if needs_crisis_contacts(&alerts)
         && let Some(patient) = state.store.get_patient(id).await?
     {
         let (country, resources) = crate::api::checkin::crisis_resources(&state, &patient);
@@ -387,6 +387,14 @@ pub async fn create(
         Json(view),
     )
         .into_response())
+}
+
+/// Whether these alerts came from answers that call for crisis contacts now (PHQ-9
+/// item 9, a red flag), rather than from the record's state (escalation, withdrawal).
+pub fn needs_crisis_contacts(alerts: &[Alert]) -> bool {
+    alerts.iter().any(|a| {
+        safety::Rule::from_code(&a.rule).is_some_and(safety::Rule::calls_for_crisis_contacts)
+    })
 }
 
 /// Scores a submission, stores it and opens an alert for every safety rule it fired,

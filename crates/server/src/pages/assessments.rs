@@ -373,7 +373,7 @@ pub fn is_form_error(error: &ApiError) -> bool {
 /// Where to send someone after answers raised urgent alerts: the crisis page, saying why.
 pub fn urgent_address(patient: PatientId, alerts: &[Alert]) -> String {
     let mood = alerts.iter().any(|a| a.rule == "phq9_item9");
-    let symptoms = alerts.iter().any(|a| a.rule != "phq9_item9");
+    let symptoms = alerts.iter().any(|a| a.rule == "red_flag_symptom");
     let reason = match (mood, symptoms) {
         (true, true) => "both",
         (true, false) => "mood",
@@ -559,7 +559,7 @@ pub async fn create(
         completed_at: None,
     };
     match submit_assessment(&state, &user, id, &request).await {
-        Ok((_, alerts)) if !alerts.is_empty() => {
+        Ok((_, alerts)) if crate::api::assessments::needs_crisis_contacts(&alerts) => {
             Ok(Redirect::to(&urgent_address(id, &alerts)).into_response())
         }
         Ok((assessment, _)) => Ok(Redirect::to(&format!(

@@ -252,7 +252,9 @@ pub async fn submit(
         match submit_assessment(&state, &user, patient.id, &request).await {
             Ok((_, raised)) => {
                 saved.push(instrument.short_name.clone());
-                alerts.extend(raised);
+                if crate::api::assessments::needs_crisis_contacts(&raised) {
+                    alerts.extend(raised);
+                }
             }
             Err(error) if is_form_error(&error) => {
                 again.push(instrument_form(instrument, &raw, Some(&error)));

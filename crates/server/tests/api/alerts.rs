@@ -602,3 +602,30 @@ async fn the_inbox_filters_by_status_and_lists_urgent_alerts_first(app: TestApp)
     let body = problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["errors"][0]["field"], "status");
 }
+
+mod crisis_contacts {
+    use super::*;
+
+    on_both_backends!(withdrawal_rising_alone_does_not_send_the_patient_to_crisis_contacts);
+
+    async fn withdrawal_rising_alone_does_not_send_the_patient_to_crisis_contacts(app: TestApp) {
+        let s = setup(&app).await;
+        let sows = |value: u8| {
+            let mut answers = serde_json::Map::new();
+            for item in 1..=16 {
+                answers.insert(item.to_string(), json!(value));
+            }
+            Value::Object(answers)
+        };
+        s.submit(&s.patient_client, "sows", sows(0)).await;
+        let worse = s.submit(&s.patient_client, "sows", sows(1)).await;
+        assert_eq!(
+            worse["alerts"][0]["rule"], "withdrawal_rising",
+            "SOWS up 16"
+        );
+        assert!(
+            worse.get("crisis_resources").is_none(),
+            "a warning for the care team is not a crisis for the patient: {worse}"
+        );
+    }
+}

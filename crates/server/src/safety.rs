@@ -191,6 +191,31 @@ pub async fn after_write(
     alerts
 }
 
+/// Re-checks the patients who used a batch in the last 14 days after the batch changed
+/// (a recall, a new certificate), so a product-quality alert does not wait for the
+/// schedule. The changes are recorded as the system's, naming the batch: the person
+/// editing the catalogue may not be on those patients' care teams.
+pub async fn after_batch_change(state: &AppState, batch: BatchId) {
+    let since = Timestamp::now() - safety::KRATOM_IN_USE_WINDOW;
+    let patients = match state.store.patients_dosing_batch_since(batch, since).await {
+        Ok(patients) => patients,
+        Err(error) => {
+            crate::error::log_chain("finding the patients a batch change concerns", &error);
+            return;
+        }
+    };
+    for id in patients {
+        let Ok(Some(patient)) = state.store.get_patient(id).await else {
+            continue;
+        };
+        let mut trigger = scheduler_entry(&patient);
+        trigger.detail = Some(format!("rule check after batch {batch} changed"));
+        if let Err(error) = check_patient(state, &patient, &trigger).await {
+            crate::error::log_chain("checking safety rules after a batch change", &error);
+        }
+    }
+}
+
 /// The audit prototype for changes the scheduler makes: no user acted.
 fn scheduler_entry(patient: &Patient) -> AuditEntry {
     AuditEntry {

@@ -207,6 +207,26 @@ impl Store {
         })
     }
 
+    /// Patients with a current dose of `batch` taken since `since`: whom a change to
+    /// the batch (a recall, a new certificate) concerns.
+    pub async fn patients_dosing_batch_since(
+        &self,
+        batch: speciosa_core::ids::BatchId,
+        since: Timestamp,
+    ) -> Result<Vec<PatientId>> {
+        on_pool!(self, pool => {
+            let rows: Vec<(Uuid,)> = sqlx::query_as(
+                "SELECT DISTINCT patient_id FROM doses WHERE batch_id = $1 AND taken_at > $2 \
+                 AND superseded_at IS NULL AND deleted_at IS NULL",
+            )
+            .bind(batch.as_uuid())
+            .bind(DbTime::from(since))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|(id,)| PatientId::from_uuid(id)).collect())
+        })
+    }
+
     /// Every patient, for the scheduled re-check of time-based rules.
     pub async fn all_patient_ids(&self) -> Result<Vec<(OrganizationId, PatientId)>> {
         on_pool!(self, pool => {

@@ -646,6 +646,7 @@ pub async fn edit_batch(
             ),
         )
         .await?;
+    crate::safety::after_batch_change(state, id).await;
     Ok((product, batch))
 }
 
@@ -721,6 +722,7 @@ pub async fn patch_batch(
             ),
         )
         .await?;
+    crate::safety::after_batch_change(&state, id).await;
     let (product, _) = organization_batch(&state, &user, id).await?;
     Ok(Json(BatchView::new(&state, &product, &batch)))
 }

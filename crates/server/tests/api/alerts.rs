@@ -422,6 +422,33 @@ async fn a_dose_of_a_recalled_batch_raises_a_product_quality_alert(app: TestApp)
     assert_eq!(alerts[0]["source_type"], "dose");
 }
 
+mod recalls {
+    use super::*;
+
+    on_both_backends!(recalling_a_batch_alerts_the_care_teams_of_its_recent_users_at_once);
+
+    async fn recalling_a_batch_alerts_the_care_teams_of_its_recent_users_at_once(app: TestApp) {
+        let s = setup(&app).await;
+        s.dose(2.0, 30).await;
+        assert!(s.alerts("product_quality").await.is_empty());
+        let response = s
+            .casey
+            .patch(
+                &format!("/api/v1/batches/{}", s.leaf),
+                &json!({"recalled": true, "recall_reason": "Lead"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let alerts = s.alerts("product_quality").await;
+        assert_eq!(
+            alerts.len(),
+            1,
+            "raised by the recall itself, not the next dose"
+        );
+        assert!(alerts[0]["summary"].as_str().unwrap().contains("recalled"));
+    }
+}
+
 async fn cows_of_thirteen_raises_withdrawal_rising_and_twelve_does_not(app: TestApp) {
     let s = setup(&app).await;
     // Eleven items summing to 11 + the anxiety item (whose options are 0, 1, 2, 4).

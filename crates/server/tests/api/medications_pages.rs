@@ -1,4 +1,4 @@
-//! The medication list: the API and the record page's forms.
+//! The medication list (API and the record page's forms) and the patient's home page.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -10,6 +10,7 @@ on_both_backends!(
     a_depressant_with_kratom_logged_opens_one_alert_that_corrections_do_not_repeat,
     medication_fields_are_checked_and_patients_may_only_read_their_list,
     the_record_page_adds_stops_and_removes_medications_with_csrf_forms,
+    the_home_page_shows_the_patient_what_is_due_their_streak_and_their_list,
 );
 
 struct Setup {
@@ -333,4 +334,50 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
         )
         .await;
     assert_eq!(by_patient.status(), StatusCode::FORBIDDEN);
+}
+
+async fn the_home_page_shows_the_patient_what_is_due_their_streak_and_their_list(app: TestApp) {
+    let s = setup(&app).await;
+    s.add(json!({"name": "Sertraline", "class": "antidepressant", "dose_text": "50 mg daily"}))
+        .await;
+    let (status, html) = page(&s.dana, "/home").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Need help now?"));
+    assert!(html.contains(&format!("/patients/{}/urgent", s.patient)));
+    assert!(html.contains("href=\"tel:988\""));
+    assert!(html.contains("Craving 0–10"), "the daily check-in is due");
+    assert!(
+        html.contains("No check-ins in the last 14 days yet"),
+        "{html}"
+    );
+    assert!(html.contains("Sertraline"));
+    assert!(
+        !html.contains("Add medication"),
+        "the list is read-only for patients"
+    );
+
+    // After today's craving rating and a dose, the streak counts today.
+    let craving = s
+        .dana
+        .post(
+            &format!("/api/v1/patients/{}/assessments", s.patient),
+            &json!({"instrument": "craving", "answers": {"1": 4}}),
+        )
+        .await;
+    assert_eq!(craving.status(), StatusCode::CREATED);
+    s.log_dose(&s.dana, 2.5).await;
+    let (_, html) = page(&s.dana, "/home").await;
+    assert!(
+        html.contains("<strong>1</strong> day in a row, including today"),
+        "{html}"
+    );
+    assert!(html.contains("You checked in on 1 of the last 14 days."));
+    assert!(html.contains("Your latest dose"));
+    assert!(html.contains("2.5 g of Leaf"));
+    assert!(html.contains(&format!("/patients/{}/doses/new#repeat-heading", s.patient)));
+
+    // Home is the patient's page: staff are sent to their own start page, as before.
+    let for_clinician = s.casey.get("/home").await;
+    assert_eq!(for_clinician.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&for_clinician), "/patients");
 }

@@ -38,6 +38,8 @@ pub struct Bar {
     pub width: String,
     pub height: String,
     pub label: String,
+    /// `partial` for a day not yet over, drawn lighter.
+    pub class: &'static str,
 }
 
 /// Daily totals as bars, one per day (`chart_macros.html`, `bars`).
@@ -48,6 +50,8 @@ pub struct BarChart {
     pub y_min: String,
     pub x_start: String,
     pub x_end: String,
+    /// A line under the chart explaining its marks.
+    pub key: Option<String>,
 }
 
 /// A round top for a chart's scale: 1, 2, 2.5 or 5 times a power of ten.
@@ -63,8 +67,9 @@ fn round_up(value: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
-/// Bars for `days` (each day of the range, in order), `unit` after each figure.
-fn bar_chart(title: &str, unit: &str, days: &[(Date, f64)]) -> Option<BarChart> {
+/// Bars for `days` (each day of the range, in order), `unit` after each figure. The
+/// last day is `today` and still under way, so its bar is marked as so far.
+fn bar_chart(title: &str, unit: &str, days: &[(Date, f64)], today: Date) -> Option<BarChart> {
     let (first, last) = (days.first()?, days.last()?);
     let top = round_up(days.iter().map(|(_, v)| *v).fold(0.0, f64::max));
     let slot = 1000.0 / days.len() as f64;
@@ -73,12 +78,19 @@ fn bar_chart(title: &str, unit: &str, days: &[(Date, f64)]) -> Option<BarChart> 
         .enumerate()
         .map(|(i, (date, value))| {
             let height = 96.0 * (value / top).clamp(0.0, 1.0);
+            let partial = *date == today;
+            let day = if partial {
+                "Today so far".to_owned()
+            } else {
+                date.strftime("%a %-d %b").to_string()
+            };
             Bar {
                 x: format!("{:.1}", i as f64 * slot + slot * 0.15),
                 y: format!("{:.1}", 100.0 - height),
                 width: format!("{:.1}", slot * 0.7),
                 height: format!("{height:.1}"),
-                label: format!("{}: {}{unit}", date.strftime("%a %-d %b"), mg_text(*value)),
+                label: format!("{day}: {}{unit}", mg_text(*value)),
+                class: if partial { "partial" } else { "" },
             }
         })
         .collect();
@@ -94,7 +106,12 @@ fn bar_chart(title: &str, unit: &str, days: &[(Date, f64)]) -> Option<BarChart> 
         y_max: format!("{}{unit}", number_text(top)),
         y_min: format!("0{unit}"),
         x_start: first.0.strftime("%-d %b").to_string(),
-        x_end: last.0.strftime("%-d %b").to_string(),
+        x_end: if last.0 == today {
+            "Today".to_owned()
+        } else {
+            last.0.strftime("%-d %b").to_string()
+        },
+        key: (last.0 == today).then(|| "The lighter last bar is today so far.".to_owned()),
     })
 }
 
@@ -126,6 +143,37 @@ pub struct StreakDay {
     pub letter: String,
 }
 
+/// A medication as the patient reads it.
+pub struct MedicationLine {
+    pub name: String,
+    pub dose_text: Option<String>,
+    /// `Taking since 1 September 2026`, `Stopped on 15 October 2026`.
+    pub status: String,
+    pub active: bool,
+}
+
+impl MedicationLine {
+    fn new(view: &MedicationView) -> Self {
+        let long = |d: &Option<String>| {
+            d.as_deref()
+                .and_then(|d| d.parse::<Date>().ok())
+                .map(|d| d.strftime("%-d %B %Y").to_string())
+        };
+        let status = match (view.active, long(&view.started_on), long(&view.stopped_on)) {
+            (true, Some(start), _) => format!("Taking since {start}"),
+            (true, None, _) => "Taking".to_owned(),
+            (false, _, Some(stop)) => format!("Stopped on {stop}"),
+            (false, _, None) => "Stopped".to_owned(),
+        };
+        MedicationLine {
+            name: view.name.clone(),
+            dose_text: view.dose_text.clone(),
+            status,
+            active: view.active,
+        }
+    }
+}
+
 /// The latest dose and where to log the same again.
 pub struct LatestDose {
     pub what: String,
@@ -151,7 +199,7 @@ struct HomePage {
     window_days: i64,
     readings: Vec<Reading>,
     latest: Option<LatestDose>,
-    medications: Vec<MedicationView>,
+    medications: Vec<MedicationLine>,
     /// The first crisis contact with a number, for the call link at the top.
     call: Option<ResourceView>,
     notice: Option<&'static str>,
@@ -247,7 +295,7 @@ pub async fn show(
         latest,
         medications: medications
             .iter()
-            .map(|m| MedicationView::new(m, today_date))
+            .map(|m| MedicationLine::new(&MedicationView::new(m, today_date)))
             .collect(),
         call,
         notice,
@@ -325,7 +373,7 @@ fn amount_reading(days: &[DailyExposure], today: Date) -> Reading {
         bars: days
             .iter()
             .any(|d| d.mitragynine_mg > 0.0)
-            .then(|| bar_chart("Daily mitragynine", " mg", &chart_days))
+            .then(|| bar_chart("Daily mitragynine", " mg", &chart_days, today))
             .flatten(),
     }
 }
@@ -449,7 +497,10 @@ fn assessment_readings(assessments: &[Assessment], today: Date, zone: &TimeZone)
         readings.push(Reading {
             heading,
             sentence,
-            line: chart(heading.into(), "", &scores, 0.0, max, &[], zone),
+            // Weekly scales: one result in a fortnight is a dot, not a trend.
+            line: (scores.len() > 1)
+                .then(|| chart(heading.into(), "", &scores, 0.0, max, &[], zone))
+                .flatten(),
             bars: None,
         });
     }
@@ -480,11 +531,11 @@ async fn latest_dose(
     let zone = jiff::tz::db().get(&dose.time_zone).unwrap_or(TimeZone::UTC);
     let taken = dose.taken_at.to_zoned_datetime(zone);
     let day = if taken.date() == today {
-        "Today".to_owned()
+        "today".to_owned()
     } else if Some(taken.date()) == today.yesterday().ok() {
-        "Yesterday".to_owned()
+        "yesterday".to_owned()
     } else {
-        taken.date().strftime("%A %-d %B").to_string()
+        format!("on {}", taken.date().strftime("%A %-d %B"))
     };
     let amount = amount_text(dose.amount, &dose.unit);
     Ok(Some(LatestDose {

@@ -113,10 +113,26 @@ impl MedicationRow {
         }
     }
 
-    /// `aria-describedby` for one of this entry's fields.
-    pub fn described(&self, field: &str) -> String {
-        if self.errors.has(field) {
-            format!("{field}-{}-error", self.id)
+    /// The id of a field of one of this entry's forms (`edit`, `stop`, `remove`).
+    pub fn field_id(&self, form: &str, field: &str) -> String {
+        format!("{form}-{field}-{}", self.id)
+    }
+
+    /// The message for a field, when that form is the one shown again.
+    pub fn error(&self, form: &str, field: &str) -> Option<String> {
+        (self.open == form)
+            .then(|| self.errors.text(field))
+            .flatten()
+    }
+
+    pub fn invalid(&self, form: &str, field: &str) -> bool {
+        self.open == form && self.errors.has(field)
+    }
+
+    /// `aria-describedby` for a field: its error message, if it has one.
+    pub fn described(&self, form: &str, field: &str) -> String {
+        if self.invalid(form, field) {
+            format!("{}-error", self.field_id(form, field))
         } else {
             String::new()
         }

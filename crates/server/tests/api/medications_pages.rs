@@ -273,7 +273,7 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
     assert_eq!(undated.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = undated.text().await.unwrap();
     assert!(
-        html.contains(&format!("id=\"stopped_on-{id}-error\"")),
+        html.contains(&format!("id=\"stop-stopped_on-{id}-error\"")),
         "{html}"
     );
     let stopped = s

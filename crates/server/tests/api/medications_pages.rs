@@ -266,6 +266,28 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
     let id = list[0]["id"].as_str().unwrap().to_owned();
     let entry = format!("{record}/medications/{id}");
 
+    // A correction replaces every field, and re-saving the same entry raises nothing new.
+    let corrected = s
+        .post_form(
+            &s.casey,
+            &entry,
+            &[
+                ("intent", "edit"),
+                ("name", "Gabapentin"),
+                ("class", "gabapentinoid"),
+                ("dose_text", "300 mg at night"),
+                ("started_on", "2025-05-01"),
+                ("stopped_on", ""),
+            ],
+        )
+        .await;
+    assert_eq!(corrected.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&corrected).ends_with("saved=medication-changed#medications-heading"),
+        "{}",
+        location(&corrected)
+    );
+
     // Stopping needs a date; the refusal is shown on that entry's stop form.
     let undated = s
         .post_form(&s.casey, &entry, &[("intent", "stop"), ("stopped_on", "")])

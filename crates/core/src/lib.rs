@@ -15,6 +15,7 @@ pub mod medication;
 pub mod patient;
 pub mod policy;
 pub mod product;
+pub mod progress;
 pub mod quality;
 pub mod roster;
 pub mod safety;

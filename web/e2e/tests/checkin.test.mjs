@@ -54,8 +54,8 @@ test('a patient completes the daily check-in and a red flag takes them to urgent
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expectPath(page, '/home', '/home after signing in');
 
-    const checkin = page.getByRole('link', { name: "Today's check-in", exact: true });
-    await expectVisible(checkin, `a "Today's check-in" link on the home page`);
+    const checkin = page.getByRole('link', { name: "Start today's check-in", exact: true });
+    await expectVisible(checkin, `a "Start today's check-in" button on the home page`);
     await shot('home');
     await checkin.first().click();
     await expectPath(page, CHECKIN_PATH, '/patients/<id>/checkin');

@@ -13,7 +13,7 @@ use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{MedicationId, PatientId};
 use speciosa_core::medication::{MedicationEntry, MedicationFields};
 use speciosa_core::policy::PatientAction;
-use speciosa_store::{Medication, Patient};
+use speciosa_store::{Alert, Medication, Patient};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -95,6 +95,14 @@ impl MedicationView {
     }
 }
 
+/// A medication change as stored, with the alerts the safety rules raised or folded
+/// into on the new list (the pages tell the clinician; the JSON API leaves them to the inbox).
+pub struct MedicationSaved {
+    pub patient: Patient,
+    pub medication: Medication,
+    pub alerts: Vec<Alert>,
+}
+
 fn patient_today(patient: &Patient) -> jiff::civil::Date {
     Timestamp::now()
         .to_zoned_datetime(patient.details.time_zone.to_zone())
@@ -164,7 +172,11 @@ pub async fn create(
     ApiPath(id): ApiPath<PatientId>,
     ApiJson(request): ApiJson<MedicationRequest>,
 ) -> Result<Response, ApiError> {
-    let (patient, medication) = add_medication(&state, &user, id, &request.fields()).await?;
+    let MedicationSaved {
+        patient,
+        medication,
+        ..
+    } = add_medication(&state, &user, id, &request.fields()).await?;
     Ok((
         StatusCode::CREATED,
         [(
@@ -182,7 +194,7 @@ pub async fn add_medication(
     user: &Authenticated,
     id: PatientId,
     fields: &MedicationFields<'_>,
-) -> Result<(Patient, Medication), ApiError> {
+) -> Result<MedicationSaved, ApiError> {
     let patient = patient_for(
         state,
         user,
@@ -212,8 +224,12 @@ pub async fn add_medication(
             },
         )
         .await?;
-    crate::safety::after_write(state, user, &patient).await;
-    Ok((patient, medication))
+    let alerts = crate::safety::after_write(state, user, &patient).await;
+    Ok(MedicationSaved {
+        patient,
+        medication,
+        alerts,
+    })
 }
 
 #[utoipa::path(put, path = "/api/v1/patients/{id}/medications/{medication_id}", tag = "medications",
@@ -225,8 +241,11 @@ pub async fn update(
     ApiPath((id, medication_id)): ApiPath<(PatientId, MedicationId)>,
     ApiJson(request): ApiJson<MedicationRequest>,
 ) -> Result<Json<MedicationView>, ApiError> {
-    let (patient, medication) =
-        change_medication(&state, &user, id, medication_id, &request.fields()).await?;
+    let MedicationSaved {
+        patient,
+        medication,
+        ..
+    } = change_medication(&state, &user, id, medication_id, &request.fields()).await?;
     Ok(Json(MedicationView::new(
         &medication,
         patient_today(&patient),
@@ -240,7 +259,7 @@ pub async fn change_medication(
     id: PatientId,
     medication_id: MedicationId,
     fields: &MedicationFields<'_>,
-) -> Result<(Patient, Medication), ApiError> {
+) -> Result<MedicationSaved, ApiError> {
     let patient = patient_for(
         state,
         user,
@@ -266,8 +285,46 @@ pub async fn change_medication(
             ),
         )
         .await?;
-    crate::safety::after_write(state, user, &patient).await;
-    Ok((patient, medication))
+    let alerts = crate::safety::after_write(state, user, &patient).await;
+    Ok(MedicationSaved {
+        patient,
+        medication,
+        alerts,
+    })
+}
+
+/// Records the day a medication was stopped, keeping its other fields as stored (so a
+/// stale page cannot undo a correction made since). Shared with the pages.
+pub async fn stop_medication(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    medication_id: MedicationId,
+    stopped_on: &str,
+) -> Result<MedicationSaved, ApiError> {
+    access::patient(
+        state,
+        user,
+        id,
+        PatientAction::ManageMedications,
+        "medication.update",
+    )
+    .await?;
+    let current = current_medication(state, id, medication_id).await?;
+    if stopped_on.trim().is_empty() {
+        return Err(
+            FieldErrors::single("stopped_on", "enter the day it was stopped (YYYY-MM-DD)").into(),
+        );
+    }
+    let started_on = current.started_on.map(|d| d.to_string());
+    let fields = MedicationFields {
+        name: &current.name,
+        class: current.class.as_str(),
+        dose_text: current.dose_text.as_deref(),
+        started_on: started_on.as_deref(),
+        stopped_on: Some(stopped_on),
+    };
+    change_medication(state, user, id, medication_id, &fields).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/patients/{id}/medications/{medication_id}", tag = "medications",
@@ -279,8 +336,11 @@ pub async fn remove(
     ApiPath((id, medication_id)): ApiPath<(PatientId, MedicationId)>,
     ApiJson(request): ApiJson<MedicationRemovalRequest>,
 ) -> Result<Json<MedicationView>, ApiError> {
-    let (patient, medication) =
-        remove_medication(&state, &user, id, medication_id, &request.reason).await?;
+    let MedicationSaved {
+        patient,
+        medication,
+        ..
+    } = remove_medication(&state, &user, id, medication_id, &request.reason).await?;
     Ok(Json(MedicationView::new(
         &medication,
         patient_today(&patient),
@@ -294,7 +354,7 @@ pub async fn remove_medication(
     id: PatientId,
     medication_id: MedicationId,
     reason: &str,
-) -> Result<(Patient, Medication), ApiError> {
+) -> Result<MedicationSaved, ApiError> {
     let patient = patient_for(
         state,
         user,
@@ -320,8 +380,12 @@ pub async fn remove_medication(
         .store
         .remove_medication(medication_id, reason, user.actor.user_id, audit)
         .await?;
-    crate::safety::after_write(state, user, &patient).await;
-    Ok((patient, medication))
+    let alerts = crate::safety::after_write(state, user, &patient).await;
+    Ok(MedicationSaved {
+        patient,
+        medication,
+        alerts,
+    })
 }
 
 async fn current_medication(

@@ -303,6 +303,8 @@ struct UrgentPage {
     mood: bool,
     /// The answers were about a physical red-flag symptom.
     symptoms: bool,
+    /// Opened from "Need help now?" on the home page: no alert was raised.
+    asked: bool,
     crisis: CrisisView,
 }
 
@@ -324,6 +326,7 @@ pub async fn urgent(
         back_label: v.back_label,
         mood: matches!(reason.as_str(), "mood" | "both"),
         symptoms: matches!(reason.as_str(), "symptoms" | "both"),
+        asked: reason == "asked",
         crisis: crisis_view(&state, &patient),
     };
     Ok(render(&page)?.into_response())

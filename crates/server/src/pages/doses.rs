@@ -77,7 +77,7 @@ fn long_date(date: Date) -> String {
 }
 
 /// `2.5 g`, `1 capsule`, `3 capsules`, `10 mL`, `2 level tsp`.
-fn amount_text(amount: f64, unit: &str) -> String {
+pub fn amount_text(amount: f64, unit: &str) -> String {
     let n = format!("{amount}");
     let one = amount == 1.0;
     let unit = match unit {

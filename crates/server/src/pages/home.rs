@@ -1,19 +1,185 @@
-//! A patient's own home page, made for a phone.
+//! A patient's own home page, made for a phone: crisis contacts one tap away, what is
+//! due today, their check-in streak, their last two weeks in plain words, their latest
+//! dose and their medication list. Everything here describes; nothing advises a dose.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use speciosa_core::account::Role;
+use speciosa_core::dose::DailyExposure;
+use speciosa_core::instrument::Rater;
+use speciosa_core::progress::{
+    CheckinStreak, Direction, WINDOW_DAYS, WeekComparison, checkin_streak, days_before, local_days,
+};
+use speciosa_store::{Assessment, Dose, Patient};
 
+use crate::api::assessments::read_history;
 use crate::api::checkin::due_today;
+use crate::api::doses::{DateRangeQuery, daily_exposure, read_doses};
+use crate::api::medications::{MedicationView, read_medications};
 use crate::api::patients::read_patient;
+use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
-use crate::extract::PageUser;
-use crate::pages::checkin::due_codes;
+use crate::extract::{Authenticated, PageUser};
+use crate::pages::assessments::{Chart, chart, number_text};
+use crate::pages::checkin::{ResourceView, crisis_view, due_codes};
+use crate::pages::doses::amount_text;
 use crate::pages::{Nav, Notice, home_path, render};
+
+/// One day of the bar chart, in the same 0–1000 × 0–100 box as the line charts.
+pub struct Bar {
+    pub x: String,
+    pub y: String,
+    pub width: String,
+    pub height: String,
+    pub label: String,
+    /// `partial` for a day not yet over, drawn lighter.
+    pub class: &'static str,
+}
+
+/// Daily totals as bars, one per day (`chart_macros.html`, `bars`).
+pub struct BarChart {
+    pub description: String,
+    pub bars: Vec<Bar>,
+    pub y_max: String,
+    pub y_min: String,
+    pub x_start: String,
+    pub x_end: String,
+    /// A line under the chart explaining its marks.
+    pub key: Option<String>,
+}
+
+/// A round top for a chart's scale: 1, 2, 2.5 or 5 times a power of ten.
+fn round_up(value: f64) -> f64 {
+    if value <= 0.0 {
+        return 10.0;
+    }
+    let power = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|top| *top >= value)
+        .unwrap_or(10.0 * power)
+}
+
+/// Bars for `days` (each day of the range, in order), `unit` after each figure. The
+/// last day is `today` and still under way, so its bar is marked as so far.
+fn bar_chart(title: &str, unit: &str, days: &[(Date, f64)], today: Date) -> Option<BarChart> {
+    let (first, last) = (days.first()?, days.last()?);
+    let top = round_up(days.iter().map(|(_, v)| *v).fold(0.0, f64::max));
+    let slot = 1000.0 / days.len() as f64;
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, (date, value))| {
+            let height = 96.0 * (value / top).clamp(0.0, 1.0);
+            let partial = *date == today;
+            let day = if partial {
+                "Today so far".to_owned()
+            } else {
+                date.strftime("%a %-d %b").to_string()
+            };
+            Bar {
+                x: format!("{:.1}", i as f64 * slot + slot * 0.15),
+                y: format!("{:.1}", 100.0 - height),
+                width: format!("{:.1}", slot * 0.7),
+                height: format!("{height:.1}"),
+                label: format!("{day}: {}{unit}", mg_text(*value)),
+                class: if partial { "partial" } else { "" },
+            }
+        })
+        .collect();
+    let total_days = days.iter().filter(|(_, v)| *v > 0.0).count();
+    Some(BarChart {
+        description: format!(
+            "{title}, {} to {}: {total_days} of {} days with doses logged.",
+            first.0.strftime("%-d %b"),
+            last.0.strftime("%-d %b"),
+            days.len()
+        ),
+        bars,
+        y_max: format!("{}{unit}", number_text(top)),
+        y_min: format!("0{unit}"),
+        x_start: first.0.strftime("%-d %b").to_string(),
+        x_end: if last.0 == today {
+            "Today".to_owned()
+        } else {
+            last.0.strftime("%-d %b").to_string()
+        },
+        key: (last.0 == today).then(|| "The lighter last bar is today so far.".to_owned()),
+    })
+}
+
+/// `48` for 47.6 mg, `4.2` below 10: as precise as a daily total is worth reading.
+fn mg_text(value: f64) -> String {
+    if value >= 10.0 {
+        format!("{value:.0}")
+    } else {
+        number_text((value * 10.0).round() / 10.0)
+    }
+}
+
+fn one_decimal(value: f64) -> String {
+    number_text((value * 10.0).round() / 10.0)
+}
+
+/// A chart with the sentence that reads it.
+pub struct Reading {
+    pub heading: &'static str,
+    pub sentence: String,
+    pub line: Option<Chart>,
+    pub bars: Option<BarChart>,
+}
+
+/// A day of the fortnight strip beside the streak.
+pub struct StreakDay {
+    pub label: String,
+    pub done: bool,
+    pub letter: String,
+}
+
+/// A medication as the patient reads it.
+pub struct MedicationLine {
+    pub name: String,
+    pub dose_text: Option<String>,
+    /// `Taking since 1 September 2026`, `Stopped on 15 October 2026`.
+    pub status: String,
+    pub active: bool,
+}
+
+impl MedicationLine {
+    fn new(view: &MedicationView) -> Self {
+        let long = |d: &Option<String>| {
+            d.as_deref()
+                .and_then(|d| d.parse::<Date>().ok())
+                .map(|d| d.strftime("%-d %B %Y").to_string())
+        };
+        let status = match (view.active, long(&view.started_on), long(&view.stopped_on)) {
+            (true, Some(start), _) => format!("Taking since {start}"),
+            (true, None, _) => "Taking".to_owned(),
+            (false, _, Some(stop)) => format!("Stopped on {stop}"),
+            (false, _, None) => "Stopped".to_owned(),
+        };
+        MedicationLine {
+            name: view.name.clone(),
+            dose_text: view.dose_text.clone(),
+            status,
+            active: view.active,
+        }
+    }
+}
+
+/// The latest dose and where to log the same again.
+pub struct LatestDose {
+    pub what: String,
+    pub when: String,
+    pub mitragynine: Option<String>,
+}
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -28,6 +194,14 @@ struct HomePage {
     today: String,
     /// The check-in's instruments due today (short names), in check-in order.
     due: Vec<String>,
+    streak: CheckinStreak,
+    fortnight: Vec<StreakDay>,
+    window_days: i64,
+    readings: Vec<Reading>,
+    latest: Option<LatestDose>,
+    medications: Vec<MedicationLine>,
+    /// The first crisis contact with a number, for the call link at the top.
+    call: Option<ResourceView>,
     notice: Option<&'static str>,
 }
 
@@ -45,12 +219,60 @@ pub async fn show(
         .ok_or_else(|| ApiError::not_found("patient record linked to this login"))?;
     let (patient, team) = read_patient(&state, &user, own).await?;
     let details = &patient.details;
+    let zone = details.time_zone.to_zone();
+    let now = Timestamp::now().to_zoned_datetime(zone.clone());
+    let today_date = now.date();
     let due = due_today(&state, &user, own).await?;
     let due = due_codes(&state, &due)
         .iter()
         .filter_map(|code| state.instruments.get(code))
         .map(|i| i.short_name.clone())
         .collect();
+    let assessments = read_history(&state, &user, own, None).await?;
+    let checkin_days = local_days(
+        assessments
+            .iter()
+            .filter(|a| {
+                state
+                    .instruments
+                    .get(&a.instrument)
+                    .is_some_and(|i| i.rater == Rater::Patient)
+            })
+            .map(|a| a.completed_at),
+        &zone,
+    );
+    let streak = checkin_streak(&checkin_days, today_date);
+    let fortnight = (0..WINDOW_DAYS)
+        .rev()
+        .map(|n| {
+            let day = days_before(today_date, n);
+            let done = checkin_days.contains(&day);
+            StreakDay {
+                label: format!(
+                    "{}: {}",
+                    day.strftime("%A %-d %B"),
+                    if done { "checked in" } else { "no check-in" }
+                ),
+                letter: day.strftime("%a").to_string().chars().take(1).collect(),
+                done,
+            }
+        })
+        .collect();
+    // One day more than the chart, so the week comparison can stop at yesterday.
+    let range = DateRangeQuery {
+        from: Some(days_before(today_date, WINDOW_DAYS).to_string()),
+        to: Some(today_date.to_string()),
+        include_history: false,
+    };
+    let exposure = daily_exposure(&state, &user, own, &range).await?;
+    let mut readings = vec![amount_reading(&exposure, today_date)];
+    readings.extend(assessment_readings(&assessments, today_date, &zone));
+    let latest = latest_dose(&state, &user, &patient, today_date).await?;
+    let (_, medications) = read_medications(&state, &user, own).await?;
+    let call = crisis_view(&state, &patient)
+        .resources
+        .into_iter()
+        .find(|r| r.tel.is_some());
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("checkin") => Some("Check-in saved. Thank you: your care team can see your answers."),
         _ => None,
@@ -64,12 +286,324 @@ pub async fn show(
         usual_bedtime: details
             .usual_bedtime
             .map(|t| t.strftime("%H:%M").to_string()),
-        today: Timestamp::now()
-            .to_zoned_datetime(details.time_zone.to_zone())
-            .strftime("%A %-d %B")
-            .to_string(),
+        today: now.strftime("%A %-d %B").to_string(),
         due,
+        streak,
+        fortnight,
+        window_days: WINDOW_DAYS,
+        readings,
+        latest,
+        medications: medications
+            .iter()
+            .map(|m| MedicationLine::new(&MedicationView::new(m, today_date)))
+            .collect(),
+        call,
         notice,
     };
     Ok(render(&page)?.into_response())
+}
+
+/// Daily mitragynine as bars, and how the last full week compares with the one before.
+fn amount_reading(days: &[DailyExposure], today: Date) -> Reading {
+    let chart_days: Vec<(Date, f64)> = (0..WINDOW_DAYS)
+        .rev()
+        .map(|n| {
+            let date = days_before(today, n);
+            let mg = days
+                .iter()
+                .find(|d| d.date == date)
+                .map_or(0.0, |d| d.mitragynine_mg);
+            (date, mg)
+        })
+        .collect();
+    let yesterday = days_before(today, 1);
+    // A day without a dose counts as zero once dosing appears in the record; before
+    // the first logged dose there is nothing to compare.
+    let first = days.iter().map(|d| d.date).min();
+    let compared: Vec<(Date, f64)> = (1..=WINDOW_DAYS)
+        .rev()
+        .map(|n| days_before(today, n))
+        .filter(|date| first.is_some_and(|f| *date >= f))
+        .map(|date| {
+            let mg = days
+                .iter()
+                .find(|d| d.date == date)
+                .map_or(0.0, |d| d.mitragynine_mg);
+            (date, mg)
+        })
+        .collect();
+    let weeks = WeekComparison::of(&compared, yesterday);
+    let tolerance = weeks.week_before.map_or(0.5, |b| (b * 0.05).max(0.5));
+    let mut sentence = match (
+        weeks.direction(tolerance),
+        weeks.past_week,
+        weeks.week_before,
+    ) {
+        _ if days.is_empty() => "No doses logged in the last 14 days.".to_owned(),
+        (Some(Direction::Lower), Some(past), Some(before)) => format!(
+            "In the 7 days up to yesterday your daily amount was lower than the week before: about {} mg of mitragynine a day, down from {} mg.",
+            mg_text(past),
+            mg_text(before)
+        ),
+        (Some(Direction::Higher), Some(past), Some(before)) => format!(
+            "In the 7 days up to yesterday your daily amount was higher than the week before: about {} mg of mitragynine a day, up from {} mg.",
+            mg_text(past),
+            mg_text(before)
+        ),
+        (Some(Direction::AboutTheSame), Some(past), _) => format!(
+            "In the 7 days up to yesterday your daily amount was about the same as the week before: about {} mg of mitragynine a day.",
+            mg_text(past)
+        ),
+        (_, Some(past), _) => format!(
+            "In the 7 days up to yesterday you logged about {} mg of mitragynine a day.",
+            mg_text(past)
+        ),
+        _ => "Your doses so far are from today; a comparison appears after a full day.".to_owned(),
+    };
+    if days
+        .iter()
+        .any(|d| d.includes_estimates || d.includes_unknown)
+    {
+        sentence.push_str(" Some amounts are estimates, because a product has no lab certificate.");
+    }
+    Reading {
+        heading: "Daily amount (mg of mitragynine)",
+        sentence,
+        line: None,
+        bars: days
+            .iter()
+            .any(|d| d.mitragynine_mg > 0.0)
+            .then(|| bar_chart("Daily mitragynine", " mg", &chart_days, today))
+            .flatten(),
+    }
+}
+
+/// Craving, sleep and mood over the last 14 days, each only when there are results.
+fn assessment_readings(assessments: &[Assessment], today: Date, zone: &TimeZone) -> Vec<Reading> {
+    let since = days_before(today, WINDOW_DAYS - 1);
+    let recent = |code: &str| -> Vec<&Assessment> {
+        assessments
+            .iter()
+            .filter(|a| a.instrument == code)
+            .filter(|a| a.completed_at.to_zoned_datetime(zone.clone()).date() >= since)
+            .collect()
+    };
+    let local = |a: &Assessment| a.completed_at.to_zoned_datetime(zone.clone()).date();
+    let mut readings = Vec::new();
+
+    let craving: Vec<(Timestamp, f64)> = recent("craving")
+        .iter()
+        .filter_map(|a| Some((a.completed_at, a.total?)))
+        .collect();
+    if !craving.is_empty() {
+        let dated: Vec<(Date, f64)> = recent("craving")
+            .iter()
+            .filter_map(|a| Some((local(a), a.total?)))
+            .collect();
+        let weeks = WeekComparison::of(&dated, today);
+        let sentence = match (weeks.direction(0.5), weeks.past_week, weeks.week_before) {
+            (Some(Direction::Lower), Some(p), Some(b)) => format!(
+                "Your craving averaged {} out of 10 over the past week, lower than the week before ({}).",
+                one_decimal(p),
+                one_decimal(b)
+            ),
+            (Some(Direction::Higher), Some(p), Some(b)) => format!(
+                "Your craving averaged {} out of 10 over the past week, higher than the week before ({}).",
+                one_decimal(p),
+                one_decimal(b)
+            ),
+            (Some(Direction::AboutTheSame), Some(p), _) => format!(
+                "Your craving averaged {} out of 10 over the past week, about the same as the week before.",
+                one_decimal(p)
+            ),
+            (_, Some(p), _) => format!(
+                "Your craving averaged {} out of 10 over the past week.",
+                one_decimal(p)
+            ),
+            (_, None, Some(b)) => format!(
+                "No craving ratings in the past week; the week before they averaged {} out of 10.",
+                one_decimal(b)
+            ),
+            _ => String::new(),
+        };
+        readings.push(Reading {
+            heading: "Craving (0 to 10)",
+            sentence,
+            line: chart("Craving".into(), "", &craving, 0.0, 10.0, &[], zone),
+            bars: None,
+        });
+    }
+
+    let sleep: Vec<(Timestamp, f64)> = recent("sleep_diary")
+        .iter()
+        .filter_map(|a| {
+            let minutes = a.metrics.as_ref()?.get("total_sleep_time_min")?.as_f64()?;
+            Some((a.completed_at, (minutes / 6.0).round() / 10.0))
+        })
+        .collect();
+    if !sleep.is_empty() {
+        let average = sleep.iter().map(|(_, h)| h).sum::<f64>() / sleep.len() as f64;
+        let nights = sleep.len();
+        let top = sleep.iter().map(|(_, h)| *h).fold(10.0, f64::max).ceil();
+        readings.push(Reading {
+            heading: "Sleep (hours slept)",
+            sentence: format!(
+                "You slept about {} hours a night on average over the last 14 days ({nights} {} in your sleep diary).",
+                number_text((average * 2.0).round() / 2.0),
+                if nights == 1 { "night" } else { "nights" }
+            ),
+            line: chart("Hours slept".into(), " h", &sleep, 0.0, top, &[], zone),
+            bars: None,
+        });
+    }
+
+    for (code, heading, what, max) in [
+        ("phq9", "Mood (PHQ-9)", "mood score (PHQ-9)", 27.0),
+        ("gad7", "Anxiety (GAD-7)", "anxiety score (GAD-7)", 21.0),
+    ] {
+        let scores: Vec<(Timestamp, f64)> = recent(code)
+            .iter()
+            .filter_map(|a| Some((a.completed_at, a.total?)))
+            .collect();
+        let Some((_, latest)) = scores.last().copied() else {
+            continue;
+        };
+        let all: Vec<&Assessment> = assessments
+            .iter()
+            .filter(|a| a.instrument == code && a.total.is_some())
+            .collect();
+        let band = all.last().and_then(|a| a.band.clone());
+        let previous = all.len().checked_sub(2).and_then(|i| all[i].total);
+        let mut sentence = format!(
+            "Your latest {what} was {} out of {}",
+            number_text(latest),
+            number_text(max)
+        );
+        if let Some(band) = band {
+            sentence.push_str(&format!(", in the {} range", band.replace('_', " ")));
+        }
+        match previous {
+            Some(p) if p > latest => {
+                sentence.push_str(&format!(", lower than the one before ({})", number_text(p)))
+            }
+            Some(p) if p < latest => sentence.push_str(&format!(
+                ", higher than the one before ({})",
+                number_text(p)
+            )),
+            Some(_) => sentence.push_str(", the same as the one before"),
+            None => {}
+        }
+        sentence.push_str(". Lower scores mean fewer symptoms.");
+        readings.push(Reading {
+            heading,
+            sentence,
+            // Weekly scales: one result in a fortnight is a dot, not a trend.
+            line: (scores.len() > 1)
+                .then(|| chart(heading.into(), "", &scores, 0.0, max, &[], zone))
+                .flatten(),
+            bars: None,
+        });
+    }
+    readings
+}
+
+/// The most recent dose in the last 14 days, read through the audited dose list.
+async fn latest_dose(
+    state: &AppState,
+    user: &Authenticated,
+    patient: &Patient,
+    today: Date,
+) -> Result<Option<LatestDose>, PageError> {
+    let range = DateRangeQuery {
+        from: Some(days_before(today, WINDOW_DAYS - 1).to_string()),
+        to: Some(today.to_string()),
+        include_history: false,
+    };
+    let doses: Vec<Dose> = read_doses(state, user, patient.id, &range).await?;
+    let Some(dose) = doses.iter().max_by_key(|d| d.taken_at) else {
+        return Ok(None);
+    };
+    let (products, batches) = catalogue(state, user).await?;
+    let product = batches
+        .iter()
+        .find(|b| b.id == dose.batch_id)
+        .and_then(|b| products.iter().find(|p| p.id == b.product_id));
+    let zone = jiff::tz::db().get(&dose.time_zone).unwrap_or(TimeZone::UTC);
+    let taken = dose.taken_at.to_zoned_datetime(zone);
+    let day = if taken.date() == today {
+        "today".to_owned()
+    } else if Some(taken.date()) == today.yesterday().ok() {
+        "yesterday".to_owned()
+    } else {
+        format!("on {}", taken.date().strftime("%A %-d %B"))
+    };
+    let amount = amount_text(dose.amount, &dose.unit);
+    Ok(Some(LatestDose {
+        what: match product {
+            Some(p) => format!("{amount} of {}", p.details.name),
+            None => amount,
+        },
+        when: format!("{day} at {}", taken.strftime("%H:%M")),
+        mitragynine: dose.mitragynine_mg.map(mg_text),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn chart_scales_end_on_a_round_number() {
+        assert_eq!(round_up(47.0), 50.0);
+        assert_eq!(round_up(120.0), 200.0);
+        assert_eq!(round_up(2.2), 2.5);
+        assert_eq!(round_up(0.0), 10.0);
+    }
+
+    fn exposure(date: Date, mg: f64) -> DailyExposure {
+        DailyExposure {
+            date,
+            mitragynine_mg: mg,
+            hydroxymitragynine_mg: 0.0,
+            grams: 0.0,
+            millilitres: 0.0,
+            dose_count: 1,
+            bedtime_dose: false,
+            includes_estimates: false,
+            includes_unknown: false,
+        }
+    }
+
+    #[test]
+    fn the_amount_reading_compares_full_weeks_and_never_counts_today() {
+        let today = date(2026, 5, 15);
+        let mut days: Vec<DailyExposure> = (8..=14)
+            .map(|n| exposure(days_before(today, n), 40.0))
+            .collect();
+        days.extend((1..=7).map(|n| exposure(days_before(today, n), 30.0)));
+        days.push(exposure(today, 5.0));
+        let reading = amount_reading(&days, today);
+        assert_eq!(
+            reading.sentence,
+            "In the 7 days up to yesterday your daily amount was lower than the week before: about 30 mg of mitragynine a day, down from 40 mg."
+        );
+        assert_eq!(reading.bars.unwrap().bars.len(), 14);
+    }
+
+    #[test]
+    fn a_first_week_of_doses_is_described_without_a_comparison() {
+        let today = date(2026, 5, 15);
+        let days: Vec<DailyExposure> = (1..=3)
+            .map(|n| exposure(days_before(today, n), 20.0))
+            .collect();
+        assert_eq!(
+            amount_reading(&days, today).sentence,
+            "In the 7 days up to yesterday you logged about 20 mg of mitragynine a day."
+        );
+        assert_eq!(
+            amount_reading(&[], today).sentence,
+            "No doses logged in the last 14 days."
+        );
+    }
 }

@@ -26,6 +26,7 @@ mod checkin;
 mod dose_import;
 mod doses;
 mod home;
+mod medications;
 mod patients;
 mod products;
 mod roster;
@@ -45,6 +46,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/patients/{id}/care-team", post(patients::save_care_team))
         .route("/patients/{id}/account", post(patients::create_login))
+        .route("/patients/{id}/medications", post(medications::create))
+        .route(
+            "/patients/{id}/medications/{medication_id}",
+            post(medications::update),
+        )
+        .route(
+            "/patients/{id}/medications/{medication_id}/remove",
+            post(medications::remove),
+        )
         .route("/patients/{id}/doses", get(doses::log).post(doses::create))
         .route("/patients/{id}/doses/new", get(doses::new_form))
         .route(

@@ -25,7 +25,8 @@ use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{Authenticated, PageForm, PageUser};
 use crate::pages::{
-    Choice, FormErrors, Nav, NoFields, Notice, humanize, patient_id, render, require_role,
+    Choice, FormErrors, Nav, NoFields, Notice, humanize, medications, patient_id, render,
+    require_role,
 };
 
 const PATIENT_LABELS: &[(&str, &str)] = &[
@@ -403,13 +404,15 @@ struct ClinicianChoice {
 
 /// The record's forms, as submitted when one of them is being shown again.
 #[derive(Default)]
-struct RecordForms {
+pub struct RecordForms {
     /// The clinicians ticked in a care-team form that was refused.
     chosen: Option<Vec<UserId>>,
     team_errors: Option<FormErrors>,
     login_email: String,
     login_errors: Option<FormErrors>,
     notice: Option<&'static str>,
+    medication_attempt: Option<(medications::Attempt, FormErrors)>,
+    medication_saved: Option<medications::Saved>,
 }
 
 #[derive(Template)]
@@ -427,9 +430,20 @@ struct RecordPage {
     login_errors: FormErrors,
     notice: Option<&'static str>,
     schedule: Vec<crate::pages::checkin::ScheduleRow>,
+    medications: medications::MedicationSection,
 }
 
-async fn record_page(
+impl RecordForms {
+    /// The record with a refused medication form shown again.
+    pub fn medication_attempt(attempt: medications::Attempt, errors: FormErrors) -> Self {
+        RecordForms {
+            medication_attempt: Some((attempt, errors)),
+            ..Default::default()
+        }
+    }
+}
+
+pub async fn record_page(
     state: &AppState,
     user: &Authenticated,
     id: speciosa_core::ids::PatientId,
@@ -438,6 +452,14 @@ async fn record_page(
     let (patient, team) = read_patient(state, user, id).await?;
     let due = crate::api::checkin::due_today(state, user, id).await?;
     let schedule = crate::pages::checkin::schedule_rows(state, &due);
+    let medications = medications::section(
+        state,
+        user,
+        id,
+        forms.medication_attempt,
+        forms.medication_saved,
+    )
+    .await?;
     access::organization(
         state,
         user,
@@ -476,7 +498,7 @@ async fn record_page(
         .collect();
     let team_errors = forms.team_errors.unwrap_or_else(FormErrors::none);
     let login_errors = forms.login_errors.unwrap_or_else(FormErrors::none);
-    let status = [team_errors.status, login_errors.status]
+    let status = [team_errors.status, login_errors.status, medications.status]
         .into_iter()
         .max()
         .unwrap_or(StatusCode::OK);
@@ -493,8 +515,16 @@ async fn record_page(
         login_errors,
         notice: forms.notice,
         schedule,
+        medications,
     };
     Ok((status, render(&page)?).into_response())
+}
+
+/// The alerts a medication save raised (`?alerts=id,id`), named in its notice.
+#[derive(Deserialize, Default)]
+pub struct RaisedAlerts {
+    #[serde(default)]
+    alerts: String,
 }
 
 pub async fn show(
@@ -502,13 +532,22 @@ pub async fn show(
     PageUser(user): PageUser,
     Path(id): Path<String>,
     notice: Result<Query<Notice>, QueryRejection>,
+    raised: Result<Query<RaisedAlerts>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     // A patient's own record is their home page.
     if user.actor.own_patient_id == Some(id) {
         return Ok(Redirect::to("/home").into_response());
     }
-    let notice = match Notice::read(notice).saved.as_deref() {
+    let saved = Notice::read(notice).saved;
+    let medication_saved = saved
+        .as_deref()
+        .filter(|s| s.starts_with("medication-"))
+        .map(|s| medications::Saved {
+            saved: s.to_owned(),
+            alerts: raised.map(|q| q.0.alerts).unwrap_or_default(),
+        });
+    let notice = match saved.as_deref() {
         Some("registered") => Some("Patient registered. You are on their care team."),
         Some("details") => Some("Details saved."),
         Some("care-team") => Some("Care team saved."),
@@ -524,6 +563,7 @@ pub async fn show(
         id,
         RecordForms {
             notice,
+            medication_saved,
             ..Default::default()
         },
     )

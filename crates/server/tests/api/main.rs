@@ -10,6 +10,7 @@ mod audit;
 mod authorization;
 mod conventions;
 mod doses;
+mod medications_pages;
 mod patients;
 mod products;
 mod session;

@@ -1,0 +1,225 @@
+//! A patient's own progress in numbers they can read on their phone: how many days in
+//! a row they have checked in, and how a daily series compares with the week before.
+//! These describe what was logged; nothing here judges it or advises a change.
+
+use std::collections::BTreeSet;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp};
+
+/// Days the home page looks back over ("checked in on N of the last 14 days").
+pub const WINDOW_DAYS: i64 = 14;
+
+/// The check-in streak as of one patient-local day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckinStreak {
+    /// Consecutive days with a check-in, ending today when today is done, otherwise
+    /// yesterday (a day not yet over does not break the streak).
+    pub days: u32,
+    pub done_today: bool,
+    /// Days with a check-in among the last [`WINDOW_DAYS`], today included.
+    pub days_in_window: u32,
+}
+
+/// The patient-local dates on which something was completed. The zone's rules at each
+/// instant decide its date, so a day that is 23 or 25 hours long counts once.
+pub fn local_days(
+    completed: impl IntoIterator<Item = Timestamp>,
+    zone: &TimeZone,
+) -> BTreeSet<Date> {
+    completed
+        .into_iter()
+        .map(|at| at.to_zoned_datetime(zone.clone()).date())
+        .collect()
+}
+
+/// The streak as of `today` (patient-local) given the days with a completed check-in.
+pub fn checkin_streak(days: &BTreeSet<Date>, today: Date) -> CheckinStreak {
+    let done_today = days.contains(&today);
+    let mut day = if done_today {
+        Some(today)
+    } else {
+        today.yesterday().ok()
+    };
+    let mut streak = 0;
+    while let Some(d) = day.filter(|d| days.contains(d)) {
+        streak += 1;
+        day = d.yesterday().ok();
+    }
+    let window_start = days_before(today, WINDOW_DAYS - 1);
+    let days_in_window = days.range(window_start..=today).count() as u32;
+    CheckinStreak {
+        days: streak,
+        done_today,
+        days_in_window,
+    }
+}
+
+/// `date` minus `n` days, saturating at the calendar's start.
+pub fn days_before(date: Date, n: i64) -> Date {
+    date.checked_sub(Span::new().days(n)).unwrap_or(Date::MIN)
+}
+
+/// How the past week compares with the week before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Lower,
+    Higher,
+    AboutTheSame,
+}
+
+/// The mean of a series over the seven days ending on `through`, and over the seven before.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeekComparison {
+    pub past_week: Option<f64>,
+    pub week_before: Option<f64>,
+}
+
+impl WeekComparison {
+    /// Means of the values dated in each week (days without a value are left out;
+    /// a caller whose missing day means zero, such as no dose, passes the zero).
+    pub fn of(values: &[(Date, f64)], through: Date) -> Self {
+        let past_start = days_before(through, 6);
+        let before_start = days_before(through, 13);
+        let mean = |from: Date, to: Date| {
+            let inside: Vec<f64> = values
+                .iter()
+                .filter(|(d, _)| from <= *d && *d <= to)
+                .map(|(_, v)| *v)
+                .collect();
+            (!inside.is_empty()).then(|| inside.iter().sum::<f64>() / inside.len() as f64)
+        };
+        WeekComparison {
+            past_week: mean(past_start, through),
+            week_before: mean(before_start, days_before(through, 7)),
+        }
+    }
+
+    /// Lower or higher when the means differ by more than `tolerance` (same units);
+    /// `None` when either week has no values.
+    pub fn direction(&self, tolerance: f64) -> Option<Direction> {
+        let (past, before) = (self.past_week?, self.week_before?);
+        Some(if (past - before).abs() <= tolerance {
+            Direction::AboutTheSame
+        } else if past < before {
+            Direction::Lower
+        } else {
+            Direction::Higher
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn days(list: &[Date]) -> BTreeSet<Date> {
+        list.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_check_in_today_extends_the_streak_through_today() {
+        let done = days(&[date(2026, 5, 10), date(2026, 5, 11), date(2026, 5, 12)]);
+        let streak = checkin_streak(&done, date(2026, 5, 12));
+        assert_eq!(streak.days, 3);
+        assert!(streak.done_today);
+    }
+
+    #[test]
+    fn without_a_check_in_today_the_streak_still_runs_through_yesterday() {
+        let done = days(&[date(2026, 5, 10), date(2026, 5, 11)]);
+        let streak = checkin_streak(&done, date(2026, 5, 12));
+        assert_eq!(streak.days, 2);
+        assert!(!streak.done_today);
+    }
+
+    #[test]
+    fn a_missed_day_ends_the_streak_but_still_counts_in_the_window() {
+        let done = days(&[
+            date(2026, 5, 8),
+            date(2026, 5, 9),
+            date(2026, 5, 11),
+            date(2026, 5, 12),
+        ]);
+        let streak = checkin_streak(&done, date(2026, 5, 12));
+        assert_eq!((streak.days, streak.days_in_window), (2, 4));
+    }
+
+    #[test]
+    fn nothing_today_or_yesterday_is_a_streak_of_zero() {
+        let done = days(&[date(2026, 5, 9), date(2026, 5, 10)]);
+        let streak = checkin_streak(&done, date(2026, 5, 12));
+        assert_eq!(streak.days, 0);
+        assert_eq!(checkin_streak(&BTreeSet::new(), date(2026, 5, 12)).days, 0);
+    }
+
+    #[test]
+    fn the_window_holds_the_last_fourteen_days_including_today_and_no_more() {
+        let today = date(2026, 5, 20);
+        let all: Vec<Date> = (0..20).map(|n| days_before(today, n)).collect();
+        let streak = checkin_streak(&days(&all), today);
+        assert_eq!((streak.days, streak.days_in_window), (20, 14));
+        let edges = days(&[days_before(today, 13), days_before(today, 14)]);
+        assert_eq!(checkin_streak(&edges, today).days_in_window, 1);
+    }
+
+    #[test]
+    fn check_ins_fall_on_their_local_day_across_the_spring_forward_change() {
+        // America/Chicago springs forward on Sunday 8 March 2026: that day has 23 hours.
+        let zone = TimeZone::get("America/Chicago").unwrap();
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let completed = [
+            at("2026-03-07T23:30:00-06:00"),
+            at("2026-03-08T23:30:00-05:00"),
+            at("2026-03-09T07:00:00-05:00"),
+        ];
+        let done = local_days(completed, &zone);
+        assert_eq!(
+            done,
+            days(&[date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)])
+        );
+        let streak = checkin_streak(&done, date(2026, 3, 9));
+        assert_eq!((streak.days, streak.done_today), (3, true));
+    }
+
+    #[test]
+    fn two_check_ins_on_the_day_clocks_fall_back_count_as_one_day() {
+        // 1 November 2026 has 25 hours in Chicago; 00:30 and 23:30 are 24 hours apart.
+        let zone = TimeZone::get("America/Chicago").unwrap();
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let done = local_days(
+            [
+                at("2026-11-01T00:30:00-05:00"),
+                at("2026-11-01T23:30:00-06:00"),
+            ],
+            &zone,
+        );
+        assert_eq!(done, days(&[date(2026, 11, 1)]));
+    }
+
+    #[test]
+    fn weeks_compare_their_means_and_a_small_difference_is_about_the_same() {
+        let through = date(2026, 5, 14);
+        let mut values: Vec<(Date, f64)> =
+            (0..7).map(|n| (days_before(through, n), 30.0)).collect();
+        values.extend((7..14).map(|n| (days_before(through, n), 40.0)));
+        values.push((days_before(through, 14), 1000.0));
+        let weeks = WeekComparison::of(&values, through);
+        assert_eq!(
+            (weeks.past_week, weeks.week_before),
+            (Some(30.0), Some(40.0))
+        );
+        assert_eq!(weeks.direction(1.0), Some(Direction::Lower));
+        assert_eq!(weeks.direction(10.0), Some(Direction::AboutTheSame));
+    }
+
+    #[test]
+    fn a_week_without_values_has_no_direction() {
+        let through = date(2026, 5, 14);
+        let weeks = WeekComparison::of(&[(through, 5.0)], through);
+        assert_eq!(weeks.past_week, Some(5.0));
+        assert_eq!(weeks.direction(0.5), None);
+    }
+}

@@ -21,6 +21,7 @@ use crate::problems::ProblemType;
 mod account;
 mod admin;
 mod assessments;
+mod charts;
 mod checkin;
 mod dose_import;
 mod doses;

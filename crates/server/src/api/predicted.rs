@@ -96,6 +96,8 @@ pub struct Prediction {
     pub trough_ng_ml: Option<f64>,
     pub time_to_90pct_steady_state_h: f64,
     pub time_to_10pct_after_last_dose_h: Option<f64>,
+    /// Doses that entered the model (including those in the look-back before the range).
+    pub doses_used: usize,
     pub doses_excluded: usize,
     pub model_source: String,
     pub variability_note: String,
@@ -296,6 +298,7 @@ pub async fn predict_exposure(
         trough_ng_ml,
         time_to_90pct_steady_state_h: 3.32 * p.terminal_half_life(),
         time_to_10pct_after_last_dose_h,
+        doses_used: doses.len(),
         doses_excluded,
         model_source: typical.source,
         variability_note: typical.variability_note,

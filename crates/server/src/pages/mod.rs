@@ -29,6 +29,7 @@ mod home;
 mod patients;
 mod products;
 mod sign_in;
+mod timeline;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -60,6 +61,7 @@ pub fn router() -> Router<AppState> {
             get(checkin::form).post(checkin::submit),
         )
         .route("/patients/{id}/urgent", get(checkin::urgent))
+        .route("/patients/{id}/timeline", get(timeline::show))
         .route("/patients/{id}/schedule", post(checkin::save_schedule))
         .route(
             "/patients/{id}/assessments",

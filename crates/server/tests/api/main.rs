@@ -12,4 +12,5 @@ mod doses;
 mod patients;
 mod products;
 mod session;
+mod timeline;
 mod users;

@@ -438,6 +438,14 @@ pub struct Line {
     pub class: &'static str,
 }
 
+/// A vertical range (an estimate's low to high) in a day's column.
+pub struct Whisker {
+    pub x: String,
+    pub low: String,
+    pub high: String,
+    pub label: String,
+}
+
 /// An entry of a chart's key: a sample of the mark and what it means.
 pub struct Key {
     pub swatch: String,
@@ -511,6 +519,7 @@ pub struct DayChart {
     pub areas: Vec<String>,
     pub bars: Vec<Bar>,
     pub lines: Vec<Line>,
+    pub whiskers: Vec<Whisker>,
     pub marks: Vec<Mark>,
     pub keys: Vec<Key>,
     /// Sources, cautions and what is missing, shown under the chart.
@@ -546,6 +555,7 @@ impl DayChart {
             areas: Vec::new(),
             bars: Vec::new(),
             lines: Vec::new(),
+            whiskers: Vec::new(),
             marks: Vec::new(),
             keys: Vec::new(),
             notes: Vec::new(),
@@ -633,6 +643,16 @@ impl DayChart {
             class: class.to_owned(),
             label,
             href: None,
+        });
+    }
+
+    /// The range `low` to `high` drawn across the middle of a day's column.
+    pub fn whisker(&mut self, index: usize, low: f64, high: f64, label: String) {
+        self.whiskers.push(Whisker {
+            x: coordinate(self.axis.centre(index)),
+            low: coordinate(self.scale.y(low)),
+            high: coordinate(self.scale.y(high)),
+            label,
         });
     }
 
@@ -785,6 +805,18 @@ mod tests {
         let height: f64 = bar.height.parse().unwrap();
         assert!((top - scale.y(200.0)).abs() < 0.06);
         assert!((top + height - scale.y(0.0)).abs() < 0.06);
+    }
+
+    #[test]
+    fn an_estimates_range_spans_its_low_to_its_high_in_the_days_column() {
+        let axis = november();
+        let mut chart = DayChart::new("mg", "MG", Size::Tall, axis, 0.0, 200.0);
+        chart.whisker(3, 60.0, 140.0, String::new());
+        let w = &chart.whiskers[0];
+        let scale = chart.scale();
+        assert_eq!(w.x, coordinate(axis.centre(3)));
+        assert_eq!(w.low, coordinate(scale.y(60.0)));
+        assert_eq!(w.high, coordinate(scale.y(140.0)));
     }
 
     #[test]

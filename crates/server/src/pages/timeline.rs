@@ -712,7 +712,10 @@ fn summary_stats(
                 parts.join(", ")
             }
         },
-        tone: if urgent > 0 {
+        // The patient is told calmly; the care team sees the severity.
+        tone: if words.for_self {
+            ""
+        } else if urgent > 0 {
             "urgent"
         } else if warning > 0 {
             "warning"
@@ -930,9 +933,11 @@ fn mg_section(
         .iter()
         .filter(|d| axis.index(d.date).is_some())
         .collect();
+    let ranges = estimate_ranges(&records.doses);
     let top = nice_ceiling(
         days.iter()
             .map(|d| d.mitragynine_mg)
+            .chain(ranges.values().map(|(_, high)| *high))
             .fold(0.0, f64::max)
             // Room above the tallest bar for its bedtime mark.
             * 1.1,
@@ -954,7 +959,11 @@ fn mg_section(
         let Some(index) = axis.index(day.date) else {
             continue;
         };
-        let label = exposure_label(day);
+        let range = ranges.get(&day.date).filter(|_| day.includes_estimates);
+        let mut label = exposure_label(day);
+        if let Some((low, high)) = range {
+            label.push_str(&format!(", range {}–{} mg", mg(*low), mg(*high)));
+        }
         if day.mitragynine_mg > 0.0 {
             let class = if day.includes_estimates {
                 "mg est"
@@ -962,6 +971,9 @@ fn mg_section(
                 "mg"
             };
             chart.bar(index, day.mitragynine_mg, class, label.clone());
+        }
+        if let Some((low, high)) = range {
+            chart.whisker(index, *low, *high, label.clone());
         }
         if day.bedtime_dose {
             chart.mark_over_bar(index, day.mitragynine_mg, "bedtime", label.clone());
@@ -984,7 +996,12 @@ fn mg_section(
             Cell::from(mg(day.hydroxymitragynine_mg)),
             Cell::from(day.dose_count.to_string()),
             Cell::from(if day.bedtime_dose { "Yes" } else { "" }),
-            Cell::from(basis_text(day)),
+            Cell::from(match range {
+                Some((low, high)) => {
+                    format!("{} ({}–{} mg)", basis_text(day), mg(*low), mg(*high))
+                }
+                None => basis_text(day),
+            }),
         ]);
     }
     let total: f64 = days.iter().map(|d| d.mitragynine_mg).sum();
@@ -1013,6 +1030,15 @@ fn mg_section(
             "Estimate: the batch was not lab tested",
         ),
     );
+    if !ranges.is_empty() {
+        chart.key(
+            "whisker",
+            words.pick(
+                "Estimate's low–high range",
+                "How far off the estimate could be",
+            ),
+        );
+    }
     let window = state.config.bedtime_window.as_mins();
     chart.key(
         "bedtime",
@@ -1056,6 +1082,25 @@ fn mg_section(
         ),
         sources: Vec::new(),
     }
+}
+
+/// For each local day with estimated doses, the day's mitragynine from every dose's low and
+/// high bound (an assayed dose counts as its own value at both ends).
+fn estimate_ranges(doses: &[Dose]) -> BTreeMap<Date, (f64, f64)> {
+    let mut days: BTreeMap<Date, (f64, f64, bool)> = BTreeMap::new();
+    for dose in doses {
+        let Some(typical) = dose.mitragynine_mg else {
+            continue;
+        };
+        let day = days.entry(dose_local(dose).date()).or_default();
+        day.0 += dose.mitragynine_mg_low.unwrap_or(typical);
+        day.1 += dose.mitragynine_mg_high.unwrap_or(typical);
+        day.2 |= dose.exposure_basis == ExposureBasis::Estimate;
+    }
+    days.into_iter()
+        .filter(|(_, (_, _, estimated))| *estimated)
+        .map(|(date, (low, high, _))| (date, (low, high)))
+        .collect()
 }
 
 fn basis_text(day: &DailyExposure) -> String {

@@ -199,6 +199,9 @@ async fn the_patient_sees_their_own_timeline_without_alert_evidence(app: TestApp
 
 async fn anyone_else_signed_in_is_refused_and_never_redirected(app: TestApp) {
     let s = setup(&app).await;
+    // Before anything is logged the page still answers, saying so.
+    let empty = html(&s.casey, &s.page(), StatusCode::OK).await;
+    assert!(empty.contains("No doses logged in this range."));
     let outsider = app.staff(&s.clinic, "clinician", "Olu Outside").await;
     let researcher = app.staff(&s.clinic, "researcher", "Rae Search").await;
     let (_, other_patient) = app.patient_with_login(&s.casey, "Ezra Other").await;

@@ -256,16 +256,17 @@ impl DayAxis {
         (self.centre(index) - width / 2.0, width)
     }
 
-    /// How many days apart the labels are: at most 12 labels across a desktop.
+    /// How many days apart the labels are: at most 8 labels across a desktop.
     fn tick_step(&self) -> usize {
         [1, 2, 7, 14, 28, 56, 91]
             .into_iter()
-            .find(|step| self.days.div_ceil(*step) <= 12)
+            .find(|step| self.days.div_ceil(*step) <= 8)
             .unwrap_or(91)
     }
 
     /// The labelled days: every day or every other for short ranges, otherwise Mondays a
-    /// week or more apart. Alternate labels are marked minor when more than six would show.
+    /// week or more apart. Alternate labels are marked minor, for phones, when more than
+    /// three would show.
     pub fn ticks(&self) -> Vec<Tick> {
         let step = self.tick_step();
         let start = if step >= 7 {
@@ -276,7 +277,8 @@ impl DayAxis {
             0
         };
         let indices: Vec<usize> = (start..self.days).step_by(step).collect();
-        let crowded = indices.len() > 6;
+        // A phone has room for about three dates across a chart.
+        let crowded = indices.len() > 3;
         let year_changes = self.first.year() != self.last().year();
         indices
             .iter()
@@ -945,17 +947,17 @@ mod tests {
     }
 
     #[test]
-    fn no_range_gets_more_than_twelve_labels_or_more_than_six_on_a_phone() {
-        for days in [1, 7, 14, 30, 45, 90, 180, 366] {
+    fn no_range_gets_more_than_eight_labels_or_more_than_four_on_a_phone() {
+        for days in 1..=366 {
             let first = date(2026, 1, 1);
             let axis = DayAxis::new(first, first.checked_add((days - 1).days()).unwrap()).unwrap();
             let ticks = axis.ticks();
             assert!(
-                !ticks.is_empty() && ticks.len() <= 12,
+                !ticks.is_empty() && ticks.len() <= 8,
                 "{days}: {}",
                 ticks.len()
             );
-            assert!(ticks.iter().filter(|t| !t.minor).count() <= 6, "{days}");
+            assert!(ticks.iter().filter(|t| !t.minor).count() <= 4, "{days}");
         }
     }
 

@@ -1185,8 +1185,8 @@ fn hydroxy_section(records: &Records, axis: DayAxis, words: &Words) -> Section {
     Section {
         chart,
         intro: words.pick(
-            "7-OH is far more potent per mg than mitragynine; products above natural leaf levels are flagged under safety signals.",
-            "7-OH is a stronger part of kratom. Products with more than natural leaf has are flagged below.",
+            "Natural leaf holds very little 7-OH; products above natural-leaf levels are flagged under safety signals, each flag with its standard.",
+            "Natural kratom leaf has very little 7-OH. Products with more than natural leaf are marked in the safety section above.",
         ),
         sources: Vec::new(),
     }

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use speciosa_core::audit::Outcome;
@@ -16,7 +17,7 @@ use crate::access;
 use crate::api::doses::{DateRangeQuery, date_range};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, ApiUser};
+use crate::extract::{ApiPath, ApiQuery, ApiUser, Authenticated};
 
 #[derive(Serialize, ToSchema)]
 pub struct PredictedPoint {
@@ -68,13 +69,93 @@ pub async fn predicted(
     ApiPath(id): ApiPath<PatientId>,
     ApiQuery(query): ApiQuery<DateRangeQuery>,
 ) -> Result<Json<PredictedExposure>, ApiError> {
-    access::patient(&state, &user, id, PatientAction::Read, "exposure.predict").await?;
+    let prediction = predict_exposure(&state, &user, id, &query, API_STEP).await?;
+    Ok(Json(PredictedExposure::from(prediction)))
+}
+
+/// The API's resolution: every 30 minutes.
+pub const API_STEP: SignedDuration = SignedDuration::from_mins(30);
+
+/// The model's typical-patient levels at one instant, ng/mL.
+pub struct PredictedLevel {
+    pub at: Timestamp,
+    pub mitragynine: f64,
+    pub hydroxymitragynine: f64,
+    /// 5th and 95th percentiles of mitragynine across virtual patients.
+    pub mitragynine_p5: f64,
+    pub mitragynine_p95: f64,
+}
+
+/// The PK engine applied to a patient's dose log over a range of local dates, in typed form
+/// for the pages; [`PredictedExposure`] is its JSON shape.
+pub struct Prediction {
+    pub points: Vec<PredictedLevel>,
+    /// (local date, instant of the usual bedtime, typical mitragynine ng/mL).
+    pub bedtime: Vec<(Date, Timestamp, f64)>,
+    pub steady_state_average_ng_ml: Option<f64>,
+    pub trough_ng_ml: Option<f64>,
+    pub time_to_90pct_steady_state_h: f64,
+    pub time_to_10pct_after_last_dose_h: Option<f64>,
+    /// Doses that entered the model (including those in the look-back before the range).
+    pub doses_used: usize,
+    pub doses_excluded: usize,
+    pub model_source: String,
+    pub variability_note: String,
+    pub caution: String,
+}
+
+impl From<Prediction> for PredictedExposure {
+    fn from(p: Prediction) -> Self {
+        PredictedExposure {
+            points: p
+                .points
+                .iter()
+                .map(|l| PredictedPoint {
+                    at: l.at.to_string(),
+                    mitragynine_ng_ml: l.mitragynine,
+                    hydroxymitragynine_ng_ml: l.hydroxymitragynine,
+                    mitragynine_p5_ng_ml: l.mitragynine_p5,
+                    mitragynine_p95_ng_ml: l.mitragynine_p95,
+                })
+                .collect(),
+            bedtime: p
+                .bedtime
+                .iter()
+                .map(|(date, at, level)| BedtimeLevel {
+                    date: date.to_string(),
+                    at: at.to_string(),
+                    mitragynine_ng_ml: *level,
+                })
+                .collect(),
+            steady_state_average_ng_ml: p.steady_state_average_ng_ml,
+            trough_ng_ml: p.trough_ng_ml,
+            time_to_90pct_steady_state_h: p.time_to_90pct_steady_state_h,
+            time_to_10pct_after_last_dose_h: p.time_to_10pct_after_last_dose_h,
+            doses_excluded: p.doses_excluded,
+            model_source: p.model_source,
+            variability_note: p.variability_note,
+            caution: p.caution,
+        }
+    }
+}
+
+/// Predicts a patient's levels over `query`'s local dates every `step`, authorized
+/// (`PatientAction::Read`) and audited as `exposure.predict`. Shared with the timeline page,
+/// which asks for a coarser step over long ranges.
+pub async fn predict_exposure(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    query: &DateRangeQuery,
+    step: SignedDuration,
+) -> Result<Prediction, ApiError> {
+    access::patient(state, user, id, PatientAction::Read, "exposure.predict").await?;
     let patient = state
         .store
         .get_patient(id)
         .await?
         .ok_or_else(|| ApiError::not_found("patient"))?;
-    let (from, to) = date_range(&query, &patient)?;
+    let (from, to) = date_range(query, &patient)?;
     let zone = patient.details.time_zone.to_zone();
     let start = from
         .to_zoned_datetime(zone.clone())
@@ -106,30 +187,43 @@ pub async fn predicted(
     })?;
     let p = typical.parameters;
 
-    let step = SignedDuration::from_mins(30);
-    let mut instants = Vec::new();
-    let mut at = start;
-    while at <= end {
-        instants.push(at);
-        at += step;
-    }
+    let grid = |step: SignedDuration| {
+        let mut instants = Vec::new();
+        let mut at = start;
+        while at <= end {
+            instants.push(at);
+            at += step;
+        }
+        instants
+    };
+    let instants = grid(step.max(SignedDuration::from_mins(1)));
     let times: Vec<f64> = instants.iter().map(|t| hours(*t)).collect();
-    let curve = closed_form::simulate(&p, &doses, &times);
     let people = typical
         .variability
         .sample(&p, VIRTUAL_PATIENTS, 1)
         .map_err(|_| ApiError::internal())?;
-    let bands = speciosa_pk::population::simulate(&people, &doses, &times, |_| {});
+    // A hundred virtual patients over weeks of doses is seconds of arithmetic: keep it off
+    // the threads that serve requests.
+    let (curve, bands, doses) = tokio::task::spawn_blocking(move || {
+        let curve = closed_form::simulate(&p, &doses, &times);
+        let bands = speciosa_pk::population::simulate(&people, &doses, &times, |_| {});
+        (curve, bands, doses)
+    })
+    .await
+    .map_err(|error| {
+        crate::error::log_chain("simulating predicted exposure", &error);
+        ApiError::internal()
+    })?;
     let points = instants
         .iter()
         .zip(&curve)
         .zip(&bands.mitragynine)
-        .map(|((at, c), band)| PredictedPoint {
-            at: at.to_string(),
-            mitragynine_ng_ml: c.mitragynine * 1000.0,
-            hydroxymitragynine_ng_ml: c.hydroxymitragynine * 1000.0,
-            mitragynine_p5_ng_ml: band[0] * 1000.0,
-            mitragynine_p95_ng_ml: band[4] * 1000.0,
+        .map(|((at, c), band)| PredictedLevel {
+            at: *at,
+            mitragynine: c.mitragynine * 1000.0,
+            hydroxymitragynine: c.hydroxymitragynine * 1000.0,
+            mitragynine_p5: band[0] * 1000.0,
+            mitragynine_p95: band[4] * 1000.0,
         })
         .collect::<Vec<_>>();
 
@@ -140,11 +234,7 @@ pub async fn predicted(
             if let Ok(zoned) = date.to_datetime(time).to_zoned_datetime(zone.clone()) {
                 let at = zoned.timestamp();
                 let c = closed_form::simulate(&p, &doses, &[hours(at)])[0];
-                bedtime.push(BedtimeLevel {
-                    date: date.to_string(),
-                    at: at.to_string(),
-                    mitragynine_ng_ml: c.mitragynine * 1000.0,
-                });
+                bedtime.push((date, at, c.mitragynine * 1000.0));
             }
             date = match date.tomorrow() {
                 Ok(next) => next,
@@ -159,12 +249,17 @@ pub async fn predicted(
         .sum();
     let steady_state_average_ng_ml =
         (last_week_mg > 0.0).then(|| last_week_mg / 168.0 / p.cl * 1000.0);
+    // The trough is read on the API's 30-minute grid whatever the step, so that a coarse
+    // curve for a long range does not miss it.
     let day_before_end = hours(end) - 24.0;
-    let trough_ng_ml = points
+    let last_day: Vec<f64> = grid(API_STEP)
         .iter()
-        .zip(&times)
-        .filter(|(_, t)| **t >= day_before_end)
-        .map(|(point, _)| point.mitragynine_ng_ml)
+        .map(|t| hours(*t))
+        .filter(|t| *t >= day_before_end)
+        .collect();
+    let trough_ng_ml = closed_form::simulate(&p, &doses, &last_day)
+        .iter()
+        .map(|c| c.mitragynine * 1000.0)
         .reduce(f64::min);
     // From the last dose's peak (within a day of it), the first half-hour below 10 % of that peak.
     let time_to_10pct_after_last_dose_h =
@@ -196,16 +291,17 @@ pub async fn predicted(
     );
     entry.detail = Some(format!("{from}..{to}: {} doses", doses.len()));
     state.store.append_audit(entry).await?;
-    Ok(Json(PredictedExposure {
+    Ok(Prediction {
         points,
         bedtime,
         steady_state_average_ng_ml,
         trough_ng_ml,
         time_to_90pct_steady_state_h: 3.32 * p.terminal_half_life(),
         time_to_10pct_after_last_dose_h,
+        doses_used: doses.len(),
         doses_excluded,
         model_source: typical.source,
         variability_note: typical.variability_note,
         caution: "A typical-patient prediction from a model reconstructed from one small study; individual levels vary widely (see the band). It supports clinical judgement and is not a dosing recommendation.".into(),
-    }))
+    })
 }

@@ -26,7 +26,7 @@ use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
-use crate::pages::assessments::{Chart, chart, number_text};
+use crate::pages::charts::{Chart, chart, number_text};
 use crate::pages::checkin::{ResourceView, crisis_view, due_codes};
 use crate::pages::doses::amount_text;
 use crate::pages::{Nav, Notice, home_path, render};

@@ -22,6 +22,7 @@ mod account;
 mod admin;
 mod alerts;
 mod assessments;
+mod charts;
 mod checkin;
 mod dose_import;
 mod doses;
@@ -31,6 +32,7 @@ mod patients;
 mod products;
 mod roster;
 mod sign_in;
+mod timeline;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -71,6 +73,7 @@ pub fn router() -> Router<AppState> {
             get(checkin::form).post(checkin::submit),
         )
         .route("/patients/{id}/urgent", get(checkin::urgent))
+        .route("/patients/{id}/timeline", get(timeline::show))
         .route("/patients/{id}/schedule", post(checkin::save_schedule))
         .route(
             "/patients/{id}/assessments",

@@ -15,4 +15,5 @@ mod patients;
 mod products;
 mod session;
 mod supervision_pages;
+mod timeline;
 mod users;

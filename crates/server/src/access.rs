@@ -52,6 +52,22 @@ pub async fn patient(
     .await
 }
 
+/// The patient record, once `action` on it is allowed (refusals audited as above).
+pub async fn patient_record(
+    state: &AppState,
+    user: &Authenticated,
+    patient_id: PatientId,
+    action: PatientAction,
+    audit_action: &str,
+) -> Result<speciosa_store::Patient, ApiError> {
+    patient(state, user, patient_id, action, audit_action).await?;
+    state
+        .store
+        .get_patient(patient_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("patient"))
+}
+
 pub async fn organization(
     state: &AppState,
     user: &Authenticated,

@@ -127,22 +127,6 @@ impl From<&Dose> for DoseView {
     }
 }
 
-/// The patient record after checking `action` on it.
-async fn patient_for(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    action: PatientAction,
-    audit_action: &str,
-) -> Result<Patient, ApiError> {
-    access::patient(state, user, id, action, audit_action).await?;
-    state
-        .store
-        .get_patient(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient"))
-}
-
 /// Turns a request into a dose with its milligrams computed from the batch.
 async fn prepare_dose(
     state: &AppState,
@@ -301,7 +285,8 @@ pub async fn log_dose(
     request: &DoseRequest,
     key: Option<String>,
 ) -> Result<(StatusCode, Dose), ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.create").await?;
+    let patient =
+        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.create").await?;
     let new = prepare_dose(state, user, &patient, request, key).await?;
     let inserted = state
         .store
@@ -435,7 +420,7 @@ pub async fn read_doses(
     id: PatientId,
     query: &DateRangeQuery,
 ) -> Result<Vec<Dose>, ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::Read, "dose.list").await?;
+    let patient = access::patient_record(state, user, id, PatientAction::Read, "dose.list").await?;
     let (from, to) = date_range(query, &patient)?;
     let doses = doses_between(state, &patient, from, to, query.include_history).await?;
     let mut entry = user.audit("dose.list", "dose", None, Some(id), Outcome::Success);
@@ -494,7 +479,8 @@ pub async fn daily_exposure(
     id: PatientId,
     query: &DateRangeQuery,
 ) -> Result<Vec<DailyExposure>, ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::Read, "exposure.read").await?;
+    let patient =
+        access::patient_record(state, user, id, PatientAction::Read, "exposure.read").await?;
     let (from, to) = date_range(query, &patient)?;
     let doses = doses_between(state, &patient, from, to, false).await?;
     let for_days: Vec<DoseForDay> = doses
@@ -589,7 +575,8 @@ pub async fn correct_dose(
     dose_id: DoseId,
     request: &DoseCorrectionRequest,
 ) -> Result<Dose, ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.correct").await?;
+    let patient =
+        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.correct").await?;
     current_dose(state, id, dose_id).await?;
     let reason = reason(&request.reason)?;
     let corrected = prepare_dose(state, user, &patient, &request.dose, None).await?;
@@ -629,7 +616,8 @@ pub async fn delete_dose(
     dose_id: DoseId,
     raw_reason: &str,
 ) -> Result<Dose, ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.delete").await?;
+    let patient =
+        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.delete").await?;
     current_dose(state, id, dose_id).await?;
     let reason = reason(raw_reason)?;
     let mut entry = user.audit(
@@ -714,7 +702,8 @@ pub async fn import_doses(
     csv: &str,
     commit: bool,
 ) -> Result<ImportResult, ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::RecordDose, "dose.import").await?;
+    let patient =
+        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.import").await?;
     let parsed = speciosa_core::import::parse_csv(csv);
     let products = state.store.list_products(patient.organization_id).await?;
     let batches = state.store.list_batches(patient.organization_id).await?;
@@ -906,7 +895,8 @@ pub async fn batch_safety(
     user: &Authenticated,
     id: PatientId,
 ) -> Result<Vec<BatchSafetyView>, ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::Read, "product_safety.read").await?;
+    let patient =
+        access::patient_record(state, user, id, PatientAction::Read, "product_safety.read").await?;
     let to = Timestamp::now()
         .to_zoned_datetime(patient.details.time_zone.to_zone())
         .date();

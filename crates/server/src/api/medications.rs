@@ -109,21 +109,6 @@ fn patient_today(patient: &Patient) -> jiff::civil::Date {
         .date()
 }
 
-async fn patient_for(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    action: PatientAction,
-    audit_action: &str,
-) -> Result<Patient, ApiError> {
-    access::patient(state, user, id, action, audit_action).await?;
-    state
-        .store
-        .get_patient(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient"))
-}
-
 #[utoipa::path(get, path = "/api/v1/patients/{id}/medications", tag = "medications", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The medication list, current entries first", body = [MedicationView])))]
 pub async fn list(
@@ -147,7 +132,8 @@ pub async fn read_medications(
     user: &Authenticated,
     id: PatientId,
 ) -> Result<(Patient, Vec<Medication>), ApiError> {
-    let patient = patient_for(state, user, id, PatientAction::Read, "medication.list").await?;
+    let patient =
+        access::patient_record(state, user, id, PatientAction::Read, "medication.list").await?;
     let medications = state.store.list_medications(id).await?;
     let mut entry = user.audit(
         "medication.list",
@@ -195,7 +181,7 @@ pub async fn add_medication(
     id: PatientId,
     fields: &MedicationFields<'_>,
 ) -> Result<MedicationSaved, ApiError> {
-    let patient = patient_for(
+    let patient = access::patient_record(
         state,
         user,
         id,
@@ -260,7 +246,7 @@ pub async fn change_medication(
     medication_id: MedicationId,
     fields: &MedicationFields<'_>,
 ) -> Result<MedicationSaved, ApiError> {
-    let patient = patient_for(
+    let patient = access::patient_record(
         state,
         user,
         id,
@@ -355,7 +341,7 @@ pub async fn remove_medication(
     medication_id: MedicationId,
     reason: &str,
 ) -> Result<MedicationSaved, ApiError> {
-    let patient = patient_for(
+    let patient = access::patient_record(
         state,
         user,
         id,

@@ -463,22 +463,6 @@ fn form_context(user: &Authenticated, patient: &Patient) -> FormContext {
     }
 }
 
-/// The patient, once `action` on them is allowed.
-async fn patient_for(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    action: PatientAction,
-    audit_action: &str,
-) -> Result<Patient, PageError> {
-    access::patient(state, user, id, action, audit_action).await?;
-    Ok(state
-        .store
-        .get_patient(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient"))?)
-}
-
 async fn new_dose_page(
     state: &AppState,
     user: &Authenticated,
@@ -586,7 +570,8 @@ pub async fn new_form(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
-    let patient = patient_for(&state, &user, id, PatientAction::RecordDose, "dose.create").await?;
+    let patient =
+        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.create").await?;
     // The product and unit of the last dose are preselected (most people use one
     // product); the amount never is.
     let last = state.store.last_dose(patient.id).await?;
@@ -632,7 +617,8 @@ pub async fn create(
     let id = patient_id(&id)?;
     let PageForm { user, form, pairs } = submitted;
     let form = form.with_contexts(&pairs);
-    let patient = patient_for(&state, &user, id, PatientAction::RecordDose, "dose.create").await?;
+    let patient =
+        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.create").await?;
     let taken_at = form.taken_at(&patient.details.time_zone.to_zone());
     let request = form.to_request(&taken_at, None);
     match log_dose(&state, &user, id, &request, form.key()).await {
@@ -751,7 +737,9 @@ pub async fn edit_form(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let dose = dose_id(&dose)?;
-    let patient = patient_for(&state, &user, id, PatientAction::RecordDose, "dose.correct").await?;
+    let patient =
+        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.correct")
+            .await?;
     let dose = current_dose(&state, &user, &patient, dose).await?;
     let input = DoseInput::from_dose(&dose);
     correction_page(&state, &user, &patient, &dose, input, FormErrors::none()).await
@@ -766,7 +754,9 @@ pub async fn correct(
     let dose = dose_id(&dose)?;
     let PageForm { user, form, pairs } = submitted;
     let form = form.with_contexts(&pairs);
-    let patient = patient_for(&state, &user, id, PatientAction::RecordDose, "dose.correct").await?;
+    let patient =
+        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.correct")
+            .await?;
     let original = current_dose(&state, &user, &patient, dose).await?;
     let zone = zone_of(&original.time_zone);
     // An untouched time keeps the original instant to the second.

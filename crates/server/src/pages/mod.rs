@@ -454,6 +454,30 @@ mod tests {
     }
 
     #[test]
+    fn every_rule_in_the_stylesheet_is_closed() {
+        // A lost `}` silently swallows every rule after it (merged sections once did).
+        let css = include_str!("../../../../web/static/app.css");
+        let mut depth = 0i32;
+        let mut in_comment = false;
+        let bytes = css.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match (in_comment, bytes[i], bytes.get(i + 1)) {
+                (false, b'/', Some(b'*')) => (in_comment, i) = (true, i + 1),
+                (true, b'*', Some(b'/')) => (in_comment, i) = (false, i + 1),
+                (false, b'{', _) => depth += 1,
+                (false, b'}', _) => {
+                    depth -= 1;
+                    assert!(depth >= 0, "an extra '}}' near byte {i}");
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        assert_eq!(depth, 0, "a block in app.css is never closed");
+    }
+
+    #[test]
     fn codes_read_as_words() {
         assert_eq!(humanize("not_pregnant"), "Not pregnant");
         assert_eq!(sentence(""), "");

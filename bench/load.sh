@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Load test: a signed-in clinician reading the patient list and patient records,
-# driven by wrk against a release build, once per storage backend.
+# Load test, driven by wrk against a release build, once per storage backend:
+#   reads  a signed-in clinician reading the patient list and patient records
+#   doses  a signed-in clinician logging doses (each runs the patient's safety rules
+#          before answering)
 #
-#   bench/load.sh                       # SQLite, then PostgreSQL
-#   BENCH_BACKENDS=postgres bench/load.sh
+#   bench/load.sh                       # SQLite, then PostgreSQL; reads, then doses
+#   BENCH_BACKENDS=postgres BENCH_SCENARIOS=doses bench/load.sh
 #
 # Knobs (env): BENCH_DURATION (15s), BENCH_THREADS (4), BENCH_CONNECTIONS (32),
 # BENCH_TIMEOUT (5s, wrk's per-request timeout), BENCH_BACKENDS ("sqlite postgres"),
+# BENCH_SCENARIOS ("reads doses"),
 # SPECIOSA_BIN (bench this binary instead of building target/release/speciosa).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,6 +23,7 @@ THREADS=${BENCH_THREADS:-4}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 TIMEOUT=${BENCH_TIMEOUT:-5s}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
+SCENARIOS=${BENCH_SCENARIOS:-reads doses}
 EMAIL=amara.okafor@demo.speciosa.test
 PASSWORD=kratom-demo-2026
 
@@ -74,10 +78,13 @@ bench_backend() {
     die "[$name] server did not become ready"
   fi
 
-  # Sign in once; every wrk request reuses this session cookie.
-  curl -sS --fail-with-body -o /dev/null -c "$jar" -H 'content-type: application/json' \
-    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$base/api/v1/session" \
+  # Sign in once; every wrk request reuses this session (and its CSRF token for writes).
+  local session
+  session=$(curl -sS --fail-with-body -c "$jar" -H 'content-type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$base/api/v1/session") \
     || die "[$name] sign-in failed"
+  local csrf
+  csrf=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["csrf_token"])' <<<"$session")
   # Netscape cookie jar: tab-separated, name in column 6, value in 7
   # (HttpOnly cookies' lines start with '#HttpOnly_', still tab-separated).
   local cookie
@@ -90,21 +97,46 @@ bench_backend() {
     || die "[$name] could not list patients"
   read -ra idarr <<<"$ids"
   (( ${#idarr[@]} > 0 )) || die "[$name] the demo has no patients to read"
-  log "[$name] wrk -t$THREADS -c$CONNECTIONS -d$DURATION over /api/v1/patients and ${#idarr[@]} patient records"
+  # The first assayed batch in the catalogue, for the dose scenario.
+  local batch
+  batch=$(curl -sS --fail-with-body -H "Cookie: speciosa_session=$cookie" "$base/api/v1/products" \
+    | python3 -c 'import json, sys
+for p in json.load(sys.stdin):
+    for b in p["batches"]:
+        if b.get("assay"):
+            print(b["id"]); sys.exit()') || die "[$name] could not list products"
 
-  wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" \
-    -s bench/patients.lua "$base/" -- "$cookie" "${idarr[@]}" | tee "$out"
+  local scenario
+  for scenario in $SCENARIOS; do
+    local out=$WORK/$name.$scenario.wrk
+    case $scenario in
+      reads)
+        log "[$name] reads: wrk -t$THREADS -c$CONNECTIONS -d$DURATION over /api/v1/patients and ${#idarr[@]} patient records"
+        wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" \
+          -s bench/patients.lua "$base/" -- "$cookie" "${idarr[@]}" | tee "$out"
+        ;;
+      doses)
+        log "[$name] doses: wrk -t$THREADS -c$CONNECTIONS -d$DURATION POSTing doses for ${#idarr[@]} patients"
+        wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" \
+          -s bench/doses.lua "$base/" -- "$cookie" "$csrf" "$batch" "${idarr[@]}" | tee "$out"
+        ;;
+      *) die "unknown scenario '$scenario' (reads, doses)" ;;
+    esac
+    summarize "$name" "$scenario" "$out"
+  done
   stop_server
+}
 
-  # BENCH line from patients.lua's done(): key=value pairs.
+# summarize BACKEND SCENARIO WRK_OUTPUT: the BENCH line from the wrk script's done().
+summarize() {
   local line rps p50 p99 non2xx errs reqs
-  line=$(grep '^BENCH ' "$out" | tail -n 1)
-  [[ -n "$line" ]] || die "[$name] wrk printed no BENCH line"
+  line=$(grep '^BENCH ' "$3" | tail -n 1)
+  [[ -n "$line" ]] || die "[$1 $2] wrk printed no BENCH line"
   kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
   rps=$(kv rps); p50=$(kv p50_us); p99=$(kv p99_us); non2xx=$(kv non2xx)
   errs=$(kv socket_errors); reqs=$(kv requests)
   (( non2xx == 0 )) || BAD_RESPONSES=1
-  SUMMARY+=("$(printf '%-10s %12s %10s %10s %9s %9s %9s' "$name" "$rps" \
+  SUMMARY+=("$(printf '%-10s %-8s %12s %10s %10s %9s %9s %9s' "$1" "$2" "$rps" \
     "$(awk -v u="$p50" 'BEGIN { printf "%.2fms", u / 1000 }')" \
     "$(awk -v u="$p99" 'BEGIN { printf "%.2fms", u / 1000 }')" \
     "$non2xx" "$errs" "$reqs")")
@@ -126,9 +158,9 @@ done
 
 echo
 echo "== Speciosa load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores shared by wrk and server"
-printf '%-10s %12s %10s %10s %9s %9s %9s\n' backend "requests/s" p50 p99 non-2xx sock-err requests
+printf '%-10s %-8s %12s %10s %10s %9s %9s %9s\n' backend scenario "requests/s" p50 p99 non-2xx sock-err requests
 printf '%s\n' "${SUMMARY[@]}"
 if (( BAD_RESPONSES )); then
-  echo "WARNING: some responses were not 2xx: those numbers measure errors, not reads." >&2
+  echo "WARNING: some responses were not 2xx: those numbers measure errors, not the work." >&2
   exit 1
 fi

@@ -179,6 +179,14 @@ const ALERT_COLUMNS: &str = "a.id, a.organization_id, a.patient_id, a.rule, a.se
 const SEVERITY_ORDER: &str =
     "CASE a.severity WHEN 'urgent' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END";
 
+/// The alert standing for a condition: open, or acknowledged when the finding folds
+/// into acknowledged alerts too ($4).
+const STANDING_ALERT: &str = "SELECT id, episode FROM alerts WHERE patient_id = $1 AND rule = $2 AND scope = $3 \
+    AND (status = 'open' OR ($4 AND status = 'acknowledged')) ORDER BY raised_at DESC LIMIT 1";
+/// Any alert, in any status, already raised for this very episode of the condition.
+const EPISODE_ALERT: &str = "SELECT id FROM alerts WHERE patient_id = $1 AND rule = $2 AND scope = $3 \
+    AND episode = $4 ORDER BY raised_at DESC LIMIT 1";
+
 /// Recording findings inside the caller's transaction, so an assessment and the
 /// alert it raises commit together.
 pub(crate) trait RecordFindings {
@@ -211,11 +219,7 @@ macro_rules! impl_record_findings {
                 let now = DbTime::now();
                 let mut changes = Vec::new();
                 for finding in findings {
-                    let standing: Option<(Uuid, String)> = sqlx::query_as(
-                        "SELECT id, episode FROM alerts WHERE patient_id = $1 AND rule = $2 AND scope = $3 \
-                         AND (status = 'open' OR ($4 AND status = 'acknowledged')) \
-                         ORDER BY raised_at DESC LIMIT 1",
-                    )
+                    let standing: Option<(Uuid, String)> = sqlx::query_as(STANDING_ALERT)
                     .bind(patient.as_uuid())
                     .bind(&finding.rule)
                     .bind(&finding.scope)
@@ -242,10 +246,7 @@ macro_rules! impl_record_findings {
                         changes.push(AlertChange::Folded(id));
                         continue;
                     }
-                    let handled: Option<(Uuid,)> = sqlx::query_as(
-                        "SELECT id FROM alerts WHERE patient_id = $1 AND rule = $2 AND scope = $3 AND episode = $4 \
-                         ORDER BY raised_at DESC LIMIT 1",
-                    )
+                    let handled: Option<(Uuid,)> = sqlx::query_as(EPISODE_ALERT)
                     .bind(patient.as_uuid())
                     .bind(&finding.rule)
                     .bind(&finding.scope)
@@ -317,12 +318,56 @@ impl Store {
         if findings.is_empty() {
             return Ok(Vec::new());
         }
+        // Most re-checks find only what is already recorded: answer those with reads,
+        // so they never queue behind writers (SQLite has one).
+        if let Some(unchanged) = self.already_recorded(patient, findings).await? {
+            return Ok(unchanged);
+        }
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let changes = tx.record_findings(organization, patient, findings, audit).await?;
             tx.commit().await?;
             Ok(changes)
         })
+    }
+
+    /// `Some` when every finding is already recorded exactly as it is (the same episode
+    /// on its standing alert, or an alert already raised for that episode); `None` when
+    /// any would change something. The write path re-checks under its lock.
+    async fn already_recorded(
+        &self,
+        patient: PatientId,
+        findings: &[NewAlert],
+    ) -> Result<Option<Vec<AlertChange>>> {
+        let mut unchanged = Vec::new();
+        for finding in findings {
+            let found = on_pool!(self, pool => {
+                let standing: Option<(Uuid, String)> = sqlx::query_as(STANDING_ALERT)
+                    .bind(patient.as_uuid())
+                    .bind(&finding.rule)
+                    .bind(&finding.scope)
+                    .bind(finding.fold_into_acknowledged)
+                    .fetch_optional(pool)
+                    .await?;
+                match standing {
+                    Some((id, episode)) if episode == finding.episode => Some(id),
+                    Some(_) => None,
+                    None => sqlx::query_as::<_, (Uuid,)>(EPISODE_ALERT)
+                        .bind(patient.as_uuid())
+                        .bind(&finding.rule)
+                        .bind(&finding.scope)
+                        .bind(&finding.episode)
+                        .fetch_optional(pool)
+                        .await?
+                        .map(|(id,)| id),
+                }
+            });
+            match found {
+                Some(id) => unchanged.push(AlertChange::Unchanged(AlertId::from_uuid(id))),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(unchanged))
     }
 
     pub async fn get_alert(&self, id: AlertId) -> Result<Option<Alert>> {

@@ -1196,13 +1196,24 @@ fn hour_of(time: Time) -> f64 {
     f64::from(time.hour()) + f64::from(time.minute()) / 60.0
 }
 
+/// The dose-time chart's day runs from 04:00 to 04:00, so a late-evening dose, an
+/// after-midnight dose and a bedtime after midnight sit together at the bottom
+/// instead of at opposite edges.
+const CHART_DAY_STARTS: f64 = 4.0;
+
+/// Height on the dose-time chart (24 at the top, 04:00; 0 at the bottom, 04:00 next day).
+fn clock_height(hour: f64) -> f64 {
+    let since_start = (hour - CHART_DAY_STARTS).rem_euclid(24.0);
+    24.0 - since_start
+}
+
 fn dose_times_section(
     records: &Records,
     axis: DayAxis,
     patient: &Patient,
     words: &Words,
 ) -> Section {
-    // Morning at the top, as on a calendar: the scale runs from 24 h (bottom) to 0 h (top).
+    // Morning at the top, as on a calendar; the night after each day at its bottom.
     let mut chart = DayChart::new(
         "dose-times",
         words.pick(
@@ -1214,15 +1225,16 @@ fn dose_times_section(
         0.0,
         24.0,
     );
-    for hour in [0.0, 6.0, 12.0, 18.0, 24.0] {
-        chart.label_at(24.0 - hour, &format!("{hour:02}:00"));
+    for hour in [4.0, 10.0, 16.0, 22.0] {
+        chart.label_at(clock_height(hour), &format!("{hour:02}:00"));
     }
-    for hour in [6.0, 12.0, 18.0] {
-        chart.rule(24.0 - hour, "hour", String::new());
+    chart.label_at(0.0, "04:00");
+    for hour in [10.0, 16.0, 22.0] {
+        chart.rule(clock_height(hour), "hour", String::new());
     }
     if let Some(bedtime) = patient.details.usual_bedtime {
         chart.rule(
-            24.0 - hour_of(bedtime),
+            clock_height(hour_of(bedtime)),
             "bedtime",
             format!("Usual bedtime {}", bedtime.strftime("%H:%M")),
         );
@@ -1251,7 +1263,7 @@ fn dose_times_section(
         );
         chart.mark(
             axis.centre(index),
-            24.0 - hour_of(local.time()),
+            clock_height(hour_of(local.time())),
             if dose.bedtime { "dose bedtime" } else { "dose" },
             label,
             None,
@@ -1289,8 +1301,9 @@ fn dose_times_section(
             words.pick("Usual bedtime", "Your usual bedtime"),
         );
     }
-    chart.description =
-        format!("Dot chart of {shown} doses by day and time of day, morning at the top.");
+    chart.description = format!(
+        "Dot chart of {shown} doses by day and time of day, from 04:00 at the top to 04:00 the next morning at the bottom."
+    );
     if shown == 0 {
         chart.empty = Some(words.pick("No doses logged in this range.", "No doses logged."));
     }
@@ -1938,6 +1951,15 @@ fn signals_section(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dose_clock_keeps_late_evening_and_after_midnight_together_at_the_bottom() {
+        assert_eq!(clock_height(4.0), 24.0);
+        assert_eq!(clock_height(16.0), 12.0);
+        assert!((clock_height(23.5) - 4.5).abs() < 1e-9);
+        assert!((clock_height(0.5) - 3.5).abs() < 1e-9);
+        assert!(clock_height(3.99) > 0.0);
+    }
     use jiff::civil::date;
 
     fn params(days: &str, from: &str, to: &str) -> RangeParams {

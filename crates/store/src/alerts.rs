@@ -397,11 +397,12 @@ impl Store {
     }
 
     /// Alerts for every patient on the clinician's care teams, most urgent then newest
-    /// first, in any of `statuses` (all statuses when empty).
+    /// first, in any of `statuses` (all statuses when empty), at most `limit` of them.
     pub async fn alerts_for_clinician(
         &self,
         clinician: UserId,
         statuses: &[&str],
+        limit: Option<i64>,
     ) -> Result<Vec<InboxAlert>> {
         let any = statuses.is_empty();
         let status_list = statuses.join(",");
@@ -411,11 +412,12 @@ impl Store {
                  JOIN patients p ON p.id = a.patient_id \
                  JOIN care_team_members ct ON ct.patient_id = a.patient_id AND ct.clinician_id = $1 \
                  WHERE ($2 OR ',' || $3 || ',' LIKE '%,' || a.status || ',%') \
-                 ORDER BY {SEVERITY_ORDER}, a.raised_at DESC, a.id"
+                 ORDER BY {SEVERITY_ORDER}, a.raised_at DESC, a.id LIMIT $4"
             )))
             .bind(clinician.as_uuid())
             .bind(any)
             .bind(&status_list)
+            .bind(limit.unwrap_or(i64::MAX))
             .fetch_all(pool)
             .await?;
             Ok(rows

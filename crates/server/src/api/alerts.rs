@@ -175,7 +175,7 @@ pub async fn inbox(
     ApiUser(user): ApiUser,
     ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
-    let alerts = read_inbox(&state, &user, query.status.as_deref()).await?;
+    let alerts = read_inbox(&state, &user, query.status.as_deref(), None).await?;
     let severity = match query.severity.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(Severity::parse(text).ok_or_else(|| {
@@ -194,11 +194,13 @@ pub async fn inbox(
     ))
 }
 
-/// The clinician's alerts in the given status filter, audited. Shared with the pages.
+/// The clinician's alerts in the given status filter (at most `limit`), audited.
+/// Shared with the pages.
 pub async fn read_inbox(
     state: &AppState,
     user: &Authenticated,
     status: Option<&str>,
+    limit: Option<i64>,
 ) -> Result<Vec<InboxAlert>, ApiError> {
     access::organization(
         state,
@@ -211,7 +213,7 @@ pub async fn read_inbox(
     let statuses = statuses_for(status)?;
     let alerts = state
         .store
-        .alerts_for_clinician(user.actor.user_id, statuses)
+        .alerts_for_clinician(user.actor.user_id, statuses, limit)
         .await?;
     let mut entry = user.audit("alert.inbox", "alert", None, None, Outcome::Success);
     entry.detail = Some(format!(

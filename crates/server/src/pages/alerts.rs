@@ -178,6 +178,9 @@ fn inline(value: &serde_json::Value) -> String {
     }
 }
 
+/// How many alerts the resolved and all tabs show.
+const HISTORY_LIMIT: usize = 200;
+
 /// The inbox's status tabs: query value and label.
 const TABS: [(&str, &str); 4] = [
     ("open", "Open"),
@@ -193,6 +196,8 @@ struct InboxPage {
     tab: String,
     tabs: Vec<(&'static str, &'static str)>,
     alerts: Vec<AlertCard>,
+    /// The history tab holds more than it shows.
+    truncated: Option<usize>,
     urgent: usize,
     notice: Option<&'static str>,
 }
@@ -238,7 +243,11 @@ pub async fn inbox(
         .filter(|s| TABS.iter().any(|(value, _)| value == s))
         .unwrap_or("open")
         .to_owned();
-    let alerts = read_inbox(&state, &user, Some(&tab)).await?;
+    // Unresolved alerts are never cut short; the history tabs show the latest ones.
+    let limit = matches!(tab.as_str(), "resolved" | "all").then_some(HISTORY_LIMIT);
+    let alerts = read_inbox(&state, &user, Some(&tab), limit.map(|l| l as i64 + 1)).await?;
+    let truncated = limit.is_some_and(|l| alerts.len() > l);
+    let alerts = &alerts[..alerts.len().min(limit.unwrap_or(usize::MAX))];
     let cards: Vec<AlertCard> = alerts
         .iter()
         .map(|a| AlertCard::new(&a.alert, &a.patient_name))
@@ -252,6 +261,7 @@ pub async fn inbox(
         tab,
         tabs: TABS.to_vec(),
         alerts: cards,
+        truncated: truncated.then_some(HISTORY_LIMIT),
         notice: saved_notice(query.saved.as_deref()),
     };
     Ok(render(&page)?.into_response())

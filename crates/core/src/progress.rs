@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
+use serde::Serialize;
 
 /// Days the home page looks back over ("checked in on N of the last 14 days").
 pub const WINDOW_DAYS: i64 = 14;
@@ -61,12 +62,70 @@ pub fn days_before(date: Date, n: i64) -> Date {
     date.checked_sub(Span::new().days(n)).unwrap_or(Date::MIN)
 }
 
-/// How the past week compares with the week before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which way a measure moved between two periods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
-    Lower,
-    Higher,
-    AboutTheSame,
+    Rising,
+    Falling,
+    Steady,
+    NotEnoughData,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Rising => "rising",
+            Direction::Falling => "falling",
+            Direction::Steady => "steady",
+            Direction::NotEnoughData => "not_enough_data",
+        }
+    }
+
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::Rising => "↑",
+            Direction::Falling => "↓",
+            Direction::Steady => "→",
+            Direction::NotEnoughData => "·",
+        }
+    }
+}
+
+/// A measure now and before, and which way it moved.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Trend {
+    pub recent: Option<f64>,
+    pub previous: Option<f64>,
+    pub direction: Direction,
+}
+
+impl Trend {
+    /// Compares two values. A change smaller than `steady_within` (in the measure's own
+    /// units) is steady: scores move by a point or two from day to day without meaning.
+    pub fn between(recent: Option<f64>, previous: Option<f64>, steady_within: f64) -> Trend {
+        let direction = match (recent, previous) {
+            (Some(now), Some(before)) if now - before >= steady_within => Direction::Rising,
+            (Some(now), Some(before)) if before - now >= steady_within => Direction::Falling,
+            (Some(_), Some(_)) => Direction::Steady,
+            _ => Direction::NotEnoughData,
+        };
+        Trend {
+            recent,
+            previous,
+            direction,
+        }
+    }
+
+    /// As [`Trend::between`], with the steady margin a fraction of the earlier value
+    /// (for amounts such as milligrams, where 10 % means more than 10 mg).
+    pub fn relative(recent: Option<f64>, previous: Option<f64>, steady_fraction: f64) -> Trend {
+        let margin = previous.map_or(f64::INFINITY, |p| (p.abs() * steady_fraction).max(1e-9));
+        match (recent, previous) {
+            (Some(_), Some(0.0)) => Trend::between(recent, previous, 1e-9),
+            _ => Trend::between(recent, previous, margin),
+        }
+    }
 }
 
 /// The mean of a series over the seven days ending on `through`, and over the seven before.
@@ -96,17 +155,10 @@ impl WeekComparison {
         }
     }
 
-    /// Lower or higher when the means differ by more than `tolerance` (same units);
-    /// `None` when either week has no values.
-    pub fn direction(&self, tolerance: f64) -> Option<Direction> {
-        let (past, before) = (self.past_week?, self.week_before?);
-        Some(if (past - before).abs() <= tolerance {
-            Direction::AboutTheSame
-        } else if past < before {
-            Direction::Lower
-        } else {
-            Direction::Higher
-        })
+    /// The past week against the week before; a difference under `steady_within`
+    /// (same units) is steady.
+    pub fn trend(&self, steady_within: f64) -> Trend {
+        Trend::between(self.past_week, self.week_before, steady_within)
     }
 }
 
@@ -211,8 +263,13 @@ mod tests {
             (weeks.past_week, weeks.week_before),
             (Some(30.0), Some(40.0))
         );
-        assert_eq!(weeks.direction(1.0), Some(Direction::Lower));
-        assert_eq!(weeks.direction(10.0), Some(Direction::AboutTheSame));
+        assert_eq!(weeks.trend(1.0).direction, Direction::Falling);
+        assert_eq!(
+            weeks.trend(10.0).direction,
+            Direction::Falling,
+            "ten down is a move at a margin of ten"
+        );
+        assert_eq!(weeks.trend(10.5).direction, Direction::Steady);
     }
 
     #[test]
@@ -220,6 +277,46 @@ mod tests {
         let through = date(2026, 5, 14);
         let weeks = WeekComparison::of(&[(through, 5.0)], through);
         assert_eq!(weeks.past_week, Some(5.0));
-        assert_eq!(weeks.direction(0.5), None);
+        assert_eq!(weeks.trend(0.5).direction, Direction::NotEnoughData);
+    }
+
+    #[test]
+    fn a_change_inside_the_margin_is_steady_and_at_the_margin_is_a_move() {
+        assert_eq!(
+            Trend::between(Some(11.0), Some(10.0), 2.0).direction,
+            Direction::Steady
+        );
+        assert_eq!(
+            Trend::between(Some(12.0), Some(10.0), 2.0).direction,
+            Direction::Rising
+        );
+        assert_eq!(
+            Trend::between(Some(8.0), Some(10.0), 2.0).direction,
+            Direction::Falling
+        );
+        assert_eq!(
+            Trend::between(Some(8.0), None, 2.0).direction,
+            Direction::NotEnoughData
+        );
+    }
+
+    #[test]
+    fn relative_trends_scale_the_margin_with_the_earlier_amount() {
+        assert_eq!(
+            Trend::relative(Some(105.0), Some(100.0), 0.1).direction,
+            Direction::Steady
+        );
+        assert_eq!(
+            Trend::relative(Some(110.0), Some(100.0), 0.1).direction,
+            Direction::Rising
+        );
+        assert_eq!(
+            Trend::relative(Some(50.0), Some(0.0), 0.1).direction,
+            Direction::Rising
+        );
+        assert_eq!(
+            Trend::relative(Some(0.0), Some(0.0), 0.1).direction,
+            Direction::Steady
+        );
     }
 }

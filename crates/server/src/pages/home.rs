@@ -335,22 +335,22 @@ fn amount_reading(days: &[DailyExposure], today: Date) -> Reading {
     let weeks = WeekComparison::of(&compared, yesterday);
     let tolerance = weeks.week_before.map_or(0.5, |b| (b * 0.05).max(0.5));
     let mut sentence = match (
-        weeks.direction(tolerance),
+        weeks.trend(tolerance).direction,
         weeks.past_week,
         weeks.week_before,
     ) {
         _ if days.is_empty() => "No doses logged in the last 14 days.".to_owned(),
-        (Some(Direction::Lower), Some(past), Some(before)) => format!(
+        (Direction::Falling, Some(past), Some(before)) => format!(
             "In the 7 days up to yesterday your daily amount was lower than the week before: about {} mg of mitragynine a day, down from {} mg.",
             mg_text(past),
             mg_text(before)
         ),
-        (Some(Direction::Higher), Some(past), Some(before)) => format!(
+        (Direction::Rising, Some(past), Some(before)) => format!(
             "In the 7 days up to yesterday your daily amount was higher than the week before: about {} mg of mitragynine a day, up from {} mg.",
             mg_text(past),
             mg_text(before)
         ),
-        (Some(Direction::AboutTheSame), Some(past), _) => format!(
+        (Direction::Steady, Some(past), _) => format!(
             "In the 7 days up to yesterday your daily amount was about the same as the week before: about {} mg of mitragynine a day.",
             mg_text(past)
         ),
@@ -401,18 +401,22 @@ fn assessment_readings(assessments: &[Assessment], today: Date, zone: &TimeZone)
             .filter_map(|a| Some((local(a), a.total?)))
             .collect();
         let weeks = WeekComparison::of(&dated, today);
-        let sentence = match (weeks.direction(0.5), weeks.past_week, weeks.week_before) {
-            (Some(Direction::Lower), Some(p), Some(b)) => format!(
+        let sentence = match (
+            weeks.trend(0.5).direction,
+            weeks.past_week,
+            weeks.week_before,
+        ) {
+            (Direction::Falling, Some(p), Some(b)) => format!(
                 "Your craving averaged {} out of 10 over the past week, lower than the week before ({}).",
                 one_decimal(p),
                 one_decimal(b)
             ),
-            (Some(Direction::Higher), Some(p), Some(b)) => format!(
+            (Direction::Rising, Some(p), Some(b)) => format!(
                 "Your craving averaged {} out of 10 over the past week, higher than the week before ({}).",
                 one_decimal(p),
                 one_decimal(b)
             ),
-            (Some(Direction::AboutTheSame), Some(p), _) => format!(
+            (Direction::Steady, Some(p), _) => format!(
                 "Your craving averaged {} out of 10 over the past week, about the same as the week before.",
                 one_decimal(p)
             ),

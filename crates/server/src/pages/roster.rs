@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use speciosa_core::account::Role;
 use speciosa_core::audit::Outcome;
-use speciosa_core::roster::{Attention, Direction, Trend};
+use speciosa_core::progress::{Direction, Trend};
+use speciosa_core::roster::Attention;
 use speciosa_core::safety::Severity;
 use speciosa_store::{Assessment, Patient};
 

@@ -83,8 +83,13 @@ impl MedicationClass {
         )
     }
 
+    /// The class a code names: case, spaces and hyphens, and a plural are forgiven
+    /// (`Benzodiazepines`, `z-drug`).
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == text)
+        let code = text.trim().to_lowercase().replace([' ', '-'], "_");
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == code || code.strip_suffix('s') == Some(c.as_str()))
     }
 }
 
@@ -224,6 +229,23 @@ mod tests {
         assert!(is_active_on(start, stop, date(2026, 11, 10)));
         assert!(!is_active_on(start, stop, date(2026, 11, 11)));
         assert!(is_active_on(None, None, date(2026, 11, 11)));
+    }
+
+    #[test]
+    fn class_codes_forgive_case_hyphens_and_plurals_but_not_other_words() {
+        assert_eq!(
+            MedicationClass::parse("Benzodiazepines"),
+            Some(MedicationClass::Benzodiazepine)
+        );
+        assert_eq!(
+            MedicationClass::parse(" z-drug "),
+            Some(MedicationClass::ZDrug)
+        );
+        assert_eq!(
+            MedicationClass::parse("opioid"),
+            Some(MedicationClass::Opioid)
+        );
+        assert_eq!(MedicationClass::parse("sedative"), None);
     }
 
     #[test]

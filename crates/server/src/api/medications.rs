@@ -28,12 +28,16 @@ pub struct MedicationRequest {
     pub name: String,
     /// `opioid`, `benzodiazepine`, `gabapentinoid`, `z_drug`, `barbiturate`,
     /// `sedating_antihistamine`, `antidepressant`, `antipsychotic`, `stimulant` or `other`.
+    #[serde(alias = "medication_class", alias = "drug_class")]
     pub class: String,
     /// Free text, e.g. "300 mg three times a day".
+    #[serde(alias = "dose")]
     pub dose_text: Option<String>,
     /// YYYY-MM-DD.
+    #[serde(alias = "start_date", alias = "start")]
     pub started_on: Option<String>,
     /// YYYY-MM-DD; absent while still taken.
+    #[serde(alias = "stop_date", alias = "stop", alias = "end_date")]
     pub stopped_on: Option<String>,
 }
 

@@ -482,11 +482,18 @@ async fn a_depressant_on_the_medication_list_while_kratom_is_logged_raises_a_com
     assert!(s.alerts("cns_depressant_combination").await.is_empty());
     let response = s
         .casey
-        .post(&path, &json!({"name": "Alprazolam", "class": "benzodiazepine", "dose_text": "0.5 mg as needed"}))
+        .post(&path, &json!({"name": "Alprazolam", "class": "Benzodiazepines", "dose": "0.5 mg as needed", "start_date": "2026-11-01"}))
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "common spellings are understood"
+    );
     let medication: Value = response.json().await.unwrap();
     assert_eq!(medication["cns_depressant"], true);
+    assert_eq!(medication["class"], "benzodiazepine");
+    assert_eq!(medication["started_on"], "2026-11-01");
+    assert_eq!(medication["dose_text"], "0.5 mg as needed");
     let alerts = s.alerts("cns_depressant_combination").await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["source_type"], "medication");

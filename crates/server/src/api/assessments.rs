@@ -585,10 +585,20 @@ pub async fn alerts(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
-    access::patient(&state, &user, id, PatientAction::Read, "alert.list").await?;
+    let alerts = read_patient_alerts(&state, &user, id).await?;
+    Ok(Json(alerts.iter().map(AlertView::from).collect()))
+}
+
+/// A patient's alerts (unresolved first, most urgent, newest), audited. Shared with the pages.
+pub async fn read_patient_alerts(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+) -> Result<Vec<Alert>, ApiError> {
+    access::patient(state, user, id, PatientAction::Read, "alert.list").await?;
     let alerts = state.store.list_alerts(id).await?;
     let mut entry = user.audit("alert.list", "alert", None, Some(id), Outcome::Success);
     entry.detail = Some(format!("{} alerts", alerts.len()));
     state.store.append_audit(entry).await?;
-    Ok(Json(alerts.iter().map(AlertView::from).collect()))
+    Ok(alerts)
 }

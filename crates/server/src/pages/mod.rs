@@ -20,7 +20,7 @@ use crate::problems::ProblemType;
 
 mod account;
 mod admin;
-mod alerts;
+pub mod alerts;
 mod assessments;
 mod charts;
 mod checkin;

@@ -431,6 +431,8 @@ struct RecordPage {
     notice: Option<&'static str>,
     schedule: Vec<crate::pages::checkin::ScheduleRow>,
     medications: medications::MedicationSection,
+    /// Alerts no one has resolved yet, most urgent first.
+    alerts: Vec<crate::pages::alerts::AlertCard>,
 }
 
 impl RecordForms {
@@ -450,6 +452,12 @@ pub async fn record_page(
     forms: RecordForms,
 ) -> Result<Response, PageError> {
     let (patient, team) = read_patient(state, user, id).await?;
+    let alerts = crate::api::assessments::read_patient_alerts(state, user, id)
+        .await?
+        .iter()
+        .filter(|a| a.status != "resolved")
+        .map(|a| crate::pages::alerts::AlertCard::new(a, patient.details.display_name.as_str()))
+        .collect();
     let due = crate::api::checkin::due_today(state, user, id).await?;
     let schedule = crate::pages::checkin::schedule_rows(state, &due);
     let medications = medications::section(
@@ -516,6 +524,7 @@ pub async fn record_page(
         notice: forms.notice,
         schedule,
         medications,
+        alerts,
     };
     Ok((status, render(&page)?).into_response())
 }

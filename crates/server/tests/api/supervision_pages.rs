@@ -119,6 +119,12 @@ async fn the_inbox_page_shows_evidence_and_guidance_and_answers_others_with_403(
     let (status, html) = page(&s.casey, &format!("/alerts/{}", s.alert)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("No one has acknowledged this alert yet"));
+    let (_, record) = page(&s.casey, &format!("/patients/{}", s.urgent)).await;
+    assert!(
+        record.contains("Safety alerts needing a decision (1)")
+            && record.contains(&format!("/alerts/{}", s.alert)),
+        "the patient record lists the open alert"
+    );
     for (who, client, path, want) in [
         (
             "patient",

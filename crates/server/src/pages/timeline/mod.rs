@@ -362,10 +362,7 @@ async fn load(
         predict_exposure(state, user, id, &range_query, prediction_step(range)).await?;
     let assessments = read_history(state, user, id, None).await?;
     let safety = batch_safety(state, user, id).await?;
-    let alerts = state.store.list_alerts(id).await?;
-    let mut entry = user.audit("alert.list", "alert", None, Some(id), Outcome::Success);
-    entry.detail = Some(format!("{} alerts", alerts.len()));
-    state.store.append_audit(entry).await?;
+    let alerts = crate::api::assessments::read_patient_alerts(state, user, id).await?;
     let (_, medications) = read_medications(state, user, id).await?;
     // Names for the batches in the dose log (the catalogue is the organization's).
     let catalogue = state.store.list_products(patient.organization_id).await?;

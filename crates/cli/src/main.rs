@@ -129,8 +129,8 @@ struct ServeArgs {
     /// Seed the demo clinic (once) and print its sign-ins.
     #[arg(long, env = "SPECIOSA_DEMO")]
     demo: bool,
-    /// Mark session cookies Secure: set this when clients reach Speciosa over HTTPS
-    /// (typically through a TLS-terminating proxy).
+    /// Clients reach Speciosa over HTTPS (typically through a TLS-terminating proxy): the
+    /// session cookie becomes `__Host-speciosa_session` with `Secure`, and responses carry HSTS.
     #[arg(long, env = "SPECIOSA_SECURE_COOKIES")]
     secure_cookies: bool,
     /// Minutes of inactivity after which staff sessions end.
@@ -138,7 +138,8 @@ struct ServeArgs {
         long,
         env = "SPECIOSA_STAFF_IDLE_MINUTES",
         default_value_t = 30,
-        value_name = "MIN"
+        value_name = "MIN",
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     staff_idle_minutes: u32,
     /// Minutes of inactivity after which patient sessions end.
@@ -146,9 +147,28 @@ struct ServeArgs {
         long,
         env = "SPECIOSA_PATIENT_IDLE_MINUTES",
         default_value_t = 720,
-        value_name = "MIN"
+        value_name = "MIN",
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     patient_idle_minutes: u32,
+    /// Hours after sign-in at which a staff session ends, however busy.
+    #[arg(
+        long,
+        env = "SPECIOSA_STAFF_SESSION_HOURS",
+        default_value_t = 12,
+        value_name = "HOURS",
+        value_parser = clap::value_parser!(u32).range(1..=24 * 366)
+    )]
+    staff_session_hours: u32,
+    /// Days after sign-in at which a patient's session ends, however busy.
+    #[arg(
+        long,
+        env = "SPECIOSA_PATIENT_SESSION_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS",
+        value_parser = clap::value_parser!(u32).range(1..=366)
+    )]
+    patient_session_days: u32,
     /// Seconds a request may take before it is abandoned with 408.
     #[arg(
         long,
@@ -160,7 +180,8 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "SPECIOSA_MAX_BODY_BYTES", default_value_t = 256 * 1024, value_name = "BYTES")]
     max_body_bytes: usize,
-    /// Take client addresses from X-Forwarded-For (only behind a proxy you trust).
+    /// Take client addresses from X-Forwarded-For (only behind a proxy you trust, and
+    /// only when Speciosa cannot be reached except through it).
     #[arg(long, env = "SPECIOSA_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
     /// Doses taken up to this many minutes before a patient's usual bedtime count as bedtime doses.
@@ -270,6 +291,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         secure_cookies: args.secure_cookies,
         staff_idle_timeout: SignedDuration::from_mins(args.staff_idle_minutes.into()),
         patient_idle_timeout: SignedDuration::from_mins(args.patient_idle_minutes.into()),
+        staff_session_lifetime: SignedDuration::from_hours(args.staff_session_hours.into()),
+        patient_session_lifetime: SignedDuration::from_hours(
+            i64::from(args.patient_session_days) * 24,
+        ),
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         max_body_bytes: args.max_body_bytes,
         trust_forwarded_for: args.trust_forwarded_for,

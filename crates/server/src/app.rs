@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,6 +23,13 @@ use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::problems::{self, ProblemType};
 use crate::{api, pages};
+
+/// Browser features Speciosa never uses, refused for its pages and anything they embed:
+/// a page injected into cannot turn on the camera, microphone, location or payments.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), browsing-topics=(), camera=(), \
+    display-capture=(), encrypted-media=(), fullscreen=(), geolocation=(), gyroscope=(), hid=(), \
+    idle-detection=(), magnetometer=(), microphone=(), midi=(), payment=(), picture-in-picture=(), \
+    publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -49,6 +56,12 @@ pub fn router(state: AppState) -> Router {
                 "this route does not accept that method",
             )
         });
+    // Only when clients reach us over HTTPS: over plain HTTP browsers ignore it anyway,
+    // and a test or local install must not pin a host to HTTPS.
+    let hsts = state
+        .config
+        .secure_cookies
+        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     Router::new()
         .nest("/api/v1", api)
         .merge(pages::router())
@@ -81,6 +94,14 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(PERMISSIONS_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &Response| hsts.clone(),
         ))
         // Spans carry method and matched route only: never bodies, which hold health data.
         .layer(

@@ -8,12 +8,24 @@ use sha2::{Digest, Sha256};
 use speciosa_core::account::{Email, Role, SignInThrottle};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::ids::PatientId;
-use speciosa_store::{SessionRecord, StoreError, User};
+use speciosa_store::{SessionLimits, SessionRecord, StoreError, User};
 
 use crate::app::AppState;
 use crate::passwords;
 
 pub const SESSION_COOKIE: &str = "speciosa_session";
+/// The name over HTTPS. Browsers accept a `__Host-` cookie only with `Secure`,
+/// `Path=/` and no `Domain`, so no subdomain or plain-HTTP page can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-speciosa_session";
+
+/// The session cookie's name in this mode (`--secure-cookies` or not).
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// 256 random bits, hex-encoded.
 pub fn new_token() -> String {
@@ -27,30 +39,35 @@ pub fn token_hash(token: &str) -> String {
 }
 
 pub fn session_cookie(token: &str, secure: bool) -> HeaderValue {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        "{name}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 pub fn clearing_cookie(secure: bool) -> HeaderValue {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
+        "{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The session token from the request's `Cookie` headers, if any.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The session token from the request's `Cookie` headers, if any. Only the cookie
+/// name of the current mode counts: over HTTPS an unprefixed `speciosa_session`,
+/// which any subdomain could have planted, is ignored.
+pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = session_cookie_name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
+        .find(|(name, value)| *name == wanted && !value.is_empty())
         .map(|(_, value)| value.to_owned())
 }
 
@@ -163,7 +180,7 @@ pub async fn sign_in(
     };
     let token = new_token();
     let csrf_token = new_token();
-    let idle_timeout = idle_timeout_for(state, credentials.user.role);
+    let limits = session_limits_for(state, credentials.user.role);
     state.store.clear_sign_in_failures(&email).await?;
     state
         .store
@@ -171,7 +188,7 @@ pub async fn sign_in(
             &token_hash(&token),
             credentials.user.id,
             &csrf_token,
-            idle_timeout,
+            limits,
             Some(client_addr),
             sign_in_entry(Some(&credentials.user), Outcome::Success, client_addr, None),
         )
@@ -184,11 +201,20 @@ pub async fn sign_in(
     })
 }
 
-fn idle_timeout_for(state: &AppState, role: Role) -> SignedDuration {
+/// Staff sessions idle out sooner and last about one shift; patients keep theirs
+/// longer, since they sign in on their own phones to log doses through the day.
+pub fn session_limits_for(state: &AppState, role: Role) -> SessionLimits {
+    let config = &state.config;
     if role.is_staff() {
-        state.config.staff_idle_timeout
+        SessionLimits {
+            idle: config.staff_idle_timeout,
+            lifetime: config.staff_session_lifetime,
+        }
     } else {
-        state.config.patient_idle_timeout
+        SessionLimits {
+            idle: config.patient_idle_timeout,
+            lifetime: config.patient_session_lifetime,
+        }
     }
 }
 
@@ -224,7 +250,23 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("theme=dark; speciosa_session=abc123; x=1"),
         );
-        assert_eq!(session_token(&headers).as_deref(), Some("abc123"));
+        assert_eq!(session_token(&headers, false).as_deref(), Some("abc123"));
+    }
+
+    #[test]
+    fn only_the_cookie_name_of_the_current_mode_is_read() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("speciosa_session=plain"),
+        );
+        assert_eq!(session_token(&headers, true), None);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-speciosa_session=prefixed"),
+        );
+        assert_eq!(session_token(&headers, false), None);
+        assert_eq!(session_token(&headers, true).as_deref(), Some("prefixed"));
     }
 
     #[test]
@@ -237,8 +279,16 @@ mod tests {
         );
         let secure = session_cookie("t", true);
         let text = secure.to_str().unwrap();
+        assert!(text.starts_with("__Host-speciosa_session=t;"), "{text}");
         assert!(text.contains("; Secure") && text.contains("HttpOnly") && text.contains("Path=/"));
         assert!(!text.contains("Domain"));
+        let cleared = clearing_cookie(true);
+        assert!(
+            cleared
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-speciosa_session=;")
+        );
     }
 
     #[test]

@@ -9,13 +9,18 @@ use jiff::SignedDuration;
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Set when clients reach Speciosa over HTTPS (usually a TLS-terminating proxy):
-    /// session cookies then carry `Secure`.
+    /// the session cookie is then `__Host-speciosa_session`, `Secure`, and responses
+    /// carry `Strict-Transport-Security`.
     pub secure_cookies: bool,
     /// Idle time after which a staff session (admin, clinician, researcher) ends.
     pub staff_idle_timeout: SignedDuration,
     /// Idle time after which a patient's session ends; longer, since patients
     /// sign in on their own phones to log doses through the day.
     pub patient_idle_timeout: SignedDuration,
+    /// A staff session ends this long after sign-in, however busy: about one shift.
+    pub staff_session_lifetime: SignedDuration,
+    /// A patient's session ends this long after sign-in, however busy.
+    pub patient_session_lifetime: SignedDuration,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
@@ -34,6 +39,8 @@ impl Default for ServerConfig {
             secure_cookies: false,
             staff_idle_timeout: SignedDuration::from_mins(30),
             patient_idle_timeout: SignedDuration::from_hours(12),
+            staff_session_lifetime: SignedDuration::from_hours(12),
+            patient_session_lifetime: SignedDuration::from_hours(30 * 24),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 256 * 1024,
             trust_forwarded_for: false,

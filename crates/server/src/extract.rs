@@ -109,7 +109,7 @@ impl Authenticated {
 }
 
 async fn load_session(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
-    let Some(token) = auth::session_token(&parts.headers) else {
+    let Some(token) = auth::session_token(&parts.headers, state.config.secure_cookies) else {
         return Ok(None);
     };
     let session = state.store.load_session(&auth::token_hash(&token)).await?;

@@ -36,7 +36,7 @@ pub use medications::Medication;
 pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary};
 pub use products::{Batch, BatchContent, Product};
-pub use sessions::{SessionRecord, SignInFailures};
+pub use sessions::{SessionLimits, SessionRecord, SignInFailures};
 pub use types::{DbDate, DbTime};
 pub use users::{NewUser, User, UserCredentials};
 

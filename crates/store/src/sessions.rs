@@ -20,6 +20,16 @@ pub struct SessionRecord {
     pub created_at: Timestamp,
     pub last_seen_at: Timestamp,
     pub idle_timeout: SignedDuration,
+    /// The session ends at this instant however busy it is.
+    pub absolute_expires_at: Timestamp,
+}
+
+/// How long a session lasts: `idle` after its last request, and `lifetime` after
+/// sign-in at most, whichever comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub idle: SignedDuration,
+    pub lifetime: SignedDuration,
 }
 
 #[derive(sqlx::FromRow)]
@@ -29,6 +39,7 @@ struct SessionRow {
     session_created_at: DbTime,
     last_seen_at: DbTime,
     idle_timeout_seconds: i64,
+    absolute_expires_at: DbTime,
     patient_id: Option<Uuid>,
     #[sqlx(flatten)]
     user: UserRow,
@@ -41,9 +52,12 @@ pub struct SignInFailures {
     pub from_address: i64,
 }
 
-/// Touching a session on every request would turn every read into a write; a
-/// minute's slack in the idle timeout costs nothing.
-const TOUCH_INTERVAL: SignedDuration = SignedDuration::from_secs(60);
+/// Idle expiry counts from the last request to within this much. Touching the session
+/// on every request would turn every read into a write; a few seconds' slack costs
+/// nothing, and short timeouts (tests) get a tenth of themselves so busy sessions live.
+fn touch_interval(idle_timeout: SignedDuration) -> SignedDuration {
+    (idle_timeout / 10).min(SignedDuration::from_secs(5))
+}
 
 impl Store {
     /// Starts a session and records the sign-in in the same transaction.
@@ -52,24 +66,27 @@ impl Store {
         token_hash: &str,
         user_id: UserId,
         csrf_token: &str,
-        idle_timeout: SignedDuration,
+        limits: SessionLimits,
         client_addr: Option<&str>,
         audit: AuditEntry,
     ) -> Result<()> {
         let now = DbTime::now();
-        let expires = DbTime::from(now.0 + idle_timeout);
+        let absolute = DbTime::from(now.0 + limits.lifetime);
+        let expires = DbTime::from(now.0 + limits.idle).min(absolute);
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, \
-                 idle_timeout_seconds, expires_at, client_addr) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+                 idle_timeout_seconds, expires_at, absolute_expires_at, client_addr) \
+                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
             )
             .bind(token_hash)
             .bind(user_id.as_uuid())
             .bind(csrf_token)
             .bind(now)
-            .bind(idle_timeout.as_secs())
+            .bind(limits.idle.as_secs())
             .bind(expires)
+            .bind(absolute)
             .bind(client_addr)
             .execute(&mut *tx)
             .await?;
@@ -79,16 +96,17 @@ impl Store {
         Ok(())
     }
 
-    /// The session for `token_hash` if it exists, has not idled out and its user is
-    /// still active; extends its idle deadline.
+    /// The session for `token_hash` if it exists, has neither idled out nor reached its
+    /// absolute deadline, and its user is still active; extends its idle deadline (never
+    /// past the absolute one) when the last recorded request is a few seconds old.
     pub async fn load_session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
         let now = DbTime::now();
         on_pool!(self, pool => {
             let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT s.token_hash, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, s.idle_timeout_seconds, \
-                 p.id AS patient_id, {USER_COLUMNS} \
+                "SELECT s.token_hash, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, \
+                 s.idle_timeout_seconds, s.absolute_expires_at, p.id AS patient_id, {USER_COLUMNS} \
                  FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN patients p ON p.user_id = u.id \
-                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active"
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.absolute_expires_at > $2 AND u.active"
             )))
             .bind(token_hash)
             .bind(now)
@@ -96,13 +114,20 @@ impl Store {
             .await?;
             let Some(row) = row else { return Ok(None) };
             let idle_timeout = SignedDuration::from_secs(row.idle_timeout_seconds);
-            if now.0.duration_since(row.last_seen_at.0) > TOUCH_INTERVAL {
-                sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3")
-                    .bind(now)
-                    .bind(DbTime::from(now.0 + idle_timeout))
-                    .bind(token_hash)
-                    .execute(pool)
-                    .await?;
+            let touch_before = DbTime::from(now.0 - touch_interval(idle_timeout));
+            if row.last_seen_at < touch_before {
+                // The guard keeps concurrent requests of one session from all writing.
+                let expires = DbTime::from(now.0 + idle_timeout).min(row.absolute_expires_at);
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $1, expires_at = $2 \
+                     WHERE token_hash = $3 AND last_seen_at < $4",
+                )
+                .bind(now)
+                .bind(expires)
+                .bind(token_hash)
+                .bind(touch_before)
+                .execute(pool)
+                .await?;
             }
             Ok(Some(SessionRecord {
                 token_hash: row.token_hash,
@@ -112,6 +137,7 @@ impl Store {
                 created_at: row.session_created_at.0,
                 last_seen_at: row.last_seen_at.0,
                 idle_timeout,
+                absolute_expires_at: row.absolute_expires_at.0,
             }))
         })
     }
@@ -127,7 +153,7 @@ impl Store {
         Ok(())
     }
 
-    /// Removes idled-out sessions and sign-in failures older than `keep_failures`.
+    /// Removes ended sessions (idle or absolute deadline passed) and sign-in failures older than `keep_failures`.
     pub async fn sweep_expired(&self, keep_failures: SignedDuration) -> Result<u64> {
         let now = DbTime::now();
         on_pool!(self, pool => {

@@ -275,7 +275,8 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("speciosa_session="))
+        // `__Host-speciosa_session` when the server runs with secure cookies.
+        .find(|v| v.starts_with("speciosa_session=") || v.starts_with("__Host-speciosa_session="))
         .map(str::to_owned)
 }
 

@@ -14,6 +14,7 @@ mod medications_pages;
 mod patients;
 mod products;
 mod session;
+mod session_lifetime;
 mod supervision_pages;
 mod timeline;
 mod users;

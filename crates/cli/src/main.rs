@@ -184,6 +184,16 @@ struct ServeArgs {
     /// only when Speciosa cannot be reached except through it).
     #[arg(long, env = "SPECIOSA_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// With --trust-forwarded-for: how many proxies you run in front of Speciosa, each
+    /// appending to X-Forwarded-For. The client is the entry this many places from the right.
+    #[arg(
+        long,
+        env = "SPECIOSA_TRUSTED_PROXY_HOPS",
+        default_value_t = 1,
+        value_name = "N",
+        value_parser = clap::value_parser!(u8).range(1..=16)
+    )]
+    trusted_proxy_hops: u8,
     /// Doses taken up to this many minutes before a patient's usual bedtime count as bedtime doses.
     #[arg(
         long,
@@ -298,6 +308,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         max_body_bytes: args.max_body_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
+        trusted_proxy_hops: args.trusted_proxy_hops.into(),
         bedtime_window: SignedDuration::from_mins(args.bedtime_window_minutes.into()),
         safety_check_interval: Duration::from_secs(args.safety_check_interval_seconds),
     };

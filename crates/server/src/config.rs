@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How many trusted proxies append to `X-Forwarded-For` in front of Speciosa: the
+    /// client is the entry this many places from the right (see `extract::forwarded_client`).
+    pub trusted_proxy_hops: usize,
     /// Doses taken this long before the patient's usual bedtime count as bedtime doses.
     /// A clinic setting: no published cut-off exists.
     pub bedtime_window: SignedDuration,
@@ -44,6 +47,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 256 * 1024,
             trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
             bedtime_window: SignedDuration::from_mins(120),
             safety_check_interval: Duration::from_secs(300),
         }

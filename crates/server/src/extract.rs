@@ -2,13 +2,13 @@
 //! and request bodies parsed strictly ([`ApiJson`], [`PageForm`]) with failures
 //! mapped to problem+json or a readable page.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderValue, Method, header};
 use serde::de::DeserializeOwned;
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::ids::PatientId;
@@ -21,8 +21,8 @@ use crate::auth;
 use crate::error::{ApiError, PageError};
 use crate::problems;
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when
-/// the server is configured to trust its proxy.
+/// The client's address: the socket peer, or, when the server is configured to trust
+/// its proxies, the `X-Forwarded-For` entry the outermost trusted proxy added.
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);
 
@@ -39,15 +39,9 @@ impl FromRequestParts<AppState> for ClientAddr {
 
 fn client_addr(parts: &Parts, state: &AppState) -> String {
     if state.config.trust_forwarded_for {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty());
-        if let Some(addr) = forwarded {
-            return addr.to_owned();
+        let headers = parts.headers.get_all("x-forwarded-for");
+        if let Some(addr) = forwarded_client(headers, state.config.trusted_proxy_hops) {
+            return addr.to_string();
         }
     }
     parts
@@ -55,6 +49,46 @@ fn client_addr(parts: &Parts, state: &AppState) -> String {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The client as `hops` trusted proxies report it. Each proxy appends the address it
+/// received the request from, so the rightmost `hops` entries are the proxies' own and
+/// the `hops`-th from the right is whoever reached the outermost one; everything to its
+/// left came from the client and may be forged. Several header lines are one list, in
+/// order. `None` (use the socket peer) when any trusted entry is not an IP address, or
+/// when there are fewer entries than hops: the request then bypassed a proxy, and the
+/// entries present may all be the client's own.
+pub fn forwarded_client<'a>(
+    headers: impl IntoIterator<Item = &'a HeaderValue>,
+    hops: usize,
+) -> Option<IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    let joined = headers
+        .into_iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect::<Vec<_>>()
+        .join(",");
+    if joined.trim().is_empty() {
+        return None;
+    }
+    let entries: Vec<&str> = joined.split(',').map(str::trim).collect();
+    let trusted = entries.get(entries.len().checked_sub(hops)?..)?;
+    let addresses: Vec<IpAddr> = trusted
+        .iter()
+        .map(|entry| forwarded_ip(entry))
+        .collect::<Option<_>>()?;
+    addresses.first().copied()
+}
+
+/// One `X-Forwarded-For` entry: an IPv4 or IPv6 address, also as some proxies write
+/// it with a port (`192.0.2.1:4711`, `[2001:db8::1]:4711`).
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
 }
 
 /// A signed-in user, their session, and where they are calling from.
@@ -343,5 +377,94 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
             )
         })?;
         Ok(PageForm { user, form, pairs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(lines: &[&str], hops: usize) -> Option<String> {
+        let values: Vec<HeaderValue> = lines
+            .iter()
+            .map(|l| HeaderValue::from_str(l).unwrap())
+            .collect();
+        forwarded_client(&values, hops).map(|ip| ip.to_string())
+    }
+
+    #[test]
+    fn behind_one_proxy_the_rightmost_entry_is_the_client_and_forged_ones_are_ignored() {
+        assert_eq!(
+            client(&["198.51.100.7"], 1).as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            client(&["203.0.113.66, 10.9.9.9, 198.51.100.7"], 1).as_deref(),
+            Some("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn behind_two_proxies_the_second_entry_from_the_right_is_the_client() {
+        assert_eq!(
+            client(&["203.0.113.66, 198.51.100.7, 10.0.0.2"], 2).as_deref(),
+            Some("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn fewer_entries_than_proxies_means_the_socket_peer_is_used() {
+        assert_eq!(client(&["203.0.113.66"], 2), None);
+        assert_eq!(client(&[], 1), None);
+        assert_eq!(client(&["  "], 1), None);
+    }
+
+    #[test]
+    fn a_trusted_entry_that_is_not_an_address_means_the_socket_peer_is_used() {
+        assert_eq!(client(&["198.51.100.7, unknown"], 1), None);
+        assert_eq!(client(&["198.51.100.7, "], 1), None);
+        assert_eq!(client(&["<script>, 198.51.100.7"], 2), None);
+        assert_eq!(client(&["198.51.100.7, 10.0.0.2, nonsense"], 2), None);
+        // Garbage the client put further left does not matter.
+        assert_eq!(
+            client(&["<script>, 198.51.100.7"], 1).as_deref(),
+            Some("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn several_header_lines_are_read_as_one_list_in_order() {
+        assert_eq!(
+            client(&["203.0.113.66", "198.51.100.7"], 1).as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            client(&["203.0.113.66, 198.51.100.7", "10.0.0.2"], 2).as_deref(),
+            Some("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn ipv6_and_addresses_with_ports_are_read_as_addresses() {
+        assert_eq!(client(&["2001:db8::1"], 1).as_deref(), Some("2001:db8::1"));
+        assert_eq!(
+            client(&["[2001:db8::1]:4711"], 1).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(client(&["192.0.2.1:4711"], 1).as_deref(), Some("192.0.2.1"));
+    }
+
+    #[test]
+    fn non_ascii_bytes_from_the_client_do_not_hide_the_proxy_entry() {
+        let values = [
+            HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.66").unwrap(),
+            HeaderValue::from_static("198.51.100.7"),
+        ];
+        assert_eq!(
+            forwarded_client(&values, 1)
+                .map(|ip| ip.to_string())
+                .as_deref(),
+            Some("198.51.100.7")
+        );
     }
 }

@@ -10,6 +10,7 @@ mod audit;
 mod authorization;
 mod conventions;
 mod doses;
+mod forwarded_for;
 mod medications_pages;
 mod patients;
 mod products;

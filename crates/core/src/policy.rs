@@ -130,6 +130,51 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
     }
 }
 
+/// Where a catalogue product came from, as it bears on who may see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProductOrigin {
+    /// The patient who added it "as labelled", if a patient did.
+    pub added_by_patient: Option<PatientId>,
+    /// A clinician has checked it; it is then part of the clinic's catalogue.
+    pub reviewed: bool,
+    /// Whether the asking user is on the adding patient's care team.
+    pub actor_on_care_team: bool,
+}
+
+/// How much of a catalogue product a reader sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProductVisibility {
+    /// Everything, including which patient added it.
+    Full,
+    /// The product, but not who added it.
+    WithoutOrigin,
+    /// Nothing: not listed, and 404 when asked for.
+    Hidden,
+}
+
+/// That a patient uses a product is clinical information about them. Only the patient
+/// and their care team see which patient added a product; an addition waiting for
+/// review (the patient's own free text) is seen by nobody else at all. Once a clinician
+/// has reviewed it, it is an ordinary catalogue product for the whole clinic, with its
+/// origin left out.
+pub fn product_visibility(actor: &Actor, origin: &ProductOrigin) -> ProductVisibility {
+    let Some(patient) = origin.added_by_patient else {
+        return ProductVisibility::Full;
+    };
+    let is_own_or_team = match actor.role {
+        Role::Patient => actor.own_patient_id == Some(patient),
+        Role::Clinician => origin.actor_on_care_team,
+        Role::Admin | Role::Researcher => false,
+    };
+    if is_own_or_team {
+        ProductVisibility::Full
+    } else if origin.reviewed {
+        ProductVisibility::WithoutOrigin
+    } else {
+        ProductVisibility::Hidden
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +298,56 @@ mod tests {
                     authorize_organization(&actor, action, OrganizationId::new()),
                     Decision::NotFound,
                     "{role} {action:?} in another organization"
+                );
+            }
+        }
+    }
+
+    /// Every role × (own or care-team patient's, another patient's) × reviewed or not,
+    /// plus products no patient added.
+    #[test]
+    fn only_the_patient_and_their_care_team_see_who_added_a_product() {
+        use ProductVisibility::*;
+        let org = OrganizationId::new();
+        let own = PatientId::new();
+        for role in Role::ALL {
+            let actor = actor(role, org, (role == Role::Patient).then_some(own));
+            for reviewed in [false, true] {
+                let clinic = ProductOrigin {
+                    added_by_patient: None,
+                    reviewed,
+                    actor_on_care_team: false,
+                };
+                assert_eq!(
+                    product_visibility(&actor, &clinic),
+                    Full,
+                    "{role} clinic product"
+                );
+                let mine = ProductOrigin {
+                    added_by_patient: Some(own),
+                    reviewed,
+                    actor_on_care_team: role == Role::Clinician,
+                };
+                let expected_mine = match role {
+                    Role::Patient | Role::Clinician => Full,
+                    _ if reviewed => WithoutOrigin,
+                    _ => Hidden,
+                };
+                assert_eq!(
+                    product_visibility(&actor, &mine),
+                    expected_mine,
+                    "{role} own or care-team patient's, reviewed {reviewed}"
+                );
+                let others = ProductOrigin {
+                    added_by_patient: Some(PatientId::new()),
+                    reviewed,
+                    actor_on_care_team: false,
+                };
+                let expected_others = if reviewed { WithoutOrigin } else { Hidden };
+                assert_eq!(
+                    product_visibility(&actor, &others),
+                    expected_others,
+                    "{role} another patient's, reviewed {reviewed}"
                 );
             }
         }

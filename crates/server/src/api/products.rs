@@ -1,5 +1,8 @@
 //! `/api/v1/products` and `/api/v1/batches`: the organization's product catalogue,
-//! batch certificates of analysis and their quality flags.
+//! batch certificates of analysis and their quality flags. What a reader sees of a
+//! patient's addition follows `speciosa_core::policy::product_visibility`.
+
+use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::State;
@@ -10,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use speciosa_core::FieldErrors;
 use speciosa_core::account::Role;
 use speciosa_core::audit::Outcome;
-use speciosa_core::ids::{BatchId, ProductId};
+use speciosa_core::ids::{BatchId, PatientId, ProductId};
 use speciosa_core::patient::parse_date;
-use speciosa_core::policy::OrganizationAction;
+use speciosa_core::policy::{self, OrganizationAction, ProductOrigin, ProductVisibility};
 use speciosa_core::product::{
     Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields,
 };
@@ -299,6 +302,7 @@ pub struct ProductView {
     pub labels_hydroxy_as_ingredient: bool,
     /// `reviewed`, or `pending_review` for a patient's addition "as labelled".
     pub review_status: String,
+    /// The patient who added it; shown only to that patient and their care team.
     pub added_by_patient_id: Option<Uuid>,
     pub batches: Vec<BatchView>,
     pub created_at: String,
@@ -331,7 +335,8 @@ impl ProductView {
     }
 }
 
-/// The organization's product, or 404.
+/// The organization's product, or 404, whoever may see it: for recording doses against
+/// batches already chosen. Catalogue reads go through [`visible_product`].
 pub async fn organization_product(
     state: &AppState,
     user: &Authenticated,
@@ -345,7 +350,7 @@ pub async fn organization_product(
         .ok_or_else(|| ApiError::not_found("product"))
 }
 
-/// The organization's batch with its product, or 404.
+/// The organization's batch with its product, or 404 (see [`organization_product`]).
 pub async fn organization_batch(
     state: &AppState,
     user: &Authenticated,
@@ -358,6 +363,66 @@ pub async fn organization_batch(
         .filter(|b| b.organization_id == user.actor.organization_id)
         .ok_or_else(|| ApiError::not_found("batch"))?;
     let product = organization_product(state, user, batch.product_id).await?;
+    Ok((product, batch))
+}
+
+/// `product` as `user` may see it (`policy::product_visibility`): `None` when hidden,
+/// without the adding patient when the reader is not theirs to know.
+fn as_seen_by(user: &Authenticated, mut product: Product, on_care_team: bool) -> Option<Product> {
+    let origin = ProductOrigin {
+        added_by_patient: product.added_by_patient_id,
+        reviewed: product.review_status == "reviewed",
+        actor_on_care_team: on_care_team,
+    };
+    match policy::product_visibility(&user.actor, &origin) {
+        ProductVisibility::Full => Some(product),
+        ProductVisibility::WithoutOrigin => {
+            product.added_by_patient_id = None;
+            Some(product)
+        }
+        ProductVisibility::Hidden => None,
+    }
+}
+
+/// Whether `user` is a clinician on the care team of the patient who added `product`.
+async fn on_adders_care_team(
+    state: &AppState,
+    user: &Authenticated,
+    product: &Product,
+) -> Result<bool, ApiError> {
+    let Some(patient) = product.added_by_patient_id else {
+        return Ok(false);
+    };
+    if user.actor.role != Role::Clinician {
+        return Ok(false);
+    }
+    let scope = state
+        .store
+        .patient_scope(patient, user.actor.user_id)
+        .await?;
+    Ok(matches!(scope, Some((org, true)) if org == user.actor.organization_id))
+}
+
+/// The organization's product as `user` may see it, or 404.
+pub async fn visible_product(
+    state: &AppState,
+    user: &Authenticated,
+    id: ProductId,
+) -> Result<Product, ApiError> {
+    let product = organization_product(state, user, id).await?;
+    let on_team = on_adders_care_team(state, user, &product).await?;
+    as_seen_by(user, product, on_team).ok_or_else(|| ApiError::not_found("product"))
+}
+
+/// The organization's batch with its product, both as `user` may see them, or 404.
+pub async fn visible_batch(
+    state: &AppState,
+    user: &Authenticated,
+    id: BatchId,
+) -> Result<(Product, Batch), ApiError> {
+    let (product, batch) = organization_batch(state, user, id).await?;
+    let on_team = on_adders_care_team(state, user, &product).await?;
+    let product = as_seen_by(user, product, on_team).ok_or_else(|| ApiError::not_found("batch"))?;
     Ok((product, batch))
 }
 
@@ -453,7 +518,33 @@ pub async fn catalogue(
         .store
         .list_products(user.actor.organization_id)
         .await?;
-    let batches = state.store.list_batches(user.actor.organization_id).await?;
+    let needs_team = user.actor.role == Role::Clinician
+        && products.iter().any(|p| p.added_by_patient_id.is_some());
+    let team: HashSet<PatientId> = if needs_team {
+        state
+            .store
+            .list_care_team_patients(user.actor.organization_id, user.actor.user_id)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let products: Vec<Product> = products
+        .into_iter()
+        .filter_map(|p| {
+            let on_team = p.added_by_patient_id.is_some_and(|a| team.contains(&a));
+            as_seen_by(user, p, on_team)
+        })
+        .collect();
+    let batches = state
+        .store
+        .list_batches(user.actor.organization_id)
+        .await?
+        .into_iter()
+        .filter(|b| products.iter().any(|p| p.id == b.product_id))
+        .collect();
     Ok((products, batches))
 }
 
@@ -472,7 +563,7 @@ pub async fn get_one(
         "product",
     )
     .await?;
-    let product = organization_product(&state, &user, id).await?;
+    let product = visible_product(&state, &user, id).await?;
     let batches = state.store.list_batches(user.actor.organization_id).await?;
     Ok(Json(ProductView::new(&state, &product, &batches)))
 }
@@ -504,14 +595,16 @@ pub async fn edit_product(
         "product",
     )
     .await?;
-    organization_product(state, user, id).await?;
+    let current = organization_product(state, user, id).await?;
+    let on_team = on_adders_care_team(state, user, &current).await?;
+    as_seen_by(user, current, on_team).ok_or_else(|| ApiError::not_found("product"))?;
     let details = request.parse()?;
     let action = if request.reviewed {
         "product.review"
     } else {
         "product.update"
     };
-    Ok(state
+    let updated = state
         .store
         .update_product(
             id,
@@ -525,7 +618,8 @@ pub async fn edit_product(
                 Outcome::Success,
             ),
         )
-        .await?)
+        .await?;
+    as_seen_by(user, updated, on_team).ok_or_else(|| ApiError::not_found("product"))
 }
 
 #[utoipa::path(post, path = "/api/v1/products/{id}/batches", tag = "products", params(("id" = Uuid, Path)), request_body = BatchRequest,
@@ -563,7 +657,7 @@ pub async fn add_batch(
         "batch",
     )
     .await?;
-    let product = organization_product(state, user, product_id).await?;
+    let product = visible_product(state, user, product_id).await?;
     let content = request.parse()?;
     let batch = state
         .store
@@ -595,7 +689,7 @@ pub async fn get_batch(
         "batch",
     )
     .await?;
-    let (product, batch) = organization_batch(&state, &user, id).await?;
+    let (product, batch) = visible_batch(&state, &user, id).await?;
     Ok(Json(BatchView::new(&state, &product, &batch)))
 }
 
@@ -625,7 +719,7 @@ pub async fn edit_batch(
         "batch",
     )
     .await?;
-    let (product, _) = organization_batch(state, user, id).await?;
+    let (product, _) = visible_batch(state, user, id).await?;
     let content = request.parse()?;
     let action = if content.recalled {
         "batch.recall"
@@ -678,7 +772,7 @@ pub async fn patch_batch(
         "batch",
     )
     .await?;
-    let (_, current) = organization_batch(&state, &user, id).await?;
+    let (_, current) = visible_batch(&state, &user, id).await?;
     let assay = match &patch.assay {
         Some(request) => Some(request.parse()?),
         None => current.assay.clone(),
@@ -723,6 +817,6 @@ pub async fn patch_batch(
         )
         .await?;
     crate::safety::after_batch_change(&state, id).await;
-    let (product, _) = organization_batch(&state, &user, id).await?;
+    let (product, _) = visible_batch(&state, &user, id).await?;
     Ok(Json(BatchView::new(&state, &product, &batch)))
 }

@@ -1,6 +1,8 @@
 //! The product catalogue: products, batches and their certificates of analysis (COA),
 //! with each batch's quality flags explained in plain words. Clinicians manage the
-//! catalogue; patients read it and may add a product "as labelled" for review.
+//! catalogue; patients read it and may add a product "as labelled" for review. A
+//! patient's addition is seen only by them and their care team until reviewed, and who
+//! added it only by them ever after (`speciosa_core::policy::product_visibility`).
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -18,7 +20,7 @@ use crate::access;
 use crate::api::products::{
     AssayRequest, BatchRequest, HeavyMetalsRequest, MicrobialRequest, ProductRequest,
     QualityFlagView, add_batch, add_product, batch_flags, catalogue, edit_batch, edit_product,
-    organization_batch, organization_product,
+    visible_batch, visible_product,
 };
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
@@ -897,7 +899,7 @@ async fn product_page(
         "product",
     )
     .await?;
-    let product = organization_product(state, user, id).await?;
+    let product = visible_product(state, user, id).await?;
     let batches = state.store.list_batches(user.actor.organization_id).await?;
     let (product_form, product_errors) = forms;
     let per = per_unit(product.details.form);
@@ -1032,7 +1034,7 @@ async fn batch_page(
         "batch",
     )
     .await?;
-    let (product, batch) = organization_batch(state, user, id).await?;
+    let (product, batch) = visible_batch(state, user, id).await?;
     let per = per_unit(product.details.form);
     let status = errors.status;
     let page = BatchPage {

@@ -13,6 +13,7 @@ mod doses;
 mod forwarded_for;
 mod medications_pages;
 mod patients;
+mod product_privacy;
 mod products;
 mod session;
 mod session_lifetime;

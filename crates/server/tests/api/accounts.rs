@@ -17,6 +17,7 @@ on_both_backends!(
     an_organization_requirement_sends_staff_without_two_factor_to_enrol_first,
     after_sign_in_the_page_only_ever_sends_people_to_a_path_on_this_site,
     an_alert_decision_only_returns_to_a_path_on_this_site,
+    the_users_page_sets_temporary_passwords_and_the_two_factor_requirement,
 );
 
 const NEW_PASSWORD: &str = "an entirely new passphrase";
@@ -740,4 +741,72 @@ async fn an_alert_decision_only_returns_to_a_path_on_this_site(app: TestApp) {
     )
     .await;
     assert_eq!(location(&kept), "/alerts?saved=resolved");
+}
+
+async fn the_users_page_sets_temporary_passwords_and_the_two_factor_requirement(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let page = clinic.admin.get("/admin/users").await.text().await.unwrap();
+    assert!(page.contains(&format!("/admin/users/{}/password", casey.id())));
+    assert!(page.contains("Require two-factor sign-in for staff"));
+    // Admins cannot give themselves one (the form is not offered, and the route refuses).
+    assert!(!page.contains(&format!("/admin/users/{}/password", clinic.admin.id())));
+
+    let short = post_form(
+        &clinic.admin,
+        &format!("/admin/users/{}/password", casey.id()),
+        &[("temporary_password", "short")],
+    )
+    .await;
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        short
+            .text()
+            .await
+            .unwrap()
+            .contains("at least 12 characters")
+    );
+    let set = post_form(
+        &clinic.admin,
+        &format!("/admin/users/{}/password", casey.id()),
+        &[("temporary_password", "temporary password 1")],
+    )
+    .await;
+    assert_eq!(set.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&set), "/admin/users?saved=temporary-password#main");
+    problem(casey.get("/api/v1/session").await, StatusCode::UNAUTHORIZED).await;
+    let page = clinic.admin.get("/admin/users").await.text().await.unwrap();
+    assert!(page.contains("Temporary password</span>"), "{page}");
+    // Only admins reach the form's route.
+    let robin = app.staff(&clinic, "clinician", "Robin Roe").await;
+    let refused = post_form(
+        &robin,
+        &format!("/admin/users/{}/password", clinic.admin.id()),
+        &[("temporary_password", "temporary password 2")],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = post_form(
+        &robin,
+        "/admin/organization/two-factor",
+        &[("require_staff_totp", "true")],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let on = post_form(
+        &clinic.admin,
+        "/admin/organization/two-factor",
+        &[("require_staff_totp", "true")],
+    )
+    .await;
+    assert_eq!(on.status(), StatusCode::SEE_OTHER);
+    assert!(
+        clinic.admin.get_json("/api/v1/session").await["required_action"]
+            == "two_factor_enrolment_required"
+    );
+    // The admin is staff too: the users page now sends them to enrol.
+    let page = clinic.admin.get("/admin/users").await;
+    assert_eq!(location(&page), "/account/two-factor");
+    assert_eq!(audited(&app, "organization.update", "success").await, 1);
 }

@@ -17,7 +17,7 @@ use crate::api::alerts::{read_alert, read_inbox, review};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{PageForm, PageUser};
-use crate::pages::{FormErrors, Nav, home_path, humanize, render, require_role, utc_minute};
+use crate::pages::{FormErrors, Nav, humanize, render, require_role, utc_minute};
 
 /// One alert as the pages show it.
 pub struct AlertCard {
@@ -405,8 +405,8 @@ async fn decide(
                 Review::Acknowledge => "acknowledged",
                 Review::Resolve => "resolved",
             };
-            let back = local_path(&form.return_to)
-                .unwrap_or_else(|| home_path(user.actor.role).to_owned());
+            // Only clinicians decide alerts; their inbox is where a decision belongs.
+            let back = local_path(&form.return_to).unwrap_or_else(|| "/alerts".to_owned());
             let separator = if back.contains('?') { '&' } else { '?' };
             Ok(Redirect::to(&format!("{back}{separator}saved={saved}")).into_response())
         }

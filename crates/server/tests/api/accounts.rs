@@ -733,7 +733,7 @@ async fn an_alert_decision_only_returns_to_a_path_on_this_site(app: TestApp) {
     )
     .await;
     assert_eq!(hostile.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&hostile), "/roster?saved=acknowledged");
+    assert_eq!(location(&hostile), "/alerts?saved=acknowledged");
     let kept = post_form(
         &casey,
         &format!("/alerts/{alert}/resolve"),

@@ -268,9 +268,13 @@ mod tests {
     }
 }
 
-/// Sign-in throttling: after this many failures within [`SignInThrottle::WINDOW_SECONDS`],
-/// further attempts are refused without checking the password. Counting per account
-/// slows guessing one password; per address slows spraying many accounts
+/// Sign-in throttling. Every password check (and every two-factor code) first takes
+/// a slot for its account and its client address, atomically in the database; once
+/// [`SignInThrottle::MAX_FAILURES_PER_ACCOUNT`] slots for an account, or
+/// [`SignInThrottle::MAX_FAILURES_PER_ADDRESS`] for an address, were taken within
+/// [`SignInThrottle::WINDOW_SECONDS`] and not given back by a success, further attempts
+/// are refused without checking anything, however many arrive at once. Counting per
+/// account slows guessing one password; per address slows spraying many accounts
 /// (OWASP Authentication Cheat Sheet, "Protect against automated attacks").
 pub struct SignInThrottle;
 

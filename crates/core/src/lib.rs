@@ -17,9 +17,11 @@ pub mod policy;
 pub mod product;
 pub mod progress;
 pub mod quality;
+pub mod redirect;
 pub mod roster;
 pub mod safety;
 pub mod sleep;
+pub mod two_factor;
 pub mod validation;
 
 pub use validation::{FieldError, FieldErrors};

@@ -7,8 +7,11 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use speciosa_core::account::{Email, Role, SignInThrottle};
 use speciosa_core::audit::{AuditEntry, Outcome};
-use speciosa_core::ids::PatientId;
-use speciosa_store::{SessionLimits, SessionRecord, StoreError, User};
+use speciosa_core::ids::{PatientId, UserId};
+use speciosa_core::two_factor::{SecondFactor, TotpSecret};
+use speciosa_store::{
+    SessionLimits, SessionRecord, SignInAttempt, StoreError, User, UserCredentials,
+};
 
 use crate::app::AppState;
 use crate::passwords;
@@ -90,7 +93,17 @@ pub struct SignedIn {
 #[derive(Debug)]
 pub enum SignInError {
     InvalidCredentials,
-    Throttled { retry_after_seconds: u64 },
+    Throttled {
+        retry_after_seconds: u64,
+    },
+    /// The password was right; the account also needs a TOTP or recovery code.
+    SecondFactorRequired {
+        user_id: UserId,
+    },
+    /// The second factor was wrong, expired or already used.
+    InvalidSecondFactor,
+    /// A page sign-in's second step came too late (or its challenge is unknown).
+    ChallengeExpired,
     Store(StoreError),
 }
 
@@ -120,39 +133,67 @@ fn sign_in_entry(
     }
 }
 
-/// Checks throttling, then the password; on success starts a session.
+/// How long a page sign-in may take between its password and its code.
+const CHALLENGE_LIFETIME: SignedDuration = SignedDuration::from_mins(5);
+
+/// Takes a throttling slot before anything is checked (see [`SignInThrottle`]); a
+/// refusal is audited.
+async fn reserve_attempt(
+    state: &AppState,
+    email: &str,
+    user: Option<&User>,
+    client_addr: &str,
+    entry: impl FnOnce(Option<&User>, Outcome, Option<String>) -> AuditEntry,
+) -> Result<SignInAttempt, SignInError> {
+    let reserved = state
+        .store
+        .reserve_sign_in_attempt(
+            email,
+            client_addr,
+            SignedDuration::from_secs(SignInThrottle::WINDOW_SECONDS),
+            SignInThrottle::MAX_FAILURES_PER_ACCOUNT,
+            SignInThrottle::MAX_FAILURES_PER_ADDRESS,
+        )
+        .await?;
+    match reserved {
+        Some(attempt) => Ok(attempt),
+        None => {
+            state
+                .store
+                .append_audit(entry(
+                    user,
+                    Outcome::Denied,
+                    Some(format!("throttled; email={email}")),
+                ))
+                .await?;
+            Err(SignInError::Throttled {
+                retry_after_seconds: SignInThrottle::WINDOW_SECONDS as u64,
+            })
+        }
+    }
+}
+
+/// Takes a throttling slot, then checks the password and, when the account has
+/// two-factor sign-in on, `second`; on success starts a session. A failed check keeps
+/// its slot, so at most [`SignInThrottle::MAX_FAILURES_PER_ACCOUNT`] checks per account
+/// happen per window however many requests arrive at once.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: String,
+    second: Option<SecondFactor>,
     client_addr: &str,
 ) -> Result<SignedIn, SignInError> {
     // A malformed email can match no account; it is throttled and audited like any other miss.
     let email = Email::parse(email)
         .map(|e| e.as_str().to_owned())
         .unwrap_or_else(|_| email.trim().to_ascii_lowercase());
-    let since = Timestamp::now() - SignedDuration::from_secs(SignInThrottle::WINDOW_SECONDS);
-    let failures = state
-        .store
-        .sign_in_failures_since(&email, client_addr, since)
-        .await?;
     let credentials = state.store.find_credentials(&email).await?;
     let user = credentials.as_ref().map(|c| &c.user);
-
-    if SignInThrottle::is_throttled(failures.for_account, failures.from_address) {
-        state
-            .store
-            .append_audit(sign_in_entry(
-                user,
-                Outcome::Denied,
-                client_addr,
-                Some(format!("throttled; email={email}")),
-            ))
-            .await?;
-        return Err(SignInError::Throttled {
-            retry_after_seconds: SignInThrottle::WINDOW_SECONDS as u64,
-        });
-    }
+    let attempt = reserve_attempt(state, &email, user, client_addr, |u, o, d| {
+        sign_in_entry(u, o, client_addr, d)
+    })
+    .await?;
 
     let stored_hash = credentials
         .as_ref()
@@ -166,22 +207,144 @@ pub async fn sign_in(
         };
         state
             .store
-            .record_sign_in_failure(
-                &email,
+            .append_audit(sign_in_entry(
+                user,
+                Outcome::Failure,
                 client_addr,
-                sign_in_entry(user, Outcome::Failure, client_addr, Some(detail)),
-            )
+                Some(detail),
+            ))
             .await?;
         return Err(SignInError::InvalidCredentials);
     }
-
     let Some(credentials) = credentials else {
         return Err(SignInError::InvalidCredentials);
     };
+    let method = if credentials.totp_secret.is_none() {
+        None
+    } else {
+        let Some(second) = second else {
+            // Not a failure: the client learns a code is needed. Only a right password gets here.
+            state.store.release_sign_in_attempt(attempt).await?;
+            return Err(SignInError::SecondFactorRequired {
+                user_id: credentials.user.id,
+            });
+        };
+        Some(check_second_factor(state, &credentials, &second, client_addr).await?)
+    };
+    start_session(state, &email, credentials, client_addr, method).await
+}
+
+/// For a page sign-in whose password was right: a token that lets the second step
+/// ask only for the code.
+pub async fn begin_second_factor(state: &AppState, user: UserId) -> Result<String, StoreError> {
+    let token = new_token();
+    state
+        .store
+        .create_sign_in_challenge(&token_hash(&token), user, CHALLENGE_LIFETIME)
+        .await?;
+    Ok(token)
+}
+
+/// The page sign-in's second step: the code, throttled like a password.
+pub async fn complete_second_factor(
+    state: &AppState,
+    challenge: &str,
+    second: SecondFactor,
+    client_addr: &str,
+) -> Result<SignedIn, SignInError> {
+    let challenge_hash = token_hash(challenge);
+    let Some(user_id) = state.store.sign_in_challenge(&challenge_hash).await? else {
+        return Err(SignInError::ChallengeExpired);
+    };
+    let credentials = state
+        .store
+        .credentials_of(user_id)
+        .await?
+        .filter(|c| c.user.active && c.totp_secret.is_some())
+        .ok_or(SignInError::ChallengeExpired)?;
+    let email = credentials.user.email.clone();
+    reserve_attempt(
+        state,
+        &email,
+        Some(&credentials.user),
+        client_addr,
+        |u, o, d| sign_in_entry(u, o, client_addr, d),
+    )
+    .await?;
+    let method = check_second_factor(state, &credentials, &second, client_addr).await?;
+    state
+        .store
+        .delete_sign_in_challenge(&challenge_hash)
+        .await?;
+    start_session(state, &email, credentials, client_addr, Some(method)).await
+}
+
+/// Checks a TOTP code (once per time step) or uses up a recovery code; a miss is
+/// audited and keeps its throttling slot.
+async fn check_second_factor(
+    state: &AppState,
+    credentials: &UserCredentials,
+    second: &SecondFactor,
+    client_addr: &str,
+) -> Result<&'static str, SignInError> {
+    let user = &credentials.user;
+    let accepted = match second {
+        SecondFactor::Totp(code) => {
+            let secret = credentials
+                .totp_secret
+                .as_deref()
+                .map(TotpSecret::from_base32);
+            let now = u64::try_from(Timestamp::now().as_second()).unwrap_or(0);
+            match secret {
+                Some(Ok(secret)) => match secret.verify(code, now, credentials.totp_last_step) {
+                    Some(step) => state.store.accept_totp_step(user.id, step).await?,
+                    None => false,
+                },
+                Some(Err(error)) => {
+                    crate::error::log_chain("reading a stored TOTP secret", &error);
+                    false
+                }
+                None => false,
+            }
+        }
+        SecondFactor::Recovery(code) => {
+            state.store.use_recovery_code(user.id, &code.hash()).await?
+        }
+    };
+    let method = match second {
+        SecondFactor::Totp(_) => "totp",
+        SecondFactor::Recovery(_) => "recovery code",
+    };
+    if accepted {
+        return Ok(method);
+    }
+    state
+        .store
+        .append_audit(sign_in_entry(
+            Some(user),
+            Outcome::Failure,
+            client_addr,
+            Some(format!(
+                "wrong two-factor code ({method}); email={})",
+                user.email
+            )),
+        ))
+        .await?;
+    Err(SignInError::InvalidSecondFactor)
+}
+
+async fn start_session(
+    state: &AppState,
+    email: &str,
+    credentials: UserCredentials,
+    client_addr: &str,
+    second_factor: Option<&'static str>,
+) -> Result<SignedIn, SignInError> {
     let token = new_token();
     let csrf_token = new_token();
     let limits = session_limits_for(state, credentials.user.role);
-    state.store.clear_sign_in_failures(&email).await?;
+    state.store.clear_sign_in_failures(email).await?;
+    let detail = second_factor.map(|method| format!("two-factor: {method}"));
     state
         .store
         .create_session(
@@ -190,7 +353,12 @@ pub async fn sign_in(
             &csrf_token,
             limits,
             Some(client_addr),
-            sign_in_entry(Some(&credentials.user), Outcome::Success, client_addr, None),
+            sign_in_entry(
+                Some(&credentials.user),
+                Outcome::Success,
+                client_addr,
+                detail,
+            ),
         )
         .await?;
     Ok(SignedIn {
@@ -199,6 +367,76 @@ pub async fn sign_in(
         user: credentials.user,
         own_patient_id: credentials.patient_id,
     })
+}
+
+/// Why a signed-in user's password, asked for again, was not accepted.
+#[derive(Debug)]
+pub enum PasswordCheckError {
+    Wrong,
+    Throttled { retry_after_seconds: u64 },
+    Store(StoreError),
+}
+
+impl From<StoreError> for PasswordCheckError {
+    fn from(error: StoreError) -> Self {
+        PasswordCheckError::Store(error)
+    }
+}
+
+/// Checks a signed-in user's own password (to change it or turn two-factor sign-in
+/// off), throttled and audited like a sign-in so a borrowed session cannot guess it.
+pub async fn verify_own_password(
+    state: &AppState,
+    user: &crate::extract::Authenticated,
+    password: String,
+    audit_action: &str,
+) -> Result<UserCredentials, PasswordCheckError> {
+    let entry = |outcome, detail| AuditEntry {
+        detail,
+        ..user.audit(
+            audit_action,
+            "user",
+            Some(user.actor.user_id.to_string()),
+            None,
+            outcome,
+        )
+    };
+    let email = user.session.user.email.clone();
+    let attempt = match reserve_attempt(
+        state,
+        &email,
+        Some(&user.session.user),
+        &user.client_addr,
+        |_, outcome, detail| entry(outcome, detail),
+    )
+    .await
+    {
+        Ok(attempt) => attempt,
+        Err(SignInError::Throttled {
+            retry_after_seconds,
+        }) => {
+            return Err(PasswordCheckError::Throttled {
+                retry_after_seconds,
+            });
+        }
+        Err(SignInError::Store(error)) => return Err(error.into()),
+        Err(_) => return Err(PasswordCheckError::Wrong),
+    };
+    let credentials = state
+        .store
+        .credentials_of(user.actor.user_id)
+        .await?
+        .ok_or(StoreError::NotFound("user"))?;
+    if passwords::verify_password(password, Some(credentials.password_hash.clone())).await {
+        state.store.release_sign_in_attempt(attempt).await?;
+        Ok(credentials)
+    } else {
+        state
+            .store
+            .append_audit(entry(Outcome::Failure, Some("wrong password".into())))
+            .await?;
+        Err(PasswordCheckError::Wrong)
+    }
 }
 
 /// Staff sessions idle out sooner and last about one shift; patients keep theirs

@@ -140,7 +140,11 @@ impl IntoResponse for ApiError {
 /// An error on a web page: a redirect to sign in, or a readable page.
 #[derive(Debug)]
 pub enum PageError {
-    SignIn { next: String },
+    SignIn {
+        next: String,
+    },
+    /// Somewhere the visitor must go first (e.g. to change a temporary password).
+    Redirect(&'static str),
     Problem(ApiError),
 }
 
@@ -170,6 +174,7 @@ impl IntoResponse for PageError {
                 };
                 Redirect::to(&target).into_response()
             }
+            PageError::Redirect(target) => Redirect::to(target).into_response(),
             PageError::Problem(problem) => {
                 let page = ErrorPage {
                     status: problem.kind.status.as_u16(),

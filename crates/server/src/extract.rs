@@ -150,6 +150,72 @@ async fn load_session(parts: &Parts, state: &AppState) -> Result<Option<Authenti
     Ok(session.map(|s| Authenticated::from_session(s, client_addr(parts, state))))
 }
 
+/// What a signed-in user must do before anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountGate {
+    /// An admin set a temporary password.
+    ChangePassword,
+    /// The organization requires staff to use two-factor sign-in, and this user has not.
+    EnrolTwoFactor,
+}
+
+/// Where a gated user may still go: their own account, their session and signing out.
+const UNGATED_PATHS: [&str; 4] = ["/api/v1/session", "/api/v1/account", "/account", "/logout"];
+
+impl AccountGate {
+    pub fn for_user(user: &speciosa_store::User) -> Option<AccountGate> {
+        if user.password_change_required {
+            Some(AccountGate::ChangePassword)
+        } else if user.must_enrol_totp() {
+            Some(AccountGate::EnrolTwoFactor)
+        } else {
+            None
+        }
+    }
+
+    fn blocking(user: &Authenticated, path: &str) -> Option<AccountGate> {
+        let ungated = UNGATED_PATHS.iter().any(|open| {
+            path.strip_prefix(open)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
+        if ungated {
+            None
+        } else {
+            Self::for_user(&user.session.user)
+        }
+    }
+
+    /// The page that resolves the gate.
+    pub fn page(self) -> &'static str {
+        match self {
+            AccountGate::ChangePassword => "/account#change-password",
+            AccountGate::EnrolTwoFactor => "/account/two-factor",
+        }
+    }
+
+    fn problem(self) -> ApiError {
+        match self {
+            AccountGate::ChangePassword => ApiError::new(
+                problems::PASSWORD_CHANGE_REQUIRED,
+                "password change required: an administrator set a temporary password; change it with PUT /api/v1/account/password first",
+            ),
+            AccountGate::EnrolTwoFactor => ApiError::new(
+                problems::TWO_FACTOR_ENROLMENT_REQUIRED,
+                "two-factor sign-in required: your organization requires it for staff; turn it on with POST /api/v1/account/totp first",
+            ),
+        }
+    }
+}
+
+/// The request's path as the client sent it (nested routers see it without their prefix).
+fn full_path(parts: &Parts) -> &str {
+    parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|uri| uri.0.path())
+        .unwrap_or_else(|| parts.uri.path())
+}
+
 fn is_state_changing(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -169,6 +235,9 @@ impl FromRequestParts<AppState> for ApiUser {
         let user = load_session(parts, state)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
+        if let Some(gate) = AccountGate::blocking(&user, full_path(parts)) {
+            return Err(gate.problem());
+        }
         if is_state_changing(&parts.method) {
             let sent = parts
                 .headers
@@ -199,6 +268,9 @@ impl FromRequestParts<AppState> for PageUser {
     ) -> Result<Self, Self::Rejection> {
         match load_session(parts, state).await? {
             Some(mut user) => {
+                if let Some(gate) = AccountGate::blocking(&user, full_path(parts)) {
+                    return Err(PageError::Redirect(gate.page()));
+                }
                 if user.actor.role == speciosa_core::account::Role::Clinician {
                     user.open_urgent_alerts =
                         Some(state.store.open_urgent_count(user.actor.user_id).await?);

@@ -54,6 +54,14 @@ problems! {
         "The database cannot be reached right now.";
     INTERNAL = "internal", INTERNAL_SERVER_ERROR, "Internal error",
         "Something failed on the server. It has been logged; nothing was half-written.";
+    SECOND_FACTOR_REQUIRED = "second-factor-required", UNAUTHORIZED, "Two-factor code required",
+        "The email and password were right, and this account signs in with two factors: send them again with `totp_code` (the 6-digit code from the authenticator app) or `recovery_code` (one of the recovery codes shown at enrolment).";
+    INVALID_SECOND_FACTOR = "invalid-second-factor", UNAUTHORIZED, "Two-factor code did not match",
+        "The two-factor code was wrong, too old, or already used (each code works once). Wait for the next code, or use a recovery code. Failed codes count towards sign-in throttling.";
+    PASSWORD_CHANGE_REQUIRED = "password-change-required", FORBIDDEN, "Password change required",
+        "An administrator set a temporary password for this account. Change it with PUT /api/v1/account/password (or on the /account page) before doing anything else.";
+    TWO_FACTOR_ENROLMENT_REQUIRED = "two-factor-enrolment-required", FORBIDDEN, "Two-factor sign-in required",
+        "Your organization requires staff to sign in with two factors. Turn it on with POST /api/v1/account/totp and POST /api/v1/account/totp/activate (or on the /account/two-factor page) before doing anything else.";
 }
 
 impl ProblemType {

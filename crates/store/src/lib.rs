@@ -25,6 +25,7 @@ mod organizations;
 mod patients;
 mod products;
 mod sessions;
+mod two_factor;
 mod types;
 mod users;
 
@@ -36,7 +37,7 @@ pub use medications::Medication;
 pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary};
 pub use products::{Batch, BatchContent, Product};
-pub use sessions::{SessionLimits, SessionRecord, SignInFailures};
+pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
 pub use types::{DbDate, DbTime};
 pub use users::{NewUser, User, UserCredentials};
 

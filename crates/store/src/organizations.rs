@@ -1,16 +1,20 @@
 //! Organizations: the clinics that are Speciosa's tenants.
 
 use jiff::Timestamp;
+use speciosa_core::audit::AuditEntry;
 use speciosa_core::ids::OrganizationId;
 use uuid::Uuid;
 
-use crate::{BeginWrite, DbTime, Result, Store, conflict_on_unique, on_pool};
+use crate::audit::AppendAudit;
+use crate::{BeginWrite, DbTime, Result, Store, StoreError, conflict_on_unique, on_pool};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
     pub created_at: Timestamp,
+    /// Staff (admins, clinicians, researchers) must sign in with two factors.
+    pub require_staff_totp: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -18,7 +22,10 @@ struct OrganizationRow {
     id: Uuid,
     name: String,
     created_at: DbTime,
+    require_staff_totp: bool,
 }
+
+const ORGANIZATION_COLUMNS: &str = "id, name, created_at, require_staff_totp";
 
 impl From<OrganizationRow> for Organization {
     fn from(row: OrganizationRow) -> Self {
@@ -26,6 +33,7 @@ impl From<OrganizationRow> for Organization {
             id: OrganizationId::from_uuid(row.id),
             name: row.name,
             created_at: row.created_at.0,
+            require_staff_totp: row.require_staff_totp,
         }
     }
 }
@@ -36,6 +44,7 @@ impl Store {
             id: OrganizationId::new(),
             name: name.to_owned(),
             created_at: DbTime::now().0,
+            require_staff_totp: false,
         };
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -54,7 +63,7 @@ impl Store {
     pub async fn find_organization_by_name(&self, name: &str) -> Result<Option<Organization>> {
         on_pool!(self, pool => {
             let row: Option<OrganizationRow> =
-                sqlx::query_as("SELECT id, name, created_at FROM organizations WHERE name = $1")
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE name = $1")))
                     .bind(name)
                     .fetch_optional(pool)
                     .await?;
@@ -65,11 +74,36 @@ impl Store {
     pub async fn get_organization(&self, id: OrganizationId) -> Result<Option<Organization>> {
         on_pool!(self, pool => {
             let row: Option<OrganizationRow> =
-                sqlx::query_as("SELECT id, name, created_at FROM organizations WHERE id = $1")
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1")))
                     .bind(id.as_uuid())
                     .fetch_optional(pool)
                     .await?;
             Ok(row.map(Organization::from))
         })
+    }
+
+    /// Turns the staff two-factor requirement on or off and records it, together.
+    pub async fn set_require_staff_totp(
+        &self,
+        id: OrganizationId,
+        required: bool,
+        audit: AuditEntry,
+    ) -> Result<Organization> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query("UPDATE organizations SET require_staff_totp = $1 WHERE id = $2")
+                .bind(required)
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound("organization"));
+            }
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        self.get_organization(id)
+            .await?
+            .ok_or(StoreError::NotFound("organization"))
     }
 }

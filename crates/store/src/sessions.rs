@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::audit::AppendAudit;
 use crate::users::{USER_COLUMNS, UserRow};
-use crate::{BeginWrite, DbTime, Result, Store, User, on_pool};
+use crate::{Backend, BeginWrite, DbTime, Result, Store, User, on_pool};
 
 /// A live session with the user it belongs to.
 #[derive(Clone, Debug)]
@@ -45,12 +45,10 @@ struct SessionRow {
     user: UserRow,
 }
 
-/// Recent failed sign-ins for one account and for one client address.
+/// A throttling slot taken for one sign-in attempt (a row in `login_failures`
+/// that counts as a failure until the attempt succeeds or gives it back).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignInFailures {
-    pub for_account: i64,
-    pub from_address: i64,
-}
+pub struct SignInAttempt(i64);
 
 /// Idle expiry counts from the last request to within this much. Touching the session
 /// on every request would turn every read into a write; a few seconds' slack costs
@@ -166,48 +164,84 @@ impl Store {
         })
     }
 
-    pub async fn sign_in_failures_since(
+    /// Takes a throttling slot for one sign-in attempt before anything is checked,
+    /// or `None` when `email` already has `max_for_account` attempts (or the address
+    /// `max_from_address`) within `window`. Counting and taking happen atomically, so
+    /// however many attempts arrive at once, no more than the limit are let through.
+    /// The slot stays as a failure unless the attempt succeeds (see
+    /// [`Store::clear_sign_in_failures`]) or is given back ([`Store::release_sign_in_attempt`]).
+    pub async fn reserve_sign_in_attempt(
         &self,
         email: &str,
         client_addr: &str,
-        since: Timestamp,
-    ) -> Result<SignInFailures> {
-        on_pool!(self, pool => {
-            let (for_account, from_address): (i64, i64) = sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND failed_at > $3), \
-                        (SELECT COUNT(*) FROM login_failures WHERE client_addr = $2 AND failed_at > $3)",
-            )
-            .bind(email)
-            .bind(client_addr)
-            .bind(DbTime::from(since))
-            .fetch_one(pool)
-            .await?;
-            Ok(SignInFailures { for_account, from_address })
-        })
+        window: SignedDuration,
+        max_for_account: i64,
+        max_from_address: i64,
+    ) -> Result<Option<SignInAttempt>> {
+        let now = DbTime::now();
+        let since = DbTime::from(now.0 - window);
+        // One statement counts and inserts; what makes it atomic differs per backend.
+        const RESERVE: &str = "INSERT INTO login_failures (email, client_addr, failed_at) \
+             SELECT $1, $2, $3 \
+             WHERE (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND failed_at > $4) < $5 \
+               AND (SELECT COUNT(*) FROM login_failures WHERE client_addr = $2 AND failed_at > $4) < $6 \
+             RETURNING id";
+        let id: Option<i64> = match &self.backend {
+            // BEGIN IMMEDIATE: one writer at a time, so nobody inserts between count and insert.
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin_write().await?;
+                let id = sqlx::query_scalar(RESERVE)
+                    .bind(email)
+                    .bind(client_addr)
+                    .bind(now)
+                    .bind(since)
+                    .bind(max_for_account)
+                    .bind(max_from_address)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                id
+            }
+            // Under READ COMMITTED two transactions could both count four; transaction-scoped
+            // advisory locks on the account and the address (always in that order, in two
+            // key spaces, so no two attempts wait on each other in a cycle) serialize them,
+            // and the insert's statement snapshot sees every earlier holder's committed row.
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin_write().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
+                    .bind(email)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(2, hashtext($1))")
+                    .bind(client_addr)
+                    .execute(&mut *tx)
+                    .await?;
+                let id = sqlx::query_scalar(RESERVE)
+                    .bind(email)
+                    .bind(client_addr)
+                    .bind(now)
+                    .bind(since)
+                    .bind(max_for_account)
+                    .bind(max_from_address)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                id
+            }
+        };
+        Ok(id.map(SignInAttempt))
     }
 
-    /// Records a failed sign-in for throttling and in the audit log, together.
-    pub async fn record_sign_in_failure(
-        &self,
-        email: &str,
-        client_addr: &str,
-        audit: AuditEntry,
-    ) -> Result<()> {
+    /// Gives a slot back: the attempt neither failed nor signed anyone in (the password
+    /// was right and the second factor is still to come).
+    pub async fn release_sign_in_attempt(&self, attempt: SignInAttempt) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO login_failures (email, client_addr, failed_at) VALUES ($1, $2, $3)")
-                .bind(email)
-                .bind(client_addr)
-                .bind(DbTime::now())
-                .execute(&mut *tx)
-                .await?;
-            tx.append_audit(audit).await?;
-            tx.commit().await?;
+            sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(attempt.0).execute(pool).await?;
         });
         Ok(())
     }
 
-    /// A successful sign-in forgives the account's earlier failures (not the address's).
+    /// A successful sign-in forgives the account's earlier failures, and its own slot.
     pub async fn clear_sign_in_failures(&self, email: &str) -> Result<()> {
         on_pool!(self, pool => {
             sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(pool).await?;

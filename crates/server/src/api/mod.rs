@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 
 use crate::app::AppState;
 
+pub mod account;
 pub mod alerts;
 pub mod assessments;
 pub mod audit_log;
@@ -14,6 +15,7 @@ pub mod checkin;
 pub mod doses;
 pub mod fhir;
 pub mod medications;
+pub mod organization;
 pub mod patients;
 pub mod predicted;
 pub mod products;
@@ -28,8 +30,19 @@ pub fn router() -> Router<AppState> {
                 .get(session::current)
                 .delete(session::sign_out),
         )
+        .route("/account/password", put(account::change_password))
+        .route(
+            "/account/totp",
+            post(account::begin_totp).delete(account::disable_totp),
+        )
+        .route("/account/totp/activate", post(account::activate_totp))
+        .route(
+            "/organization",
+            get(organization::get_one).patch(organization::update),
+        )
         .route("/users", post(users::create).get(users::list))
         .route("/users/{id}", get(users::get_one).patch(users::update))
+        .route("/users/{id}/password", put(users::set_password))
         .route("/clinicians", get(users::clinicians))
         .route("/patients", post(patients::create).get(patients::list))
         .route(
@@ -110,7 +123,9 @@ pub fn router() -> Router<AppState> {
     servers((url = "/", description = "This server")),
     paths(
         session::sign_in, session::current, session::sign_out,
-        users::create, users::list, users::get_one, users::update, users::clinicians,
+        account::change_password, account::begin_totp, account::activate_totp, account::disable_totp,
+        users::create, users::list, users::get_one, users::update, users::set_password, users::clinicians,
+        organization::get_one, organization::update,
         patients::create, patients::list, patients::get_one, patients::update,
         patients::care_team, patients::replace_care_team, patients::create_account,
         products::create, products::list, products::get_one, products::update,
@@ -129,8 +144,9 @@ pub fn router() -> Router<AppState> {
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
     tags(
-        (name = "session", description = "Signing in and out"),
-        (name = "users", description = "Accounts (admins)"),
+        (name = "session", description = "Signing in and out (with a two-factor code when the account has it on)"),
+        (name = "account", description = "Your own password and two-factor sign-in (TOTP, RFC 6238)"),
+        (name = "users", description = "Accounts, temporary passwords and the organization's sign-in settings (admins)"),
         (name = "patients", description = "Patient records and care teams (clinicians; patients see themselves)"),
         (name = "products", description = "The product catalogue, batch certificates of analysis and quality flags"),
         (name = "doses", description = "Doses in milligrams of mitragynine and 7-OH, and daily exposure"),

@@ -4,13 +4,15 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use speciosa_core::FieldErrors;
+use speciosa_core::two_factor::{RecoveryCode, SecondFactor, TotpCode};
 use utoipa::ToSchema;
 
 use crate::api::users::UserView;
 use crate::app::AppState;
 use crate::auth::{self, SignInError};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiUser, ClientAddr};
+use crate::extract::{AccountGate, ApiJson, ApiUser, ClientAddr};
 use crate::problems;
 
 #[derive(Deserialize, ToSchema)]
@@ -19,6 +21,37 @@ pub struct SignInRequest {
     #[schema(example = "amara.okafor@demo.speciosa.test")]
     pub email: String,
     pub password: String,
+    /// For accounts with two-factor sign-in on: the 6-digit code from the authenticator
+    /// app. Without it (or `recovery_code`) such an account answers 401
+    /// `/problems/second-factor-required`.
+    #[schema(example = "492039")]
+    pub totp_code: Option<String>,
+    /// Instead of `totp_code`: one of the recovery codes shown at enrolment (each works once).
+    #[schema(example = "3f9a-12bc-77e0-c4d1-0a5b")]
+    pub recovery_code: Option<String>,
+}
+
+/// The second factor sent with a sign-in, if any.
+pub fn second_factor(
+    totp_code: Option<&str>,
+    recovery_code: Option<&str>,
+) -> Result<Option<SecondFactor>, FieldErrors> {
+    fn given(value: Option<&str>) -> Option<&str> {
+        value.map(str::trim).filter(|v| !v.is_empty())
+    }
+    match (given(totp_code), given(recovery_code)) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(FieldErrors::single(
+            "recovery_code",
+            "send either totp_code or recovery_code, not both",
+        )),
+        (Some(code), None) => TotpCode::parse(code)
+            .map(|c| Some(SecondFactor::Totp(c)))
+            .map_err(|e| FieldErrors::single("totp_code", e.to_string())),
+        (None, Some(code)) => RecoveryCode::parse(code)
+            .map(|c| Some(SecondFactor::Recovery(c)))
+            .map_err(|e| FieldErrors::single("recovery_code", e.to_string())),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -30,22 +63,47 @@ pub struct SessionView {
     pub patient_id: Option<uuid::Uuid>,
     /// The session ends after this many seconds without a request.
     pub idle_timeout_seconds: i64,
+    /// What must happen before anything else works (every other route answers 403
+    /// with this problem type): `password_change_required` or `two_factor_enrolment_required`.
+    #[schema(example = json!(null))]
+    pub required_action: Option<String>,
+}
+
+fn required_action(user: &speciosa_store::User) -> Option<String> {
+    AccountGate::for_user(user).map(|gate| {
+        match gate {
+            AccountGate::ChangePassword => "password_change_required",
+            AccountGate::EnrolTwoFactor => "two_factor_enrolment_required",
+        }
+        .to_owned()
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignInRequest,
     responses(
-        (status = 200, description = "Signed in; the session cookie is set", body = SessionView),
-        (status = 401, description = "Email or password did not match", body = crate::api::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed sign-ins; see Retry-After", body = crate::api::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Signed in; the session cookie is set. If `required_action` is set, only account routes work until it is done.", body = SessionView),
+        (status = 401, description = "Email or password did not match (`/problems/invalid-credentials`); the account needs a two-factor code and none was sent (`/problems/second-factor-required`: send the same request with `totp_code` or `recovery_code`); or the code did not match or was used already (`/problems/invalid-second-factor`)", body = crate::api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`totp_code` is not 6 digits, `recovery_code` is malformed, or both were sent", body = crate::api::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins or codes for this account (5) or address (20) within 15 minutes; see Retry-After", body = crate::api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sign_in(
     state: axum::extract::State<AppState>,
     ClientAddr(client_addr): ClientAddr,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<Response, ApiError> {
-    let signed_in = auth::sign_in(&state, &request.email, request.password, &client_addr)
-        .await
-        .map_err(sign_in_problem)?;
+    let second = second_factor(
+        request.totp_code.as_deref(),
+        request.recovery_code.as_deref(),
+    )?;
+    let signed_in = auth::sign_in(
+        &state,
+        &request.email,
+        request.password,
+        second,
+        &client_addr,
+    )
+    .await
+    .map_err(sign_in_problem)?;
     let idle = if signed_in.user.role.is_staff() {
         state.config.staff_idle_timeout
     } else {
@@ -56,6 +114,7 @@ pub async fn sign_in(
         user: UserView::from(&signed_in.user),
         patient_id: signed_in.own_patient_id.map(|id| id.as_uuid()),
         idle_timeout_seconds: idle.as_secs(),
+        required_action: required_action(&signed_in.user),
     };
     let cookie = auth::session_cookie(&signed_in.token, state.config.secure_cookies);
     Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
@@ -79,6 +138,18 @@ pub fn sign_in_problem(error: SignInError) -> ApiError {
                 ),
             )
         },
+        SignInError::SecondFactorRequired { .. } => ApiError::new(
+            problems::SECOND_FACTOR_REQUIRED,
+            "this account signs in with two factors: send the same request again with totp_code (the 6-digit code from the authenticator app) or recovery_code",
+        ),
+        SignInError::InvalidSecondFactor => ApiError::new(
+            problems::INVALID_SECOND_FACTOR,
+            "the two-factor code did not match or was already used; wait for the next code or use a recovery code",
+        ),
+        SignInError::ChallengeExpired => ApiError::new(
+            problems::INVALID_CREDENTIALS,
+            "this sign-in took too long; start again with the email and password",
+        ),
         SignInError::Store(error) => error.into(),
     }
 }
@@ -94,6 +165,7 @@ pub async fn current(ApiUser(user): ApiUser) -> Json<SessionView> {
         user: UserView::from(&user.session.user),
         patient_id: user.session.own_patient_id.map(|id| id.as_uuid()),
         idle_timeout_seconds: user.session.idle_timeout.as_secs(),
+        required_action: required_action(&user.session.user),
     })
 }
 

@@ -32,6 +32,10 @@ pub struct UserView {
     pub role: String,
     pub active: bool,
     pub created_at: String,
+    /// An admin set a temporary password that must be changed before anything else.
+    pub password_change_required: bool,
+    /// Two-factor sign-in (TOTP) is on.
+    pub totp_enabled: bool,
 }
 
 impl From<&User> for UserView {
@@ -44,6 +48,8 @@ impl From<&User> for UserView {
             role: user.role.as_str().to_owned(),
             active: user.active,
             created_at: user.created_at.to_string(),
+            password_change_required: user.password_change_required,
+            totp_enabled: user.totp_enabled,
         }
     }
 }
@@ -280,6 +286,75 @@ pub async fn set_active(
             id,
             active,
             admin.audit(action, "user", Some(id.to_string()), None, Outcome::Success),
+        )
+        .await?)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemporaryPasswordRequest {
+    /// At least 12 characters. Give it to the person privately; they must choose
+    /// their own at their next sign-in.
+    pub temporary_password: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = Uuid, Path)), request_body = TemporaryPasswordRequest,
+    responses(
+        (status = 204, description = "Set. The user's sessions have ended; after signing in with it they can do nothing until they choose their own password."),
+        (status = 422, description = "`temporary_password` is too short or too long, or the account is your own", body = crate::api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_password(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<UserId>,
+    ApiJson(request): ApiJson<TemporaryPasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ManageUsers,
+        "user.password.set_temporary",
+        "user",
+    )
+    .await?;
+    set_temporary_password(&state, &user, id, &request.temporary_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives a user of the admin's organization a temporary password; shared by the API
+/// and the admin page.
+pub async fn set_temporary_password(
+    state: &AppState,
+    admin: &Authenticated,
+    id: UserId,
+    temporary_password: &str,
+) -> Result<User, ApiError> {
+    organization_user(state, admin, id).await?;
+    if id == admin.actor.user_id {
+        return Err(FieldErrors::single(
+            "temporary_password",
+            "change your own password from your account (PUT /api/v1/account/password)",
+        )
+        .into());
+    }
+    let password = NewPassword::parse(temporary_password)
+        .map_err(|e| FieldErrors::single("temporary_password", e.to_string()))?;
+    let password_hash = passwords::hash_password_blocking(password)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    Ok(state
+        .store
+        .set_temporary_password(
+            admin.actor.organization_id,
+            id,
+            &password_hash,
+            admin.audit(
+                "user.password.set_temporary",
+                "user",
+                Some(id.to_string()),
+                None,
+                Outcome::Success,
+            ),
         )
         .await?)
 }

@@ -13,7 +13,8 @@ use speciosa_store::User;
 
 use crate::access;
 use crate::api::audit_log::{AuditQuery, browse};
-use crate::api::users::{create_staff_user, set_active};
+use crate::api::organization::set_require_staff_totp;
+use crate::api::users::{create_staff_user, set_active, set_temporary_password};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -26,6 +27,7 @@ const USER_LABELS: &[(&str, &str)] = &[
     ("role", "Role"),
     ("password", "Password"),
     ("active", "Active"),
+    ("temporary_password", "Temporary password"),
 ];
 const AUDIT_LABELS: &[(&str, &str)] = &[
     ("action", "Action"),
@@ -46,6 +48,8 @@ struct UserRow {
     active: bool,
     created: String,
     is_you: bool,
+    totp_enabled: bool,
+    password_change_required: bool,
 }
 
 /// The create-account form as typed; the password is never shown back.
@@ -69,9 +73,11 @@ struct UsersPage {
     form: NewUserForm,
     roles: Vec<Choice>,
     errors: FormErrors,
-    /// A refused activation or deactivation.
+    /// A refused activation, deactivation or temporary password.
     row_errors: FormErrors,
     notice: Option<String>,
+    /// The organization requires staff to sign in with two factors.
+    require_staff_totp: bool,
 }
 
 async fn users_page(
@@ -95,6 +101,11 @@ async fn users_page(
         .list_users(user.actor.organization_id, None)
         .await?;
     users.sort_by_key(|u| (u.role.as_str(), u.display_name.to_lowercase()));
+    let require_staff_totp = state
+        .store
+        .get_organization(user.actor.organization_id)
+        .await?
+        .is_some_and(|o| o.require_staff_totp);
     let status = errors.status.max(row_errors.status);
     let page = UsersPage {
         nav: Nav::for_user(user).at("/admin/users"),
@@ -110,6 +121,7 @@ async fn users_page(
         errors,
         row_errors,
         notice,
+        require_staff_totp,
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -123,6 +135,8 @@ fn user_row(u: &User, viewer: &Authenticated) -> UserRow {
         active: u.active,
         created: u.created_at.strftime("%Y-%m-%d").to_string(),
         is_you: u.id == viewer.actor.user_id,
+        totp_enabled: u.totp_enabled,
+        password_change_required: u.password_change_required,
     }
 }
 
@@ -137,6 +151,17 @@ pub async fn users(
         }
         Some("activated") => Some("Account activated.".to_owned()),
         Some("deactivated") => Some("Account deactivated and its sessions ended.".to_owned()),
+        Some("temporary-password") => Some(
+            "Temporary password set and the person's sessions ended. Give it to them privately: they must choose their own when they next sign in."
+                .to_owned(),
+        ),
+        Some("two-factor-required") => Some(
+            "Two-factor sign-in is now required for staff. Staff without it are asked to set it up when they next open a page."
+                .to_owned(),
+        ),
+        Some("two-factor-optional") => {
+            Some("Two-factor sign-in is no longer required for staff.".to_owned())
+        }
         _ => None,
     };
     users_page(
@@ -229,6 +254,75 @@ pub async fn set_user_active(
             .await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct TemporaryPasswordForm {
+    #[serde(default)]
+    temporary_password: String,
+}
+
+pub async fn set_user_password(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    submitted: PageForm<TemporaryPasswordForm>,
+) -> Result<Response, PageError> {
+    let id: UserId = id.parse().map_err(|_| ApiError::not_found("user"))?;
+    let PageForm { user, form, .. } = submitted;
+    access::organization(
+        &state,
+        &user,
+        OrganizationAction::ManageUsers,
+        "user.password.set_temporary",
+        "user",
+    )
+    .await?;
+    match set_temporary_password(&state, &user, id, &form.temporary_password).await {
+        Ok(_) => Ok(Redirect::to("/admin/users?saved=temporary-password#main").into_response()),
+        Err(error) => {
+            let row_errors = FormErrors::from_api(error, USER_LABELS)?;
+            users_page(
+                &state,
+                &user,
+                NewUserForm::default(),
+                FormErrors::none(),
+                row_errors,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RequireTwoFactorForm {
+    #[serde(default)]
+    require_staff_totp: String,
+}
+
+pub async fn set_require_two_factor(
+    State(state): State<AppState>,
+    submitted: PageForm<RequireTwoFactorForm>,
+) -> Result<Response, PageError> {
+    let PageForm { user, form, .. } = submitted;
+    let required = match form.require_staff_totp.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return Err(ApiError::new(
+                problems::MALFORMED_REQUEST,
+                "require_staff_totp must be true or false",
+            )
+            .into());
+        }
+    };
+    set_require_staff_totp(&state, &user, required).await?;
+    let saved = if required {
+        "two-factor-required"
+    } else {
+        "two-factor-optional"
+    };
+    Ok(Redirect::to(&format!("/admin/users?saved={saved}#main")).into_response())
 }
 
 /// The audit filter form as typed.

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use speciosa_core::account::Role;
 use speciosa_core::ids::AlertId;
+use speciosa_core::redirect::SafeReturnPath;
 use speciosa_core::safety::Rule;
 use speciosa_store::{Alert, AlertAction, Review};
 
@@ -404,7 +405,8 @@ async fn decide(
                 Review::Acknowledge => "acknowledged",
                 Review::Resolve => "resolved",
             };
-            let back = local_path(&form.return_to).unwrap_or("/alerts");
+            // Only clinicians decide alerts; their inbox is where a decision belongs.
+            let back = local_path(&form.return_to).unwrap_or_else(|| "/alerts".to_owned());
             let separator = if back.contains('?') { '&' } else { '?' };
             Ok(Redirect::to(&format!("{back}{separator}saved={saved}")).into_response())
         }
@@ -415,9 +417,9 @@ async fn decide(
     }
 }
 
-/// Only a path on this site: never another origin (`//host`, `https://…`).
-fn local_path(path: &str) -> Option<&str> {
-    (path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')).then_some(path)
+/// Only a path on this site, however a browser reads it (see `SafeReturnPath`).
+fn local_path(path: &str) -> Option<String> {
+    SafeReturnPath::parse(path).map(|p| p.as_str().to_owned())
 }
 
 #[cfg(test)]
@@ -447,10 +449,12 @@ mod tests {
     #[test]
     fn only_paths_on_this_site_are_followed_after_a_decision() {
         assert_eq!(
-            local_path("/alerts?status=open"),
+            local_path("/alerts?status=open").as_deref(),
             Some("/alerts?status=open")
         );
         assert_eq!(local_path("//evil.example/x"), None);
+        assert_eq!(local_path("/\t/evil.example/x"), None);
+        assert_eq!(local_path("/%2F%2Fevil.example"), None);
         assert_eq!(local_path("https://evil.example"), None);
         assert_eq!(local_path(""), None);
     }

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(start))
         .route("/login", get(sign_in::form).post(sign_in::submit))
+        .route("/login/two-factor", post(sign_in::submit_second_factor))
         .route("/logout", post(sign_in::sign_out))
         .route("/patients", get(patients::list).post(patients::create))
         .route("/patients/new", get(patients::new_form))
@@ -99,8 +100,22 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}/resolve", post(alerts::resolve))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/active", post(admin::set_user_active))
+        .route("/admin/users/{id}/password", post(admin::set_user_password))
+        .route(
+            "/admin/organization/two-factor",
+            post(admin::set_require_two_factor),
+        )
         .route("/admin/audit", get(admin::audit))
         .route("/account", get(account::show))
+        .route("/account/password", post(account::change_password))
+        .route(
+            "/account/two-factor",
+            get(account::two_factor).post(account::activate_two_factor),
+        )
+        .route(
+            "/account/two-factor/disable",
+            post(account::disable_two_factor),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/cows.js", get(cows_script))
         .route("/problems/{slug}", get(problem_page))

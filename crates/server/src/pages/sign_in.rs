@@ -7,11 +7,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use speciosa_core::redirect::SafeReturnPath;
+use speciosa_store::User;
+
+use crate::api::session::second_factor;
 use crate::app::AppState;
-use crate::auth::{self, SignInError};
+use crate::auth::{self, SignInError, SignedIn};
 use crate::error::{ApiError, PageError};
-use crate::extract::{ClientAddr, MaybePageUser, PageForm};
-use crate::pages::{home_path, render};
+use crate::extract::{AccountGate, ClientAddr, MaybePageUser, PageForm};
+use crate::pages::{home_path, render, sentence};
 use crate::problems;
 
 #[derive(Template)]
@@ -20,16 +24,13 @@ struct SignInPage<'a> {
     error: Option<&'a str>,
     email: &'a str,
     next: &'a str,
+    /// On the second step (two-factor code): the challenge from the first.
+    challenge: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
-}
-
-/// Only same-site paths, so the sign-in page cannot be used to bounce people elsewhere.
-fn safe_next(next: Option<&str>) -> Option<&str> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
 }
 
 pub async fn form(
@@ -39,11 +40,12 @@ pub async fn form(
     if let Some(user) = user {
         return Ok(Redirect::to(home_path(user.actor.role)).into_response());
     }
-    let next = safe_next(query.next.as_deref()).unwrap_or("");
+    let next = SafeReturnPath::parse_opt(query.next.as_deref());
     Ok(render(&SignInPage {
         error: None,
         email: "",
-        next,
+        next: next.as_ref().map_or("", SafeReturnPath::as_str),
+        challenge: None,
     })?
     .into_response())
 }
@@ -76,53 +78,165 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
+fn refuse_cross_site(headers: &HeaderMap) -> Result<(), PageError> {
+    if is_cross_site(headers) {
+        return Err(
+            ApiError::new(problems::CSRF, "sign in from Speciosa's own sign-in page").into(),
+        );
+    }
+    Ok(())
+}
+
+/// Where a new session goes: what the account must do first, else the page asked
+/// for (only ever a path on this site), else the role's home.
+fn destination(user: &User, next: Option<&SafeReturnPath>) -> String {
+    if let Some(gate) = AccountGate::for_user(user) {
+        return gate.page().to_owned();
+    }
+    next.map_or_else(
+        || home_path(user.role).to_owned(),
+        |n| n.as_str().to_owned(),
+    )
+}
+
+fn signed_in_response(
+    state: &AppState,
+    signed_in: &SignedIn,
+    next: Option<&SafeReturnPath>,
+) -> Response {
+    let cookie = auth::session_cookie(&signed_in.token, state.config.secure_cookies);
+    (
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to(&destination(&signed_in.user, next)),
+    )
+        .into_response()
+}
+
+fn throttled_message(retry_after_seconds: u64) -> String {
+    format!(
+        "Too many failed sign-ins for this account or from this device. Try again in {} minutes.",
+        retry_after_seconds / 60
+    )
+}
+
 pub async fn submit(
     State(state): State<AppState>,
     ClientAddr(client_addr): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, PageError> {
-    if is_cross_site(&headers) {
-        return Err(
-            ApiError::new(problems::CSRF, "sign in from Speciosa's own sign-in page").into(),
-        );
-    }
-    let next = safe_next(form.next.as_deref()).unwrap_or("");
-    match auth::sign_in(&state, &form.email, form.password, &client_addr).await {
-        Ok(signed_in) => {
-            let target = if next.is_empty() {
-                home_path(signed_in.user.role)
-            } else {
-                next
-            };
-            let cookie = auth::session_cookie(&signed_in.token, state.config.secure_cookies);
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(target)).into_response())
-        }
-        Err(SignInError::Store(error)) => Err(error.into()),
-        Err(error) => {
-            let (status, message) = match error {
-                SignInError::Throttled {
+    refuse_cross_site(&headers)?;
+    let next = SafeReturnPath::parse_opt(form.next.as_deref());
+    let next_text = next.as_ref().map_or("", SafeReturnPath::as_str);
+    let (status, message) =
+        match auth::sign_in(&state, &form.email, form.password, None, &client_addr).await {
+            Ok(signed_in) => return Ok(signed_in_response(&state, &signed_in, next.as_ref())),
+            Err(SignInError::SecondFactorRequired { user_id }) => {
+                let challenge = auth::begin_second_factor(&state, user_id).await?;
+                let page = render(&SignInPage {
+                    error: None,
+                    email: "",
+                    next: next_text,
+                    challenge: Some(&challenge),
+                })?;
+                return Ok(page.into_response());
+            }
+            Err(SignInError::Store(error)) => return Err(error.into()),
+            Err(SignInError::Throttled {
+                retry_after_seconds,
+            }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                throttled_message(retry_after_seconds),
+            ),
+            Err(_) => (
+                StatusCode::UNAUTHORIZED,
+                "The email or password did not match. Check both and try again.".to_owned(),
+            ),
+        };
+    let page = render(&SignInPage {
+        error: Some(&message),
+        email: form.email.trim(),
+        next: next_text,
+        challenge: None,
+    })?;
+    Ok((status, page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SecondFactorForm {
+    challenge: String,
+    #[serde(default)]
+    totp_code: String,
+    #[serde(default)]
+    recovery_code: String,
+    next: Option<String>,
+}
+
+/// The second step: the code from the authenticator app, or a recovery code.
+pub async fn submit_second_factor(
+    State(state): State<AppState>,
+    ClientAddr(client_addr): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<SecondFactorForm>,
+) -> Result<Response, PageError> {
+    refuse_cross_site(&headers)?;
+    let next = SafeReturnPath::parse_opt(form.next.as_deref());
+    let next_text = next.as_ref().map_or("", SafeReturnPath::as_str);
+    let second = match second_factor(Some(&form.totp_code), Some(&form.recovery_code)) {
+        Ok(Some(second)) => Ok(second),
+        Ok(None) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter the 6-digit code from your authenticator app, or a recovery code.".to_owned(),
+        )),
+        Err(errors) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors
+                .errors
+                .first()
+                .map(|e| sentence(&e.detail))
+                .unwrap_or_default(),
+        )),
+    };
+    let outcome = match second {
+        Ok(second) => {
+            match auth::complete_second_factor(&state, &form.challenge, second, &client_addr).await
+            {
+                Ok(signed_in) => {
+                    return Ok(signed_in_response(&state, &signed_in, next.as_ref()));
+                }
+                Err(SignInError::Store(error)) => return Err(error.into()),
+                Err(SignInError::ChallengeExpired) => {
+                    let page = render(&SignInPage {
+                        error: Some("That took too long. Sign in again with your email and password."),
+                        email: "",
+                        next: next_text,
+                        challenge: None,
+                    })?;
+                    return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+                }
+                Err(SignInError::Throttled {
                     retry_after_seconds,
-                } => (
+                }) => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "Too many failed sign-ins for this account or from this device. Try again in {} minutes.",
-                        retry_after_seconds / 60
-                    ),
+                    throttled_message(retry_after_seconds),
                 ),
-                _ => (
+                Err(_) => (
                     StatusCode::UNAUTHORIZED,
-                    "The email or password did not match. Check both and try again.".to_owned(),
+                    "That code did not match, or was already used. Wait for the next code and try again."
+                        .to_owned(),
                 ),
-            };
-            let page = render(&SignInPage {
-                error: Some(&message),
-                email: form.email.trim(),
-                next,
-            })?;
-            Ok((status, page).into_response())
+            }
         }
-    }
+        Err(refusal) => refusal,
+    };
+    let (status, message) = outcome;
+    let page = render(&SignInPage {
+        error: Some(&message),
+        email: "",
+        next: next_text,
+        challenge: Some(&form.challenge),
+    })?;
+    Ok((status, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -143,9 +257,21 @@ mod tests {
 
     #[test]
     fn only_same_site_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/patients/1")), Some("/patients/1"));
-        assert_eq!(safe_next(Some("//evil.example")), None);
-        assert_eq!(safe_next(Some("https://evil.example")), None);
-        assert_eq!(safe_next(Some("/\\evil.example")), None);
+        let next = |raw| SafeReturnPath::parse_opt(Some(raw)).map(|p| p.as_str().to_owned());
+        assert_eq!(next("/patients/1").as_deref(), Some("/patients/1"));
+        assert_eq!(next("//evil.example"), None);
+        assert_eq!(next("https://evil.example"), None);
+        assert_eq!(next("/\\evil.example"), None);
+        assert_eq!(next("/\t/evil.example/x"), None);
+    }
+
+    #[test]
+    fn a_sign_in_from_another_site_is_refused() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "speciosa.test".parse().unwrap());
+        headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(is_cross_site(&headers));
+        headers.insert(header::ORIGIN, "https://speciosa.test".parse().unwrap());
+        assert!(!is_cross_site(&headers));
     }
 }

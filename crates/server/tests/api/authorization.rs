@@ -14,6 +14,8 @@ on_both_backends!(every_operation_answers_every_role_as_the_policy_says);
 enum Scope {
     /// Needs only a session.
     AnySignedIn,
+    /// The caller's own account, for staff only (two-factor sign-in).
+    Staff,
     /// An organization duty of one role.
     Organization(&'static [&'static str]),
     /// About one patient; writes are not open to the patient themself.
@@ -62,10 +64,27 @@ fn operations() -> Vec<Operation> {
     vec![
         op(Method::GET, "/api/v1/session", AnySignedIn),
         op(Method::DELETE, "/api/v1/session", AnySignedIn),
+        op(Method::PUT, "/api/v1/account/password", AnySignedIn),
+        // Before enrolment starts there is nothing to confirm (409, counted as allowed),
+        // so confirming is listed first and never turns two-factor sign-in on here.
+        op(Method::POST, "/api/v1/account/totp/activate", Staff),
+        op(Method::POST, "/api/v1/account/totp", Staff),
+        op(Method::DELETE, "/api/v1/account/totp", Staff),
+        op(
+            Method::GET,
+            "/api/v1/organization",
+            Organization(&["admin"]),
+        ),
+        op(
+            Method::PATCH,
+            "/api/v1/organization",
+            Organization(&["admin"]),
+        ),
         op(Method::POST, "/api/v1/users", Organization(&["admin"])),
         op(Method::GET, "/api/v1/users", Organization(&["admin"])),
         op(Method::GET, "/api/v1/users/{id}", OrgUser),
         op(Method::PATCH, "/api/v1/users/{id}", OrgUser),
+        op(Method::PUT, "/api/v1/users/{id}/password", OrgUser),
         op(
             Method::GET,
             "/api/v1/clinicians",
@@ -201,6 +220,8 @@ fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
     };
     match scope {
         Scope::AnySignedIn => Allowed,
+        Scope::Staff if role == "patient" => Forbidden,
+        Scope::Staff => Allowed,
         Scope::Organization(roles) => {
             if roles.contains(&role) {
                 Allowed
@@ -493,6 +514,18 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                         },
                     );
                 let body = match (op.method.as_str(), op.path) {
+                    // The same password again, so every later sign-in still works.
+                    ("PUT", "/api/v1/account/password") => {
+                        json!({"current_password": PASSWORD, "new_password": PASSWORD})
+                    }
+                    ("POST", "/api/v1/account/totp/activate") => json!({"code": "000000"}),
+                    ("POST", "/api/v1/account/totp") => json!({}),
+                    ("DELETE", "/api/v1/account/totp") => json!({"password": PASSWORD}),
+                    // Left off, so nobody is sent to enrol mid-matrix.
+                    ("PATCH", "/api/v1/organization") => json!({"require_staff_totp": false}),
+                    ("PUT", "/api/v1/users/{id}/password") => {
+                        json!({"temporary_password": PASSWORD})
+                    }
                     ("POST", "/api/v1/users") => {
                         json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"})
                     }

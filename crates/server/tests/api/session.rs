@@ -12,6 +12,9 @@ on_both_backends!(
     the_sixth_attempt_after_five_failures_for_an_account_is_throttled,
     twenty_failures_from_one_address_throttle_every_account_from_it,
     an_idle_session_expires,
+    forty_concurrent_wrong_passwords_for_one_account_get_only_five_password_checks,
+    concurrent_failures_from_one_address_get_only_twenty_checks_across_accounts,
+    throttling_slots_taken_at_the_same_instant_never_exceed_the_limit,
 );
 
 async fn signing_in_returns_a_csrf_token_a_user_and_a_session_cookie(app: TestApp) {
@@ -187,4 +190,105 @@ async fn an_idle_session_expires(app: TestApp) {
     assert_eq!(admin.get("/api/v1/users").await.status(), StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     problem(admin.get("/api/v1/users").await, StatusCode::UNAUTHORIZED).await;
+}
+
+async fn forty_concurrent_wrong_passwords_for_one_account_get_only_five_password_checks(
+    app: TestApp,
+) {
+    app.clinic("Northside").await;
+    let anonymous = app.anonymous();
+    let attempts = (0..40).map(|_| {
+        let anonymous = anonymous.clone();
+        async move {
+            anonymous
+                .post(
+                    "/api/v1/session",
+                    &json!({"email": "admin@northside.test", "password": "not the password"}),
+                )
+                .await
+                .status()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 5, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // The audit log agrees: five password checks failed, the rest were refused unchecked.
+    let actions = app.audit_actions().await;
+    let count = |outcome: &str| {
+        actions
+            .iter()
+            .filter(|(action, o, _)| action == "session.create" && o == outcome)
+            .count()
+    };
+    assert_eq!((count("failure"), count("denied")), (5, 35));
+    // Within the window even the right password is refused, as documented.
+    let right = anonymous
+        .post(
+            "/api/v1/session",
+            &json!({"email": "admin@northside.test", "password": PASSWORD}),
+        )
+        .await;
+    let body = problem(right, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(body["type"], "/problems/too-many-sign-in-failures");
+}
+
+async fn concurrent_failures_from_one_address_get_only_twenty_checks_across_accounts(app: TestApp) {
+    app.clinic("Northside").await;
+    let anonymous = app.anonymous();
+    let attempts = (0..40).map(|n| {
+        let anonymous = anonymous.clone();
+        async move {
+            anonymous
+                .post(
+                    "/api/v1/session",
+                    &json!({"email": format!("guess{n}@northside.test"), "password": "wrong wrong wrong"}),
+                )
+                .await
+                .status()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 20, "{statuses:?}");
+}
+
+/// The store's reservation alone, with many attempts released at the same instant
+/// (the HTTP test above cannot line requests up this tightly).
+async fn throttling_slots_taken_at_the_same_instant_never_exceed_the_limit(app: TestApp) {
+    let window = jiff::SignedDuration::from_mins(15);
+    for round in 0..10 {
+        let email = format!("target{round}@northside.test");
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+        let tasks = (0..16).map(|n| {
+            let store = app.store.clone();
+            let barrier = barrier.clone();
+            let email = email.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .reserve_sign_in_attempt(&email, &format!("10.0.{round}.{n}"), window, 5, 20)
+                    .await
+                    .expect("reserve")
+                    .is_some()
+            })
+        });
+        let taken = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .filter(|r| *r.as_ref().expect("task"))
+            .count();
+        assert_eq!(taken, 5, "round {round}");
+    }
 }

@@ -9,6 +9,7 @@ mod assessments;
 mod audit;
 mod authorization;
 mod conventions;
+mod dose_amounts;
 mod doses;
 mod medications_pages;
 mod patients;

@@ -536,7 +536,11 @@ async fn new_dose_page(
     unusual: Option<UnusualQuestion>,
 ) -> Result<Response, PageError> {
     let (products, batches) = catalogue(state, user).await?;
-    let last = state.store.last_dose(patient.id).await?;
+    // While a question about the amount is open, the page offers nothing else to log.
+    let last = match unusual {
+        Some(_) => None,
+        None => state.store.last_dose(patient.id).await?,
+    };
     let repeat = match &last {
         Some(dose) => {
             let mut entry = user.audit(

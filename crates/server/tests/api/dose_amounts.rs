@@ -21,6 +21,7 @@ on_both_backends!(
     the_correction_form_asks_about_an_unusual_amount,
     log_the_same_dose_never_offers_a_refused_amount,
     the_import_page_lists_unusual_rows_to_tick,
+    the_openapi_document_describes_text_amounts_and_the_confirmation,
 );
 
 struct Setup {
@@ -691,4 +692,26 @@ async fn the_import_page_lists_unusual_rows_to_tick(app: TestApp) {
         amounts.contains(&10.0) && amounts.contains(&2.5),
         "{amounts:?}"
     );
+}
+
+async fn the_openapi_document_describes_text_amounts_and_the_confirmation(app: TestApp) {
+    let s = setup(&app).await;
+    let document = s.casey.get_json("/api/v1/openapi.json").await;
+    let request = &document["components"]["schemas"]["DoseRequest"]["properties"];
+    let kinds: Vec<&str> = request["amount"]["oneOf"]
+        .as_array()
+        .expect("amount is a number or a string")
+        .iter()
+        .filter_map(|s| s["type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["number", "string"], "{}", request["amount"]);
+    assert_eq!(request["confirm_unusual_amount"]["type"], "boolean");
+    assert!(
+        request["confirm_unusual_amount"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("3 times")
+    );
+    let import = &document["components"]["schemas"]["ImportRequest"]["properties"];
+    assert_eq!(import["confirm_unusual_lines"]["type"], "array");
 }

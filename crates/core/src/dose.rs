@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::amount::AmountInput;
 use crate::product::{Assay, ProductForm};
 use crate::quality::QualityStandards;
 
@@ -136,7 +137,8 @@ const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
 pub struct DoseFields<'a> {
     /// RFC 3339 with an offset; `None` means now.
     pub taken_at: Option<&'a str>,
-    pub amount: f64,
+    /// A number, or text as typed (`1,5`), read by [`crate::amount::parse_amount`].
+    pub amount: AmountInput,
     pub unit: &'a str,
     pub contexts: &'a [String],
     pub note: Option<&'a str>,
@@ -181,9 +183,14 @@ impl DoseEntry {
             }
         }
         let unit = errors.check("unit", fields.unit.parse::<DoseUnit>());
-        if !(fields.amount.is_finite() && fields.amount > 0.0) {
-            errors.push("amount", "amount must be a positive number");
-        }
+        let amount = match errors.check("amount", fields.amount.value()) {
+            Some(amount) if amount.is_finite() && amount > 0.0 => Some(amount),
+            Some(_) => {
+                errors.push("amount", "amount must be a positive number");
+                None
+            }
+            None => None,
+        };
         let mut contexts = Vec::new();
         for (index, raw) in fields.contexts.iter().enumerate() {
             if let Some(context) =
@@ -197,10 +204,10 @@ impl DoseEntry {
         if note.is_some_and(|n| n.chars().count() > 500) {
             errors.push("note", "a note must be at most 500 characters");
         }
-        match (taken_at, unit) {
-            (Some(taken_at), Some(unit)) if errors.is_empty() => Ok(DoseEntry {
+        match (taken_at, unit, amount) {
+            (Some(taken_at), Some(unit), Some(amount)) if errors.is_empty() => Ok(DoseEntry {
                 taken_at,
-                amount: fields.amount,
+                amount,
                 unit,
                 contexts,
                 note: note.map(str::to_owned),
@@ -422,6 +429,75 @@ impl Exposure {
     }
 }
 
+/// When a dose's mitragynine is far above what the patient usually takes in one dose,
+/// it is asked about before it is saved: a slipped decimal mark multiplies a dose by
+/// ten ("1,5" read as 15 g). The numbers are a clinic convention guarding against typing
+/// errors, not a clinical threshold; no published source sets them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UnusualAmountRule {
+    /// A dose above this many times the usual (median) single dose is unusual.
+    pub factor: f64,
+    /// The usual dose is the median over the patient's doses this far back.
+    pub window: SignedDuration,
+    /// Below this many recent doses with known milligrams there is no usual dose.
+    pub min_doses: usize,
+}
+
+/// The clinic convention: more than 3 times the median single dose of the last 14 days,
+/// once there are at least 3 such doses.
+pub const UNUSUAL_AMOUNT: UnusualAmountRule = UnusualAmountRule {
+    factor: 3.0,
+    window: SignedDuration::from_hours(14 * 24),
+    min_doses: 3,
+};
+
+/// A dose well above the patient's usual one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UnusualAmount {
+    /// This dose's mitragynine, mg.
+    pub dose_mg: f64,
+    /// The median single dose's mitragynine over the window, mg.
+    pub usual_mg: f64,
+    pub factor: f64,
+}
+
+impl UnusualAmountRule {
+    /// Whether a dose of `dose_mg` mitragynine is unusual against the patient's recent
+    /// single doses. Doses without known (positive) milligrams neither count nor are checked.
+    pub fn check(&self, dose_mg: Option<f64>, recent_mg: &[f64]) -> Option<UnusualAmount> {
+        let dose_mg = dose_mg.filter(|mg| mg.is_finite() && *mg > 0.0)?;
+        let known: Vec<f64> = recent_mg
+            .iter()
+            .copied()
+            .filter(|mg| mg.is_finite() && *mg > 0.0)
+            .collect();
+        if known.len() < self.min_doses {
+            return None;
+        }
+        let usual_mg = median(&known)?;
+        (dose_mg > self.factor * usual_mg).then_some(UnusualAmount {
+            dose_mg,
+            usual_mg,
+            factor: self.factor,
+        })
+    }
+}
+
+/// The median of the finite values; the mean of the middle two for an even count.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    Some(if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    })
+}
+
 /// Whether a dose taken at local time `taken` falls within `window` before the
 /// patient's usual bedtime (which may be after midnight). The window is a clinic
 /// setting; no published cut-off exists.
@@ -524,7 +600,7 @@ mod tests {
         let now: Timestamp = "2026-11-24T18:00:00Z".parse().unwrap();
         let fields = |taken_at: &'static str, confirm: bool| DoseFields {
             taken_at: Some(taken_at),
-            amount: 3.0,
+            amount: 3.0.into(),
             unit: "g",
             confirm_backdated: confirm,
             ..Default::default()
@@ -553,7 +629,7 @@ mod tests {
         let contexts = vec!["sleep".to_owned(), "pain".to_owned(), "sleep".to_owned()];
         let entry = DoseEntry::parse(
             &DoseFields {
-                amount: 2.5,
+                amount: 2.5.into(),
                 unit: "g",
                 contexts: &contexts,
                 ..Default::default()
@@ -566,7 +642,7 @@ mod tests {
         let bad = vec!["boredom".to_owned()];
         let errors = DoseEntry::parse(
             &DoseFields {
-                amount: 0.0,
+                amount: 0.0.into(),
                 unit: "kg",
                 contexts: &bad,
                 ..Default::default()
@@ -727,6 +803,84 @@ mod tests {
             window
         ));
         assert!(!is_bedtime_dose(time(21, 0, 0, 0), None, window));
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[4.0]), Some(4.0));
+        assert_eq!(median(&[9.0, 1.0, 5.0]), Some(5.0));
+        assert_eq!(median(&[1.0, 2.0, 10.0, 4.0]), Some(3.0));
+        assert_eq!(median(&[f64::NAN, 2.0, 6.0]), Some(4.0));
+    }
+
+    #[test]
+    fn a_dose_over_three_times_the_usual_median_is_unusual() {
+        let recent = [50.0, 55.0, 60.0];
+        // 15 g of a 19.5 mg/g leaf against a usual ~2.8 g: the "1,5" read as 15.
+        let unusual = UNUSUAL_AMOUNT.check(Some(292.5), &recent).unwrap();
+        assert_eq!((unusual.dose_mg, unusual.usual_mg), (292.5, 55.0));
+        assert_eq!(unusual.factor, 3.0);
+        assert_eq!(
+            UNUSUAL_AMOUNT.check(Some(165.0), &recent),
+            None,
+            "exactly 3 times is not more than 3 times"
+        );
+        assert!(UNUSUAL_AMOUNT.check(Some(165.1), &recent).is_some());
+        assert_eq!(UNUSUAL_AMOUNT.check(Some(20.0), &recent), None);
+    }
+
+    #[test]
+    fn without_three_recent_doses_with_known_milligrams_nothing_is_unusual() {
+        assert_eq!(UNUSUAL_AMOUNT.check(Some(1000.0), &[50.0, 50.0]), None);
+        assert_eq!(
+            UNUSUAL_AMOUNT.check(Some(1000.0), &[50.0, 50.0, 0.0, f64::NAN]),
+            None,
+            "zero and unknown milligrams give no scale"
+        );
+        assert_eq!(
+            UNUSUAL_AMOUNT.check(None, &[50.0, 50.0, 50.0]),
+            None,
+            "a dose of unknown milligrams cannot be compared"
+        );
+        assert!(
+            UNUSUAL_AMOUNT
+                .check(Some(1000.0), &[50.0, 50.0, 50.0])
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn amounts_typed_with_a_decimal_comma_are_decimals_and_grouping_is_refused() {
+        let now = Timestamp::now();
+        let parse = |amount: &str| {
+            DoseEntry::parse(
+                &DoseFields {
+                    amount: AmountInput::Text(amount.to_owned()),
+                    unit: "g",
+                    ..Default::default()
+                },
+                now,
+            )
+        };
+        assert_eq!(parse("1,5").unwrap().amount, 1.5);
+        for grouped in ["1,500", "1.500", "1 500", "1.500,5", "1,500.5"] {
+            let errors = parse(grouped).unwrap_err();
+            assert_eq!(errors.errors.len(), 1, "{grouped}");
+            assert_eq!(errors.errors[0].field, "amount");
+            assert!(
+                errors.errors[0].detail.contains("no thousands separators"),
+                "{grouped}: {}",
+                errors.errors[0].detail
+            );
+        }
+        let negative = parse("-2").unwrap_err();
+        assert_eq!(
+            negative.errors[0].detail,
+            "amount must be a positive number"
+        );
+        let zero = parse("0,0").unwrap_err();
+        assert_eq!(zero.errors[0].detail, "amount must be a positive number");
     }
 
     fn dose(at: &str, zone: &str, mg: f64) -> DoseForDay {

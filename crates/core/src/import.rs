@@ -1,8 +1,11 @@
 //! Reading a dose history from CSV (date, time, product, amount, unit; optionally lot,
 //! contexts, note). Rows are checked one by one so every bad row can be reported with
-//! its line number before anything is written.
+//! its line number before anything is written. Amounts may use a decimal comma (quoted,
+//! `"1,5"`, or in a file separated by semicolons, as spreadsheets in such locales save it).
 
 use jiff::civil::{Date, DateTime, Time};
+
+use crate::amount::parse_amount;
 
 /// A row that parsed; product and lot are resolved against the catalogue later.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +43,7 @@ const REQUIRED: [&str; 5] = ["date", "time", "product", "amount", "unit"];
 pub fn parse_csv(text: &str) -> ParsedImport {
     let mut parsed = ParsedImport::default();
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter(text))
         .trim(csv::Trim::All)
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -114,6 +118,14 @@ pub fn parse_csv(text: &str) -> ParsedImport {
         if record.iter().all(str::is_empty) {
             continue;
         }
+        // An unquoted decimal comma splits the amount into two columns.
+        if record.iter().skip(headers.len()).any(|v| !v.is_empty()) {
+            parsed.errors.push(ImportError {
+                line,
+                reason: "the row has more values than the header has columns; write a decimal comma inside quotes (\"1,5\"), or separate the columns with semicolons".to_owned(),
+            });
+            continue;
+        }
         let field = |i: usize| record.get(i).unwrap_or("").trim();
         let optional = |i: Option<usize>| i.map(field).filter(|v| !v.is_empty()).map(str::to_owned);
         let mut reasons = Vec::new();
@@ -128,11 +140,14 @@ pub fn parse_csv(text: &str) -> ParsedImport {
                     field(time)
                 )
             });
-        let parsed_amount = field(amount)
-            .parse::<f64>()
-            .ok()
-            .filter(|a| a.is_finite() && *a > 0.0)
-            .ok_or_else(|| format!("amount {:?} is not a positive number", field(amount)));
+        let parsed_amount = match parse_amount(field(amount)) {
+            Ok(a) if a > 0.0 => Ok(a),
+            Ok(_) => Err(format!(
+                "amount {:?} is not a positive number",
+                field(amount)
+            )),
+            Err(error) => Err(format!("amount: {error}")),
+        };
         if field(product).is_empty() {
             reasons.push("the product is missing".to_owned());
         }
@@ -169,6 +184,17 @@ pub fn parse_csv(text: &str) -> ParsedImport {
         }
     }
     parsed
+}
+
+/// Semicolons when the header row uses them and no commas: the way spreadsheets save
+/// CSV where the comma is the decimal mark.
+fn delimiter(text: &str) -> u8 {
+    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if header.contains(';') && !header.contains(',') {
+        b';'
+    } else {
+        b','
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +241,42 @@ mod tests {
                 .reason
                 .contains("missing: date, time, product, amount, unit")
         );
+    }
+
+    #[test]
+    fn decimal_commas_are_read_when_quoted_or_in_a_semicolon_file_and_grouping_is_refused() {
+        let quoted = parse_csv(
+            "date,time,product,amount,unit\n\
+             2026-11-01,08:30,Leaf,\"1,5\",g\n\
+             2026-11-01,09:30,Leaf,\"1,500\",g\n\
+             2026-11-01,10:30,Leaf,\"1.500,5\",g\n\
+             2026-11-01,11:30,Leaf,1,5,g\n",
+        );
+        assert_eq!(quoted.rows.len(), 1, "{quoted:?}");
+        assert_eq!(quoted.rows[0].amount, 1.5);
+        let lines: Vec<u64> = quoted.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4, 5]);
+        for error in &quoted.errors[..2] {
+            assert!(
+                error.reason.starts_with("amount: ")
+                    && error.reason.contains("no thousands separators"),
+                "{error:?}"
+            );
+        }
+        assert!(
+            quoted.errors[2]
+                .reason
+                .contains("decimal comma inside quotes"),
+            "{:?}",
+            quoted.errors[2]
+        );
+
+        let semicolons = parse_csv(
+            "date;time;product;amount;unit;contexts\n\
+             2026-11-01;08:30;Leaf;2,5;g;pain|sleep\n",
+        );
+        assert!(semicolons.errors.is_empty(), "{semicolons:?}");
+        assert_eq!(semicolons.rows[0].amount, 2.5);
+        assert_eq!(semicolons.rows[0].contexts, ["pain", "sleep"]);
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod amount;
 pub mod audit;
 pub mod checkin;
 pub mod dose;

@@ -342,6 +342,36 @@ impl Store {
         })
     }
 
+    /// The mitragynine mg of the patient's current doses taken since `since`, newest
+    /// first, leaving out `except` (a dose being corrected) and doses of unknown mg: the
+    /// bounded window a usual single dose is judged from.
+    pub async fn recent_single_dose_mitragynine(
+        &self,
+        patient: PatientId,
+        since: Timestamp,
+        except: Option<DoseId>,
+    ) -> Result<Vec<f64>> {
+        // A window of days holds a few dozen doses; the cap keeps a flood of entries cheap.
+        const CAP: i64 = 2000;
+        let rows: Vec<(Uuid, f64)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, mitragynine_mg FROM doses WHERE patient_id = $1 AND taken_at >= $2 \
+                 AND superseded_at IS NULL AND deleted_at IS NULL AND mitragynine_mg IS NOT NULL \
+                 ORDER BY taken_at DESC LIMIT $3",
+            )
+            .bind(patient.as_uuid())
+            .bind(DbTime::from(since))
+            .bind(CAP)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter(|(id, _)| except.is_none_or(|e| e.as_uuid() != *id))
+            .map(|(_, mg)| mg)
+            .collect())
+    }
+
     /// The patient's most recent current dose, for "repeat last dose".
     pub async fn last_dose(&self, patient: PatientId) -> Result<Option<Dose>> {
         on_pool!(self, pool => {

@@ -2,7 +2,7 @@
 // Run: SPECIOSA_BIN=target/debug/speciosa node --test web/e2e/tests/
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { expectPath, expectVisible, launchBrowser, scenario } from '../lib/harness.mjs';
+import { expectPath, expectVisible, launchBrowser, pathOf, scenario } from '../lib/harness.mjs';
 
 // Demo account seeded by `serve --demo`.
 const PASSWORD = 'kratom-demo-2026';
@@ -62,5 +62,87 @@ test('a patient logs a dose on their phone and sees it in their daily totals', a
     const totals = await today.locator('dl.totals').innerText();
     assert.match(totals, /Mitragynine\s+\d+(\.\d+)? mg/, `today's totals should give mitragynine in mg, got:\n${totals}`);
     await shot('dose-log');
+  });
+});
+
+/** Signs in as the demo patient and opens the dose form; returns the main form. */
+async function openDoseForm(page) {
+  await page.goto('/login');
+  await page.fill('input[name=email]', PATIENT);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expectPath(page, '/home', '/home after signing in');
+  await page.getByRole('link', { name: 'Log a dose', exact: true }).first().click();
+  await expectPath(page, NEW_DOSE_PATH, '/patients/<id>/doses/new');
+  const form = page.locator('form').filter({ has: page.locator('select[name=batch_id]') });
+  // The product of the last dose is preselected: Dana's usual characterized leaf.
+  const batchId = await form.locator('select[name=batch_id]').inputValue();
+  assert.ok(batchId, 'the last dose\'s batch should be preselected');
+  return { form, patientId: pathOf(page).split('/')[2], batchId };
+}
+
+/** The patient's current doses, newest last, through the API with the page's session. */
+async function doses(page, patientId) {
+  const response = await page.request.get(`/api/v1/patients/${patientId}/doses`);
+  assert.equal(response.status(), 200, 'listing doses through the API');
+  return response.json();
+}
+
+test('a dose typed as "1,5" in Chromium is saved as 1.5 g, not 15 g', async (t) => {
+  const phone = { viewport: { width: 390, height: 844 } };
+  await scenario(browser, t.name, phone, async ({ page, shot }) => {
+    const { form, patientId, batchId } = await openDoseForm(page);
+    const amount = form.locator('input[name=amount]');
+    // Typed key by key, as a patient with a comma keyboard would.
+    await amount.click();
+    await amount.pressSequentially('1,5');
+    assert.equal(await amount.inputValue(), '1,5', 'the field keeps the comma as typed');
+    await form.locator('select[name=unit]').selectOption('g');
+    await shot('typed-1-comma-5');
+    await form.getByRole('button', { name: 'Log dose', exact: true }).click();
+
+    await expectPath(page, DOSE_LOG_PATH, 'the dose log after logging');
+    const saved = page.getByRole('status').filter({ hasText: 'Dose logged' });
+    await expectVisible(saved.getByText(/^1\.5 g of/), 'the logged amount "1.5 g" in the confirmation');
+    await shot('logged-1-5-g');
+    const newest = (await doses(page, patientId)).filter((d) => d.batch_id === batchId).at(-1);
+    assert.equal(newest.amount, 1.5, `the saved dose should be 1.5 g, got ${JSON.stringify(newest)}`);
+  });
+});
+
+test('an unusual amount is asked about with both numbers, and confirming saves it', async (t) => {
+  const phone = { viewport: { width: 390, height: 844 } };
+  await scenario(browser, t.name, phone, async ({ page, shot }) => {
+    const { form, patientId } = await openDoseForm(page);
+    const before = (await doses(page, patientId)).length;
+    await form.locator('input[name=amount]').fill('15');
+    await form.locator('select[name=unit]').selectOption('g');
+    await form.locator('textarea[name=note]').fill('double checked the scale');
+    await form.getByRole('button', { name: 'Log dose', exact: true }).click();
+
+    // The same form comes back with the question, everything typed kept.
+    const question = page.getByRole('alert').filter({ hasText: 'Please check the amount' });
+    await expectVisible(question, 'the unusual-amount question');
+    const text = await question.innerText();
+    const match = text.match(/Is 15 g right\? That is (\d+) mg mitragynine, more than 3 times your usual (\d+) mg\./);
+    assert.ok(match, `the question should give this dose's mg and the usual mg, got:\n${text}`);
+    const [doseMg, usualMg] = [Number(match[1]), Number(match[2])];
+    assert.ok(doseMg > 3 * usualMg, `${doseMg} mg should be more than 3 times ${usualMg} mg`);
+    assert.equal(await form.locator('input[name=amount]').inputValue(), '15');
+    assert.equal(await form.locator('textarea[name=note]').inputValue(), 'double checked the scale');
+    assert.equal((await doses(page, patientId)).length, before, 'nothing is saved before confirming');
+    await shot('unusual-question');
+    await form.locator('#confirm_unusual_amount').scrollIntoViewIfNeeded();
+    await shot('unusual-confirm-box');
+
+    await form.getByLabel('Yes, 15 g is right').check();
+    await form.getByRole('button', { name: 'Log dose', exact: true }).click();
+    await expectPath(page, DOSE_LOG_PATH, 'the dose log after confirming');
+    const saved = page.getByRole('status').filter({ hasText: 'Dose logged' });
+    await expectVisible(saved.getByText(/^15 g of/), 'the confirmed 15 g in the confirmation');
+    await shot('unusual-logged');
+    const after = await doses(page, patientId);
+    assert.equal(after.length, before + 1);
+    assert.ok(after.some((d) => d.amount === 15 && d.note === 'double checked the scale'));
   });
 });

@@ -10,9 +10,11 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use speciosa_core::FieldErrors;
+use speciosa_core::amount::AmountInput;
 use speciosa_core::audit::Outcome;
 use speciosa_core::dose::{
     self, DailyExposure, DoseEntry, DoseFields, DoseForDay, DoseProduct, Exposure, ExposureBasis,
+    UNUSUAL_AMOUNT, UnusualAmount,
 };
 use speciosa_core::ids::{BatchId, DoseId, PatientId};
 use speciosa_core::patient::{TimeZoneName, parse_date};
@@ -37,8 +39,10 @@ pub struct DoseRequest {
     #[schema(example = "2026-11-24T21:30:00-06:00")]
     pub taken_at: Option<String>,
     pub batch_id: Uuid,
-    #[schema(example = 3.5)]
-    pub amount: f64,
+    /// A number, or text as the patient typed it: `"1,5"` and `"1.5"` both mean 1.5. Text with
+    /// digit grouping (`"1,500"`, `"1.500,5"`, `"1 500"`) is refused, since it is ambiguous.
+    #[schema(schema_with = amount_schema)]
+    pub amount: AmountInput,
     /// `g`, `capsule`, `tablet`, `ml`, or `tsp` (products with a teaspoon calibration).
     #[schema(example = "g")]
     pub unit: String,
@@ -51,6 +55,35 @@ pub struct DoseRequest {
     pub confirm_backdated: bool,
     /// The IANA zone the patient was in, when travelling; defaults to the patient's zone.
     pub time_zone: Option<String>,
+    /// Required (true) for a dose whose mitragynine is more than 3 times the patient's
+    /// median single dose over the last 14 days (once there are at least 3 such doses):
+    /// such a dose is more often a typing error than a real dose, so without this it is
+    /// refused with 422 naming `amount`, giving both numbers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_unusual_amount: bool,
+}
+
+/// `amount`: a JSON number or a numeric string with a decimal point or comma.
+fn amount_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .examples([serde_json::json!(3.5)]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\s*[0-9]*[.,]?[0-9]+\s*$"))
+                    .examples([serde_json::json!("1,5")]),
+            )
+            .description(Some(
+                "Amount in `unit`: a number, or a string with one decimal point or comma",
+            ))
+            .build(),
+    )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -167,7 +200,7 @@ fn build_dose(
     let entry = DoseEntry::parse(
         &DoseFields {
             taken_at: request.taken_at.as_deref(),
-            amount: request.amount,
+            amount: request.amount.clone(),
             unit: &request.unit,
             contexts: &request.contexts,
             note: request.note.as_deref(),
@@ -257,7 +290,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     responses(
         (status = 201, description = "Logged, with milligrams computed by the server", body = DoseView),
         (status = 200, description = "A retry with the same Idempotency-Key: the original dose", body = DoseView),
-        (status = 422, description = "Invalid fields, a future time, an unconfirmed old dose, or a key reused for another request", body = crate::api::Problem, content_type = PROBLEM),
+        (status = 422, description = "Invalid fields, a future time, an unconfirmed old dose, an unconfirmed unusual amount (`errors` names `amount`), or a key reused for another request", body = crate::api::Problem, content_type = PROBLEM),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -267,7 +300,9 @@ pub async fn create(
     ApiJson(request): ApiJson<DoseRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let (status, dose) = log_dose(&state, &user, id, &request, key).await?;
+    let (status, dose) = log_dose(&state, &user, id, &request, key)
+        .await
+        .map_err(ApiError::from)?;
     let location = format!("/api/v1/patients/{id}/doses/{}", dose.id);
     Ok((
         status,
@@ -277,6 +312,126 @@ pub async fn create(
         .into_response())
 }
 
+/// Why a dose was not saved: an error, or an amount far above the usual one that the
+/// request did not confirm. The API answers both with problem+json; the pages ask the
+/// question with its numbers.
+#[derive(Debug)]
+pub enum DoseRefusal {
+    Error(ApiError),
+    Unusual(Unusual),
+}
+
+/// An unconfirmed unusual amount, with what a question about it needs.
+#[derive(Clone, Debug)]
+pub struct Unusual {
+    pub amount: f64,
+    pub unit: String,
+    pub check: UnusualAmount,
+}
+
+impl Unusual {
+    fn of(new: &NewDose, check: UnusualAmount) -> Self {
+        Unusual {
+            amount: new.amount,
+            unit: new.unit.clone(),
+            check,
+        }
+    }
+
+    /// `15 g is 292 mg mitragynine, more than 3 times the usual single dose of 53 mg …`.
+    pub fn detail(&self) -> String {
+        format!(
+            "{} {} is {} mg mitragynine, more than {} times the patient's usual single dose of {} mg (the median over the last {} days)",
+            self.amount,
+            self.unit,
+            mg_text(self.check.dose_mg),
+            self.check.factor,
+            mg_text(self.check.usual_mg),
+            UNUSUAL_AMOUNT.window.as_hours() / 24,
+        )
+    }
+}
+
+/// Milligrams as read in a sentence: whole above 10 mg, one decimal below.
+pub fn mg_text(mg: f64) -> String {
+    if mg >= 10.0 {
+        format!("{mg:.0}")
+    } else {
+        format!("{mg:.1}")
+    }
+}
+
+impl From<ApiError> for DoseRefusal {
+    fn from(error: ApiError) -> Self {
+        DoseRefusal::Error(error)
+    }
+}
+
+impl From<FieldErrors> for DoseRefusal {
+    fn from(errors: FieldErrors) -> Self {
+        DoseRefusal::Error(errors.into())
+    }
+}
+
+impl From<speciosa_store::StoreError> for DoseRefusal {
+    fn from(error: speciosa_store::StoreError) -> Self {
+        DoseRefusal::Error(error.into())
+    }
+}
+
+impl From<DoseRefusal> for ApiError {
+    fn from(refusal: DoseRefusal) -> Self {
+        match refusal {
+            DoseRefusal::Error(error) => error,
+            DoseRefusal::Unusual(unusual) => FieldErrors::single(
+                "amount",
+                format!(
+                    "{}; if the amount is right, send \"confirm_unusual_amount\": true",
+                    unusual.detail()
+                ),
+            )
+            .into(),
+        }
+    }
+}
+
+/// The unusual-amount check against the patient's current doses of the last 14 days
+/// (leaving out `except`, a dose being corrected).
+async fn unusual_amount(
+    state: &AppState,
+    new: &NewDose,
+    except: Option<DoseId>,
+) -> Result<Option<UnusualAmount>, ApiError> {
+    let recent = recent_mitragynine(state, new.patient_id, except).await?;
+    Ok(UNUSUAL_AMOUNT.check(new.mitragynine_mg, &recent))
+}
+
+async fn recent_mitragynine(
+    state: &AppState,
+    patient: PatientId,
+    except: Option<DoseId>,
+) -> Result<Vec<f64>, ApiError> {
+    let since = Timestamp::now() - UNUSUAL_AMOUNT.window;
+    Ok(state
+        .store
+        .recent_single_dose_mitragynine(patient, since, except)
+        .await?)
+}
+
+/// Refuses an unconfirmed unusual amount; says in the audit detail when one was confirmed.
+async fn judge_amount(
+    state: &AppState,
+    new: &NewDose,
+    except: Option<DoseId>,
+    confirmed: bool,
+) -> Result<Option<&'static str>, DoseRefusal> {
+    match unusual_amount(state, new, except).await? {
+        Some(check) if !confirmed => Err(DoseRefusal::Unusual(Unusual::of(new, check))),
+        Some(_) => Ok(Some("unusual amount confirmed")),
+        None => Ok(None),
+    }
+}
+
 /// Logs a dose (201), or returns the original for a retried key (200). Shared with the pages.
 pub async fn log_dose(
     state: &AppState,
@@ -284,20 +439,23 @@ pub async fn log_dose(
     id: PatientId,
     request: &DoseRequest,
     key: Option<String>,
-) -> Result<(StatusCode, Dose), ApiError> {
+) -> Result<(StatusCode, Dose), DoseRefusal> {
     let patient =
         access::patient_record(state, user, id, PatientAction::RecordDose, "dose.create").await?;
     let new = prepare_dose(state, user, &patient, request, key).await?;
+    let note = judge_amount(state, &new, None, request.confirm_unusual_amount).await?;
     let inserted = state
         .store
         .insert_dose(&new, |dose_id| {
-            user.audit(
+            let mut entry = user.audit(
                 "dose.create",
                 "dose",
                 Some(dose_id.to_string()),
                 Some(id),
                 Outcome::Success,
-            )
+            );
+            entry.detail = note.map(str::to_owned);
+            entry
         })
         .await?;
     match inserted {
@@ -320,7 +478,8 @@ pub async fn log_dose(
         DoseInsert::KeyReused => Err(ApiError::new(
             problems::VALIDATION,
             "this Idempotency-Key was already used for a different dose; use a new key for a new dose",
-        )),
+        )
+        .into()),
     }
 }
 
@@ -557,6 +716,7 @@ async fn current_dose(
     responses(
         (status = 200, description = "The corrected dose (the original is kept, marked superseded)", body = DoseView),
         (status = 409, description = "The dose was already corrected or deleted", body = crate::api::Problem, content_type = PROBLEM),
+        (status = 422, description = "Invalid fields, or an unconfirmed unusual amount (`errors` names `amount`; see `confirm_unusual_amount`)", body = crate::api::Problem, content_type = PROBLEM),
     ))]
 pub async fn correct(
     State(state): State<AppState>,
@@ -564,7 +724,9 @@ pub async fn correct(
     ApiPath((id, dose_id)): ApiPath<(PatientId, DoseId)>,
     ApiJson(request): ApiJson<DoseCorrectionRequest>,
 ) -> Result<Json<DoseView>, ApiError> {
-    let dose = correct_dose(&state, &user, id, dose_id, &request).await?;
+    let dose = correct_dose(&state, &user, id, dose_id, &request)
+        .await
+        .map_err(ApiError::from)?;
     Ok(Json(DoseView::from(&dose)))
 }
 
@@ -574,12 +736,20 @@ pub async fn correct_dose(
     id: PatientId,
     dose_id: DoseId,
     request: &DoseCorrectionRequest,
-) -> Result<Dose, ApiError> {
+) -> Result<Dose, DoseRefusal> {
     let patient =
         access::patient_record(state, user, id, PatientAction::RecordDose, "dose.correct").await?;
     current_dose(state, id, dose_id).await?;
     let reason = reason(&request.reason)?;
     let corrected = prepare_dose(state, user, &patient, &request.dose, None).await?;
+    // The dose being replaced is not part of the usual amount it is judged against.
+    let note = judge_amount(
+        state,
+        &corrected,
+        Some(dose_id),
+        request.dose.confirm_unusual_amount,
+    )
+    .await?;
     let mut entry = user.audit(
         "dose.correct",
         "dose",
@@ -587,7 +757,10 @@ pub async fn correct_dose(
         Some(id),
         Outcome::Success,
     );
-    entry.detail = Some(format!("reason: {reason}"));
+    entry.detail = Some(match note {
+        Some(note) => format!("reason: {reason}; {note}"),
+        None => format!("reason: {reason}"),
+    });
     let dose = state
         .store
         .correct_dose(dose_id, &corrected, &reason, entry)
@@ -644,6 +817,10 @@ pub struct ImportRequest {
     /// `false` (the default) previews: nothing is written. `true` writes the valid rows.
     #[serde(default)]
     pub commit: bool,
+    /// Line numbers of rows listed in `unusual` whose amounts are right: they are imported
+    /// like valid rows. Unusual rows not listed here are never written.
+    #[serde(default)]
+    pub confirm_unusual_lines: Vec<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -658,6 +835,22 @@ pub struct ImportRowView {
     pub mitragynine_mg: Option<f64>,
     pub hydroxymitragynine_mg: Option<f64>,
     pub exposure_basis: String,
+    /// The amount was unusual and its line was confirmed in `confirm_unusual_lines`.
+    pub unusual_amount_confirmed: bool,
+}
+
+/// A row whose mitragynine is more than 3 times the patient's usual single dose (the
+/// median of their last 14 days, once there are at least 3 doses): more often a typing
+/// error than a real dose, so it is imported only when its line is confirmed.
+#[derive(Serialize, ToSchema)]
+pub struct ImportUnusualView {
+    pub line: u64,
+    pub amount: f64,
+    pub unit: String,
+    pub mitragynine_mg: f64,
+    /// The patient's median single dose over the last 14 days.
+    pub usual_mitragynine_mg: f64,
+    pub reason: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -672,6 +865,8 @@ pub struct ImportResult {
     pub rows: Vec<ImportRowView>,
     /// Every row that cannot be imported, with its line number and why.
     pub errors: Vec<ImportErrorView>,
+    /// Rows with an unusual amount, not imported unless their lines are confirmed.
+    pub unusual: Vec<ImportUnusualView>,
     pub committed: bool,
     /// Doses written by this request.
     pub imported: usize,
@@ -688,19 +883,30 @@ pub async fn import(
     ApiJson(request): ApiJson<ImportRequest>,
 ) -> Result<Json<ImportResult>, ApiError> {
     Ok(Json(
-        import_doses(&state, &user, id, &request.csv, request.commit).await?,
+        import_doses(
+            &state,
+            &user,
+            id,
+            &request.csv,
+            request.commit,
+            &request.confirm_unusual_lines,
+        )
+        .await?,
     ))
 }
 
 /// Previews a CSV dose history or, with `commit`, writes its valid rows. Each row's
 /// idempotency key comes from its content and line, so committing the same file
-/// twice writes nothing new. Shared with the pages.
+/// twice writes nothing new. Every row's amount is judged against the patient's usual
+/// single dose of the last 14 days as logged; rows above it need their line in
+/// `confirm_lines`. Shared with the pages.
 pub async fn import_doses(
     state: &AppState,
     user: &Authenticated,
     id: PatientId,
     csv: &str,
     commit: bool,
+    confirm_lines: &[u64],
 ) -> Result<ImportResult, ApiError> {
     let patient =
         access::patient_record(state, user, id, PatientAction::RecordDose, "dose.import").await?;
@@ -717,6 +923,8 @@ pub async fn import_doses(
         })
         .collect();
     let mut ready: Vec<(ImportRowView, NewDose)> = Vec::new();
+    let mut unusual: Vec<ImportUnusualView> = Vec::new();
+    let recent = recent_mitragynine(state, id, None).await?;
     for row in parsed.rows {
         let Some(product) = products
             .iter()
@@ -767,13 +975,15 @@ pub async fn import_doses(
         let request = DoseRequest {
             taken_at: Some(taken_at.to_string()),
             batch_id: batch.id.as_uuid(),
-            amount: row.amount,
+            amount: row.amount.into(),
             unit: row.unit.clone(),
             contexts: row.contexts.clone(),
             note: row.note.clone(),
             // Confirming the previewed import is the confirmation that old dates are right.
             confirm_backdated: true,
             time_zone: None,
+            // Judged below, per row.
+            confirm_unusual_amount: false,
         };
         let key = format!(
             "import:{}:{}",
@@ -783,21 +993,42 @@ pub async fn import_doses(
             ))
         );
         match build_dose(state, user, &patient, &request, product, batch, Some(key)) {
-            Ok(new) => ready.push((
-                ImportRowView {
-                    line: row.line,
-                    taken_at: taken_at.to_string(),
-                    product: product.details.name.clone(),
-                    lot: batch.lot.clone(),
-                    batch_id: batch.id.as_uuid(),
-                    amount: row.amount,
-                    unit: new.unit.clone(),
-                    mitragynine_mg: new.mitragynine_mg,
-                    hydroxymitragynine_mg: new.hydroxymitragynine_mg,
-                    exposure_basis: new.exposure_basis.as_str().to_owned(),
-                },
-                new,
-            )),
+            Ok(new) => {
+                let check = UNUSUAL_AMOUNT.check(new.mitragynine_mg, &recent);
+                let confirmed = check.is_some() && confirm_lines.contains(&row.line);
+                if let (Some(check), false) = (check, confirmed) {
+                    let found = Unusual::of(&new, check);
+                    unusual.push(ImportUnusualView {
+                        line: row.line,
+                        amount: new.amount,
+                        unit: new.unit.clone(),
+                        mitragynine_mg: check.dose_mg,
+                        usual_mitragynine_mg: check.usual_mg,
+                        reason: format!(
+                            "amount: {}; if it is right, confirm line {}",
+                            found.detail(),
+                            row.line
+                        ),
+                    });
+                    continue;
+                }
+                ready.push((
+                    ImportRowView {
+                        line: row.line,
+                        taken_at: taken_at.to_string(),
+                        product: product.details.name.clone(),
+                        lot: batch.lot.clone(),
+                        batch_id: batch.id.as_uuid(),
+                        amount: row.amount,
+                        unit: new.unit.clone(),
+                        mitragynine_mg: new.mitragynine_mg,
+                        hydroxymitragynine_mg: new.hydroxymitragynine_mg,
+                        exposure_basis: new.exposure_basis.as_str().to_owned(),
+                        unusual_amount_confirmed: confirmed,
+                    },
+                    new,
+                ))
+            }
             Err(problem) => {
                 let reason = if problem.errors.is_empty() {
                     problem.detail
@@ -820,7 +1051,7 @@ pub async fn import_doses(
 
     let (mut imported, mut already_present) = (0, 0);
     if commit {
-        for (_, new) in &ready {
+        for (view, new) in &ready {
             let inserted = state
                 .store
                 .insert_dose(new, |dose_id| {
@@ -831,7 +1062,11 @@ pub async fn import_doses(
                         Some(id),
                         Outcome::Success,
                     );
-                    entry.detail = Some("imported from CSV".into());
+                    entry.detail = Some(if view.unusual_amount_confirmed {
+                        "imported from CSV; unusual amount confirmed".into()
+                    } else {
+                        "imported from CSV".into()
+                    });
                     entry
                 })
                 .await?;
@@ -846,15 +1081,17 @@ pub async fn import_doses(
     }
     let mut entry = user.audit("dose.import", "dose", None, Some(id), Outcome::Success);
     entry.detail = Some(format!(
-        "{}: {} valid rows, {} errors, {imported} written",
+        "{}: {} valid rows, {} errors, {} unusual unconfirmed, {imported} written",
         if commit { "commit" } else { "preview" },
         ready.len(),
-        errors.len()
+        errors.len(),
+        unusual.len()
     ));
     state.store.append_audit(entry).await?;
     Ok(ImportResult {
         rows: ready.into_iter().map(|(view, _)| view).collect(),
         errors,
+        unusual,
         committed: commit,
         imported,
         already_present,

@@ -1,6 +1,7 @@
 //! Importing a dose history from CSV: paste it, preview every row (bad rows with their
-//! line numbers and reasons), then confirm to write the valid rows. The preview writes
-//! nothing; confirming twice writes nothing twice.
+//! line numbers and reasons), then confirm to write the valid rows. Rows with an unusual
+//! amount (far above the patient's usual dose) are listed with a box each and written
+//! only when ticked. The preview writes nothing; confirming twice writes nothing twice.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -8,11 +9,12 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use crate::api::doses::{ImportResult, import_doses};
+use crate::api::doses::{ImportResult, import_doses, mg_text};
 use crate::api::patients::read_patient;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{PageForm, PageUser};
+use crate::pages::doses::amount_text;
 use crate::pages::{Nav, patient_id, render};
 
 /// One previewed row, with its time shown in the patient's zone.
@@ -25,6 +27,15 @@ struct RowLine {
     mitragynine_mg: String,
     hydroxymitragynine_mg: String,
     basis: &'static str,
+    unusual_confirmed: bool,
+}
+
+/// A row whose amount is far above the patient's usual dose, to be ticked if right.
+struct UnusualLine {
+    line: u64,
+    amount: String,
+    mitragynine_mg: String,
+    usual_mg: String,
 }
 
 #[derive(Template)]
@@ -38,6 +49,9 @@ struct ImportPage {
     committed: bool,
     rows: Vec<RowLine>,
     errors: Vec<(u64, String)>,
+    unusual: Vec<UnusualLine>,
+    /// "more than 3 times"; from the rule, so the page and the check agree.
+    unusual_factor: String,
     imported: usize,
     already_present: usize,
 }
@@ -72,10 +86,16 @@ pub async fn form(
         committed: false,
         rows: Vec::new(),
         errors: Vec::new(),
+        unusual: Vec::new(),
+        unusual_factor: unusual_factor(),
         imported: 0,
         already_present: 0,
     };
     Ok(render(&page)?.into_response())
+}
+
+fn unusual_factor() -> String {
+    format!("{}", speciosa_core::dose::UNUSUAL_AMOUNT.factor)
 }
 
 #[derive(Deserialize)]
@@ -83,6 +103,15 @@ pub struct ImportForm {
     csv: String,
     /// `preview` or `commit`.
     action: String,
+}
+
+/// The ticked `confirm_line` boxes: lines whose unusual amounts are right.
+fn confirmed_lines(pairs: &[(String, String)]) -> Vec<u64> {
+    pairs
+        .iter()
+        .filter(|(name, _)| name == "confirm_line")
+        .filter_map(|(_, value)| value.trim().parse().ok())
+        .collect()
 }
 
 pub async fn submit(
@@ -93,7 +122,14 @@ pub async fn submit(
     let id = patient_id(&raw_id)?;
     let user = &submitted.user;
     let commit = submitted.form.action == "commit";
-    let result: ImportResult = import_doses(&state, user, id, &submitted.form.csv, commit).await?;
+    // Only the commit form carries the boxes: a fresh preview asks again.
+    let confirmed = if commit {
+        confirmed_lines(&submitted.pairs)
+    } else {
+        Vec::new()
+    };
+    let result: ImportResult =
+        import_doses(&state, user, id, &submitted.form.csv, commit, &confirmed).await?;
     let (patient, _) = read_patient(&state, user, id).await?;
     let zone = patient.details.time_zone.to_zone();
     let rows = result
@@ -116,6 +152,17 @@ pub async fn submit(
             mitragynine_mg: mg(row.mitragynine_mg),
             hydroxymitragynine_mg: mg(row.hydroxymitragynine_mg),
             basis: basis_label(&row.exposure_basis),
+            unusual_confirmed: row.unusual_amount_confirmed,
+        })
+        .collect();
+    let unusual = result
+        .unusual
+        .iter()
+        .map(|row| UnusualLine {
+            line: row.line,
+            amount: amount_text(row.amount, &row.unit),
+            mitragynine_mg: mg_text(row.mitragynine_mg),
+            usual_mg: mg_text(row.usual_mitragynine_mg),
         })
         .collect();
     let page = ImportPage {
@@ -131,8 +178,26 @@ pub async fn submit(
             .iter()
             .map(|e| (e.line, e.reason.clone()))
             .collect(),
+        unusual,
+        unusual_factor: unusual_factor(),
         imported: result.imported,
         already_present: result.already_present,
     };
     Ok(render(&page)?.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ticked_line_numbers_confirm_unusual_rows() {
+        let pairs = [
+            ("csv".to_owned(), "date,time".to_owned()),
+            ("confirm_line".to_owned(), "4".to_owned()),
+            ("confirm_line".to_owned(), "x".to_owned()),
+            ("confirm_line".to_owned(), " 9 ".to_owned()),
+        ];
+        assert_eq!(confirmed_lines(&pairs), [4, 9]);
+    }
 }

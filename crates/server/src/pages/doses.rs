@@ -14,6 +14,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::Deserialize;
+use speciosa_core::amount::{AmountInput, input_text, parse_amount};
 use speciosa_core::audit::Outcome;
 use speciosa_core::dose::{
     BACKDATE_CONFIRMATION_AFTER, DailyExposure, DoseContext, DoseUnit, ExposureBasis,
@@ -26,15 +27,15 @@ use uuid::Uuid;
 
 use crate::access;
 use crate::api::doses::{
-    BatchSafetyView, DateRangeQuery, DoseCorrectionRequest, DoseRequest, batch_safety,
-    correct_dose, daily_exposure, delete_dose, log_dose, read_doses,
+    BatchSafetyView, DateRangeQuery, DoseCorrectionRequest, DoseRefusal, DoseRequest, Unusual,
+    batch_safety, correct_dose, daily_exposure, delete_dose, log_dose, mg_text, read_doses,
 };
 use crate::api::patients::read_patient;
 use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
-use crate::pages::products::{BatchCard, FlagRow, fixed, number, sort_key};
+use crate::pages::products::{BatchCard, FlagRow, fixed, sort_key};
 use crate::pages::{Choice, FormErrors, Nav, patient_id, render};
 use crate::problems;
 
@@ -44,6 +45,7 @@ const DOSE_LABELS: &[(&str, &str)] = &[
     ("unit", "Unit"),
     ("taken_at", "Time taken"),
     ("confirm_backdated", "Dose more than 7 days ago"),
+    ("confirm_unusual_amount", "Unusual amount"),
     ("contexts", "Why it was taken"),
     ("note", "Note"),
     ("reason", "Reason for the correction"),
@@ -138,6 +140,9 @@ pub struct DoseInput {
     #[serde(default)]
     taken_at: String,
     confirm_backdated: Option<String>,
+    /// The "this amount is right" box; its value names the amount, unit and batch it
+    /// confirmed, so a confirmation never carries over to an amount changed afterwards.
+    confirm_unusual_amount: Option<String>,
     #[serde(default)]
     note: String,
     #[serde(default)]
@@ -174,6 +179,18 @@ impl DoseInput {
         self.confirm_backdated.is_some()
     }
 
+    /// What a confirmation of an unusual amount must name to count for this input.
+    fn unusual_signature(&self) -> String {
+        let amount = parse_amount(&self.amount).map_or_else(|_| self.amount.clone(), input_text);
+        format!("{amount} {} {}", self.unit.trim(), self.batch_id.trim())
+    }
+
+    fn unusual_confirmed(&self) -> bool {
+        self.confirm_unusual_amount
+            .as_deref()
+            .is_some_and(|value| value == self.unusual_signature())
+    }
+
     /// The typed local time as an instant with its offset, in `zone`.
     fn taken_at(&self, zone: &TimeZone) -> TakenAt {
         let raw = self.taken_at.trim();
@@ -198,12 +215,14 @@ impl DoseInput {
             },
             // A missing choice names no batch; the service says so.
             batch_id: self.batch_id.trim().parse().unwrap_or(Uuid::nil()),
-            amount: number(&self.amount).unwrap_or(f64::NAN),
+            // As typed: a decimal comma is read by the service, never dropped by the browser.
+            amount: AmountInput::Text(self.amount.clone()),
             unit: self.unit.trim().to_owned(),
             contexts: self.contexts.clone(),
             note: Some(self.note.trim().to_owned()).filter(|n| !n.is_empty()),
             confirm_backdated: self.confirmed(),
             time_zone,
+            confirm_unusual_amount: self.unusual_confirmed(),
         }
     }
 
@@ -217,12 +236,13 @@ impl DoseInput {
         let zone = zone_of(&dose.time_zone);
         DoseInput {
             batch_id: dose.batch_id.to_string(),
-            amount: format!("{}", dose.amount),
+            amount: input_text(dose.amount),
             unit: dose.unit.clone(),
             taken_at: local_input(dose.taken_at, &zone),
             confirm_backdated: (Timestamp::now().duration_since(dose.taken_at)
                 > BACKDATE_CONFIRMATION_AFTER)
                 .then(|| "on".into()),
+            confirm_unusual_amount: None,
             note: dose.note.clone().unwrap_or_default(),
             idempotency_key: String::new(),
             reason: String::new(),
@@ -266,7 +286,7 @@ fn for_the_form(mut errors: FormErrors, input: &DoseInput, taken_at: &TakenAt) -
             }
             "amount" if error.detail == "amount must be a positive number" => {
                 error.detail =
-                    "enter the amount taken as a number greater than 0, such as 2.5".into();
+                    "enter the amount taken as a number greater than 0, such as 2.5 or 2,5".into();
             }
             _ => {}
         }
@@ -407,6 +427,49 @@ struct RepeatLast {
     key: String,
 }
 
+/// "Is 15 g right?": an amount far above the patient's usual dose, asked about before
+/// it is saved.
+struct UnusualQuestion {
+    question: String,
+    confirm_label: String,
+    /// The confirmation box's value (see [`DoseInput::unusual_signature`]).
+    signature: String,
+}
+
+impl UnusualQuestion {
+    fn new(unusual: &Unusual, input: &DoseInput, for_self: bool, name: &str) -> Self {
+        let amount = amount_text(unusual.amount, &unusual.unit);
+        let whose = if for_self {
+            "your".to_owned()
+        } else {
+            format!("{name}’s")
+        };
+        UnusualQuestion {
+            question: format!(
+                "Is {amount} right? That is {} mg mitragynine, more than {} times {whose} usual {} mg.",
+                mg_text(unusual.check.dose_mg),
+                unusual.check.factor,
+                mg_text(unusual.check.usual_mg),
+            ),
+            confirm_label: format!("Yes, {amount} is right"),
+            signature: input.unusual_signature(),
+        }
+    }
+
+    /// The question as the amount field's message, with the page's status.
+    fn errors(&self) -> FormErrors {
+        FormErrors {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            general: None,
+            fields: vec![speciosa_core::FieldError {
+                field: "amount".into(),
+                detail: self.question.clone(),
+            }],
+            labels: DOSE_LABELS,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dose_form.html")]
 struct DoseFormPage {
@@ -427,6 +490,7 @@ struct DoseFormPage {
     units: Vec<Choice>,
     contexts: Vec<ContextChoice>,
     repeat: Option<RepeatLast>,
+    unusual: Option<UnusualQuestion>,
     zone: String,
 }
 
@@ -469,9 +533,14 @@ async fn new_dose_page(
     patient: &Patient,
     input: DoseInput,
     errors: FormErrors,
+    unusual: Option<UnusualQuestion>,
 ) -> Result<Response, PageError> {
     let (products, batches) = catalogue(state, user).await?;
-    let last = state.store.last_dose(patient.id).await?;
+    // While a question about the amount is open, the page offers nothing else to log.
+    let last = match unusual {
+        Some(_) => None,
+        None => state.store.last_dose(patient.id).await?,
+    };
     let repeat = match &last {
         Some(dose) => {
             let mut entry = user.audit(
@@ -499,7 +568,7 @@ async fn new_dose_page(
                     };
                     Some(RepeatLast {
                         batch_id: dose.batch_id.to_string(),
-                        amount: format!("{}", dose.amount),
+                        amount: input_text(dose.amount),
                         unit: dose.unit.clone(),
                         contexts: dose
                             .contexts
@@ -548,6 +617,7 @@ async fn new_dose_page(
         input,
         errors,
         repeat,
+        unusual,
         zone: patient.details.time_zone.as_str().to_owned(),
     };
     page.respond()
@@ -586,7 +656,7 @@ pub async fn new_form(
         taken_at: local_input(Timestamp::now(), &patient.details.time_zone.to_zone()),
         ..Default::default()
     };
-    new_dose_page(&state, &user, &patient, input, FormErrors::none()).await
+    new_dose_page(&state, &user, &patient, input, FormErrors::none(), None).await
 }
 
 /// The dose log address, reaching back far enough to show `dose`.
@@ -623,7 +693,18 @@ pub async fn create(
     let request = form.to_request(&taken_at, None);
     match log_dose(&state, &user, id, &request, form.key()).await {
         Ok((_, dose)) => Ok(Redirect::to(&log_address(&patient, &dose, "logged")).into_response()),
-        Err(error) => {
+        Err(DoseRefusal::Unusual(unusual)) => {
+            let ctx = form_context(&user, &patient);
+            let question = UnusualQuestion::new(
+                &unusual,
+                &form,
+                ctx.for_self,
+                patient.details.display_name.as_str(),
+            );
+            let errors = question.errors();
+            new_dose_page(&state, &user, &patient, form, errors, Some(question)).await
+        }
+        Err(DoseRefusal::Error(error)) => {
             let reused = error.kind == problems::VALIDATION
                 && error.errors.is_empty()
                 && error.detail.contains("Idempotency-Key");
@@ -643,7 +724,7 @@ pub async fn create(
             } else {
                 for_the_form(FormErrors::from_api(error, DOSE_LABELS)?, &form, &taken_at)
             };
-            new_dose_page(&state, &user, &patient, form, errors).await
+            new_dose_page(&state, &user, &patient, form, errors, None).await
         }
     }
 }
@@ -689,6 +770,7 @@ async fn correction_page(
     dose: &Dose,
     input: DoseInput,
     errors: FormErrors,
+    unusual: Option<UnusualQuestion>,
 ) -> Result<Response, PageError> {
     let (products, batches) = catalogue(state, user).await?;
     let ctx = form_context(user, patient);
@@ -725,6 +807,7 @@ async fn correction_page(
         input,
         errors,
         repeat: None,
+        unusual,
         zone: dose.time_zone.clone(),
     };
     page.respond()
@@ -742,7 +825,16 @@ pub async fn edit_form(
             .await?;
     let dose = current_dose(&state, &user, &patient, dose).await?;
     let input = DoseInput::from_dose(&dose);
-    correction_page(&state, &user, &patient, &dose, input, FormErrors::none()).await
+    correction_page(
+        &state,
+        &user,
+        &patient,
+        &dose,
+        input,
+        FormErrors::none(),
+        None,
+    )
+    .await
 }
 
 pub async fn correct(
@@ -773,9 +865,29 @@ pub async fn correct(
         Ok(corrected) => {
             Ok(Redirect::to(&log_address(&patient, &corrected, "corrected")).into_response())
         }
-        Err(error) => {
+        Err(DoseRefusal::Unusual(unusual)) => {
+            let ctx = form_context(&user, &patient);
+            let question = UnusualQuestion::new(
+                &unusual,
+                &form,
+                ctx.for_self,
+                patient.details.display_name.as_str(),
+            );
+            let errors = question.errors();
+            correction_page(
+                &state,
+                &user,
+                &patient,
+                &original,
+                form,
+                errors,
+                Some(question),
+            )
+            .await
+        }
+        Err(DoseRefusal::Error(error)) => {
             let errors = for_the_form(FormErrors::from_api(error, DOSE_LABELS)?, &form, &taken_at);
-            correction_page(&state, &user, &patient, &original, form, errors).await
+            correction_page(&state, &user, &patient, &original, form, errors, None).await
         }
     }
 }
@@ -1375,7 +1487,10 @@ mod tests {
         ]);
         assert_eq!(input.contexts, ["pain", "sleep"]);
         let request = input.to_request(&TakenAt::Now, None);
-        assert!(request.amount.is_nan());
+        assert_eq!(
+            request.amount.value(),
+            Err(speciosa_core::amount::AmountError::Empty)
+        );
         assert_eq!(request.batch_id, Uuid::nil());
         assert_eq!(request.taken_at, None);
     }

@@ -10,6 +10,7 @@ mod assessments;
 mod audit;
 mod authorization;
 mod conventions;
+mod dose_amounts;
 mod doses;
 mod forwarded_for;
 mod medications_pages;

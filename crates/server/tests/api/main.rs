@@ -7,6 +7,7 @@ mod helpers;
 mod alerts;
 mod assessments;
 mod audit;
+mod audit_views;
 mod authorization;
 mod conventions;
 mod doses;

@@ -14,7 +14,9 @@ use jiff::SignedDuration;
 use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_server::{ServerConfig, demo};
-use speciosa_store::{AuditVerification, DatabaseLocation, NewUser, PoolOptions, Store};
+use speciosa_store::{
+    AuditVerification, BackupError, DatabaseLocation, NewUser, PoolOptions, RestoreError, Store,
+};
 
 /// Speciosa: supervised, measurement-based recovery care for people whose opioid
 /// recovery involves kratom. It supports medical supervision and never replaces it.
@@ -37,6 +39,12 @@ enum Command {
     Audit(AuditCommand),
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate(DatabaseArgs),
+    /// Write a consistent copy of the live SQLite database to a new file, while it
+    /// stays in use (PostgreSQL: use pg_dump; see the README).
+    Backup(BackupArgs),
+    /// Load a backup into an empty data directory, after checking it is an intact
+    /// Speciosa database.
+    Restore(RestoreArgs),
     /// Predict mitragynine and 7-OH concentrations for a regimen (typical patient).
     Simulate(SimulateArgs),
 }
@@ -213,6 +221,33 @@ struct ServeArgs {
     safety_check_interval_seconds: u64,
 }
 
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The backup file to write; it must not exist yet.
+    #[arg(long, env = "SPECIOSA_BACKUP_OUT", value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// The data directory to restore into: it must be empty or not exist yet.
+    #[arg(long, env = "SPECIOSA_DATA_DIR", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The backup file, as written by `speciosa backup`.
+    #[arg(long, env = "SPECIOSA_RESTORE_FROM", value_name = "FILE")]
+    from: PathBuf,
+    /// Refused when it names PostgreSQL, which is restored with its own tools.
+    #[arg(
+        long,
+        env = "SPECIOSA_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Create an organization (if it does not exist) and an admin account in it.
@@ -279,6 +314,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
         Command::Audit(AuditCommand::Verify(args)) => verify_audit(args).await,
         Command::Simulate(args) => simulate(args),
+        Command::Backup(args) => backup(args).await,
+        Command::Restore(args) => restore(args).await,
         Command::Migrate(args) => {
             let store = args.open().await?;
             println!("{} is up to date", args.location().describe());
@@ -416,6 +453,100 @@ async fn verify_audit(args: DatabaseArgs) -> Result<ExitCode> {
             );
             Ok(ExitCode::from(2))
         }
+    }
+}
+
+/// Exit status for a request refused as asked (as `audit verify` uses for a broken chain).
+const REFUSED: u8 = 2;
+
+fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+async fn backup(args: BackupArgs) -> Result<ExitCode> {
+    let location = args.database.location();
+    if location.is_postgres() {
+        eprintln!("error: {}", BackupError::Postgres);
+        return Ok(ExitCode::from(REFUSED));
+    }
+    let options = PoolOptions {
+        max_connections: args.database.db_max_connections,
+    };
+    let store = match Store::open_existing(&location, &options).await {
+        Ok(store) => store,
+        Err(speciosa_store::StoreError::Missing(path)) => {
+            eprintln!(
+                "error: no Speciosa database at {} (check --data-dir)",
+                path.display()
+            );
+            return Ok(ExitCode::from(REFUSED));
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("opening {}", location.describe()));
+        }
+    };
+    let bar = spinner(format!("backing up {}", location.describe()));
+    let written = store.backup_to(&args.out).await;
+    bar.finish_and_clear();
+    store.close().await;
+    match written {
+        Ok(report) => {
+            println!(
+                "Backed up {} to {} ({} bytes)",
+                location.describe(),
+                args.out.display(),
+                report.bytes
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refused) if refused.is_refusal() => {
+            eprintln!("error: {refused}");
+            Ok(ExitCode::from(REFUSED))
+        }
+        Err(error) => Err(error).with_context(|| format!("writing {}", args.out.display())),
+    }
+}
+
+async fn restore(args: RestoreArgs) -> Result<ExitCode> {
+    if let Some(url) = &args.database_url {
+        let refusal = if DatabaseLocation::Url(url.clone()).is_postgres() {
+            RestoreError::Postgres.to_string()
+        } else {
+            "speciosa restore writes into --data-dir; unset --database-url (SPECIOSA_DATABASE_URL)"
+                .to_owned()
+        };
+        eprintln!("error: {refusal}");
+        return Ok(ExitCode::from(REFUSED));
+    }
+    let bar = spinner(format!("restoring {}", args.from.display()));
+    let restored = Store::restore_backup(&args.from, &args.data_dir).await;
+    bar.finish_and_clear();
+    match restored {
+        Ok(report) => {
+            println!(
+                "Restored {} into {} ({} bytes; integrity checked{})",
+                args.from.display(),
+                report.database.display(),
+                report.bytes,
+                match report.migrations_applied {
+                    0 => String::new(),
+                    n => format!("; {n} newer migrations applied"),
+                }
+            );
+            println!(
+                "Check its audit log with: speciosa audit verify --data-dir {}",
+                args.data_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refused) if refused.is_refusal() => {
+            eprintln!("error: {refused}");
+            Ok(ExitCode::from(REFUSED))
+        }
+        Err(error) => Err(error).with_context(|| format!("restoring {}", args.from.display())),
     }
 }
 

@@ -60,6 +60,118 @@ async fn sql(dir: &Path, statement: &str) {
         .expect("tamper");
 }
 
+async fn count(database: &Path, query: &str) -> i64 {
+    let url = format!("sqlite://{}", database.display());
+    let mut connection = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open the database");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned()))
+        .fetch_one(&mut connection)
+        .await
+        .expect("count")
+}
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Starts `speciosa serve` on `data` and waits until it is ready.
+async fn serve(data: &Path) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["serve", "--data-dir", path_text(data), "--listen", &listen])
+        .env("SPECIOSA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{listen}");
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = reqwest::get(format!("{base}/readyz")).await
+            && response.status() == 200
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (child, base)
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// A signed-in API client: the session cookie, and the CSRF token for writes.
+#[derive(Clone)]
+struct Session {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    async fn sign_in(base: &str, email: &str, password: &str) -> Session {
+        let http = reqwest::Client::new();
+        let response = http
+            .post(format!("{base}/api/v1/session"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "signing in as {email}");
+        let cookie = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.split(';').next().filter(|c| c.contains("session")))
+            .expect("a session cookie")
+            .to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        Session {
+            http,
+            base: base.to_owned(),
+            cookie,
+            csrf: body["csrf_token"]
+                .as_str()
+                .expect("a csrf token")
+                .to_owned(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .header("X-CSRF-Token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn create(&self, path: &str, body: serde_json::Value) -> String {
+        let response = self.post(path, body).await;
+        assert_eq!(response.status(), 201, "POST {path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["id"].as_str().expect("an id").to_owned()
+    }
+}
+
 #[test]
 fn every_command_explains_itself_with_help() {
     for args in [
@@ -71,6 +183,8 @@ fn every_command_explains_itself_with_help() {
         vec!["audit", "verify", "--help"],
         vec!["migrate", "--help"],
         vec!["simulate", "--help"],
+        vec!["backup", "--help"],
+        vec!["restore", "--help"],
     ] {
         let output = speciosa(&args, "");
         assert!(output.status.success(), "{args:?}");
@@ -483,4 +597,269 @@ fn simulate_with_a_population_writes_reproducible_percentile_bands() {
         at_one_hour[0] < 32.6 && 32.6 < at_one_hour[4],
         "the typical Cmax lies inside the 5–95 % band"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backup_copies_a_live_database_while_the_server_writes_and_restore_brings_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let password = "correct horse battery";
+    assert!(
+        create_admin(&live, "Riverside", "owner@riverside.test", password)
+            .status
+            .success()
+    );
+    let (server, base) = serve(&live).await;
+    let admin = Session::sign_in(&base, "owner@riverside.test", password).await;
+    admin
+        .create(
+            "/api/v1/users",
+            serde_json::json!({"email": "casey@riverside.test", "password": password, "role": "clinician", "display_name": "Casey Doe"}),
+        )
+        .await;
+    let casey = Session::sign_in(&base, "casey@riverside.test", password).await;
+    let patient = casey
+        .create(
+            "/api/v1/patients",
+            serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1988-04-12", "time_zone": "America/Chicago"}),
+        )
+        .await;
+    let product = casey
+        .create(
+            "/api/v1/products",
+            serde_json::json!({"name": "Leaf", "form": "leaf_powder"}),
+        )
+        .await;
+    let batch = casey
+        .create(
+            &format!("/api/v1/products/{product}/batches"),
+            serde_json::json!({"lot": "A1"}),
+        )
+        .await;
+
+    // Three writers log doses throughout; every one must be answered 201.
+    const PER_WRITER: usize = 40;
+    let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writers: Vec<_> = (0..3)
+        .map(|_| {
+            let casey = casey.clone();
+            let path = format!("/api/v1/patients/{patient}/doses");
+            let body = serde_json::json!({"batch_id": batch, "amount": 2.0, "unit": "g"});
+            let acknowledged = acknowledged.clone();
+            tokio::spawn(async move {
+                for _ in 0..PER_WRITER {
+                    let status = casey.post(&path, body.clone()).await.status();
+                    assert_eq!(status, 201, "a dose logged during the backup");
+                    acknowledged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while acknowledged.load(std::sync::atomic::Ordering::SeqCst) < 15 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "doses are logged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before_backup = acknowledged.load(std::sync::atomic::Ordering::SeqCst) as i64;
+    let backup_file = dir.path().join("backups/riverside.db");
+    let args = [
+        "backup",
+        "--data-dir",
+        path_text(&live),
+        "--out",
+        path_text(&backup_file),
+    ]
+    .map(str::to_owned);
+    let backed_up = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        speciosa(&args, "")
+    })
+    .await
+    .unwrap();
+    assert!(backed_up.status.success(), "{}", text(&backed_up.stderr));
+    assert!(text(&backed_up.stdout).contains("Backed up"));
+    for writer in writers {
+        writer.await.expect("every write was acknowledged");
+    }
+    stop(server);
+    let total = (3 * PER_WRITER) as i64;
+    assert_eq!(
+        count(&live.join("speciosa.db"), "SELECT COUNT(*) FROM doses").await,
+        total
+    );
+
+    let restored = dir.path().join("restored");
+    let output = speciosa(
+        &[
+            "restore",
+            "--data-dir",
+            path_text(&restored),
+            "--from",
+            path_text(&backup_file),
+        ],
+        "",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let verify = speciosa(&["audit", "verify", "--data-dir", path_text(&restored)], "");
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+
+    // One snapshot: each dose with the audit event written in its transaction, and at
+    // least every dose acknowledged before the backup began.
+    let database = restored.join("speciosa.db");
+    let doses = count(&database, "SELECT COUNT(*) FROM doses").await;
+    let events = count(
+        &database,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'dose.create'",
+    )
+    .await;
+    assert_eq!(doses, events);
+    assert!(
+        (before_backup..=total).contains(&doses),
+        "{doses} doses, {before_backup} acknowledged before the backup"
+    );
+    // The restored copy serves: its users sign in.
+    let (server, base) = serve(&restored).await;
+    Session::sign_in(&base, "casey@riverside.test", password).await;
+    stop(server);
+}
+
+#[tokio::test]
+async fn restore_refuses_a_non_empty_directory_and_anything_but_an_intact_speciosa_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    assert!(
+        create_admin(&live, "Riverside", "a@r.test", "correct horse battery\n")
+            .status
+            .success()
+    );
+    let backup_file = dir.path().join("backup.db");
+    let backup = || {
+        speciosa(
+            &[
+                "backup",
+                "--data-dir",
+                path_text(&live),
+                "--out",
+                path_text(&backup_file),
+            ],
+            "",
+        )
+    };
+    assert!(backup().status.success());
+    let again = backup();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let restore = |target: &Path, from: &Path| {
+        speciosa(
+            &[
+                "restore",
+                "--data-dir",
+                path_text(target),
+                "--from",
+                path_text(from),
+            ],
+            "",
+        )
+    };
+    let refused = |output: &Output, says: &str| {
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains(says),
+            "{says:?} in {}",
+            text(&output.stderr)
+        );
+    };
+
+    // A directory with anything in it is left alone.
+    let occupied = dir.path().join("occupied");
+    std::fs::create_dir(&occupied).unwrap();
+    std::fs::write(occupied.join("notes.txt"), "keep me").unwrap();
+    refused(&restore(&occupied, &backup_file), "not empty");
+    assert_eq!(std::fs::read_dir(&occupied).unwrap().count(), 1);
+    refused(&restore(&live, &backup_file), "not empty");
+
+    // Files that are not intact Speciosa databases, each refused without leaving a directory behind.
+    let text_file = dir.path().join("notes.txt");
+    std::fs::write(&text_file, "not a database at all").unwrap();
+    let mut damaged = std::fs::read(&backup_file).unwrap();
+    assert!(damaged.len() > 4 * 4096);
+    damaged[2 * 4096..3 * 4096].fill(0xAB);
+    let damaged_file = dir.path().join("damaged.db");
+    std::fs::write(&damaged_file, damaged).unwrap();
+    let foreign_file = dir.path().join("foreign.db");
+    {
+        let url = format!("sqlite://{}?mode=rwc", foreign_file.display());
+        let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE notes (body TEXT)")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
+    let target = dir.path().join("new");
+    for (file, says) in [
+        (&text_file, "not a SQLite database"),
+        (&damaged_file, "damaged"),
+        (&foreign_file, "not a Speciosa one"),
+    ] {
+        refused(&restore(&target, file), says);
+        assert!(!target.exists(), "{says}: nothing is left behind");
+    }
+
+    // PostgreSQL has its own tools.
+    let postgres = "postgres://speciosa@127.0.0.1:9/speciosa";
+    refused(
+        &speciosa(
+            &[
+                "backup",
+                "--database-url",
+                postgres,
+                "--out",
+                path_text(&dir.path().join("pg.db")),
+            ],
+            "",
+        ),
+        "pg_dump",
+    );
+    refused(
+        &speciosa(
+            &[
+                "restore",
+                "--database-url",
+                postgres,
+                "--data-dir",
+                path_text(&target),
+                "--from",
+                path_text(&backup_file),
+            ],
+            "",
+        ),
+        "pg_restore",
+    );
+    // A data directory without a database is not backed up as an empty one.
+    refused(
+        &speciosa(
+            &[
+                "backup",
+                "--data-dir",
+                path_text(&target),
+                "--out",
+                path_text(&dir.path().join("empty.db")),
+            ],
+            "",
+        ),
+        "no Speciosa database",
+    );
+    assert!(!target.exists());
+
+    // The intact backup restores.
+    let restored = restore(&target, &backup_file);
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
 }

@@ -67,7 +67,9 @@ pub struct AuditEntry {
     pub patient_id: Option<PatientId>,
     pub outcome: Outcome,
     pub client_addr: Option<String>,
-    /// Short non-clinical context (e.g. the email a failed sign-in tried). Never health data.
+    /// Context for the patient's care team (a rule code, a correction's reason, the
+    /// email a failed sign-in tried). Administrators see it only for account events
+    /// (see [`AuditEvent::admin_view`]).
     pub detail: Option<String>,
 }
 
@@ -142,6 +144,64 @@ impl AuditEvent {
         field(self.detail.as_deref());
         field(Some(&self.prev_hash));
         hex::encode(hasher.finalize())
+    }
+}
+
+/// Actions whose `detail` is about an account, never about health: administrators
+/// need it to investigate sign-ins (which email was tried, why it failed).
+const ACCOUNT_ACTION_PREFIXES: [&str; 2] = ["session.", "user."];
+
+/// An event as administrators and other readers outside the patient's care team see
+/// it: who, when, which kind of action on which kind of resource, the outcome and the
+/// address; never what was recorded (rule codes, instruments, medications, reasons).
+///
+/// Built field by field from [`AuditEvent`], so a column added there stays hidden
+/// here until someone decides it is safe. The chain hashes are left out too: a hash
+/// over a short detail such as a rule code can be reversed by trying every code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AdminAuditEvent {
+    pub id: i64,
+    pub occurred_at: Timestamp,
+    pub actor_user_id: Option<UserId>,
+    pub actor_role: Option<String>,
+    pub organization_id: Option<OrganizationId>,
+    /// A fixed verb from the code (`dose.correct`), never built from data.
+    pub action: String,
+    pub resource_type: String,
+    /// Present only when it is an opaque id (a UUID): some resources are named by
+    /// clinical codes (an instrument's bands), and those stay hidden.
+    pub resource_id: Option<String>,
+    /// The opaque patient id, so an access can be accounted for; nothing about the record.
+    pub patient_id: Option<PatientId>,
+    pub outcome: String,
+    pub client_addr: Option<String>,
+    /// Only for sign-in, session and account events.
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// The administrators' projection of this event (see [`AdminAuditEvent`]).
+    pub fn admin_view(&self) -> AdminAuditEvent {
+        let account_event = ACCOUNT_ACTION_PREFIXES
+            .iter()
+            .any(|prefix| self.action.starts_with(prefix));
+        AdminAuditEvent {
+            id: self.id,
+            occurred_at: self.occurred_at,
+            actor_user_id: self.actor_user_id,
+            actor_role: self.actor_role.clone(),
+            organization_id: self.organization_id,
+            action: self.action.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self
+                .resource_id
+                .clone()
+                .filter(|id| uuid::Uuid::parse_str(id).is_ok()),
+            patient_id: self.patient_id,
+            outcome: self.outcome.clone(),
+            client_addr: self.client_addr.clone(),
+            detail: self.detail.clone().filter(|_| account_event),
+        }
     }
 }
 
@@ -315,6 +375,74 @@ mod tests {
                 .event_id,
             4
         );
+    }
+
+    fn sealed(entry: AuditEntry) -> AuditEvent {
+        AuditEvent::seal(entry, 1, Timestamp::now(), GENESIS_HASH.to_owned())
+    }
+
+    #[test]
+    fn administrators_see_who_when_and_what_kind_but_no_clinical_detail() {
+        let alert = sealed(AuditEntry {
+            action: "alert.raise".into(),
+            resource_type: "alert".into(),
+            resource_id: Some(uuid::Uuid::now_v7().to_string()),
+            detail: Some("phq9_item9 (urgent)".into()),
+            ..entry("alert.raise")
+        });
+        let view = alert.admin_view();
+        assert_eq!(view.action, "alert.raise");
+        assert_eq!(view.resource_type, "alert");
+        assert_eq!(view.resource_id, alert.resource_id);
+        assert_eq!(view.patient_id, alert.patient_id);
+        assert_eq!(view.actor_user_id, alert.actor_user_id);
+        assert_eq!(view.client_addr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(view.detail, None);
+        let json = serde_json::to_string(&view).unwrap();
+        assert!(!json.contains("phq9"), "{json}");
+        assert!(
+            !json.contains(&alert.hash),
+            "the hash could be reversed: {json}"
+        );
+    }
+
+    #[test]
+    fn a_resource_named_by_a_code_rather_than_an_id_is_withheld_from_administrators() {
+        let bands = sealed(AuditEntry {
+            action: "instrument.bands.update".into(),
+            resource_type: "instrument".into(),
+            resource_id: Some("sows".into()),
+            detail: Some("mild 0–20".into()),
+            ..entry("instrument.bands.update")
+        });
+        let view = bands.admin_view();
+        assert_eq!(view.resource_type, "instrument");
+        assert_eq!(view.resource_id, None);
+        assert_eq!(view.detail, None);
+    }
+
+    #[test]
+    fn administrators_keep_the_detail_of_sign_in_and_account_events() {
+        for (action, detail) in [
+            ("session.create", "wrong password; email=a@b.test"),
+            ("user.create", "speciosa admin create"),
+        ] {
+            let event = sealed(AuditEntry {
+                detail: Some(detail.into()),
+                ..entry(action)
+            });
+            assert_eq!(
+                event.admin_view().detail.as_deref(),
+                Some(detail),
+                "{action}"
+            );
+        }
+        // A prefix must match a whole segment.
+        let event = sealed(AuditEntry {
+            detail: Some("reason: typo".into()),
+            ..entry("sessions_note.create")
+        });
+        assert_eq!(event.admin_view().detail, None);
     }
 
     #[test]

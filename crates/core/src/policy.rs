@@ -67,6 +67,8 @@ pub enum PatientAction {
     ReviewAlerts,
     /// Add, stop or correct entries on the medication list.
     ManageMedications,
+    /// Read the patient's audit trail with its clinical detail (care team only).
+    ReadAuditTrail,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +125,8 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
             | PatientAction::ManageCareTeam
             | PatientAction::ManageLogin
             | PatientAction::ReviewAlerts
-            | PatientAction::ManageMedications => Decision::Forbidden,
+            | PatientAction::ManageMedications
+            | PatientAction::ReadAuditTrail => Decision::Forbidden,
         },
         Role::Patient => Decision::NotFound,
         Role::Admin | Role::Researcher => Decision::Forbidden,
@@ -179,7 +182,7 @@ pub fn product_visibility(actor: &Actor, origin: &ProductOrigin) -> ProductVisib
 mod tests {
     use super::*;
 
-    const PATIENT_ACTIONS: [PatientAction; 8] = [
+    const PATIENT_ACTIONS: [PatientAction; 9] = [
         PatientAction::Read,
         PatientAction::UpdateDetails,
         PatientAction::ManageCareTeam,
@@ -188,6 +191,7 @@ mod tests {
         PatientAction::SubmitAssessment,
         PatientAction::ReviewAlerts,
         PatientAction::ManageMedications,
+        PatientAction::ReadAuditTrail,
     ];
     const ORG_ACTIONS: [OrganizationAction; 10] = [
         OrganizationAction::ManageUsers,

@@ -19,6 +19,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 mod alerts;
 mod assessments;
 mod audit;
+mod backup;
 mod doses;
 mod medications;
 mod organizations;
@@ -32,6 +33,7 @@ mod users;
 pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, ReviewOutcome};
 pub use assessments::{Assessment, NewAssessment};
 pub use audit::{AuditFilter, AuditVerification};
+pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreReport};
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;
 pub use organizations::Organization;
@@ -68,6 +70,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: use postgres://… or sqlite://…")]
     UnsupportedUrl(String),
+    #[error("no database at {0}")]
+    Missing(PathBuf),
     #[error("cannot create data directory {path}")]
     DataDir {
         path: PathBuf,
@@ -99,6 +103,11 @@ pub enum DatabaseLocation {
 }
 
 impl DatabaseLocation {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseLocation::Url(url)
+            if url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+
     pub fn describe(&self) -> String {
         match self {
             DatabaseLocation::DataDir(dir) => {
@@ -156,27 +165,35 @@ impl Store {
     pub async fn open(location: &DatabaseLocation, options: &PoolOptions) -> Result<Self> {
         let store = match location {
             DatabaseLocation::DataDir(dir) => Self::open_sqlite_dir(dir).await?,
-            DatabaseLocation::Url(url)
-                if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
-            {
+            DatabaseLocation::Url(url) if url.starts_with("sqlite:") => {
+                let connect = SqliteConnectOptions::from_str(url)?;
+                Self::open_sqlite(connect, true).await?
+            }
+            DatabaseLocation::Url(_) => Self::connect(location, options).await?,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to PostgreSQL as configured; `location` must be a `postgres://` URL.
+    async fn connect(location: &DatabaseLocation, options: &PoolOptions) -> Result<Self> {
+        match location {
+            DatabaseLocation::Url(url) if location.is_postgres() => {
                 let connect = PgConnectOptions::from_str(url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(connect)
                     .await?;
-                Store {
+                Ok(Store {
                     backend: Backend::Postgres(pool),
-                }
+                })
             }
-            DatabaseLocation::Url(url) if url.starts_with("sqlite:") => {
-                let connect = SqliteConnectOptions::from_str(url)?;
-                Self::open_sqlite(connect).await?
+            DatabaseLocation::Url(url) => Err(StoreError::UnsupportedUrl(url.clone())),
+            DatabaseLocation::DataDir(dir) => {
+                Err(StoreError::UnsupportedUrl(dir.display().to_string()))
             }
-            DatabaseLocation::Url(url) => return Err(StoreError::UnsupportedUrl(url.clone())),
-        };
-        store.migrate().await?;
-        Ok(store)
+        }
     }
 
     async fn open_sqlite_dir(dir: &Path) -> Result<Self> {
@@ -184,12 +201,16 @@ impl Store {
             path: dir.to_owned(),
             source,
         })?;
-        Self::open_sqlite(SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE))).await
+        Self::open_sqlite(
+            SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE)),
+            true,
+        )
+        .await
     }
 
-    async fn open_sqlite(connect: SqliteConnectOptions) -> Result<Self> {
+    async fn open_sqlite(connect: SqliteConnectOptions, create: bool) -> Result<Self> {
         let connect = connect
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: an acknowledged write survives power loss, not just a process crash.
             .synchronous(SqliteSynchronous::Full)
@@ -207,7 +228,7 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match &self.backend {
-            Backend::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Backend::Sqlite(pool) => sqlite_migrator().run(pool).await?,
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -231,6 +252,11 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// The SQLite schema's migrations, embedded in the binary.
+pub(crate) fn sqlite_migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations/sqlite")
 }
 
 /// Write transactions. SQLite's must take the write lock up front (`BEGIN

@@ -1,20 +1,23 @@
-//! `GET /api/v1/audit-events`: admins browse the audit log.
+//! `GET /api/v1/audit-events`: admins browse the audit log, seeing that something
+//! happened but never what (`AuditEvent::admin_view`).
+//! `GET /api/v1/patients/{id}/audit-events`: the patient's care team reads the
+//! patient's own trail with its full detail.
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use speciosa_core::FieldErrors;
-use speciosa_core::audit::{AuditEvent, Outcome};
+use speciosa_core::audit::{AdminAuditEvent, AuditEvent, Outcome};
 use speciosa_core::ids::{PatientId, UserId};
 use speciosa_core::patient::parse_date;
-use speciosa_core::policy::OrganizationAction;
+use speciosa_core::policy::{OrganizationAction, PatientAction};
 use speciosa_store::AuditFilter;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, ApiUser, Authenticated};
+use crate::extract::{ApiPath, ApiQuery, ApiUser, Authenticated};
 
 #[derive(Deserialize, IntoParams, Default, Clone)]
 #[serde(deny_unknown_fields)]
@@ -87,8 +90,10 @@ impl AuditQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
+    /// Who, when, the kind of action and resource, the outcome and the client address;
+    /// no clinical detail (no rule, instrument, medication or reason).
     #[schema(value_type = Vec<Object>)]
-    pub events: Vec<AuditEvent>,
+    pub events: Vec<AdminAuditEvent>,
     /// Pass as `before_id` for the next (older) page; absent on the last page.
     pub next_before_id: Option<i64>,
 }
@@ -119,11 +124,93 @@ pub async fn browse(
     .await?;
     let filter = query.to_filter(user)?;
     let events = state.store.list_audit_events(&filter).await?;
-    let next_before_id = (events.len() as u32 == filter.limit)
-        .then(|| events.last().map(|e| e.id))
-        .flatten();
     Ok(AuditPage {
+        next_before_id: next_before_id(&events, filter.limit),
+        events: events.iter().map(AuditEvent::admin_view).collect(),
+    })
+}
+
+fn next_before_id(events: &[AuditEvent], limit: u32) -> Option<i64> {
+    (events.len() as u32 == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten()
+}
+
+#[derive(Deserialize, IntoParams, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TrailQuery {
+    /// Page back: events older than this id.
+    pub before_id: Option<i64>,
+    /// 1 to 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TrailPage {
+    /// Every column of each event about this patient, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<AuditEvent>,
+    /// Pass as `before_id` for the next (older) page; absent on the last page.
+    pub next_before_id: Option<i64>,
+}
+
+const PROBLEM: &str = "application/problem+json";
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/audit-events", tag = "audit",
+    params(("id" = uuid::Uuid, Path), TrailQuery),
+    responses(
+        (status = 200, description = "The patient's audit trail with its detail, newest first (care team only)", body = TrailPage),
+        (status = 403, description = "Not on the care team", body = crate::api::Problem, content_type = PROBLEM),
+        (status = 404, description = "No such patient visible to you", body = crate::api::Problem, content_type = PROBLEM),
+    ))]
+pub async fn patient_trail(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiQuery(query): ApiQuery<TrailQuery>,
+) -> Result<Json<TrailPage>, ApiError> {
+    Ok(Json(read_trail(&state, &user, id, &query).await?))
+}
+
+/// One page of a patient's own audit trail for their care team, itself audited;
+/// shared with the patient's audit page.
+pub async fn read_trail(
+    state: &AppState,
+    user: &Authenticated,
+    id: PatientId,
+    query: &TrailQuery,
+) -> Result<TrailPage, ApiError> {
+    access::patient(
+        state,
+        user,
+        id,
+        PatientAction::ReadAuditTrail,
+        "patient_audit.read",
+    )
+    .await?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(FieldErrors::single("limit", "limit must be between 1 and 1000").into());
+    }
+    let filter = AuditFilter {
+        organization_id: Some(user.actor.organization_id),
+        patient_id: Some(id),
+        before_id: query.before_id,
+        limit,
+        ..Default::default()
+    };
+    let events = state.store.list_audit_events(&filter).await?;
+    let mut entry = user.audit(
+        "patient_audit.read",
+        "audit_log",
+        None,
+        Some(id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!("{} events", events.len()));
+    state.store.append_audit(entry).await?;
+    Ok(TrailPage {
+        next_before_id: next_before_id(&events, limit),
         events,
-        next_before_id,
     })
 }

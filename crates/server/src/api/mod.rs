@@ -107,6 +107,7 @@ pub fn router() -> Router<AppState> {
             get(checkin::get_schedule).put(checkin::put_schedule),
         )
         .route("/audit-events", get(audit_log::list))
+        .route("/patients/{id}/audit-events", get(audit_log::patient_trail))
         .route("/openapi.json", get(openapi))
 }
 
@@ -141,6 +142,7 @@ pub fn router() -> Router<AppState> {
         assessments::set_bands,
         predicted::predicted,
         audit_log::list,
+        audit_log::patient_trail,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
     tags(
@@ -153,7 +155,7 @@ pub fn router() -> Router<AppState> {
         (name = "assessments", description = "Validated instruments, scoring, history and safety alerts"),
         (name = "alerts", description = "Safety alerts: the clinician's inbox, acknowledgement and resolution"),
         (name = "medications", description = "The patient's medication list, read by the safety rules"),
-        (name = "audit", description = "The hash-chained audit log (admins)"),
+        (name = "audit", description = "The hash-chained audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
     )
 )]
 pub struct ApiDoc;

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use speciosa_core::account::Role;
-use speciosa_core::audit::AuditEvent;
+use speciosa_core::audit::AdminAuditEvent;
 use speciosa_core::ids::UserId;
 use speciosa_core::policy::OrganizationAction;
 use speciosa_store::User;
@@ -446,7 +446,7 @@ struct AuditPage {
     clear_href: &'static str,
 }
 
-fn event_row(event: &AuditEvent, users: &[User]) -> EventRow {
+fn event_row(event: &AdminAuditEvent, users: &[User]) -> EventRow {
     let actor = event
         .actor_user_id
         .and_then(|id| users.iter().find(|u| u.id == id));

@@ -28,6 +28,7 @@ mod dose_import;
 mod doses;
 mod home;
 mod medications;
+mod patient_audit;
 mod patients;
 mod products;
 mod roster;
@@ -75,6 +76,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/patients/{id}/urgent", get(checkin::urgent))
         .route("/patients/{id}/timeline", get(timeline::show))
+        .route("/patients/{id}/audit", get(patient_audit::show))
         .route("/patients/{id}/schedule", post(checkin::save_schedule))
         .route(
             "/patients/{id}/assessments",

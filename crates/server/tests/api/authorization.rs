@@ -28,6 +28,9 @@ enum Scope {
     CatalogManage,
     /// Logging, correcting or deleting a patient's doses: the care team and the patient themself.
     PatientDose,
+    /// The patient's audit trail with its detail: only clinicians on the care team
+    /// (not the patient themself, nor admins).
+    CareTeamRead,
     /// Acknowledging or resolving a patient's alert: only clinicians on the care team;
     /// every other role is refused whoever the alert concerns.
     AlertReview,
@@ -109,6 +112,11 @@ fn operations() -> Vec<Operation> {
             Method::GET,
             "/api/v1/audit-events",
             Organization(&["admin"]),
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/audit-events",
+            CareTeamRead,
         ),
         op(
             Method::POST,
@@ -250,13 +258,19 @@ fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
             ("clinician", Target::OtherClinic) => NotFound,
             _ => Forbidden,
         },
-        Scope::PatientRead | Scope::PatientWrite | Scope::PatientDose => match (role, target) {
-            (_, Target::OtherClinic) => NotFound,
-            ("clinician", Target::Own) => Allowed,
-            ("patient", Target::Own) if scope != Scope::PatientWrite => Allowed,
-            ("patient", Target::SameClinic) => NotFound,
-            _ => Forbidden,
-        },
+        Scope::PatientRead | Scope::PatientWrite | Scope::PatientDose | Scope::CareTeamRead => {
+            match (role, target) {
+                (_, Target::OtherClinic) => NotFound,
+                ("clinician", Target::Own) => Allowed,
+                ("patient", Target::Own)
+                    if matches!(scope, Scope::PatientRead | Scope::PatientDose) =>
+                {
+                    Allowed
+                }
+                ("patient", Target::SameClinic) => NotFound,
+                _ => Forbidden,
+            }
+        }
     }
 }
 

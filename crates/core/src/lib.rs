@@ -20,6 +20,7 @@ pub mod quality;
 pub mod roster;
 pub mod safety;
 pub mod sleep;
+pub mod time;
 pub mod validation;
 
 pub use validation::{FieldError, FieldErrors};

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use serde::de::DeserializeOwned;
@@ -234,6 +234,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_nul_in_json(bytes)?;
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -256,6 +257,67 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// NUL can reach a JSON string only as the escape `\u0000`; PostgreSQL cannot store it
+/// in text and SQLite would, so it is refused before either sees it, naming where it is.
+fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
+    let escaped = bytes
+        .windows(6)
+        .any(|w| w[..2] == *b"\\u" && w[2..].iter().all(|b| *b == b'0'));
+    if !escaped {
+        return Ok(());
+    }
+    // Malformed JSON is reported by the typed parse that follows.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        None => Ok(()),
+        Some(path) => Err(nul_error(if path.is_empty() {
+            "body".into()
+        } else {
+            path
+        })),
+    }
+}
+
+/// The path (as `serde_path_to_error` spells it: `a.b[2]`) of the first string or key
+/// holding a NUL character.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(inner)
+            } else {
+                nul_path(item, inner)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The 422 for a field holding a NUL character.
+pub fn nul_error(field: impl Into<String>) -> ApiError {
+    FieldErrors::single(field, "text must not contain NUL characters").into()
+}
+
+/// The first of `pairs` (form fields, query parameters) whose name or value holds NUL.
+pub fn nul_field(pairs: &[(String, String)]) -> Option<&str> {
+    pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| name.as_str())
+}
+
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
@@ -275,13 +337,35 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| ApiError::new(problems::MALFORMED_REQUEST, rejection.body_text()))
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
     }
+}
+
+/// Reads query parameters; a value that does not fit its field (an out-of-range date, a
+/// word where a number belongs) is a 422 naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if let Some(field) = nul_field(&pairs) {
+        return Err(nul_error(field));
+    }
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let detail = error.into_inner().to_string();
+        if path == "." {
+            ApiError::new(
+                problems::MALFORMED_REQUEST,
+                format!("the query string could not be read: {detail}"),
+            )
+        } else {
+            FieldErrors::single(path, detail).into()
+        }
+    })
 }
 
 /// A path parameter; one that does not parse (not a UUID) names nothing, so 404.
@@ -335,6 +419,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
                 "this form has expired or did not come from Speciosa; go back, reload the page and try again",
             )
             .into());
+        }
+        if let Some(field) = nul_field(&pairs) {
+            return Err(nul_error(field).into());
         }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             ApiError::new(

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgTypeInfo, PgValueRef};
+use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type};
 
@@ -78,8 +78,21 @@ impl Encode<'_, Postgres> for DbTime {
     }
 }
 
+/// PostgreSQL's binary times count from 2000-01-01T00:00:00Z.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+const PG_EPOCH_DAYS: i32 = 10_957;
+
 impl<'r> Decode<'r, Postgres> for DbTime {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        // Read the binary form ourselves: the chrono decoder panics on `infinity` and on
+        // values beyond its range, and a panic here would take down every reader.
+        if value.format() == PgValueFormat::Binary {
+            let micros = <i64 as Decode<Postgres>>::decode(value)?;
+            let unix = micros
+                .checked_add(PG_EPOCH_MICROS)
+                .ok_or("timestamp out of range")?;
+            return Ok(Self(Timestamp::from_microsecond(unix)?));
+        }
         let at = <chrono::DateTime<chrono::Utc> as Decode<Postgres>>::decode(value)?;
         Ok(Self(Timestamp::from_microsecond(at.timestamp_micros())?))
     }
@@ -134,6 +147,13 @@ impl Encode<'_, Postgres> for DbDate {
 impl<'r> Decode<'r, Postgres> for DbDate {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         use chrono::Datelike;
+        if value.format() == PgValueFormat::Binary {
+            let days = <i32 as Decode<Postgres>>::decode(value)?;
+            let unix_days = days.checked_add(PG_EPOCH_DAYS).ok_or("date out of range")?;
+            let date = jiff::civil::date(1970, 1, 1)
+                .checked_add(jiff::Span::new().try_days(unix_days)?)?;
+            return Ok(Self(date));
+        }
         let date = <chrono::NaiveDate as Decode<Postgres>>::decode(value)?;
         Ok(Self(Date::new(
             i16::try_from(date.year())?,

@@ -11,12 +11,12 @@ use speciosa_core::FieldErrors;
 use speciosa_core::account::Role;
 use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{BatchId, ProductId};
-use speciosa_core::patient::parse_date;
 use speciosa_core::policy::OrganizationAction;
 use speciosa_core::product::{
     Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields,
 };
 use speciosa_core::quality::{BatchFacts, QualityFlag};
+use speciosa_core::time::CalendarDate;
 use speciosa_store::{Batch, BatchContent, Product};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -121,9 +121,11 @@ impl AssayRequest {
             .filter(|d| !d.is_empty())
         {
             None => None,
-            Some(raw) => {
-                Some(parse_date(raw).map_err(|e| FieldErrors::single("assay.tested_on", e))?)
-            }
+            Some(raw) => Some(
+                CalendarDate::parse(raw)
+                    .map_err(|e| FieldErrors::single("assay.tested_on", e.to_string()))?
+                    .get(),
+            ),
         };
         let assay = Assay {
             lab: self

@@ -88,6 +88,19 @@ pub async fn submit(
         );
     }
     let next = safe_next(form.next.as_deref()).unwrap_or("");
+    if [form.email.as_str(), form.password.as_str()]
+        .iter()
+        .any(|field| field.contains('\0'))
+    {
+        let page = render(&SignInPage {
+            error: Some(
+                "The email or password holds a character that cannot be typed (NUL). Type them again.",
+            ),
+            email: "",
+            next,
+        })?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
     match auth::sign_in(&state, &form.email, form.password, &client_addr).await {
         Ok(signed_in) => {
             let target = if next.is_empty() {

@@ -557,7 +557,7 @@ impl Store {
             .bind(id.as_uuid())
             .fetch_all(pool)
             .await
-            .map_err(reading("alerts"))?;
+            .map_err(reading("alert_actions"))?;
             Ok(rows
                 .into_iter()
                 .map(|(action, comment, by, name, at)| AlertAction {

@@ -175,7 +175,7 @@ impl Store {
                     .bind(patient.as_uuid())
                     .fetch_all(pool)
                     .await
-                    .map_err(reading("assessments"))?;
+                    .map_err(reading("patient_schedules"))?;
             Ok(rows.into_iter().collect())
         })
     }
@@ -244,7 +244,7 @@ impl Store {
             .bind(instrument)
             .fetch_optional(pool)
             .await
-            .map_err(reading("assessments"))?;
+            .map_err(reading("organization_instrument_bands"))?;
             Ok(row.map(|(bands,)| bands.0))
         })
     }

@@ -225,7 +225,7 @@ impl Store {
             .bind(DbTime::from(since))
             .fetch_all(pool)
             .await
-            .map_err(reading("medications"))?;
+            .map_err(reading("doses"))?;
             Ok(rows.into_iter().map(|(id,)| PatientId::from_uuid(id)).collect())
         })
     }
@@ -237,7 +237,7 @@ impl Store {
                 sqlx::query_as("SELECT organization_id, id FROM patients ORDER BY id")
                     .fetch_all(pool)
                     .await
-                    .map_err(reading("medications"))?;
+                    .map_err(reading("patients"))?;
             Ok(rows
                 .into_iter()
                 .map(|(org, id)| (OrganizationId::from_uuid(org), PatientId::from_uuid(id)))

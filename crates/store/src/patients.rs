@@ -302,7 +302,7 @@ impl Store {
             .bind(patient.as_uuid())
             .fetch_all(pool)
             .await
-            .map_err(reading("patients"))?;
+            .map_err(reading("care_team_members"))?;
             Ok(rows
                 .into_iter()
                 .map(|(id, display_name, email, added_at)| CareTeamMember {

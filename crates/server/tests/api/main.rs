@@ -13,6 +13,7 @@ mod doses;
 mod medications_pages;
 mod patients;
 mod products;
+mod resilience;
 mod session;
 mod supervision_pages;
 mod timeline;

@@ -49,6 +49,11 @@ impl Encode<'_, Sqlite> for DbTime {
         &self,
         buf: &mut <Sqlite as Database>::ArgumentBuffer,
     ) -> Result<IsNull, BoxDynError> {
+        // Never write what cannot be read back: the text form holds four-digit years only.
+        let year = self.0.to_zoned_datetime(jiff::tz::TimeZone::UTC).year();
+        if !(0..=9999).contains(&year) {
+            return Err(format!("year {year} does not fit the stored time format").into());
+        }
         <String as Encode<Sqlite>>::encode(self.to_text(), buf)
     }
 }
@@ -160,5 +165,26 @@ impl<'r> Decode<'r, Postgres> for DbDate {
             i8::try_from(date.month())?,
             i8::try_from(date.day())?,
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_text_that_reads_back() {
+        let at: Timestamp = "2026-11-24T18:00:00.123456Z".parse().unwrap();
+        let text = DbTime(at).to_text();
+        assert_eq!(text, "2026-11-24T18:00:00.123456Z");
+        assert_eq!(text.parse::<Timestamp>().unwrap(), at);
+    }
+
+    #[test]
+    fn a_time_whose_text_could_not_be_read_back_is_not_written() {
+        let at: Timestamp = "-009999-01-02T02:00:00Z".parse().unwrap();
+        assert!(DbTime(at).to_text().parse::<Timestamp>().is_err());
+        let mut buf = <Sqlite as Database>::ArgumentBuffer::default();
+        assert!(<DbTime as Encode<Sqlite>>::encode_by_ref(&DbTime(at), &mut buf).is_err());
     }
 }

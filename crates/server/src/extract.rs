@@ -346,11 +346,13 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
 /// Reads query parameters; a value that does not fit its field (an out-of-range date, a
 /// word where a number belongs) is a 422 naming the parameter.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    if let Some(field) = nul_field(&pairs) {
-        return Err(nul_error(field));
+    if query.contains("%00") {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        if let Some(field) = nul_field(&pairs) {
+            return Err(nul_error(field));
+        }
     }
     let deserializer =
         serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
@@ -430,5 +432,65 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
             )
         })?;
         Ok(PageForm { user, form, pairs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use speciosa_core::time::ClinicalDate;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Range {
+        from: Option<ClinicalDate>,
+        #[serde(default)]
+        include_history: bool,
+    }
+
+    fn fields(error: &ApiError) -> Vec<&str> {
+        error.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_query_value_that_does_not_fit_its_field_is_a_422_naming_it() {
+        let error = parse_query::<Range>("from=9999-12-29").unwrap_err();
+        assert_eq!(error.kind, problems::VALIDATION);
+        assert_eq!(fields(&error), ["from"]);
+        assert!(error.errors[0].detail.contains("out of range"));
+        let error = parse_query::<Range>("include_history=maybe").unwrap_err();
+        assert_eq!(fields(&error), ["include_history"]);
+        let error = parse_query::<Range>("from=2026-01-01&x=%00").unwrap_err();
+        assert_eq!(fields(&error), ["x"]);
+        let range = parse_query::<Range>("from=2026-01-01").unwrap();
+        assert!(range.from.is_some() && !range.include_history);
+    }
+
+    #[test]
+    fn nul_anywhere_in_a_json_body_is_refused_at_its_path() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            answers: serde_json::Value,
+        }
+        let body = br#"{"answers": {"items": [1, "a\u0000b"]}}"#;
+        let error = parse_json::<Body>(body).unwrap_err();
+        assert_eq!(fields(&error), ["answers.items[1]"]);
+        let error = parse_json::<serde_json::Value>(br#""\u0000""#).unwrap_err();
+        assert_eq!(fields(&error), ["body"]);
+        // An escaped backslash followed by "u0000" is text, not NUL.
+        assert!(parse_json::<Body>(br#"{"answers": "\\u0000"}"#).is_ok());
+    }
+
+    #[test]
+    fn form_pairs_name_the_field_holding_nul() {
+        let pairs = vec![
+            ("name".to_owned(), "ok".to_owned()),
+            ("note".to_owned(), "a\0b".to_owned()),
+        ];
+        assert_eq!(nul_field(&pairs), Some("note"));
+        assert_eq!(nul_field(&pairs[..1]), None);
     }
 }

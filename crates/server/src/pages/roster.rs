@@ -124,6 +124,15 @@ pub async fn show(
             Err(listed) => (listed.id, listed.display_name, listed.error),
         };
         log_unreadable("roster", id, &error);
+        let mut entry = user.audit(
+            "roster.read",
+            "patient",
+            Some(id.to_string()),
+            Some(id),
+            Outcome::Failure,
+        );
+        entry.detail = Some("roster row: the record could not be read".into());
+        state.store.append_audit(entry).await?;
         unreadable.push(UnreadableRow {
             id: id.to_string(),
             name: name.unwrap_or_else(|| format!("Patient {}", &id.to_string()[..8])),

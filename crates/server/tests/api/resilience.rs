@@ -398,6 +398,16 @@ async fn the_roster_lists_everyone_and_says_which_record_could_not_be_read(app: 
             "{name} keeps a full row: {html}"
         );
     }
+    // The failed read is in the audit log, like every read of patient data.
+    let failed = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(action, outcome, p)| {
+            action == "roster.read" && outcome == "failure" && p.as_deref() == Some(bea.as_str())
+        })
+        .count();
+    assert_eq!(failed, 1);
     // The other lists across patients still answer.
     let patients = s.casey.get_json("/api/v1/patients").await;
     assert_eq!(patients.as_array().unwrap().len(), 3);

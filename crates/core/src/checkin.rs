@@ -29,7 +29,8 @@ impl Frequency {
     /// Due when not yet completed today (daily) or in the last seven days (weekly), by
     /// the patient's local calendar.
     pub fn is_due(self, last_completed: Option<Date>, today: Date) -> bool {
-        let days_since = |last: Date| (today - last).get_days();
+        // `since` rather than `-`, which panics when the span is out of range.
+        let days_since = |last: Date| today.since(last).map_or(i32::MAX, |s| s.get_days());
         match (self, last_completed) {
             (Frequency::Off, _) => false,
             (_, None) => true,

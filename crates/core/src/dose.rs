@@ -160,12 +160,9 @@ impl DoseEntry {
         let mut errors = crate::FieldErrors::new();
         let taken_at = match fields.taken_at.map(str::trim).filter(|t| !t.is_empty()) {
             None => Some(now),
-            Some(text) => errors.check(
-                "taken_at",
-                text.parse::<Timestamp>().map_err(|_| {
-                    format!("{text:?} is not an RFC 3339 time with an offset, such as 2026-11-24T21:30:00-06:00")
-                }),
-            ),
+            Some(text) => errors
+                .check("taken_at", crate::time::ClinicalInstant::parse(text))
+                .map(crate::time::ClinicalInstant::get),
         };
         if let Some(at) = taken_at {
             if at > now + CLOCK_SKEW {

@@ -3,7 +3,9 @@
 //! its line number before anything is written. Amounts may use a decimal comma (quoted,
 //! `"1,5"`, or in a file separated by semicolons, as spreadsheets in such locales save it).
 
-use jiff::civil::{Date, DateTime, Time};
+use jiff::civil::{DateTime, Time};
+
+use crate::time::{ClinicalDate, EARLIEST_CLINICAL_DATE, LATEST_DATE, TimeError};
 
 use crate::amount::parse_amount;
 
@@ -118,6 +120,15 @@ pub fn parse_csv(text: &str) -> ParsedImport {
         if record.iter().all(str::is_empty) {
             continue;
         }
+        // PostgreSQL cannot store NUL in text, so neither backend accepts it.
+        if let Some(column) = record.iter().position(|cell| cell.contains('\0')) {
+            let name = headers.get(column).map(String::as_str).unwrap_or("a");
+            parsed.errors.push(ImportError {
+                line,
+                reason: format!("the {name} column contains a NUL character"),
+            });
+            continue;
+        }
         // An unquoted decimal comma splits the amount into two columns.
         if record.iter().skip(headers.len()).any(|v| !v.is_empty()) {
             parsed.errors.push(ImportError {
@@ -129,9 +140,17 @@ pub fn parse_csv(text: &str) -> ParsedImport {
         let field = |i: usize| record.get(i).unwrap_or("").trim();
         let optional = |i: Option<usize>| i.map(field).filter(|v| !v.is_empty()).map(str::to_owned);
         let mut reasons = Vec::new();
-        let parsed_date = field(date)
-            .parse::<Date>()
-            .map_err(|_| format!("date {:?} is not a real date (YYYY-MM-DD)", field(date)));
+        let parsed_date = match ClinicalDate::parse(field(date)) {
+            Ok(day) => Ok(day.get()),
+            Err(TimeError::OutOfRange { .. }) => Err(format!(
+                "date {:?} is out of range: dates must be between {EARLIEST_CLINICAL_DATE} and {LATEST_DATE}",
+                field(date)
+            )),
+            Err(_) => Err(format!(
+                "date {:?} is not a real date (YYYY-MM-DD)",
+                field(date)
+            )),
+        };
         let parsed_time = Time::strptime("%H:%M", field(time))
             .or_else(|_| Time::strptime("%H:%M:%S", field(time)))
             .map_err(|_| {
@@ -229,6 +248,22 @@ mod tests {
         assert!(
             parsed.errors[2].reason.contains("product") && parsed.errors[2].reason.contains("unit")
         );
+    }
+
+    #[test]
+    fn dates_outside_1990_to_2100_and_nul_characters_are_row_errors() {
+        let csv = "date,time,product,amount,unit,note\n\
+                   1989-12-31,08:00,Red Bali,3,g,\n\
+                   2101-01-01,08:00,Red Bali,3,g,\n\
+                   2026-11-01,08:00,Red Bali,3,g,a\0b\n\
+                   1990-01-01,08:00,Red Bali,3,g,\n";
+        let parsed = parse_csv(csv);
+        assert_eq!(parsed.rows.len(), 1);
+        assert_eq!(parsed.rows[0].line, 5);
+        let reasons: Vec<&str> = parsed.errors.iter().map(|e| e.reason.as_str()).collect();
+        assert!(reasons[0].contains("out of range"), "{reasons:?}");
+        assert!(reasons[1].contains("out of range"), "{reasons:?}");
+        assert_eq!(reasons[2], "the note column contains a NUL character");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod redirect;
 pub mod roster;
 pub mod safety;
 pub mod sleep;
+pub mod time;
 pub mod two_factor;
 pub mod validation;
 

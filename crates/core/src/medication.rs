@@ -4,6 +4,7 @@
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::time::{ClinicalDate, TimeError};
 use crate::validation::FieldErrors;
 
 /// Pharmacological classes the rules and the clinician care about. The depressant
@@ -176,10 +177,14 @@ fn clean(text: &str) -> String {
 
 fn optional_date(errors: &mut FieldErrors, field: &str, text: Option<&str>) -> Option<Date> {
     let text = text.map(str::trim).filter(|t| !t.is_empty())?;
-    match text.parse::<Date>() {
-        Ok(date) => Some(date),
-        Err(_) => {
+    match ClinicalDate::parse(text) {
+        Ok(date) => Some(date.get()),
+        Err(TimeError::NotADate(_)) => {
             errors.push(field, format!("{text:?} is not a date (YYYY-MM-DD)"));
+            None
+        }
+        Err(error) => {
+            errors.push(field, error.to_string());
             None
         }
     }
@@ -219,6 +224,19 @@ mod tests {
         let error = MedicationEntry::parse(&f, date(2026, 11, 24)).unwrap_err();
         let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, ["started_on", "stopped_on"]);
+    }
+
+    #[test]
+    fn dates_before_1990_or_after_2100_are_refused() {
+        let mut f = fields("Gabapentin", "gabapentinoid");
+        f.started_on = Some("1989-12-31");
+        f.stopped_on = Some("2101-01-01");
+        let error = MedicationEntry::parse(&f, date(2026, 11, 24)).unwrap_err();
+        let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["started_on", "stopped_on"]);
+        f.started_on = Some("1990-01-01");
+        f.stopped_on = Some("2100-12-31");
+        assert!(MedicationEntry::parse(&f, date(2026, 11, 24)).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
 use crate::account::DisplayName;
+use crate::time::{BirthDate, CalendarDate};
 use crate::validation::FieldErrors;
 
 /// Sex recorded at birth; relevant to pregnancy screening and to later PK covariates.
@@ -167,18 +168,7 @@ pub struct PatientDetails {
     pub concomitant_medications: Vec<String>,
 }
 
-const EARLIEST_BIRTH_DATE: Date = jiff::civil::date(1900, 1, 1);
 const MAX_MEDICATIONS: usize = 50;
-
-/// Parses an ISO 8601 calendar date, refusing impossible dates such as 2023-02-30.
-pub fn parse_date(raw: &str) -> Result<Date, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err("date is required (YYYY-MM-DD)".into());
-    }
-    raw.parse::<Date>()
-        .map_err(|_| format!("{raw:?} is not a real calendar date in the form YYYY-MM-DD"))
-}
 
 fn empty_to_none(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
@@ -192,15 +182,15 @@ impl PatientDetails {
         let display_name = errors.check("display_name", DisplayName::parse(fields.display_name));
         let birth_date = errors.check(
             "birth_date",
-            parse_date(fields.birth_date).and_then(|date| {
-                if date > today {
-                    Err("birth date cannot be in the future".to_owned())
-                } else if date < EARLIEST_BIRTH_DATE {
-                    Err("birth date must be on or after 1900-01-01".to_owned())
-                } else {
-                    Ok(date)
-                }
-            }),
+            BirthDate::parse(fields.birth_date)
+                .map_err(|e| e.to_string())
+                .and_then(|date| {
+                    if date.get() > today {
+                        Err("birth date cannot be in the future".to_owned())
+                    } else {
+                        Ok(date.get())
+                    }
+                }),
         );
         let time_zone = errors.check("time_zone", TimeZoneName::parse(fields.time_zone));
         let sex_at_birth = match empty_to_none(fields.sex_at_birth) {
@@ -249,13 +239,15 @@ impl PatientDetails {
             (true, Some(raw)) => errors
                 .check(
                     "research_consent_date",
-                    parse_date(raw).and_then(|date| {
-                        if date > today {
-                            Err("consent date cannot be in the future".to_owned())
-                        } else {
-                            Ok(date)
-                        }
-                    }),
+                    CalendarDate::parse(raw)
+                        .map_err(|e| e.to_string())
+                        .and_then(|date| {
+                            if date.get() > today {
+                                Err("consent date cannot be in the future".to_owned())
+                            } else {
+                                Ok(date.get())
+                            }
+                        }),
                 )
                 .map(Some),
         };
@@ -359,6 +351,8 @@ mod tests {
             "12/04/1988",
             "2027-01-01",
             "1850-01-01",
+            "1899-12-31",
+            "-009999-01-02",
         ] {
             let fields = PatientFields {
                 birth_date: bad,
@@ -366,6 +360,16 @@ mod tests {
             };
             assert_eq!(fields_in_error(&fields), ["birth_date"], "{bad}");
         }
+    }
+
+    #[test]
+    fn the_earliest_accepted_birth_date_is_1900_01_01() {
+        let fields = PatientFields {
+            birth_date: "1900-01-01",
+            ..minimal()
+        };
+        let details = PatientDetails::parse(&fields, TODAY).unwrap();
+        assert_eq!(details.birth_date, date(1900, 1, 1));
     }
 
     #[test]

@@ -128,7 +128,9 @@ impl DiaryEntry {
             return Err(DiaryError::OutOfOrder);
         }
         let available = final_awakening.duration_since(tried);
-        let awake = self.sleep_onset_latency_min + self.wake_after_sleep_onset_min;
+        let awake = self
+            .sleep_onset_latency_min
+            .saturating_add(self.wake_after_sleep_onset_min);
         if awake > available.as_mins() {
             return Err(DiaryError::MoreAwakeThanAvailable {
                 latency: self.sleep_onset_latency_min,

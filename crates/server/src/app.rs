@@ -1,5 +1,6 @@
 //! Builds the router and runs the server with graceful shutdown.
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -15,12 +16,13 @@ use speciosa_core::instrument::Instruments;
 use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::ServerConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, PageError};
 use crate::problems::{self, ProblemType};
 use crate::{api, pages};
 
@@ -62,12 +64,14 @@ pub fn router(state: AppState) -> Router {
         .config
         .secure_cookies
         .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
-    Router::new()
+    let app = Router::new()
         .nest("/api/v1", api)
         .merge(pages::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .layer(middleware::from_fn(problem_for_bare_api_errors))
+        .layer(middleware::from_fn(refuse_nul_in_query))
+        .layer(middleware::from_fn(problem_for_bare_api_errors));
+    catch_panics(app)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -144,6 +148,60 @@ async fn problem_for_bare_api_errors(request: Request, next: Next) -> Response {
     ApiError::new(kind, kind.explanation).into_response()
 }
 
+/// A query parameter holding NUL (`%00`) is refused before any handler reads it, for the
+/// API and the pages alike: PostgreSQL cannot compare text with NUL and SQLite can, so
+/// letting it through would answer differently on the two backends.
+async fn refuse_nul_in_query(request: Request, next: Next) -> Response {
+    let query = request.uri().query().unwrap_or_default();
+    if query.contains("%00") {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        if let Some(field) = crate::extract::nul_field(&pairs) {
+            let error = crate::extract::nul_error(field);
+            return if request.uri().path().starts_with("/api/") {
+                error.into_response()
+            } else {
+                PageError::from(error).into_response()
+            };
+        }
+    }
+    next.run(request).await
+}
+
+/// Marks a response made from a panic, so pages can be given a readable page instead.
+#[derive(Clone, Copy, Debug)]
+struct Panicked;
+
+/// A panic anywhere below becomes a logged 500 (problem+json under `/api`, a readable
+/// page elsewhere) instead of a dropped connection.
+fn catch_panics<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .layer(CatchPanicLayer::custom(response_for_panic))
+        .layer(middleware::from_fn(page_for_panics))
+}
+
+fn response_for_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    tracing::error!(panic = %message, "a request panicked; answered 500");
+    let mut response = ApiError::internal().into_response();
+    response.extensions_mut().insert(Panicked);
+    response
+}
+
+async fn page_for_panics(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if is_api || response.extensions().get::<Panicked>().is_none() {
+        return response;
+    }
+    PageError::from(ApiError::internal()).into_response()
+}
+
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(store: Store, config: ServerConfig) -> std::io::Result<()> {
     let listener = TcpListener::bind(config.listen).await?;
@@ -216,4 +274,60 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn panicking() -> &'static str {
+        panic!("a defect")
+    }
+
+    async fn answer(path: &str) -> Response {
+        let router: Router = catch_panics(
+            Router::new()
+                .route("/api/v1/boom", get(panicking))
+                .route("/boom", get(panicking)),
+        );
+        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        router.oneshot(request).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panic_under_the_api_is_answered_with_a_500_problem() {
+        let response = answer("/api/v1/boom").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["type"], "/problems/internal");
+        assert_eq!(problem["status"], 500);
+        assert!(
+            !problem.to_string().contains("a defect"),
+            "the panic's message stays in the log"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_on_a_page_is_answered_with_a_readable_500_page() {
+        let response = answer("/boom").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(page.contains("Internal error"), "{page}");
+    }
 }

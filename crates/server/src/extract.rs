@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use serde::de::DeserializeOwned;
@@ -340,6 +340,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_nul_in_json(bytes)?;
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -362,6 +363,67 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// NUL can reach a JSON string only as the escape `\u0000`; PostgreSQL cannot store it
+/// in text and SQLite would, so it is refused before either sees it, naming where it is.
+fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
+    let escaped = bytes
+        .windows(6)
+        .any(|w| w[..2] == *b"\\u" && w[2..].iter().all(|b| *b == b'0'));
+    if !escaped {
+        return Ok(());
+    }
+    // Malformed JSON is reported by the typed parse that follows.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        None => Ok(()),
+        Some(path) => Err(nul_error(if path.is_empty() {
+            "body".into()
+        } else {
+            path
+        })),
+    }
+}
+
+/// The path (as `serde_path_to_error` spells it: `a.b[2]`) of the first string or key
+/// holding a NUL character.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(inner)
+            } else {
+                nul_path(item, inner)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The 422 for a field holding a NUL character.
+pub fn nul_error(field: impl Into<String>) -> ApiError {
+    FieldErrors::single(field, "text must not contain NUL characters").into()
+}
+
+/// The first of `pairs` (form fields, query parameters) whose name or value holds NUL.
+pub fn nul_field(pairs: &[(String, String)]) -> Option<&str> {
+    pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| name.as_str())
+}
+
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
@@ -381,13 +443,37 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| ApiError::new(problems::MALFORMED_REQUEST, rejection.body_text()))
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
     }
+}
+
+/// Reads query parameters; a value that does not fit its field (an out-of-range date, a
+/// word where a number belongs) is a 422 naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if query.contains("%00") {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        if let Some(field) = nul_field(&pairs) {
+            return Err(nul_error(field));
+        }
+    }
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let detail = error.into_inner().to_string();
+        if path == "." {
+            ApiError::new(
+                problems::MALFORMED_REQUEST,
+                format!("the query string could not be read: {detail}"),
+            )
+        } else {
+            FieldErrors::single(path, detail).into()
+        }
+    })
 }
 
 /// A path parameter; one that does not parse (not a UUID) names nothing, so 404.
@@ -442,6 +528,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
             )
             .into());
         }
+        if let Some(field) = nul_field(&pairs) {
+            return Err(nul_error(field).into());
+        }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             ApiError::new(
                 problems::MALFORMED_REQUEST,
@@ -454,7 +543,62 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+    use speciosa_core::time::ClinicalDate;
+
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Range {
+        from: Option<ClinicalDate>,
+        #[serde(default)]
+        include_history: bool,
+    }
+
+    fn fields(error: &ApiError) -> Vec<&str> {
+        error.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_query_value_that_does_not_fit_its_field_is_a_422_naming_it() {
+        let error = parse_query::<Range>("from=9999-12-29").unwrap_err();
+        assert_eq!(error.kind, problems::VALIDATION);
+        assert_eq!(fields(&error), ["from"]);
+        assert!(error.errors[0].detail.contains("out of range"));
+        let error = parse_query::<Range>("include_history=maybe").unwrap_err();
+        assert_eq!(fields(&error), ["include_history"]);
+        let error = parse_query::<Range>("from=2026-01-01&x=%00").unwrap_err();
+        assert_eq!(fields(&error), ["x"]);
+        let range = parse_query::<Range>("from=2026-01-01").unwrap();
+        assert!(range.from.is_some() && !range.include_history);
+    }
+
+    #[test]
+    fn nul_anywhere_in_a_json_body_is_refused_at_its_path() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            answers: serde_json::Value,
+        }
+        let body = br#"{"answers": {"items": [1, "a\u0000b"]}}"#;
+        let error = parse_json::<Body>(body).unwrap_err();
+        assert_eq!(fields(&error), ["answers.items[1]"]);
+        let error = parse_json::<serde_json::Value>(br#""\u0000""#).unwrap_err();
+        assert_eq!(fields(&error), ["body"]);
+        // An escaped backslash followed by "u0000" is text, not NUL.
+        assert!(parse_json::<Body>(br#"{"answers": "\\u0000"}"#).is_ok());
+    }
+
+    #[test]
+    fn form_pairs_name_the_field_holding_nul() {
+        let pairs = vec![
+            ("name".to_owned(), "ok".to_owned()),
+            ("note".to_owned(), "a\0b".to_owned()),
+        ];
+        assert_eq!(nul_field(&pairs), Some("note"));
+        assert_eq!(nul_field(&pairs[..1]), None);
+    }
 
     fn client(lines: &[&str], hops: usize) -> Option<String> {
         let values: Vec<HeaderValue> = lines

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::dose;
-use speciosa_core::ids::BatchId;
+use speciosa_core::ids::{BatchId, PatientId};
 use speciosa_core::safety::{
     self, AssessmentFact, BatchConcern, DoseFact, Finding, MedicationFact, PatientFacts, Recurrence,
 };
@@ -232,20 +232,67 @@ fn scheduler_entry(patient: &Patient) -> AuditEntry {
     }
 }
 
-/// Re-checks every patient once. Returns how many alerts were raised or folded.
-pub async fn check_all_patients(state: &AppState) -> Result<usize, StoreError> {
-    let mut changed = 0;
+/// What one scheduled pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckSummary {
+    /// Patients whose rules ran.
+    pub checked: usize,
+    /// Patients skipped because their records could not be read (or checking them failed).
+    pub unreadable: usize,
+    /// Alerts raised or folded.
+    pub changed: usize,
+}
+
+/// Logs a patient whose records could not be read: the id and where, never the values.
+pub fn log_unreadable(context: &str, patient: PatientId, error: &StoreError) {
+    tracing::error!(
+        patient.id = %patient,
+        error = %error,
+        "{context}: the patient's record could not be read"
+    );
+}
+
+/// Re-checks every patient once. Each patient is checked in a task of its own, so an
+/// unreadable record or a defect that panics costs that patient's check only: it is
+/// logged and counted, and every other patient is still checked. Only an unreachable
+/// database ends the pass early.
+pub async fn check_all_patients(state: &AppState) -> Result<CheckSummary, StoreError> {
+    let mut summary = CheckSummary::default();
     for (_, patient_id) in state.store.all_patient_ids().await? {
-        let Some(patient) = state.store.get_patient(patient_id).await? else {
-            continue;
-        };
-        let changes = check_patient(state, &patient, &scheduler_entry(&patient)).await?;
-        changed += changes
-            .iter()
-            .filter(|c| !matches!(c, AlertChange::Unchanged(_)))
-            .count();
+        let task_state = state.clone();
+        let outcome = tokio::spawn(async move {
+            let Some(patient) = task_state.store.get_patient(patient_id).await? else {
+                return Ok(None);
+            };
+            check_patient(&task_state, &patient, &scheduler_entry(&patient))
+                .await
+                .map(Some)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(changes))) => {
+                summary.checked += 1;
+                summary.changed += changes
+                    .iter()
+                    .filter(|c| !matches!(c, AlertChange::Unchanged(_)))
+                    .count();
+            }
+            Ok(Err(error)) if error.is_unavailable() => return Err(error),
+            Ok(Err(error)) => {
+                summary.unreadable += 1;
+                log_unreadable("scheduled safety check", patient_id, &error);
+            }
+            Err(_) => {
+                summary.unreadable += 1;
+                tracing::error!(
+                    patient.id = %patient_id,
+                    "scheduled safety check: checking the patient panicked"
+                );
+            }
+        }
     }
-    Ok(changed)
+    Ok(summary)
 }
 
 /// Runs the time-based rules at start-up and then every `interval`.
@@ -255,8 +302,18 @@ pub async fn check_periodically(state: AppState, interval: std::time::Duration) 
     loop {
         ticker.tick().await;
         match check_all_patients(&state).await {
-            Ok(0) => {}
-            Ok(changed) => tracing::info!(changed, "scheduled safety check changed alerts"),
+            Ok(summary) if summary.unreadable > 0 => tracing::warn!(
+                checked = summary.checked,
+                unreadable = summary.unreadable,
+                changed = summary.changed,
+                "scheduled safety check finished; some patients could not be checked"
+            ),
+            Ok(summary) => tracing::info!(
+                checked = summary.checked,
+                unreadable = summary.unreadable,
+                changed = summary.changed,
+                "scheduled safety check finished"
+            ),
             Err(error) => crate::error::log_chain("scheduled safety check", &error),
         }
     }

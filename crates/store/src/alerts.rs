@@ -5,11 +5,11 @@ use jiff::Timestamp;
 use speciosa_core::audit::AuditEntry;
 use speciosa_core::ids::{AlertId, OrganizationId, PatientId, UserId};
 use sqlx::types::Json;
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{FromRow, Postgres, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
-use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool};
+use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool, reading};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
@@ -348,7 +348,8 @@ impl Store {
                     .bind(&finding.scope)
                     .bind(finding.fold_into_acknowledged)
                     .fetch_optional(pool)
-                    .await?;
+                    .await
+                    .map_err(reading("alerts"))?;
                 match standing {
                     Some((id, episode)) if episode == finding.episode => Some(id),
                     Some(_) => None,
@@ -358,7 +359,8 @@ impl Store {
                         .bind(&finding.scope)
                         .bind(&finding.episode)
                         .fetch_optional(pool)
-                        .await?
+                        .await
+                        .map_err(reading("alerts"))?
                         .map(|(id,)| id),
                 }
             });
@@ -377,7 +379,8 @@ impl Store {
             )))
             .bind(id.as_uuid())
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("alerts"))?;
             Ok(row.map(Alert::from))
         })
     }
@@ -391,7 +394,8 @@ impl Store {
             )))
             .bind(patient.as_uuid())
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("alerts"))?;
             Ok(rows.into_iter().map(Alert::from).collect())
         })
     }
@@ -407,7 +411,7 @@ impl Store {
         let any = statuses.is_empty();
         let status_list = statuses.join(",");
         on_pool!(self, pool => {
-            let rows: Vec<InboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {ALERT_COLUMNS}, p.display_name AS patient_name FROM alerts a \
                  JOIN patients p ON p.id = a.patient_id \
                  JOIN care_team_members ct ON ct.patient_id = a.patient_id AND ct.clinician_id = $1 \
@@ -419,12 +423,27 @@ impl Store {
             .bind(&status_list)
             .bind(limit.unwrap_or(i64::MAX))
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("alerts"))?;
+            // Rows are decoded one by one: an unreadable alert is logged and left out
+            // rather than emptying every patient's inbox (the roster flags its patient).
             Ok(rows
-                .into_iter()
-                .map(|row| InboxAlert {
-                    alert: row.alert.into(),
-                    patient_name: row.patient_name,
+                .iter()
+                .filter_map(|row| match InboxRow::from_row(row) {
+                    Ok(row) => Some(InboxAlert {
+                        alert: row.alert.into(),
+                        patient_name: row.patient_name,
+                    }),
+                    Err(error) => {
+                        let error = reading("alerts")(error);
+                        tracing::error!(
+                            alert.id = ?row.try_get::<Uuid, _>("id").ok(),
+                            patient.id = ?row.try_get::<Uuid, _>("patient_id").ok(),
+                            error = %error,
+                            "an alert in a clinician's inbox could not be read"
+                        );
+                        None
+                    }
                 })
                 .collect())
         })
@@ -537,7 +556,8 @@ impl Store {
             )
             .bind(id.as_uuid())
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("alert_actions"))?;
             Ok(rows
                 .into_iter()
                 .map(|(action, comment, by, name, at)| AlertAction {

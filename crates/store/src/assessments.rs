@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::alerts::RecordFindings;
 use crate::audit::AppendAudit;
-use crate::{Alert, NewAlert};
+use crate::{Alert, NewAlert, reading};
 use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -139,7 +139,8 @@ impl Store {
             )))
             .bind(id.as_uuid())
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("assessments"))?;
             Ok(row.map(Assessment::from))
         })
     }
@@ -158,7 +159,8 @@ impl Store {
             .bind(patient.as_uuid())
             .bind(instrument)
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("assessments"))?;
             Ok(rows.into_iter().map(Assessment::from).collect())
         })
     }
@@ -172,7 +174,8 @@ impl Store {
                 sqlx::query_as("SELECT instrument, frequency FROM patient_schedules WHERE patient_id = $1")
                     .bind(patient.as_uuid())
                     .fetch_all(pool)
-                    .await?;
+                    .await
+                    .map_err(reading("patient_schedules"))?;
             Ok(rows.into_iter().collect())
         })
     }
@@ -219,7 +222,8 @@ impl Store {
             )
             .bind(patient.as_uuid())
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("assessments"))?;
             Ok(rows.into_iter().map(|(instrument, at)| (instrument, at.0)).collect())
         })
     }
@@ -239,7 +243,8 @@ impl Store {
             .bind(organization.as_uuid())
             .bind(instrument)
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("organization_instrument_bands"))?;
             Ok(row.map(|(bands,)| bands.0))
         })
     }

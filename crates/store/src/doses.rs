@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
-use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool, parse_column};
+use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool, parse_column, reading};
 
 /// A dose as stored. Superseded and deleted doses are kept, marked, for the record.
 #[derive(Clone, Debug, PartialEq)]
@@ -238,7 +238,8 @@ impl Store {
             .bind(new.patient_id.as_uuid())
             .bind(key)
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("doses"))?;
             row
         });
         match original {
@@ -313,7 +314,8 @@ impl Store {
             )))
             .bind(id.as_uuid())
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("doses"))?;
             row.map(Dose::try_from).transpose()
         })
     }
@@ -337,7 +339,8 @@ impl Store {
             .bind(DbTime::from(to))
             .bind(include_history)
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("doses"))?;
             rows.into_iter().map(Dose::try_from).collect()
         })
     }
@@ -381,7 +384,8 @@ impl Store {
             )))
             .bind(patient.as_uuid())
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("doses"))?;
             row.map(Dose::try_from).transpose()
         })
     }

@@ -37,7 +37,7 @@ pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreRepo
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;
 pub use organizations::Organization;
-pub use patients::{CareTeamMember, Patient, PatientSummary};
+pub use patients::{CareTeamMember, Patient, PatientSummary, UnreadablePatient};
 pub use products::{Batch, BatchContent, Product};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
 pub use types::{DbDate, DbTime};
@@ -58,7 +58,16 @@ pub(crate) use on_pool;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
+    /// A stored row could not be decoded (written around the application, or by an older
+    /// version). Names where, never the value: the value may be health data.
+    #[error("stored data is unreadable: {table}.{column}")]
+    Unreadable {
+        table: &'static str,
+        column: String,
+        #[source]
+        source: sqlx::error::BoxDynError,
+    },
     #[error("database migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A uniqueness rule refused the write (e.g. an email already in use).
@@ -88,6 +97,30 @@ impl StoreError {
                 sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
             )
         )
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        reading("a row")(error)
+    }
+}
+
+/// Maps a failure reading rows of `table`: a column that cannot be decoded becomes
+/// [`StoreError::Unreadable`], so callers can tell one bad record from a failing database.
+pub(crate) fn reading(table: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |error| match error {
+        sqlx::Error::ColumnDecode { index, source } => StoreError::Unreadable {
+            table,
+            column: index,
+            source,
+        },
+        sqlx::Error::Decode(source) => StoreError::Unreadable {
+            table,
+            column: "?".into(),
+            source,
+        },
+        other => StoreError::Database(other),
     }
 }
 

@@ -9,7 +9,7 @@ use speciosa_core::medication::{MedicationClass, MedicationEntry};
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
-use crate::{BeginWrite, DbDate, DbTime, Result, Store, StoreError, on_pool};
+use crate::{BeginWrite, DbDate, DbTime, Result, Store, StoreError, on_pool, reading};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Medication {
@@ -188,7 +188,8 @@ impl Store {
             )))
             .bind(id.as_uuid())
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("medications"))?;
             row.map(Medication::try_from).transpose()
         })
     }
@@ -202,7 +203,8 @@ impl Store {
             )))
             .bind(patient.as_uuid())
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("medications"))?;
             rows.into_iter().map(Medication::try_from).collect()
         })
     }
@@ -222,7 +224,8 @@ impl Store {
             .bind(batch.as_uuid())
             .bind(DbTime::from(since))
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("doses"))?;
             Ok(rows.into_iter().map(|(id,)| PatientId::from_uuid(id)).collect())
         })
     }
@@ -233,7 +236,8 @@ impl Store {
             let rows: Vec<(Uuid, Uuid)> =
                 sqlx::query_as("SELECT organization_id, id FROM patients ORDER BY id")
                     .fetch_all(pool)
-                    .await?;
+                    .await
+                    .map_err(reading("patients"))?;
             Ok(rows
                 .into_iter()
                 .map(|(org, id)| (OrganizationId::from_uuid(org), PatientId::from_uuid(id)))

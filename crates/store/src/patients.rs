@@ -7,13 +7,14 @@ use speciosa_core::audit::AuditEntry;
 use speciosa_core::ids::{OrganizationId, PatientId, UserId};
 use speciosa_core::patient::{Jurisdiction, PatientDetails, TimeZoneName};
 use sqlx::types::Json;
+use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
 use crate::users::insert_user;
 use crate::{
     BeginWrite, DbDate, DbTime, NewUser, Result, Store, StoreError, User, conflict_on_unique,
-    on_pool, parse_column,
+    on_pool, parse_column, reading,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +27,15 @@ pub struct Patient {
     pub details: PatientDetails,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A patient whose stored record could not be read, named by id (and by name when that
+/// much could be read), so a list can say so in its place.
+#[derive(Debug)]
+pub struct UnreadablePatient {
+    pub id: PatientId,
+    pub display_name: Option<String>,
+    pub error: StoreError,
 }
 
 /// A row of the clinician's patient list.
@@ -222,7 +232,8 @@ impl Store {
             )))
             .bind(id.as_uuid())
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("patients"))?;
             row.map(Patient::try_from).transpose()
         })
     }
@@ -242,19 +253,21 @@ impl Store {
             .bind(id.as_uuid())
             .bind(user.as_uuid())
             .fetch_optional(pool)
-            .await?;
+            .await
+            .map_err(reading("patients"))?;
             Ok(row.map(|(org, on_team)| (OrganizationId::from_uuid(org), on_team)))
         })
     }
 
-    /// The patients on `clinician`'s care teams, by name.
+    /// The patients on `clinician`'s care teams, by name. Each row is decoded on its own,
+    /// so one unreadable record is reported in its place while the others are listed.
     pub async fn list_care_team_patients(
         &self,
         organization: OrganizationId,
         clinician: UserId,
-    ) -> Result<Vec<Patient>> {
+    ) -> Result<Vec<Result<Patient, UnreadablePatient>>> {
         on_pool!(self, pool => {
-            let rows: Vec<PatientRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {PATIENT_COLUMNS} FROM {PATIENT_FROM} \
                  JOIN care_team_members c ON c.patient_id = p.id AND c.clinician_id = $2 \
                  WHERE p.organization_id = $1 ORDER BY p.display_name, p.id"
@@ -262,8 +275,21 @@ impl Store {
             .bind(organization.as_uuid())
             .bind(clinician.as_uuid())
             .fetch_all(pool)
-            .await?;
-            rows.into_iter().map(Patient::try_from).collect()
+            .await
+            .map_err(reading("patients"))?;
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    PatientRow::from_row(row)
+                        .map_err(reading("patients"))
+                        .and_then(Patient::try_from)
+                        .map_err(|error| UnreadablePatient {
+                            id: PatientId::from_uuid(row.try_get("id").unwrap_or_default()),
+                            display_name: row.try_get("display_name").ok(),
+                            error,
+                        })
+                })
+                .collect())
         })
     }
 
@@ -275,7 +301,8 @@ impl Store {
             )
             .bind(patient.as_uuid())
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(reading("care_team_members"))?;
             Ok(rows
                 .into_iter()
                 .map(|(id, display_name, email, added_at)| CareTeamMember {

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgTypeInfo, PgValueRef};
+use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type};
 
@@ -49,6 +49,11 @@ impl Encode<'_, Sqlite> for DbTime {
         &self,
         buf: &mut <Sqlite as Database>::ArgumentBuffer,
     ) -> Result<IsNull, BoxDynError> {
+        // Never write what cannot be read back: the text form holds four-digit years only.
+        let year = self.0.to_zoned_datetime(jiff::tz::TimeZone::UTC).year();
+        if !(0..=9999).contains(&year) {
+            return Err(format!("year {year} does not fit the stored time format").into());
+        }
         <String as Encode<Sqlite>>::encode(self.to_text(), buf)
     }
 }
@@ -78,8 +83,21 @@ impl Encode<'_, Postgres> for DbTime {
     }
 }
 
+/// PostgreSQL's binary times count from 2000-01-01T00:00:00Z.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+const PG_EPOCH_DAYS: i32 = 10_957;
+
 impl<'r> Decode<'r, Postgres> for DbTime {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        // Read the binary form ourselves: the chrono decoder panics on `infinity` and on
+        // values beyond its range, and a panic here would take down every reader.
+        if value.format() == PgValueFormat::Binary {
+            let micros = <i64 as Decode<Postgres>>::decode(value)?;
+            let unix = micros
+                .checked_add(PG_EPOCH_MICROS)
+                .ok_or("timestamp out of range")?;
+            return Ok(Self(Timestamp::from_microsecond(unix)?));
+        }
         let at = <chrono::DateTime<chrono::Utc> as Decode<Postgres>>::decode(value)?;
         Ok(Self(Timestamp::from_microsecond(at.timestamp_micros())?))
     }
@@ -134,11 +152,39 @@ impl Encode<'_, Postgres> for DbDate {
 impl<'r> Decode<'r, Postgres> for DbDate {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         use chrono::Datelike;
+        if value.format() == PgValueFormat::Binary {
+            let days = <i32 as Decode<Postgres>>::decode(value)?;
+            let unix_days = days.checked_add(PG_EPOCH_DAYS).ok_or("date out of range")?;
+            let date = jiff::civil::date(1970, 1, 1)
+                .checked_add(jiff::Span::new().try_days(unix_days)?)?;
+            return Ok(Self(date));
+        }
         let date = <chrono::NaiveDate as Decode<Postgres>>::decode(value)?;
         Ok(Self(Date::new(
             i16::try_from(date.year())?,
             i8::try_from(date.month())?,
             i8::try_from(date.day())?,
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_text_that_reads_back() {
+        let at: Timestamp = "2026-11-24T18:00:00.123456Z".parse().unwrap();
+        let text = DbTime(at).to_text();
+        assert_eq!(text, "2026-11-24T18:00:00.123456Z");
+        assert_eq!(text.parse::<Timestamp>().unwrap(), at);
+    }
+
+    #[test]
+    fn a_time_whose_text_could_not_be_read_back_is_not_written() {
+        let at: Timestamp = "-009999-01-02T02:00:00Z".parse().unwrap();
+        assert!(DbTime(at).to_text().parse::<Timestamp>().is_err());
+        let mut buf = <Sqlite as Database>::ArgumentBuffer::default();
+        assert!(<DbTime as Encode<Sqlite>>::encode_by_ref(&DbTime(at), &mut buf).is_err());
     }
 }

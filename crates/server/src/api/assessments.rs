@@ -20,6 +20,7 @@ use speciosa_core::patient::SexAtBirth;
 use speciosa_core::policy::PatientAction;
 use speciosa_core::safety::{self, AssessmentFact};
 use speciosa_core::sleep::DiaryEntry;
+use speciosa_core::time::ClinicalInstant;
 use speciosa_store::{Alert, Assessment, NewAssessment, Patient};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -443,14 +444,15 @@ pub async fn submit_assessment(
         .filter(|t| !t.is_empty())
     {
         None => now,
-        Some(text) => text.parse::<Timestamp>().map_err(|_| {
-            FieldErrors::single(
-                "completed_at",
-                format!("{text:?} is not an RFC 3339 time with an offset"),
-            )
-        })?,
+        Some(text) => ClinicalInstant::parse(text)
+            .map_err(|e| FieldErrors::single("completed_at", e.to_string()))?
+            .get(),
     };
-    if completed_at > now + SignedDuration::from_mins(5) {
+    // Clock skew: a device a few minutes fast is not an answer from the future.
+    if now
+        .checked_add(SignedDuration::from_mins(5))
+        .is_ok_and(|latest| completed_at > latest)
+    {
         return Err(FieldErrors::single(
             "completed_at",
             "an assessment cannot be completed in the future",

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use speciosa_core::FieldErrors;
 use speciosa_core::audit::{AdminAuditEvent, AuditEvent, Outcome};
 use speciosa_core::ids::{PatientId, UserId};
-use speciosa_core::patient::parse_date;
 use speciosa_core::policy::{OrganizationAction, PatientAction};
+use speciosa_core::time::{CalendarDate, start_of_utc_day};
 use speciosa_store::AuditFilter;
 use utoipa::{IntoParams, ToSchema};
 
@@ -59,17 +59,13 @@ impl AuditQuery {
                 u.parse::<UserId>().map_err(|_| "not a user id"),
             )
         });
-        let day_start = |date: jiff::civil::Date| {
-            date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-                .map(|z| z.timestamp())
-        };
         let since = non_empty(&self.since)
-            .and_then(|d| errors.check("since", parse_date(d)))
-            .and_then(|d| day_start(d).ok());
+            .and_then(|d| errors.check("since", CalendarDate::parse(d)))
+            .and_then(|d| start_of_utc_day(d.get()));
         let until = non_empty(&self.until)
-            .and_then(|d| errors.check("until", parse_date(d)))
-            .and_then(|d| d.tomorrow().ok())
-            .and_then(|d| day_start(d).ok());
+            .and_then(|d| errors.check("until", CalendarDate::parse(d)))
+            .and_then(|d| d.get().tomorrow().ok())
+            .and_then(start_of_utc_day);
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             errors.push("limit", "limit must be between 1 and 1000");

@@ -17,8 +17,9 @@ use speciosa_core::dose::{
     UNUSUAL_AMOUNT, UnusualAmount,
 };
 use speciosa_core::ids::{BatchId, DoseId, PatientId};
-use speciosa_core::patient::{TimeZoneName, parse_date};
+use speciosa_core::patient::TimeZoneName;
 use speciosa_core::policy::PatientAction;
+use speciosa_core::time::{ClinicalDate, Era, start_of_utc_day};
 use speciosa_store::{Batch, Dose, DoseInsert, NewDose, Patient, Product};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -501,7 +502,8 @@ pub fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Da
     let parse = |errors: &mut FieldErrors, field: &str, raw: &Option<String>| {
         raw.as_deref()
             .filter(|r| !r.trim().is_empty())
-            .and_then(|r| errors.check(field, parse_date(r)))
+            .and_then(|r| errors.check(field, ClinicalDate::parse(r)))
+            .map(ClinicalDate::get)
     };
     let today = Timestamp::now()
         .to_zoned_datetime(patient.details.time_zone.to_zone())
@@ -512,11 +514,13 @@ pub fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Da
         return Err(errors);
     }
     let to = to.unwrap_or(today);
-    let from = from.unwrap_or_else(|| to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to));
+    let from = from.unwrap_or_else(|| {
+        Era::Clinical.clamp(to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to))
+    });
     if from > to {
         return Err(FieldErrors::single("from", "from must not be after to"));
     }
-    if (to - from).get_days() > 731 {
+    if from.until(to).map_or(i32::MAX, |s| s.get_days()) > 731 {
         return Err(FieldErrors::single(
             "from",
             "ask for at most two years at a time",
@@ -534,17 +538,13 @@ async fn doses_between(
     to: Date,
     include_history: bool,
 ) -> Result<Vec<Dose>, ApiError> {
-    let utc = jiff::tz::TimeZone::UTC;
-    let start = from
-        .to_zoned_datetime(utc.clone())
-        .map_err(|_| FieldErrors::single("from", "date out of range"))?
-        .timestamp()
-        - SignedDuration::from_hours(26);
-    let end = to
-        .to_zoned_datetime(utc)
-        .map_err(|_| FieldErrors::single("to", "date out of range"))?
-        .timestamp()
-        + SignedDuration::from_hours(24 + 26);
+    // Checked: the dates were bounded, but arithmetic near the calendar's ends panics.
+    let start = start_of_utc_day(from)
+        .and_then(|t| t.checked_sub(SignedDuration::from_hours(26)).ok())
+        .ok_or_else(|| FieldErrors::single("from", "date out of range"))?;
+    let end = start_of_utc_day(to)
+        .and_then(|t| t.checked_add(SignedDuration::from_hours(24 + 26)).ok())
+        .ok_or_else(|| FieldErrors::single("to", "date out of range"))?;
     let doses = state
         .store
         .list_doses(patient.id, start, end, include_history)

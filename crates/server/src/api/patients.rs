@@ -227,12 +227,23 @@ pub async fn visible_patients(
     )
     .await?;
     let patients = match (user.actor.role, user.actor.own_patient_id) {
-        (Role::Clinician, _) => {
-            state
-                .store
-                .list_care_team_patients(user.actor.organization_id, user.actor.user_id)
-                .await?
-        }
+        // One unreadable record is logged and left out; the others are still listed.
+        (Role::Clinician, _) => state
+            .store
+            .list_care_team_patients(user.actor.organization_id, user.actor.user_id)
+            .await?
+            .into_iter()
+            .filter_map(|read| {
+                read.map_err(|unreadable| {
+                    crate::safety::log_unreadable(
+                        "listing patients",
+                        unreadable.id,
+                        &unreadable.error,
+                    )
+                })
+                .ok()
+            })
+            .collect(),
         (Role::Patient, Some(own)) => state.store.get_patient(own).await?.into_iter().collect(),
         _ => Vec::new(),
     };

@@ -167,7 +167,9 @@ pub async fn predict_exposure(
         .and_then(|d| d.to_zoned_datetime(zone.clone()).ok())
         .map(|z| z.timestamp())
         .ok_or_else(ApiError::internal)?;
-    let origin = start - LOOKBACK;
+    let origin = start
+        .checked_sub(LOOKBACK)
+        .map_err(|_| ApiError::internal())?;
     let logged = state.store.list_doses(id, origin, end, false).await?;
     let hours = |t: Timestamp| t.duration_since(origin).as_secs_f64() / 3600.0;
     let doses: Vec<Dose> = logged
@@ -192,7 +194,10 @@ pub async fn predict_exposure(
         let mut at = start;
         while at <= end {
             instants.push(at);
-            at += step;
+            at = match at.checked_add(step) {
+                Ok(next) => next,
+                Err(_) => break,
+            };
         }
         instants
     };

@@ -14,12 +14,12 @@ use speciosa_core::FieldErrors;
 use speciosa_core::account::Role;
 use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{BatchId, PatientId, ProductId};
-use speciosa_core::patient::parse_date;
 use speciosa_core::policy::{self, OrganizationAction, ProductOrigin, ProductVisibility};
 use speciosa_core::product::{
     Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields,
 };
 use speciosa_core::quality::{BatchFacts, QualityFlag};
+use speciosa_core::time::CalendarDate;
 use speciosa_store::{Batch, BatchContent, Product};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -124,9 +124,11 @@ impl AssayRequest {
             .filter(|d| !d.is_empty())
         {
             None => None,
-            Some(raw) => {
-                Some(parse_date(raw).map_err(|e| FieldErrors::single("assay.tested_on", e))?)
-            }
+            Some(raw) => Some(
+                CalendarDate::parse(raw)
+                    .map_err(|e| FieldErrors::single("assay.tested_on", e.to_string()))?
+                    .get(),
+            ),
         };
         let assay = Assay {
             lab: self
@@ -526,7 +528,8 @@ pub async fn catalogue(
             .list_care_team_patients(user.actor.organization_id, user.actor.user_id)
             .await?
             .into_iter()
-            .map(|p| p.id)
+            // An unreadable record still names its patient, so the team stays whole.
+            .map(|p| p.map_or_else(|unreadable| unreadable.id, |p| p.id))
             .collect()
     } else {
         HashSet::new()

@@ -1237,7 +1237,7 @@ async fn log_page(
             to_typed.parse::<Date>().ok()
         };
         end.and_then(|d| d.checked_sub(Span::new().days(DEFAULT_DAYS - 1)).ok())
-            .map(|d| d.to_string())
+            .map(|d| speciosa_core::time::Era::Clinical.clamp(d).to_string())
     } else {
         Some(from_typed.to_owned())
     };

@@ -11,12 +11,13 @@ use speciosa_core::audit::Outcome;
 use speciosa_core::progress::{Direction, Trend};
 use speciosa_core::roster::Attention;
 use speciosa_core::safety::Severity;
-use speciosa_store::{Assessment, Patient};
+use speciosa_store::{Assessment, Patient, StoreError};
 
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{Authenticated, PageUser};
 use crate::pages::{Nav, render, require_role};
+use crate::safety::log_unreadable;
 
 const WEEK: SignedDuration = SignedDuration::from_hours(7 * 24);
 
@@ -66,11 +67,18 @@ impl RosterRow {
     }
 }
 
+/// A patient whose records could not be read: listed, so nobody silently drops off the roster.
+struct UnreadableRow {
+    id: String,
+    name: String,
+}
+
 #[derive(Template)]
 #[template(path = "roster.html")]
 struct RosterPage {
     nav: Nav,
     rows: Vec<RosterRow>,
+    unreadable: Vec<UnreadableRow>,
 }
 
 const REFUSAL: &str =
@@ -95,13 +103,46 @@ pub async fn show(
         .await?;
     let now = Timestamp::now();
     let mut rows = Vec::new();
-    for patient in &patients {
-        rows.push(row(&state, &user, patient, now).await?);
+    // One patient's unreadable records cost that patient's row only: they are logged and
+    // listed as unreadable, and every other patient is still shown. Only an unreachable
+    // database fails the page.
+    let mut unreadable = Vec::new();
+    for listed in patients {
+        let (id, name, error) = match listed {
+            Ok(patient) => match row(&state, &user, &patient, now).await {
+                Ok(row) => {
+                    rows.push(row);
+                    continue;
+                }
+                Err(error) if error.is_unavailable() => return Err(error.into()),
+                Err(error) => (
+                    patient.id,
+                    Some(patient.details.display_name.as_str().to_owned()),
+                    error,
+                ),
+            },
+            Err(listed) => (listed.id, listed.display_name, listed.error),
+        };
+        log_unreadable("roster", id, &error);
+        let mut entry = user.audit(
+            "roster.read",
+            "patient",
+            Some(id.to_string()),
+            Some(id),
+            Outcome::Failure,
+        );
+        entry.detail = Some("roster row: the record could not be read".into());
+        state.store.append_audit(entry).await?;
+        unreadable.push(UnreadableRow {
+            id: id.to_string(),
+            name: name.unwrap_or_else(|| format!("Patient {}", &id.to_string()[..8])),
+        });
     }
     rows.sort_by_key(|r| (r.attention.sort_key(), r.name.to_lowercase()));
     let page = RosterPage {
         nav: Nav::for_user(&user).at("/roster"),
         rows,
+        unreadable,
     };
     Ok(render(&page)?.into_response())
 }
@@ -111,7 +152,7 @@ async fn row(
     user: &Authenticated,
     patient: &Patient,
     now: Timestamp,
-) -> Result<RosterRow, PageError> {
+) -> Result<RosterRow, StoreError> {
     let store = &state.store;
     let alerts = store.list_alerts(patient.id).await?;
     let open = |severity: &str| {

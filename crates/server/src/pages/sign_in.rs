@@ -128,6 +128,20 @@ pub async fn submit(
     refuse_cross_site(&headers)?;
     let next = SafeReturnPath::parse_opt(form.next.as_deref());
     let next_text = next.as_ref().map_or("", SafeReturnPath::as_str);
+    if [form.email.as_str(), form.password.as_str()]
+        .iter()
+        .any(|field| field.contains('\0'))
+    {
+        let page = render(&SignInPage {
+            error: Some(
+                "The email or password holds a character that cannot be typed (NUL). Type them again.",
+            ),
+            email: "",
+            next: next_text,
+            challenge: None,
+        })?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
     let (status, message) =
         match auth::sign_in(&state, &form.email, form.password, None, &client_addr).await {
             Ok(signed_in) => return Ok(signed_in_response(&state, &signed_in, next.as_ref())),

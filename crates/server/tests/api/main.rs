@@ -18,6 +18,7 @@ mod medications_pages;
 mod patients;
 mod product_privacy;
 mod products;
+mod resilience;
 mod session;
 mod session_lifetime;
 mod supervision_pages;

@@ -22,9 +22,10 @@ use speciosa_core::audit::Outcome;
 use speciosa_core::dose::{DailyExposure, ExposureBasis};
 use speciosa_core::ids::{BatchId, PatientId};
 use speciosa_core::instrument::Instrument;
-use speciosa_core::patient::{SexAtBirth, parse_date};
+use speciosa_core::patient::SexAtBirth;
 use speciosa_core::policy::PatientAction;
 use speciosa_core::safety::Rule;
+use speciosa_core::time::{ClinicalDate, Era, TimeError};
 use speciosa_store::{Alert, Assessment, Batch, Dose, Medication, Patient, Product};
 
 use crate::access;
@@ -80,21 +81,32 @@ struct Range {
     days: Option<i64>,
 }
 
+/// One typed end of the range, or why it cannot be used, in words for the page.
+fn read_date(raw: &str, which: &str) -> Result<Date, String> {
+    if raw.is_empty() {
+        return Err(format!(
+            "Enter both a start and an end date; the {which} date is missing."
+        ));
+    }
+    ClinicalDate::parse(raw)
+        .map(ClinicalDate::get)
+        .map_err(|error| match error {
+            TimeError::OutOfRange {
+                earliest, latest, ..
+            } => format!(
+                "The {which} date {raw:?} is out of range. Choose a date from {} to {}.",
+                long_date(earliest),
+                long_date(latest)
+            ),
+            _ => format!("The {which} date {raw:?} is not a date. Use the form 2026-11-30."),
+        })
+}
+
 /// The range asked for, or why it cannot be shown, in words for the page.
 fn parse_range(params: &RangeParams, today: Date) -> Result<Range, String> {
     let (from, to) = (params.from.trim(), params.to.trim());
     if !from.is_empty() || !to.is_empty() {
-        let read = |raw: &str, which: &str| -> Result<Date, String> {
-            if raw.is_empty() {
-                return Err(format!(
-                    "Enter both a start and an end date; the {which} date is missing."
-                ));
-            }
-            parse_date(raw).map_err(|_| {
-                format!("The {which} date {raw:?} is not a date. Use the form 2026-11-30.")
-            })
-        };
-        let (from, to) = (read(from, "start")?, read(to, "end")?);
+        let (from, to) = (read_date(from, "start")?, read_date(to, "end")?);
         if from > to {
             return Err(format!(
                 "The start date ({}) is after the end date ({}). Choose a start on or before the end.",
@@ -126,7 +138,7 @@ fn parse_range(params: &RangeParams, today: Date) -> Result<Range, String> {
         },
     };
     Ok(Range {
-        from: today.checked_sub((days - 1).days()).unwrap_or(today),
+        from: Era::Clinical.clamp(today.checked_sub((days - 1).days()).unwrap_or(today)),
         to: today,
         days: Some(days),
     })
@@ -345,7 +357,7 @@ async fn load(
 ) -> Result<Records, ApiError> {
     let id = patient.id;
     // The summary compares the last 7 days with the 7 before, whatever the range.
-    let fortnight = range.to.checked_sub(13.days()).unwrap_or(range.to);
+    let fortnight = Era::Clinical.clamp(range.to.checked_sub(13.days()).unwrap_or(range.to));
     let doses_query = DateRangeQuery {
         from: Some(range.from.min(fortnight).to_string()),
         to: Some(range.to.to_string()),
@@ -579,6 +591,17 @@ mod tests {
                 .contains("choose 14, 30 or 90")
         );
         assert!(parse_range(&params("0", "", ""), TODAY).is_err());
+    }
+
+    #[test]
+    fn dates_outside_the_clinical_calendar_are_explained_with_its_bounds() {
+        for (from, to) in [("9999-12-29", "9999-12-30"), ("1989-12-31", "1990-01-05")] {
+            let message = parse_range(&params("", from, to), TODAY).unwrap_err();
+            assert!(
+                message.contains("out of range") && message.contains("Mon 1 Jan 1990"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

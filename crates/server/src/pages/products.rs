@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use speciosa_core::account::Role;
+use speciosa_core::amount::{AmountError, parse_amount};
 use speciosa_core::ids::{BatchId, ProductId};
 use speciosa_core::policy::OrganizationAction;
 use speciosa_core::product::{Assay, ProductForm};
@@ -74,24 +75,16 @@ const BATCH_LABELS: &[(&str, &str)] = &[
 // Shared formatting, also used by the dose pages.
 
 /// A typed number: empty is "not given"; anything unreadable becomes NaN, which the
-/// services refuse with the field's own message. A lone decimal comma is accepted,
-/// since phone keyboards in many languages offer only a comma.
+/// services refuse with the field's own message. Read like a dose amount
+/// (`speciosa_core::amount`): a decimal comma is a decimal mark, since phone keyboards in
+/// many languages offer only a comma, and digit grouping ("1,500") is refused rather
+/// than guessed, so an assay is never silently a thousand times off.
 pub fn number(raw: &str) -> Option<f64> {
     let text = raw.trim();
     if text.is_empty() {
         return None;
     }
-    let text = if text.contains(',') && !text.contains('.') {
-        text.replacen(',', ".", 1)
-    } else {
-        text.to_owned()
-    };
-    Some(
-        text.parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .unwrap_or(f64::NAN),
-    )
+    Some(parse_amount(text).unwrap_or(f64::NAN))
 }
 
 /// A number as it goes back into a form field: unrounded, without trailing zeros.
@@ -548,9 +541,14 @@ impl BatchInput {
         for error in &mut errors.fields {
             let unreadable = typed
                 .iter()
-                .any(|f| f.id == error.field && number(&f.value).is_some_and(f64::is_nan));
-            if unreadable {
-                error.detail = "enter a number, such as 19.5, or leave it empty".into();
+                .find(|f| f.id == error.field && number(&f.value).is_some_and(f64::is_nan));
+            if let Some(field) = unreadable {
+                error.detail = match parse_amount(field.value.trim()) {
+                    Err(reason @ (AmountError::Grouped(_) | AmountError::Ambiguous { .. })) => {
+                        reason.to_string()
+                    }
+                    _ => "enter a number, such as 19.5, or leave it empty".into(),
+                };
             }
         }
         errors

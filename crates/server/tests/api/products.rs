@@ -9,6 +9,7 @@ on_both_backends!(
     an_enhanced_seven_oh_tablet_is_flagged_as_semi_synthetic,
     a_lot_code_is_unique_within_its_product,
     a_patient_adds_a_product_as_labelled_for_a_clinician_to_review,
+    a_certificate_typed_with_a_decimal_comma_is_read_as_decimals_and_digit_grouping_is_refused,
 );
 
 pub async fn product(clinician: &Client, body: Value) -> Value {
@@ -195,4 +196,45 @@ async fn a_patient_adds_a_product_as_labelled_for_a_clinician_to_review(app: Tes
         .await
         .unwrap();
     assert_eq!(reviewed["review_status"], "reviewed");
+}
+
+async fn a_certificate_typed_with_a_decimal_comma_is_read_as_decimals_and_digit_grouping_is_refused(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let leaf = product(&casey, json!({"name": "Leaf", "form": "leaf_powder"})).await;
+    let id = leaf["id"].as_str().unwrap();
+    let submit = |lot: &'static str, mg: &'static str| {
+        let csrf = casey.csrf.clone().unwrap_or_default();
+        casey
+            .request(reqwest::Method::POST, &format!("/products/{id}/batches"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("lot", lot),
+                ("lab", "Lab"),
+                ("tested_on", "2026-11-01"),
+                ("mitragynine_mg_per_g", mg),
+            ])
+            .send()
+    };
+    // "1,500" is 1.5 in Berlin and 1500 in Boston: refused, never guessed.
+    let refused = submit("L-1", "1,500").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("no thousands separators"), "{html}");
+    let saved = submit("L-2", "19,5").await.unwrap();
+    assert!(saved.status().is_redirection(), "{}", saved.status());
+    let shown = casey.get_json(&format!("/api/v1/products/{id}")).await;
+    let batches = shown["batches"].as_array().unwrap();
+    assert_eq!(
+        batches.len(),
+        1,
+        "only the readable certificate is saved: {shown}"
+    );
+    assert_eq!(
+        batches[0]["assay"]["mitragynine_mg_per_g"],
+        json!(19.5),
+        "{shown}"
+    );
 }

@@ -27,9 +27,9 @@ use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
 use crate::pages::charts::{Chart, chart, number_text};
-use crate::pages::checkin::{ResourceView, crisis_view, due_codes};
+use crate::pages::checkin::due_codes;
 use crate::pages::doses::amount_text;
-use crate::pages::{Nav, Notice, home_path, render};
+use crate::pages::{HelpBar, Nav, Notice, home_path, render};
 
 /// One day of the bar chart, in the same 0–1000 × 0–100 box as the line charts.
 pub struct Bar {
@@ -200,8 +200,8 @@ struct HomePage {
     readings: Vec<Reading>,
     latest: Option<LatestDose>,
     medications: Vec<MedicationLine>,
-    /// The first crisis contact with a number, for the call link at the top.
-    call: Option<ResourceView>,
+    /// Crisis help one tap away, at the top.
+    help: HelpBar,
     notice: Option<&'static str>,
 }
 
@@ -269,10 +269,6 @@ pub async fn show(
     readings.extend(assessment_readings(&assessments, today_date, &zone));
     let latest = latest_dose(&state, &user, &patient, today_date).await?;
     let (_, medications) = read_medications(&state, &user, own).await?;
-    let call = crisis_view(&state, &patient)
-        .resources
-        .into_iter()
-        .find(|r| r.tel.is_some());
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("checkin") => Some("Check-in saved. Thank you: your care team can see your answers."),
         _ => None,
@@ -297,7 +293,7 @@ pub async fn show(
             .iter()
             .map(|m| MedicationLine::new(&MedicationView::new(m, today_date)))
             .collect(),
-        call,
+        help: HelpBar::for_patient(&state, &patient),
         notice,
     };
     Ok(render(&page)?.into_response())

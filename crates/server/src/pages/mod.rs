@@ -201,6 +201,33 @@ impl Nav {
     }
 }
 
+/// A patient's "Need help now?" bar, at the top of their home page and of any error page
+/// they meet: the urgent-help page, and the first crisis line with a number to call.
+pub struct HelpBar {
+    pub patient_id: String,
+    pub call: Option<checkin::ResourceView>,
+}
+
+impl HelpBar {
+    pub fn for_patient(state: &AppState, patient: &speciosa_store::Patient) -> HelpBar {
+        HelpBar {
+            patient_id: patient.id.to_string(),
+            call: checkin::crisis_view(state, patient)
+                .resources
+                .into_iter()
+                .find(|r| r.tel.is_some()),
+        }
+    }
+}
+
+/// The page for an address that names nothing (outside `/api`, which answers problem+json).
+pub async fn not_found() -> PageError {
+    PageError::Problem(ApiError::new(
+        crate::problems::NOT_FOUND,
+        "there is no page at this address. Check the address, or use the links above to find your way.",
+    ))
+}
+
 /// Refuses a page made for one role, recording the refusal as the policy's own refusals are.
 /// Used where the service would allow the read but the page makes no sense for the role
 /// (a patient's list of patients is only themself; their page is `/home`).

@@ -11,6 +11,7 @@ mod authorization;
 mod conventions;
 mod doses;
 mod medications_pages;
+mod pages;
 mod patients;
 mod products;
 mod session;

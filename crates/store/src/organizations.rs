@@ -1,16 +1,21 @@
 //! Organizations: the clinics that are Speciosa's tenants.
 
 use jiff::Timestamp;
+use speciosa_core::audit::AuditEntry;
 use speciosa_core::ids::OrganizationId;
+use speciosa_core::patient::TimeZoneName;
 use uuid::Uuid;
 
-use crate::{BeginWrite, DbTime, Result, Store, conflict_on_unique, on_pool};
+use crate::audit::AppendAudit;
+use crate::{BeginWrite, DbTime, Result, Store, StoreError, conflict_on_unique, on_pool};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
     pub created_at: Timestamp,
+    /// The zone the organization's staff pages read times in (UTC until an admin sets one).
+    pub time_zone: TimeZoneName,
 }
 
 #[derive(sqlx::FromRow)]
@@ -18,6 +23,7 @@ struct OrganizationRow {
     id: Uuid,
     name: String,
     created_at: DbTime,
+    time_zone: String,
 }
 
 impl From<OrganizationRow> for Organization {
@@ -26,9 +32,17 @@ impl From<OrganizationRow> for Organization {
             id: OrganizationId::from_uuid(row.id),
             name: row.name,
             created_at: row.created_at.0,
+            // A name the tz database no longer knows reads as UTC rather than failing.
+            time_zone: TimeZoneName::parse(&row.time_zone).unwrap_or_else(|_| utc()),
         }
     }
 }
+
+fn utc() -> TimeZoneName {
+    TimeZoneName::parse("UTC").expect("UTC is in every tz database")
+}
+
+const COLUMNS: &str = "id, name, created_at, time_zone";
 
 impl Store {
     pub async fn create_organization(&self, name: &str) -> Result<Organization> {
@@ -36,6 +50,7 @@ impl Store {
             id: OrganizationId::new(),
             name: name.to_owned(),
             created_at: DbTime::now().0,
+            time_zone: utc(),
         };
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -54,7 +69,7 @@ impl Store {
     pub async fn find_organization_by_name(&self, name: &str) -> Result<Option<Organization>> {
         on_pool!(self, pool => {
             let row: Option<OrganizationRow> =
-                sqlx::query_as("SELECT id, name, created_at FROM organizations WHERE name = $1")
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM organizations WHERE name = $1")))
                     .bind(name)
                     .fetch_optional(pool)
                     .await?;
@@ -65,11 +80,35 @@ impl Store {
     pub async fn get_organization(&self, id: OrganizationId) -> Result<Option<Organization>> {
         on_pool!(self, pool => {
             let row: Option<OrganizationRow> =
-                sqlx::query_as("SELECT id, name, created_at FROM organizations WHERE id = $1")
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM organizations WHERE id = $1")))
                     .bind(id.as_uuid())
                     .fetch_optional(pool)
                     .await?;
             Ok(row.map(Organization::from))
         })
+    }
+
+    /// Sets the zone the organization's staff pages use, with its audit event.
+    pub async fn set_organization_time_zone(
+        &self,
+        id: OrganizationId,
+        time_zone: &TimeZoneName,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query("UPDATE organizations SET time_zone = $1 WHERE id = $2")
+                .bind(time_zone.as_str())
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound("organization"));
+            }
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

@@ -7,7 +7,8 @@ use axum::response::Html;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::PageUser;
-use crate::pages::{Nav, render, utc_minute};
+use crate::pages::time::Clock;
+use crate::pages::{Nav, render};
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -28,15 +29,17 @@ pub async fn show(
     let organization = state
         .store
         .get_organization(user.actor.organization_id)
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
+        .await?;
+    let clock = organization
+        .as_ref()
+        .map_or_else(Clock::utc, |o| Clock::named(o.time_zone.as_str()));
+    let organization = organization.map(|o| o.name).unwrap_or_default();
     render(&AccountPage {
         nav: Nav::for_user(&user).at("/account"),
         name: account.display_name.clone(),
         email: account.email.clone(),
         role: account.role.as_str(),
         organization,
-        since: utc_minute(account.created_at),
+        since: clock.minute(account.created_at),
     })
 }

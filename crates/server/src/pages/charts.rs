@@ -26,11 +26,9 @@ pub fn number_text(value: f64) -> String {
     }
 }
 
-/// `Tue 12 May 2026, 07:45`, in the patient's zone.
+/// `Tue 12 May 2026, 07:45 CDT`, in the patient's zone.
 pub fn local_time(at: Timestamp, zone: &TimeZone) -> String {
-    at.to_zoned_datetime(zone.clone())
-        .strftime("%a %-d %b %Y, %H:%M")
-        .to_string()
+    crate::pages::time::Clock::of_zone(zone).day_time(at)
 }
 
 /// An SVG coordinate, to a tenth of a unit.

@@ -25,6 +25,7 @@ use crate::pages::assessments::{
     InstrumentForm, SummaryLine, answers_from, instrument_form, is_form_error, raw_answers,
     urgent_address, viewer,
 };
+use crate::pages::time::Clock;
 use crate::pages::{Nav, NoFields, patient_id, render, require_role};
 
 /// The order of the check-in: the morning diary first, then the quick ratings, the
@@ -344,7 +345,7 @@ pub struct ScheduleRow {
     pub last: String,
 }
 
-pub fn schedule_rows(state: &AppState, due: &[DueItem]) -> Vec<ScheduleRow> {
+pub fn schedule_rows(state: &AppState, due: &[DueItem], clock: &Clock) -> Vec<ScheduleRow> {
     due.iter()
         .filter_map(|d| {
             let instrument = state.instruments.get(&d.instrument)?;
@@ -357,7 +358,7 @@ pub fn schedule_rows(state: &AppState, due: &[DueItem]) -> Vec<ScheduleRow> {
                     .last_completed_at
                     .as_deref()
                     .and_then(|t| t.parse::<Timestamp>().ok())
-                    .map(crate::pages::utc_minute)
+                    .map(|at| clock.minute(at))
                     .unwrap_or_default(),
             })
         })

@@ -29,6 +29,7 @@ use crate::extract::{Authenticated, PageUser};
 use crate::pages::charts::{Chart, chart, number_text};
 use crate::pages::checkin::due_codes;
 use crate::pages::doses::amount_text;
+use crate::pages::time::Clock;
 use crate::pages::{HelpBar, Nav, Notice, home_path, render};
 
 /// One day of the bar chart, in the same 0–1000 × 0–100 box as the line charts.
@@ -543,7 +544,10 @@ async fn latest_dose(
             Some(p) => format!("{amount} of {}", p.details.name),
             None => amount,
         },
-        when: format!("{day} at {}", taken.strftime("%H:%M")),
+        when: format!(
+            "{day} at {}",
+            Clock::named(&dose.time_zone).time(dose.taken_at)
+        ),
         mitragynine: dose.mitragynine_mg.map(mg_text),
     }))
 }

@@ -28,10 +28,12 @@ mod dose_import;
 mod doses;
 mod home;
 mod medications;
+mod organization;
 mod patients;
 mod products;
 mod roster;
 mod sign_in;
+pub mod time;
 mod timeline;
 
 pub fn router() -> Router<AppState> {
@@ -100,6 +102,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/active", post(admin::set_user_active))
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/admin/organization",
+            get(organization::show).post(organization::update),
+        )
         .route("/account", get(account::show))
         .route("/static/app.css", get(stylesheet))
         .route("/static/cows.js", get(cows_script))
@@ -435,11 +441,6 @@ fn join_sentences(messages: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `2026-05-01 14:03 UTC`: instants on staff pages are shown in UTC, labelled.
-pub fn utc_minute(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 #[cfg(test)]

@@ -2,14 +2,78 @@
 //! navigation and a patient's crisis bar, times name their zone, one dose figure reads
 //! the same everywhere, the patient's pages speak plainly, and the check-in saves part by part.
 
-use reqwest::StatusCode;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::helpers::{Client, TestApp, on_both_backends};
+use crate::products::{batch, product};
 
 on_both_backends!(
     an_unknown_address_is_a_404_page_with_the_visitors_navigation,
     an_error_page_keeps_the_navigation_and_a_patients_help_bar,
+    times_on_a_record_name_the_patients_zone_and_across_patients_the_organizations,
 );
+
+/// Posts a page form with the session's CSRF token.
+async fn post_form(who: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let csrf = who.csrf.clone().unwrap_or_default();
+    let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    who.request(Method::POST, path)
+        .form(&form)
+        .send()
+        .await
+        .expect("form request")
+}
+
+/// `21:30 CST`: how `at` reads in `zone`, zone named.
+fn clock_time(at: Timestamp, zone: &str) -> String {
+    at.to_zoned_datetime(TimeZone::get(zone).unwrap())
+        .strftime("%H:%M %Z")
+        .to_string()
+}
+
+/// A batch of assayed leaf (19.5 mg/g mitragynine: 3 g is 58.5 mg).
+async fn leaf_batch(clinician: &Client) -> String {
+    let leaf = product(
+        clinician,
+        json!({"name": "Characterized leaf", "form": "leaf_powder"}),
+    )
+    .await;
+    let lot = batch(
+        clinician,
+        leaf["id"].as_str().unwrap(),
+        json!({"lot": "K51", "assay": {"mitragynine_mg_per_g": 19.5, "hydroxymitragynine_mg_per_g": 0.1}}),
+    )
+    .await;
+    lot["id"].as_str().unwrap().to_owned()
+}
+
+async fn log_dose(clinician: &Client, patient: &str, batch: &str, grams: f64, at: Timestamp) {
+    let response = clinician
+        .post(
+            &format!("/api/v1/patients/{patient}/doses"),
+            &json!({"batch_id": batch, "amount": grams, "unit": "g", "taken_at": at.to_string(), "confirm_backdated": true}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "logging a dose");
+}
+
+/// PHQ-9 with item 9 above zero, which raises an urgent alert.
+async fn phq9_with_item_nine(patient_client: &Client, patient: &str) {
+    let mut answers: serde_json::Map<String, Value> =
+        (1..=9).map(|i| (i.to_string(), json!(1))).collect();
+    answers.insert("difficulty".into(), json!(1));
+    let response = patient_client
+        .post(
+            &format!("/api/v1/patients/{patient}/assessments"),
+            &json!({"instrument": "phq9", "answers": answers}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
 
 /// A page's status and text, checking it is HTML.
 async fn page(client: &Client, path: &str) -> (StatusCode, String) {
@@ -118,4 +182,89 @@ async fn an_error_page_keeps_the_navigation_and_a_patients_help_bar(app: TestApp
     let (status, body) = page(&casey, "/logout").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(body.contains(NAVIGATION), "{body}");
+}
+
+async fn times_on_a_record_name_the_patients_zone_and_across_patients_the_organizations(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    // Registered in America/Chicago.
+    let (patient, dana) = app.patient_with_login(&casey, "Dana Reyes").await;
+    let lot = leaf_batch(&casey).await;
+    let taken = Timestamp::now() - jiff::SignedDuration::from_hours(50);
+    log_dose(&casey, &patient, &lot, 3.0, taken).await;
+    phq9_with_item_nine(&dana, &patient).await;
+
+    // The dose log, the patient's own and the clinician's: the patient's zone, named.
+    let chicago = clock_time(taken, "America/Chicago");
+    for who in [&casey, &dana] {
+        let (status, body) = page(who, &format!("/patients/{patient}/doses")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(&chicago), "the dose at {chicago}: {body}");
+    }
+    // The alert on the record: raised in the patient's zone.
+    let (_, record) = page(&casey, &format!("/patients/{patient}")).await;
+    let alert = app
+        .store
+        .list_alerts(patient.parse().unwrap())
+        .await
+        .unwrap();
+    let raised = alert[0].raised_at;
+    let on_record = raised
+        .to_zoned_datetime(TimeZone::get("America/Chicago").unwrap())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string();
+    assert!(record.contains(&on_record), "raised {on_record}: {record}");
+
+    // The inbox reads in the organization's zone: UTC until an admin sets one.
+    let in_utc = raised.strftime("%Y-%m-%d %H:%M UTC").to_string();
+    let (_, inbox) = page(&casey, "/alerts").await;
+    assert!(inbox.contains(&in_utc), "{in_utc}: {inbox}");
+
+    // Only an admin sets it, and only to a zone that exists.
+    let response = post_form(
+        &casey,
+        "/admin/organization",
+        &[("time_zone", "Asia/Tokyo")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = post_form(
+        &clinic.admin,
+        "/admin/organization",
+        &[("time_zone", "Mars/Base")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("not a known IANA time zone"), "{body}");
+    let response = post_form(
+        &clinic.admin,
+        "/admin/organization",
+        &[("time_zone", "Asia/Tokyo")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, settings) = page(&clinic.admin, "/admin/organization").await;
+    assert!(settings.contains("value=\"Asia/Tokyo\""), "{settings}");
+
+    let in_tokyo = raised
+        .to_zoned_datetime(TimeZone::get("Asia/Tokyo").unwrap())
+        .strftime("%Y-%m-%d %H:%M JST")
+        .to_string();
+    let (_, inbox) = page(&casey, "/alerts").await;
+    assert!(inbox.contains(&in_tokyo), "{in_tokyo}: {inbox}");
+    // The record keeps the patient's zone whatever the organization's.
+    let (_, record) = page(&casey, &format!("/patients/{patient}")).await;
+    assert!(record.contains(&on_record));
+    // The audit log reads in the organization's zone, and records the change.
+    let (_, audit) = page(&clinic.admin, "/admin/audit").await;
+    assert!(audit.contains(" JST"), "{audit}");
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|(action, outcome, _)| action == "organization.update" && outcome == "success")
+    );
 }

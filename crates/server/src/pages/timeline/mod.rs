@@ -43,6 +43,7 @@ use crate::pages::assessments::viewer;
 use crate::pages::charts::{
     Cell, DayAxis, DayChart, Size, Table, Tick, bands_for, nice_ceiling, number_text,
 };
+use crate::pages::time::Clock;
 use crate::pages::{Nav, humanize, patient_id, render};
 
 mod sections;

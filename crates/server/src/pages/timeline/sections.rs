@@ -4,8 +4,12 @@ use super::*;
 
 /// The dose's local date and time, in the zone it was taken in.
 pub(super) fn dose_local(dose: &Dose) -> DateTime {
-    let zone = jiff::tz::db().get(&dose.time_zone).unwrap_or(TimeZone::UTC);
-    dose.taken_at.to_zoned_datetime(zone).datetime()
+    dose_clock(dose).at(dose.taken_at).datetime()
+}
+
+/// The zone a dose was taken in (its own when travelling).
+pub(super) fn dose_clock(dose: &Dose) -> Clock {
+    Clock::named(&dose.time_zone)
 }
 
 pub(super) fn day_label(date: Date) -> String {
@@ -340,7 +344,7 @@ pub(super) fn dose_times_section(
         shown += 1;
         let label = format!(
             "{}: {}, {} {} = MG {}, 7-OH {}{}",
-            local.strftime("%a %-d %b %Y, %H:%M"),
+            dose_clock(dose).day_time(dose.taken_at),
             product_name(records, dose.batch_id),
             number_text(dose.amount),
             dose.unit,
@@ -360,7 +364,7 @@ pub(super) fn dose_times_section(
             None,
         );
         rows.push(vec![
-            Cell::from(local.strftime("%a %-d %b %Y, %H:%M").to_string()),
+            Cell::from(dose_clock(dose).day_time(dose.taken_at)),
             Cell::from(product_name(records, dose.batch_id)),
             Cell::from(format!("{} {}", number_text(dose.amount), dose.unit)),
             Cell::from(
@@ -469,8 +473,7 @@ pub(super) fn pk_section(
                 "bedtime",
                 format!(
                     "{}: predicted {} ng/mL at usual bedtime (typical patient)",
-                    at.to_zoned_datetime(zone.clone())
-                        .strftime("%a %-d %b %Y, %H:%M"),
+                    Clock::of_zone(zone).day_time(*at),
                     number_text(level.round())
                 ),
                 None,
@@ -662,11 +665,7 @@ pub(super) fn score_section(
         let class = shapes[n % shapes.len()];
         for (x, total, a) in &results {
             let band = band_label(instrument, a.band.as_deref());
-            let when = a
-                .completed_at
-                .to_zoned_datetime(zone.clone())
-                .strftime("%a %-d %b %Y, %H:%M")
-                .to_string();
+            let when = Clock::of_zone(zone).day_time(a.completed_at);
             chart.mark(
                 *x,
                 *total,
@@ -875,11 +874,7 @@ pub(super) fn signals_section(
     let mut alerts: Vec<&Alert> = records.alerts.iter().collect();
     alerts.sort_by_key(|a| std::cmp::Reverse(a.raised_at));
     for alert in alerts {
-        let when = alert
-            .raised_at
-            .to_zoned_datetime(zone.clone())
-            .strftime("%a %-d %b %Y, %H:%M")
-            .to_string();
+        let when = Clock::of_zone(zone).day_time(alert.raised_at);
         let x = axis.x_of(alert.raised_at, zone);
         let standing = alert.status != "resolved";
         // Alerts outside the range are listed only while someone still has to act on them.

@@ -13,7 +13,8 @@ use speciosa_core::account::Role;
 use speciosa_core::dose::DailyExposure;
 use speciosa_core::instrument::Rater;
 use speciosa_core::progress::{
-    CheckinStreak, Direction, WINDOW_DAYS, WeekComparison, checkin_streak, days_before, local_days,
+    CheckinStreak, Direction, DoseWeeks, WINDOW_DAYS, WeekComparison, checkin_streak, days_before,
+    last_full_day, local_days,
 };
 use speciosa_store::{Assessment, Dose, Patient};
 
@@ -30,7 +31,7 @@ use crate::pages::charts::{Chart, chart, number_text};
 use crate::pages::checkin::due_codes;
 use crate::pages::doses::amount_text;
 use crate::pages::time::Clock;
-use crate::pages::{HelpBar, Nav, Notice, home_path, render};
+use crate::pages::{HelpBar, Nav, Notice, home_path, mg_per_day_text, render};
 
 /// One day of the bar chart, in the same 0–1000 × 0–100 box as the line charts.
 pub struct Bar {
@@ -313,49 +314,32 @@ fn amount_reading(days: &[DailyExposure], today: Date) -> Reading {
             (date, mg)
         })
         .collect();
-    let yesterday = days_before(today, 1);
-    // A day without a dose counts as zero once dosing appears in the record; before
-    // the first logged dose there is nothing to compare.
-    let first = days.iter().map(|d| d.date).min();
-    let compared: Vec<(Date, f64)> = (1..=WINDOW_DAYS)
-        .rev()
-        .map(|n| days_before(today, n))
-        .filter(|date| first.is_some_and(|f| *date >= f))
-        .map(|date| {
-            let mg = days
-                .iter()
-                .find(|d| d.date == date)
-                .map_or(0.0, |d| d.mitragynine_mg);
-            (date, mg)
-        })
-        .collect();
-    let weeks = WeekComparison::of(&compared, yesterday);
-    let tolerance = weeks.week_before.map_or(0.5, |b| (b * 0.05).max(0.5));
-    let mut sentence = match (
-        weeks.trend(tolerance).direction,
-        weeks.past_week,
-        weeks.week_before,
-    ) {
+    // The figure the timeline and the care team's roster show: mitragynine per day over
+    // the last 7 full days, days without a dose counting as zero.
+    let daily: Vec<(Date, f64)> = days.iter().map(|d| (d.date, d.mitragynine_mg)).collect();
+    let weeks = DoseWeeks::of(&daily, last_full_day(today));
+    let (past, before) = (
+        mg_per_day_text(weeks.past_week),
+        mg_per_day_text(weeks.week_before),
+    );
+    let logged_this_week = daily
+        .iter()
+        .any(|(d, mg)| *d > days_before(weeks.last, 7) && *d <= weeks.last && *mg > 0.0);
+    let mut sentence = match weeks.trend().direction {
         _ if days.is_empty() => "No doses logged in the last 14 days.".to_owned(),
-        (Direction::Falling, Some(past), Some(before)) => format!(
-            "In the 7 days up to yesterday your daily amount was lower than the week before: about {} mg of mitragynine a day, down from {} mg.",
-            mg_text(past),
-            mg_text(before)
+        _ if !logged_this_week && !weeks.logged_before => {
+            "Your doses so far are from today; a daily figure appears after a full day.".to_owned()
+        }
+        Direction::Falling => format!(
+            "In the 7 days up to yesterday you took about {past}, less than the week before ({before})."
         ),
-        (Direction::Rising, Some(past), Some(before)) => format!(
-            "In the 7 days up to yesterday your daily amount was higher than the week before: about {} mg of mitragynine a day, up from {} mg.",
-            mg_text(past),
-            mg_text(before)
+        Direction::Rising => format!(
+            "In the 7 days up to yesterday you took about {past}, more than the week before ({before})."
         ),
-        (Direction::Steady, Some(past), _) => format!(
-            "In the 7 days up to yesterday your daily amount was about the same as the week before: about {} mg of mitragynine a day.",
-            mg_text(past)
+        Direction::Steady => format!(
+            "In the 7 days up to yesterday you took about {past}, about the same as the week before."
         ),
-        (_, Some(past), _) => format!(
-            "In the 7 days up to yesterday you logged about {} mg of mitragynine a day.",
-            mg_text(past)
-        ),
-        _ => "Your doses so far are from today; a comparison appears after a full day.".to_owned(),
+        Direction::NotEnoughData => format!("In the 7 days up to yesterday you took about {past}."),
     };
     if days
         .iter()
@@ -364,7 +348,7 @@ fn amount_reading(days: &[DailyExposure], today: Date) -> Reading {
         sentence.push_str(" Some amounts are estimates, because a product has no lab certificate.");
     }
     Reading {
-        heading: "Daily amount (mg of mitragynine)",
+        heading: "Mitragynine (mg per day)",
         sentence,
         line: None,
         bars: days
@@ -590,7 +574,7 @@ mod tests {
         let reading = amount_reading(&days, today);
         assert_eq!(
             reading.sentence,
-            "In the 7 days up to yesterday your daily amount was lower than the week before: about 30 mg of mitragynine a day, down from 40 mg."
+            "In the 7 days up to yesterday you took about 30 mg per day, less than the week before (40 mg per day)."
         );
         assert_eq!(reading.bars.unwrap().bars.len(), 14);
     }
@@ -598,12 +582,17 @@ mod tests {
     #[test]
     fn a_first_week_of_doses_is_described_without_a_comparison() {
         let today = date(2026, 5, 15);
+        // Three days of 35 mg over the seven: 15 mg per day, as the timeline and roster say.
         let days: Vec<DailyExposure> = (1..=3)
-            .map(|n| exposure(days_before(today, n), 20.0))
+            .map(|n| exposure(days_before(today, n), 35.0))
             .collect();
         assert_eq!(
             amount_reading(&days, today).sentence,
-            "In the 7 days up to yesterday you logged about 20 mg of mitragynine a day."
+            "In the 7 days up to yesterday you took about 15 mg per day."
+        );
+        assert_eq!(
+            amount_reading(&[exposure(today, 20.0)], today).sentence,
+            "Your doses so far are from today; a daily figure appears after a full day."
         );
         assert_eq!(
             amount_reading(&[], today).sentence,

@@ -207,6 +207,27 @@ impl Nav {
     }
 }
 
+/// Milligrams to three significant figures, without trailing zeros: `312`, `58.5`, `4.1`.
+pub fn mg_text(value: f64) -> String {
+    let scale = if value >= 100.0 {
+        1.0
+    } else if value >= 10.0 {
+        10.0
+    } else {
+        100.0
+    };
+    charts::number_text((value * scale).round() / scale)
+}
+
+/// The unit every page gives mitragynine per day in
+/// ([`speciosa_core::progress::mg_per_day`]): the roster, the timeline, the patient's home.
+pub const MG_PER_DAY: &str = "mg per day";
+
+/// `58.5 mg per day`.
+pub fn mg_per_day_text(value: f64) -> String {
+    format!("{} {MG_PER_DAY}", mg_text(value))
+}
+
 /// A patient's "Need help now?" bar, at the top of their home page and of any error page
 /// they meet: the urgent-help page, and the first crisis line with a number to call.
 pub struct HelpBar {

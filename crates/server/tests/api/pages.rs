@@ -14,6 +14,7 @@ on_both_backends!(
     an_unknown_address_is_a_404_page_with_the_visitors_navigation,
     an_error_page_keeps_the_navigation_and_a_patients_help_bar,
     times_on_a_record_name_the_patients_zone_and_across_patients_the_organizations,
+    the_roster_timeline_and_home_give_the_same_mitragynine_per_day,
 );
 
 /// Posts a page form with the session's CSRF token.
@@ -267,4 +268,58 @@ async fn times_on_a_record_name_the_patients_zone_and_across_patients_the_organi
             .iter()
             .any(|(action, outcome, _)| action == "organization.update" && outcome == "success")
     );
+}
+
+/// Noon, `days` ago, in Chicago.
+fn noon_days_ago(days: i64) -> Timestamp {
+    let zone = TimeZone::get("America/Chicago").unwrap();
+    let today = Timestamp::now().to_zoned_datetime(zone.clone()).date();
+    today
+        .checked_sub(jiff::Span::new().days(days))
+        .unwrap()
+        .at(12, 0, 0, 0)
+        .to_zoned_datetime(zone)
+        .unwrap()
+        .timestamp()
+}
+
+async fn the_roster_timeline_and_home_give_the_same_mitragynine_per_day(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let (patient, dana) = app.patient_with_login(&casey, "Dana Reyes").await;
+    let lot = leaf_batch(&casey).await;
+    // 58.5 mg two and three days ago (117 mg over the last 7 full days: 16.7 per day),
+    // 58.5 mg nine days ago (the week before: 8.36 per day), and today's, not yet counted.
+    for days in [2, 3, 9] {
+        log_dose(&casey, &patient, &lot, 3.0, noon_days_ago(days)).await;
+    }
+    log_dose(&casey, &patient, &lot, 3.0, Timestamp::now()).await;
+
+    let figure = "16.7 mg per day";
+    let (_, roster) = page(&casey, "/roster").await;
+    assert!(
+        roster.contains(figure),
+        "the roster's dose column: {roster}"
+    );
+    assert!(roster.contains("8.36 mg per day"), "and the week before");
+    let timeline = format!("/patients/{patient}/timeline");
+    let (_, staff) = page(&casey, &timeline).await;
+    assert!(staff.contains(figure), "the clinician's timeline: {staff}");
+    let (_, own) = page(&dana, &timeline).await;
+    assert!(own.contains(figure), "the patient's timeline: {own}");
+    let (_, home) = page(&dana, "/home").await;
+    assert!(home.contains(figure), "the patient's home: {home}");
+    // No page gives the old figures: a bare 7-day total (a safety alert may cite one, and
+    // says so), or a mean that counts today.
+    for (which, body) in [
+        ("roster", &roster),
+        ("timeline", &staff),
+        ("own timeline", &own),
+        ("home", &home),
+    ] {
+        assert!(!body.contains("25.1 mg"), "{which} counts today");
+        let totals = body.matches("117 mg").count();
+        let labelled = body.matches("117 mg in the last 7 days").count();
+        assert_eq!(totals, labelled, "{which} gives an unlabelled 7-day total");
+    }
 }

@@ -345,8 +345,8 @@ async fn load(
     range: Range,
 ) -> Result<Records, ApiError> {
     let id = patient.id;
-    // The summary compares the last 7 days with the 7 before, whatever the range.
-    let fortnight = range.to.checked_sub(13.days()).unwrap_or(range.to);
+    // The summary compares the last 7 full days with the 7 before, whatever the range.
+    let fortnight = range.to.checked_sub(14.days()).unwrap_or(range.to);
     let doses_query = DateRangeQuery {
         from: Some(range.from.min(fortnight).to_string()),
         to: Some(range.to.to_string()),

@@ -28,7 +28,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
 use crate::pages::charts::{Chart, chart, number_text};
-use crate::pages::checkin::due_codes;
+use crate::pages::checkin::{done_codes, due_codes, length_text};
 use crate::pages::doses::amount_text;
 use crate::pages::time::Clock;
 use crate::pages::{HelpBar, Nav, Notice, home_path, mg_per_day_text, render};
@@ -196,6 +196,10 @@ struct HomePage {
     today: String,
     /// The check-in's instruments due today (short names), in check-in order.
     due: Vec<String>,
+    /// How long they take (`4 sections, 16 questions, about 4 minutes`).
+    length: String,
+    /// Sections of today's check-in already saved.
+    done: Vec<String>,
     streak: CheckinStreak,
     fortnight: Vec<StreakDay>,
     window_days: i64,
@@ -224,12 +228,18 @@ pub async fn show(
     let zone = details.time_zone.to_zone();
     let now = Timestamp::now().to_zoned_datetime(zone.clone());
     let today_date = now.date();
-    let due = due_today(&state, &user, own).await?;
-    let due = due_codes(&state, &due)
-        .iter()
-        .filter_map(|code| state.instruments.get(code))
-        .map(|i| i.short_name.clone())
-        .collect();
+    let schedule = due_today(&state, &user, own).await?;
+    let due_now = due_codes(&state, &schedule);
+    let length = length_text(&state, &due_now);
+    let names = |codes: &[String]| -> Vec<String> {
+        codes
+            .iter()
+            .filter_map(|code| state.instruments.get(code))
+            .map(|i| i.short_name.clone())
+            .collect()
+    };
+    let due = names(&due_now);
+    let done = names(&done_codes(&state, &patient, &schedule));
     let assessments = read_history(&state, &user, own, None).await?;
     let checkin_days = local_days(
         assessments
@@ -286,6 +296,8 @@ pub async fn show(
             .map(|t| t.strftime("%H:%M").to_string()),
         today: now.strftime("%A %-d %B").to_string(),
         due,
+        length,
+        done,
         streak,
         fortnight,
         window_days: WINDOW_DAYS,

@@ -15,6 +15,9 @@ on_both_backends!(
     an_error_page_keeps_the_navigation_and_a_patients_help_bar,
     times_on_a_record_name_the_patients_zone_and_across_patients_the_organizations,
     the_roster_timeline_and_home_give_the_same_mitragynine_per_day,
+    the_patients_timeline_and_home_speak_plainly,
+    the_check_in_says_its_length_and_keeps_a_section_saved_on_its_own,
+    a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contacts,
 );
 
 /// Posts a page form with the session's CSRF token.
@@ -322,4 +325,240 @@ async fn the_roster_timeline_and_home_give_the_same_mitragynine_per_day(app: Tes
         let labelled = body.matches("117 mg in the last 7 days").count();
         assert_eq!(totals, labelled, "{which} gives an unlabelled 7-day total");
     }
+}
+
+/// Words that belong on the care team's pages, not the patient's.
+const JARGON: [&str; 7] = [
+    ".md",
+    "§",
+    "compartment",
+    "Cmax",
+    "5–95",
+    "percentile",
+    "n = 5",
+];
+
+async fn the_patients_timeline_and_home_speak_plainly(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let (patient, dana) = app.patient_with_login(&casey, "Dana Reyes").await;
+    let lot = leaf_batch(&casey).await;
+    for days in [1, 2, 3] {
+        log_dose(&casey, &patient, &lot, 3.0, noon_days_ago(days)).await;
+    }
+    phq9_with_item_nine(&dana, &patient).await;
+    let timeline = format!("/patients/{patient}/timeline");
+    let (_, own) = page(&dana, &timeline).await;
+    let (_, home) = page(&dana, "/home").await;
+    for (which, body) in [("timeline", &own), ("home", &home)] {
+        for word in JARGON {
+            let at = body
+                .find(word)
+                .map(|i| &body[i.saturating_sub(200)..(i + 60).min(body.len())]);
+            assert!(at.is_none(), "the patient's {which} says {word:?}: {at:?}");
+        }
+    }
+    // The predicted level is still there, in plain words, with its caution.
+    assert!(own.contains("Estimated mitragynine level in your blood"));
+    assert!(own.contains("It is not advice about how much to take"));
+    // The care team keeps the model, its evidence and the citations.
+    let (_, staff) = page(&casey, &timeline).await;
+    for kept in ["Tanna RS et al.", ".md", "5th–95th percentile", "Kroenke"] {
+        assert!(
+            staff.contains(kept),
+            "the clinician's timeline keeps {kept:?}"
+        );
+    }
+}
+
+/// The form fields of a fully answered sleep diary.
+const SLEEP_DIARY: [(&str, &str); 8] = [
+    ("sleep_diary.1", "22:30"),
+    ("sleep_diary.2", "22:45"),
+    ("sleep_diary.3", "20"),
+    ("sleep_diary.4", "1"),
+    ("sleep_diary.5", "10"),
+    ("sleep_diary.6", "06:30"),
+    ("sleep_diary.7", "06:50"),
+    ("sleep_diary.8", "3"),
+];
+
+/// Every section of a new patient's first check-in, as the form lists them.
+const ALL_SECTIONS: [(&str, &str); 7] = [
+    ("instruments", "sleep_diary"),
+    ("instruments", "craving"),
+    ("instruments", "pain_nrs"),
+    ("instruments", "red_flags"),
+    ("instruments", "sows"),
+    ("instruments", "phq9"),
+    ("instruments", "gad7"),
+];
+
+fn length_of(codes: &[&str]) -> String {
+    let instruments = speciosa_core::instrument::Instruments::bundled().unwrap();
+    speciosa_core::checkin::CheckinLength::of(codes.iter().map(|c| instruments.get(c).unwrap()))
+        .describe()
+}
+
+async fn the_check_in_says_its_length_and_keeps_a_section_saved_on_its_own(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let (patient, dana) = app.patient_with_login(&casey, "Dana Reyes").await;
+    let checkin = format!("/patients/{patient}/checkin");
+
+    // A first check-in holds every daily and weekly section.
+    let (status, form) = page(&dana, &checkin).await;
+    assert_eq!(status, StatusCode::OK);
+    let all: Vec<&str> = ALL_SECTIONS.iter().map(|(_, c)| *c).collect();
+    let length = length_of(&all);
+    assert!(
+        length.starts_with("7 sections, 49 questions, about "),
+        "{length}"
+    );
+    assert!(form.contains(&length), "the form says {length}: {form}");
+    assert_eq!(
+        form.matches("name=\"save\"").count(),
+        7,
+        "a save button per section"
+    );
+    let (_, home) = page(&dana, "/home").await;
+    assert!(home.contains(&length), "home says how long it is too");
+
+    // The diary and the craving rating answered, the sleep diary's own button pressed; the
+    // rest untouched. Both answered sections are saved, and the page asks for the rest.
+    let mut fields: Vec<(&str, &str)> = ALL_SECTIONS.to_vec();
+    fields.extend(SLEEP_DIARY);
+    fields.extend([("craving.1", "4"), ("save", "sleep_diary")]);
+    let response = post_form(&dana, &checkin, &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        location,
+        format!("{checkin}?saved=sleep_diary%2Ccraving#pain_nrs")
+    );
+    let saved: Vec<String> = dana
+        .get_json(&format!("/api/v1/patients/{patient}/assessments"))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["instrument"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(saved.len(), 2, "{saved:?}");
+    assert!(saved.contains(&"sleep_diary".into()) && saved.contains(&"craving".into()));
+
+    // Coming back, the page says what is done and asks only the rest.
+    let (_, back) = page(&dana, &location).await;
+    assert!(back.contains("Saved: Sleep diary, Craving"), "{back}");
+    assert!(back.contains("Done today:"), "{back}");
+    assert!(!back.contains("id=\"sleep_diary\"") && !back.contains("id=\"craving\""));
+    assert!(back.contains("id=\"pain_nrs\"") && back.contains("id=\"gad7\""));
+    let rest = length_of(&["pain_nrs", "red_flags", "sows", "phq9", "gad7"]);
+    assert!(rest.starts_with("5 sections, 39 questions"), "{rest}");
+    assert!(back.contains(&rest), "{back}");
+    let (_, later) = page(&dana, &checkin).await;
+    assert!(later.contains("Done today:") && !later.contains("id=\"sleep_diary\""));
+    let (_, home) = page(&dana, "/home").await;
+    assert!(
+        home.contains("Finish today's check-in") && home.contains(&rest),
+        "{home}"
+    );
+
+    // A half-answered section is kept as typed, without errors, when another is saved.
+    let fields = [
+        ("instruments", "pain_nrs"),
+        ("instruments", "sows"),
+        ("pain_nrs.1", "3"),
+        ("sows.1", "2"),
+        ("save", "pain_nrs"),
+    ];
+    let response = post_form(&dana, &checkin, &fields).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Saved: Pain NRS"), "{body}");
+    assert!(
+        !body.contains("error-summary"),
+        "nothing to correct yet: {body}"
+    );
+    assert!(
+        body.contains("name=\"sows.1\" value=\"2\" checked"),
+        "the answer is kept: {body}"
+    );
+}
+
+async fn a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contacts(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let (patient, dana) = app.patient_with_login(&casey, "Dana Reyes").await;
+    let checkin = format!("/patients/{patient}/checkin");
+    let urgent_alerts = || async {
+        app.store
+            .list_alerts(patient.parse().unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.severity == "urgent")
+            .map(|a| a.rule)
+            .collect::<Vec<_>>()
+    };
+
+    // A red flag saved on its own while the diary is half done: alerted, contacts shown,
+    // and the diary's answers kept.
+    let mut fields: Vec<(&str, &str)> = ALL_SECTIONS.to_vec();
+    fields.extend([
+        ("sleep_diary.1", "22:30"),
+        ("red_flags.1", "1"),
+        ("red_flags.2", "0"),
+        ("red_flags.3", "0"),
+        ("red_flags.4", "0"),
+        ("red_flags.5", "0"),
+        ("save", "red_flags"),
+    ]);
+    let response = post_form(&dana, &checkin, &fields).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Your care team has been alerted"), "{body}");
+    assert!(body.contains("tel:988"), "{body}");
+    assert!(
+        body.contains("value=\"22:30\""),
+        "the diary's answer is kept"
+    );
+    assert_eq!(urgent_alerts().await, ["red_flag_symptom"]);
+
+    // PHQ-9 item 9 saved with nothing else typed: straight to urgent help.
+    let mut fields: Vec<(&str, &str)> = vec![("instruments", "phq9"), ("instruments", "gad7")];
+    let items: Vec<String> = (1..=9).map(|i| format!("phq9.{i}")).collect();
+    for item in &items {
+        fields.push((item.as_str(), "1"));
+    }
+    fields.extend([("phq9.difficulty", "1"), ("save", "phq9")]);
+    let response = post_form(&dana, &checkin, &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[reqwest::header::LOCATION],
+        format!("/patients/{patient}/urgent?reason=mood").as_str()
+    );
+    let mut rules = urgent_alerts().await;
+    rules.sort();
+    assert_eq!(rules, ["phq9_item9", "red_flag_symptom"]);
+
+    // A "yes" to a red flag in a section not yet complete: the contacts are shown at once.
+    let fields = [
+        ("instruments", "craving"),
+        ("instruments", "red_flags"),
+        ("craving.1", "5"),
+        ("red_flags.2", "1"),
+        ("save", "craving"),
+    ];
+    let response = post_form(&dana, &checkin, &fields).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("Please finish and save that section"),
+        "{body}"
+    );
+    assert!(body.contains("tel:988"));
 }

@@ -99,7 +99,7 @@ pub(super) fn summary_stats(
     };
     let mut stats = vec![
         Stat {
-            label: words.pick("Mitragynine, mean per day", "Mitragynine per day"),
+            label: words.pick("Mitragynine, daily mean", "Mitragynine"),
             value: mg_per_day_text(now.mg_per_day),
             detail: format!(
                 "{window}{}; previous 7 days {}{}",
@@ -119,7 +119,7 @@ pub(super) fn summary_stats(
             href: Some("#doses".into()),
         },
         Stat {
-            label: words.pick("7-OH, mean per day", "7-OH per day"),
+            label: words.pick("7-OH, daily mean", "7-OH"),
             value: mg_per_day_text(now.hydroxy_per_day),
             detail: format!(
                 "{window}; previous 7 days {}",

@@ -396,11 +396,11 @@ pub async fn submit(
         } else if again.is_empty() {
             "/home?saved=checkin".to_owned()
         } else {
+            // Back at the confirmation, just above the next section.
             format!(
-                "/patients/{}/checkin?saved={}#{}",
+                "/patients/{}/checkin?saved={}#saved",
                 patient.id,
-                urlencode(&saved.join(",")),
-                again.first().map(|f| f.code.as_str()).unwrap_or("main")
+                urlencode(&saved.join(","))
             )
         };
         return Ok(Redirect::to(&to).into_response());

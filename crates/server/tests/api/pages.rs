@@ -437,7 +437,7 @@ async fn the_check_in_says_its_length_and_keeps_a_section_saved_on_its_own(app: 
         .to_owned();
     assert_eq!(
         location,
-        format!("{checkin}?saved=sleep_diary%2Ccraving#pain_nrs")
+        format!("{checkin}?saved=sleep_diary%2Ccraving#saved")
     );
     let saved: Vec<String> = dana
         .get_json(&format!("/api/v1/patients/{patient}/assessments"))

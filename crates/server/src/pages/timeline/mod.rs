@@ -41,7 +41,7 @@ use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
 use crate::pages::assessments::viewer;
 use crate::pages::charts::{
-    Cell, DayAxis, DayChart, Size, Table, Tick, bands_for, nice_ceiling, number_text,
+    Cell, DayAxis, DayChart, Size, Table, Tick, bands_for, fine_ceiling, nice_ceiling, number_text,
 };
 use crate::pages::time::Clock;
 use crate::pages::{Nav, humanize, patient_id, render};

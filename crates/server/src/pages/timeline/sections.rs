@@ -458,7 +458,8 @@ pub(super) fn pk_section(
             ))
         })
         .collect();
-    let top = nice_ceiling(points.iter().map(|p| p.3).fold(0.0, f64::max));
+    // A finer top than the other charts' so the curve, not empty space, fills a phone's plot.
+    let top = fine_ceiling(points.iter().map(|p| p.3).fold(0.0, f64::max));
     let mut chart = DayChart::new(
         "predicted",
         words.pick(

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::instrument::{Instrument, Response};
+
 /// How often an instrument is due for a patient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,10 +164,75 @@ impl CrisisDirectory {
     }
 }
 
+/// How long a check-in is, told to the patient before they start ("4 sections, 16
+/// questions, about 3 minutes") so they know what they are agreeing to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckinLength {
+    pub sections: usize,
+    pub questions: usize,
+    pub minutes: u32,
+}
+
+impl CheckinLength {
+    /// Our own estimate, not a published figure: about 8 seconds to pick an answer and 15 to
+    /// type a time, a number or a note, rounded up to whole minutes.
+    pub fn of<'a>(sections: impl IntoIterator<Item = &'a Instrument>) -> CheckinLength {
+        let (mut count, mut questions, mut seconds) = (0, 0, 0_u32);
+        for instrument in sections {
+            count += 1;
+            for item in &instrument.items {
+                questions += 1;
+                seconds += match item.response {
+                    Response::Options(_) | Response::Scale(_) => 8,
+                    Response::Entry(_) => 15,
+                };
+            }
+        }
+        CheckinLength {
+            sections: count,
+            questions,
+            minutes: seconds.div_ceil(60),
+        }
+    }
+
+    /// `4 sections, 16 questions, about 3 minutes`.
+    pub fn describe(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        format!(
+            "{}, {}, about {}",
+            plural(self.sections, "section", "sections"),
+            plural(self.questions, "question", "questions"),
+            plural(self.minutes.max(1) as usize, "minute", "minutes")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instrument::Instruments;
     use jiff::civil::date;
+
+    #[test]
+    fn the_daily_check_in_counts_its_sections_questions_and_minutes() {
+        let instruments = Instruments::bundled().unwrap();
+        let daily = ["sleep_diary", "craving", "pain_nrs", "red_flags"]
+            .map(|code| instruments.get(code).unwrap());
+        let length = CheckinLength::of(daily);
+        // Sleep diary 9 (8 typed), craving 1, pain 1, red flags 5.
+        assert_eq!((length.sections, length.questions), (4, 16));
+        assert_eq!(
+            length.minutes, 4,
+            "8 typed at 15 s and 8 picked at 8 s is 184 s"
+        );
+        assert_eq!(
+            length.describe(),
+            "4 sections, 16 questions, about 4 minutes"
+        );
+        let one = CheckinLength::of([instruments.get("craving").unwrap()]);
+        assert_eq!(one.describe(), "1 section, 1 question, about 1 minute");
+    }
 
     #[test]
     fn daily_is_due_until_done_today_and_weekly_until_done_within_seven_days() {

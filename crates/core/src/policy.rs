@@ -50,6 +50,8 @@ pub enum OrganizationAction {
     ConfigureInstruments,
     /// See the alert inbox and roster across the clinician's patients.
     ReviewAlerts,
+    /// Change the organization's own settings, such as the time zone its staff pages use.
+    ConfigureOrganization,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +98,7 @@ pub fn authorize_organization(
     }
     use OrganizationAction::*;
     let allowed = match action {
-        ManageUsers | ReadAuditLog => actor.role == Role::Admin,
+        ManageUsers | ReadAuditLog | ConfigureOrganization => actor.role == Role::Admin,
         CreatePatient | ListClinicians => actor.role == Role::Clinician,
         // A patient's list holds only themself; the store applies that filter.
         ListPatients | ReadCatalog => matches!(actor.role, Role::Clinician | Role::Patient),
@@ -193,7 +195,7 @@ mod tests {
         PatientAction::ManageMedications,
         PatientAction::ReadAuditTrail,
     ];
-    const ORG_ACTIONS: [OrganizationAction; 10] = [
+    const ORG_ACTIONS: [OrganizationAction; 11] = [
         OrganizationAction::ManageUsers,
         OrganizationAction::ReadAuditLog,
         OrganizationAction::CreatePatient,
@@ -204,6 +206,7 @@ mod tests {
         OrganizationAction::SuggestProduct,
         OrganizationAction::ConfigureInstruments,
         OrganizationAction::ReviewAlerts,
+        OrganizationAction::ConfigureOrganization,
     ];
 
     fn actor(role: Role, org: OrganizationId, own: Option<PatientId>) -> Actor {
@@ -282,7 +285,7 @@ mod tests {
             for action in ORG_ACTIONS {
                 use OrganizationAction::*;
                 let allowed = match action {
-                    ManageUsers | ReadAuditLog => role == Role::Admin,
+                    ManageUsers | ReadAuditLog | ConfigureOrganization => role == Role::Admin,
                     CreatePatient | ListClinicians => role == Role::Clinician,
                     ListPatients | ReadCatalog => matches!(role, Role::Clinician | Role::Patient),
                     ManageCatalog | ConfigureInstruments | ReviewAlerts => role == Role::Clinician,

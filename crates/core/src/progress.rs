@@ -128,6 +128,74 @@ impl Trend {
     }
 }
 
+/// Mitragynine per day, the one dose figure the roster, the timeline and the patient's home
+/// report: the mean over [`DOSE_WINDOW_DAYS`] full patient-local days, a day without a
+/// logged dose counting as zero. The day under way is never counted, so the figure does not
+/// dip every morning and climb through the day.
+pub const DOSE_WINDOW_DAYS: i64 = 7;
+
+/// The last full patient-local day as of `today`: yesterday.
+pub fn last_full_day(today: Date) -> Date {
+    days_before(today, 1)
+}
+
+/// Sums doses (when taken, the zone taken in, mg of mitragynine) into the local days they
+/// fell on, as [`crate::dose::daily_exposure`] dates them.
+pub fn daily_totals(
+    doses: impl IntoIterator<Item = (Timestamp, TimeZone, f64)>,
+) -> Vec<(Date, f64)> {
+    let mut days: std::collections::BTreeMap<Date, f64> = std::collections::BTreeMap::new();
+    for (at, zone, mg) in doses {
+        *days.entry(crate::dose::local_date(at, &zone)).or_default() += mg;
+    }
+    days.into_iter().collect()
+}
+
+/// Mean mg per day over the [`DOSE_WINDOW_DAYS`] days ending on `last` (inclusive).
+pub fn mg_per_day(daily: &[(Date, f64)], last: Date) -> f64 {
+    let first = days_before(last, DOSE_WINDOW_DAYS - 1);
+    daily
+        .iter()
+        .filter(|(d, _)| first <= *d && *d <= last)
+        .map(|(_, mg)| mg)
+        .sum::<f64>()
+        / DOSE_WINDOW_DAYS as f64
+}
+
+/// Mitragynine per day in the window ending on `last` and in the window before it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DoseWeeks {
+    pub last: Date,
+    pub past_week: f64,
+    pub week_before: f64,
+    /// Whether any dose was logged in the week before (a zero there may mean "not yet logging").
+    pub logged_before: bool,
+}
+
+impl DoseWeeks {
+    pub fn of(daily: &[(Date, f64)], last: Date) -> DoseWeeks {
+        let before_last = days_before(last, DOSE_WINDOW_DAYS);
+        let before_first = days_before(before_last, DOSE_WINDOW_DAYS - 1);
+        DoseWeeks {
+            last,
+            past_week: mg_per_day(daily, last),
+            week_before: mg_per_day(daily, before_last),
+            logged_before: daily
+                .iter()
+                .any(|(d, mg)| before_first <= *d && *d <= before_last && *mg > 0.0),
+        }
+    }
+
+    /// The past week against the week before; within 10 % is steady (a display convention).
+    pub fn trend(&self) -> Trend {
+        Trend::relative(
+            Some(self.past_week),
+            self.logged_before.then_some(self.week_before),
+            0.10,
+        )
+    }
+}
+
 /// The mean of a series over the seven days ending on `through`, and over the seven before.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WeekComparison {
@@ -297,6 +365,59 @@ mod tests {
         assert_eq!(
             Trend::between(Some(8.0), None, 2.0).direction,
             Direction::NotEnoughData
+        );
+    }
+
+    #[test]
+    fn mitragynine_per_day_is_the_mean_of_seven_days_with_days_without_doses_as_zero() {
+        let last = date(2026, 11, 29);
+        let daily = [
+            (date(2026, 11, 23), 140.0),
+            (date(2026, 11, 29), 210.0),
+            // Outside the seven days, either side.
+            (date(2026, 11, 22), 999.0),
+            (date(2026, 11, 30), 999.0),
+        ];
+        assert_eq!(mg_per_day(&daily, last), 50.0);
+        assert_eq!(mg_per_day(&[], last), 0.0);
+    }
+
+    #[test]
+    fn the_dose_figure_ends_yesterday_and_compares_with_the_week_before() {
+        let today = date(2026, 11, 30);
+        let last = last_full_day(today);
+        assert_eq!(last, date(2026, 11, 29));
+        let mut daily: Vec<(Date, f64)> = (0..7).map(|n| (days_before(last, n), 30.0)).collect();
+        daily.extend((7..14).map(|n| (days_before(last, n), 40.0)));
+        daily.push((today, 500.0));
+        let weeks = DoseWeeks::of(&daily, last);
+        assert_eq!((weeks.past_week, weeks.week_before), (30.0, 40.0));
+        assert_eq!(weeks.trend().direction, Direction::Falling);
+        // A first week of logging has nothing to compare with.
+        let first = DoseWeeks::of(&daily[..3], last);
+        assert!(!first.logged_before);
+        assert_eq!(first.trend().direction, Direction::NotEnoughData);
+        assert!((first.past_week - 90.0 / 7.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn doses_fall_on_the_patients_own_day() {
+        let zone = TimeZone::get("America/Chicago").unwrap();
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        // 03:30 UTC on 1 December is 21:30 on 30 November in Chicago.
+        let days = daily_totals([
+            (at("2026-12-01T03:30:00Z"), zone.clone(), 20.0),
+            (at("2026-11-30T15:00:00Z"), zone.clone(), 10.0),
+            // Taken while travelling: its own zone's day (09:00 on 1 December in Tokyo).
+            (
+                at("2026-12-01T00:00:00Z"),
+                TimeZone::get("Asia/Tokyo").unwrap(),
+                5.0,
+            ),
+        ]);
+        assert_eq!(
+            days,
+            vec![(date(2026, 11, 30), 30.0), (date(2026, 12, 1), 5.0)]
         );
     }
 

@@ -69,7 +69,13 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        // Any other address outside /api is a page that does not exist.
+        .fallback(pages::not_found)
         .layer(middleware::from_fn(refuse_nul_in_query))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::error::keep_navigation,
+        ))
         .layer(middleware::from_fn(problem_for_bare_api_errors));
     catch_panics(app)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -229,6 +229,18 @@ pub async fn seed(store: &Store) -> Result<bool, DemoError> {
             .await?;
         staff.push(created);
     }
+    // The clinic's staff pages read in its own zone, as an admin would set it.
+    if let Some(admin) = staff.iter().find(|u| u.role == Role::Admin) {
+        let zone =
+            speciosa_core::patient::TimeZoneName::parse("America/Chicago").map_err(invalid)?;
+        store
+            .set_organization_time_zone(
+                organization.id,
+                &zone,
+                seed_entry(admin, "organization.update", "organization", None),
+            )
+            .await?;
+    }
 
     let mut patients = Vec::new();
     for patient in &PATIENTS {

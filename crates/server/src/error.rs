@@ -3,12 +3,18 @@
 //! chain and shown generically.
 
 use askama::Template;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Serialize;
+use speciosa_core::account::Role;
 use speciosa_core::{FieldError, FieldErrors};
 use speciosa_store::StoreError;
 
+use crate::app::AppState;
+use crate::auth;
+use crate::pages::{HelpBar, Nav};
 use crate::problems::{self, ProblemType};
 
 #[derive(Debug)]
@@ -154,6 +160,59 @@ impl<E: Into<ApiError>> From<E> for PageError {
     }
 }
 
+/// What an error page says. It travels on the response as an extension so that
+/// [`keep_navigation`] can draw the page again for the signed-in visitor, with their
+/// navigation and, for a patient, the crisis bar.
+#[derive(Clone, Debug)]
+pub struct ErrorContent {
+    pub status: StatusCode,
+    pub title: String,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl ErrorContent {
+    fn of(problem: &ApiError) -> Self {
+        let title = if problem.kind.status == StatusCode::NOT_FOUND {
+            "Page not found".to_owned()
+        } else {
+            problem.kind.title.to_owned()
+        };
+        ErrorContent {
+            status: problem.kind.status,
+            title,
+            detail: crate::pages::sentence(&problem.detail),
+            errors: problem.errors.clone(),
+        }
+    }
+
+    /// The page for `viewer` (`None`: signed out), or the bare text if it cannot be drawn.
+    fn render(&self, viewer: Option<Viewer>) -> Response {
+        let (nav, help, start) = match viewer {
+            Some(v) => (Some(v.nav), v.help, v.start),
+            None => (None, None, "/login"),
+        };
+        let page = ErrorPage {
+            status: self.status.as_u16(),
+            title: &self.title,
+            detail: &self.detail,
+            errors: &self.errors,
+            nav,
+            help,
+            start,
+        };
+        let mut response = match page.render() {
+            Ok(html) => (self.status, Html(html)).into_response(),
+            Err(error) => {
+                log_chain("rendering the error page", &error);
+                (self.status, self.detail.clone()).into_response()
+            }
+        };
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
@@ -161,6 +220,12 @@ pub struct ErrorPage<'a> {
     pub title: &'a str,
     pub detail: &'a str,
     pub errors: &'a [FieldError],
+    /// The signed-in visitor's navigation; none for someone signed out.
+    pub nav: Option<Nav>,
+    /// A patient's "Need help now?" bar.
+    pub help: Option<HelpBar>,
+    /// Where "start page" leads: the role's home, or sign-in.
+    pub start: &'static str,
 }
 
 impl IntoResponse for PageError {
@@ -175,23 +240,111 @@ impl IntoResponse for PageError {
                 Redirect::to(&target).into_response()
             }
             PageError::Redirect(target) => Redirect::to(target).into_response(),
-            PageError::Problem(problem) => {
-                let page = ErrorPage {
-                    status: problem.kind.status.as_u16(),
-                    title: problem.kind.title,
-                    detail: &problem.detail,
-                    errors: &problem.errors,
-                };
-                match page.render() {
-                    Ok(html) => (problem.kind.status, Html(html)).into_response(),
-                    Err(error) => {
-                        log_chain("rendering the error page", &error);
-                        (problem.kind.status, problem.detail).into_response()
-                    }
-                }
-            }
+            // Drawn for a signed-out visitor; `keep_navigation` redraws it for a signed-in one.
+            PageError::Problem(problem) => ErrorContent::of(&problem).render(None),
         }
     }
+}
+
+/// Who an error page is drawn for.
+struct Viewer {
+    nav: Nav,
+    help: Option<HelpBar>,
+    start: &'static str,
+}
+
+/// Looks up the visitor behind `token` for an error page. Any failure here leaves the
+/// page as a signed-out visitor sees it: an error page must never fail in turn.
+async fn viewer(state: &AppState, token: &str) -> Result<Option<Viewer>, StoreError> {
+    let Some(session) = state.store.load_session(&auth::token_hash(token)).await? else {
+        return Ok(None);
+    };
+    let role = session.user.role;
+    let open_urgent_alerts = match role {
+        Role::Clinician => Some(state.store.open_urgent_count(session.user.id).await?),
+        _ => None,
+    };
+    // The patient's own record, read only for the country whose crisis contacts to offer.
+    let help = match session.own_patient_id.filter(|_| role == Role::Patient) {
+        Some(id) => state
+            .store
+            .get_patient(id)
+            .await?
+            .map(|patient| HelpBar::for_patient(state, &patient)),
+        None => None,
+    };
+    Ok(Some(Viewer {
+        nav: Nav {
+            display_name: session.user.display_name.clone(),
+            role,
+            csrf_token: session.csrf_token.clone(),
+            current: "",
+            open_urgent_alerts,
+        },
+        help,
+        start: crate::pages::home_path(role),
+    }))
+}
+
+/// Middleware for the pages: every error page keeps the visitor's navigation (and a
+/// patient's crisis bar). Errors raised below the handlers (an unknown method, a body too
+/// large, a timeout) come back bare and get a readable page too. The session is looked up
+/// only when a page has failed.
+pub async fn keep_navigation(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let token = auth::session_token(request.headers(), state.config.secure_cookies);
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content = match response.extensions().get::<ErrorContent>() {
+        Some(content) => content.clone(),
+        None if is_bare(&response) => {
+            let kind = ProblemType::for_status(status);
+            ErrorContent {
+                status,
+                title: kind.title.to_owned(),
+                detail: kind.explanation.to_owned(),
+                errors: Vec::new(),
+            }
+        }
+        None => return response,
+    };
+    let viewer = match token {
+        Some(token) => viewer(&state, &token).await.unwrap_or_else(|error| {
+            log_chain("finding who an error page is for", &error);
+            None
+        }),
+        None => None,
+    };
+    if viewer.is_none() && response.extensions().get::<ErrorContent>().is_some() {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let redrawn = content.render(viewer);
+    let (mut redrawn_parts, body) = redrawn.into_parts();
+    // Keep what the handler said besides the body (Retry-After, cookies).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            redrawn_parts.headers.insert(name.clone(), value.clone());
+        }
+    }
+    Response::from_parts(redrawn_parts, body)
+}
+
+/// An error response with no page of its own: no body type, or plain text.
+fn is_bare(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
 }
 
 pub fn urlencode(text: &str) -> String {

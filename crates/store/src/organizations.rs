@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use speciosa_core::audit::AuditEntry;
 use speciosa_core::ids::OrganizationId;
+use speciosa_core::patient::TimeZoneName;
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
@@ -15,6 +16,8 @@ pub struct Organization {
     pub created_at: Timestamp,
     /// Staff (admins, clinicians, researchers) must sign in with two factors.
     pub require_staff_totp: bool,
+    /// The zone the organization's staff pages read times in (UTC until an admin sets one).
+    pub time_zone: TimeZoneName,
 }
 
 #[derive(sqlx::FromRow)]
@@ -23,9 +26,8 @@ struct OrganizationRow {
     name: String,
     created_at: DbTime,
     require_staff_totp: bool,
+    time_zone: String,
 }
-
-const ORGANIZATION_COLUMNS: &str = "id, name, created_at, require_staff_totp";
 
 impl From<OrganizationRow> for Organization {
     fn from(row: OrganizationRow) -> Self {
@@ -34,9 +36,17 @@ impl From<OrganizationRow> for Organization {
             name: row.name,
             created_at: row.created_at.0,
             require_staff_totp: row.require_staff_totp,
+            // A name the tz database no longer knows reads as UTC rather than failing.
+            time_zone: TimeZoneName::parse(&row.time_zone).unwrap_or_else(|_| utc()),
         }
     }
 }
+
+fn utc() -> TimeZoneName {
+    TimeZoneName::parse("UTC").expect("UTC is in every tz database")
+}
+
+const ORGANIZATION_COLUMNS: &str = "id, name, created_at, require_staff_totp, time_zone";
 
 impl Store {
     pub async fn create_organization(&self, name: &str) -> Result<Organization> {
@@ -45,6 +55,7 @@ impl Store {
             name: name.to_owned(),
             created_at: DbTime::now().0,
             require_staff_totp: false,
+            time_zone: utc(),
         };
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -105,5 +116,29 @@ impl Store {
         self.get_organization(id)
             .await?
             .ok_or(StoreError::NotFound("organization"))
+    }
+
+    /// Sets the zone the organization's staff pages use, with its audit event.
+    pub async fn set_organization_time_zone(
+        &self,
+        id: OrganizationId,
+        time_zone: &TimeZoneName,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query("UPDATE organizations SET time_zone = $1 WHERE id = $2")
+                .bind(time_zone.as_str())
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound("organization"));
+            }
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

@@ -64,6 +64,19 @@ test('a patient completes the daily check-in and a red flag takes them to urgent
     // The demo seeds check-ins up to yesterday, so today's (with the red-flag checklist) is due.
     const redFlags = page.locator('section.instrument#red_flags');
     await expectVisible(redFlags, "the red-flag checklist in today's check-in");
+    const intro = await page.locator('main').innerText();
+    assert.match(intro, /\d+ sections, \d+ questions, about \d+ minutes?/, `the check-in says how long it is:\n${intro}`);
+
+    // The sleep diary saved on its own: the page comes back without it and says it is done.
+    const diary = page.locator('section.instrument#sleep_diary');
+    await fillSection(diary);
+    await diary.getByRole('button', { name: /^Save this section/ }).click();
+    await expectPath(page, CHECKIN_PATH, 'the check-in again after saving one section');
+    await expectVisible(page.getByText('Saved: Sleep diary'), 'that the sleep diary was saved');
+    await expectVisible(page.getByText('Done today:'), 'the sections done today');
+    assert.equal(await page.locator('section.instrument#sleep_diary').count(), 0, 'the saved section is not asked again');
+    await shot('section-saved');
+
     const sections = page.locator('section.instrument');
     for (let i = 0; i < (await sections.count()); i += 1) {
       await fillSection(sections.nth(i));

@@ -18,7 +18,8 @@ use crate::api::account::{
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
-use crate::pages::{FormErrors, Nav, Notice, home_path, render, utc_minute};
+use crate::pages::time::Clock;
+use crate::pages::{FormErrors, Nav, Notice, home_path, render};
 
 const PASSWORD_LABELS: &[(&str, &str)] = &[
     ("current_password", "Current password"),
@@ -53,9 +54,11 @@ async fn account_page(
     let organization = state
         .store
         .get_organization(user.actor.organization_id)
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
+        .await?;
+    let clock = organization
+        .as_ref()
+        .map_or_else(Clock::utc, |o| Clock::named(o.time_zone.as_str()));
+    let organization = organization.map(|o| o.name).unwrap_or_default();
     let status = errors.status;
     let page = AccountPage {
         nav: Nav::for_user(user).at("/account"),
@@ -63,7 +66,7 @@ async fn account_page(
         email: account.email.clone(),
         role: account.role.as_str(),
         organization,
-        since: utc_minute(account.created_at),
+        since: clock.minute(account.created_at),
         is_staff: account.role.is_staff(),
         password_change_required: account.password_change_required,
         totp_enabled: account.totp_enabled,

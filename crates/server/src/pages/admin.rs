@@ -18,6 +18,7 @@ use crate::api::users::{create_staff_user, set_active, set_temporary_password};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
+use crate::pages::time::Clock;
 use crate::pages::{Choice, FormErrors, Nav, Notice, render};
 use crate::problems;
 
@@ -446,7 +447,7 @@ struct AuditPage {
     clear_href: &'static str,
 }
 
-fn event_row(event: &AdminAuditEvent, users: &[User]) -> EventRow {
+fn event_row(event: &AdminAuditEvent, users: &[User], clock: &Clock) -> EventRow {
     let actor = event
         .actor_user_id
         .and_then(|id| users.iter().find(|u| u.id == id));
@@ -467,10 +468,7 @@ fn event_row(event: &AdminAuditEvent, users: &[User]) -> EventRow {
     };
     EventRow {
         id: event.id,
-        at: event
-            .occurred_at
-            .strftime("%Y-%m-%d %H:%M:%S UTC")
-            .to_string(),
+        at: clock.second(event.occurred_at),
         actor_short: short_id(&actor_id),
         actor_href: filter("actor_user_id", &actor_id),
         actor_id,
@@ -529,10 +527,15 @@ pub async fn audit(
         .store
         .list_users(user.actor.organization_id, None)
         .await?;
+    // Events read in the organization's zone, named on each.
+    let clock = Clock::organization(&state, &user).await?;
     let page = AuditPage {
         nav: Nav::for_user(&user).at("/admin/audit"),
         outcomes: Choice::from_codes(["success", "denied", "failure"]),
-        events: events.iter().map(|e| event_row(e, &users)).collect(),
+        events: events
+            .iter()
+            .map(|e| event_row(e, &users, &clock))
+            .collect(),
         filtered: filters.is_filtered(),
         paged: !filters.before_id.trim().is_empty(),
         newest_href: filters.href(None),

@@ -17,7 +17,8 @@ use crate::api::alerts::{read_alert, read_inbox, review};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{PageForm, PageUser};
-use crate::pages::{FormErrors, Nav, humanize, render, require_role, utc_minute};
+use crate::pages::time::Clock;
+use crate::pages::{FormErrors, Nav, humanize, render, require_role};
 
 /// One alert as the pages show it.
 pub struct AlertCard {
@@ -45,7 +46,9 @@ pub struct AlertCard {
 }
 
 impl AlertCard {
-    pub fn new(alert: &Alert, patient_name: &str) -> Self {
+    /// The card for `alert`, its times read on `clock`: the patient's zone on their record,
+    /// the organization's in the inbox.
+    pub fn new(alert: &Alert, patient_name: &str, clock: &Clock) -> Self {
         let guidance = Rule::from_code(&alert.rule).map(Rule::guidance);
         let patient = alert.patient_id;
         let (source_label, source_href) = match alert.source_type.as_str() {
@@ -79,26 +82,26 @@ impl AlertCard {
             } else {
                 alert.summary.clone()
             },
-            raised_at: utc_minute(alert.raised_at),
+            raised_at: clock.minute(alert.raised_at),
             occurrences: alert.occurrences,
             last_fired_at: alert
                 .last_fired_at
                 .filter(|_| alert.occurrences > 1)
-                .map(utc_minute),
-            evidence: evidence_lines(&alert.evidence),
+                .map(|at| clock.minute(at)),
+            evidence: evidence_lines(&alert.evidence, clock),
             last_evidence: alert
                 .last_evidence
                 .as_ref()
                 .filter(|_| alert.occurrences > 1)
-                .map(evidence_lines)
+                .map(|e| evidence_lines(e, clock))
                 .unwrap_or_default(),
             source_label,
             source_href,
             cites: guidance.map(|g| g.source.to_owned()).unwrap_or_default(),
             evidence_strength: guidance.map(|g| g.evidence.to_owned()).unwrap_or_default(),
             consider: guidance.map(|g| g.consider.to_owned()).unwrap_or_default(),
-            acknowledged_at: alert.acknowledged_at.map(utc_minute),
-            resolved_at: alert.resolved_at.map(utc_minute),
+            acknowledged_at: alert.acknowledged_at.map(|at| clock.minute(at)),
+            resolved_at: alert.resolved_at.map(|at| clock.minute(at)),
         }
     }
 
@@ -113,7 +116,7 @@ impl AlertCard {
 
 /// Evidence JSON as lines a person reads: identifiers are left out (the source link
 /// leads to the record), nested lists become one line each.
-pub fn evidence_lines(evidence: &serde_json::Value) -> Vec<(String, String)> {
+pub fn evidence_lines(evidence: &serde_json::Value, clock: &Clock) -> Vec<(String, String)> {
     let Some(object) = evidence.as_object() else {
         return vec![("Evidence".into(), evidence.to_string())];
     };
@@ -126,21 +129,21 @@ pub fn evidence_lines(evidence: &serde_json::Value) -> Vec<(String, String)> {
         match value {
             serde_json::Value::Array(items) => {
                 for item in items {
-                    lines.push((label.clone(), inline(item)));
+                    lines.push((label.clone(), inline(item, clock)));
                 }
             }
-            other => lines.push((label, inline(other))),
+            other => lines.push((label, inline(other, clock))),
         }
     }
     lines
 }
 
-fn inline(value: &serde_json::Value) -> String {
+fn inline(value: &serde_json::Value, clock: &Clock) -> String {
     match value {
-        // Instants read as the rest of the staff pages show them.
+        // Instants read as the rest of the card shows them.
         serde_json::Value::String(text) => text
             .parse::<jiff::Timestamp>()
-            .map(utc_minute)
+            .map(|at| clock.minute(at))
             .unwrap_or_else(|_| text.clone()),
         serde_json::Value::Number(n) => n
             .as_f64()
@@ -154,10 +157,14 @@ fn inline(value: &serde_json::Value) -> String {
             .unwrap_or_else(|| n.to_string()),
         serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
         serde_json::Value::Null => "—".into(),
-        serde_json::Value::Array(items) => items.iter().map(inline).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| inline(i, clock))
+            .collect::<Vec<_>>()
+            .join(", "),
         // A quality flag: its explanation says what was found.
         serde_json::Value::Object(map) if map.contains_key("explanation") => {
-            inline(&map["explanation"])
+            inline(&map["explanation"], clock)
         }
         // An instrument item: its wording, then the answer.
         serde_json::Value::Object(map)
@@ -166,14 +173,14 @@ fn inline(value: &serde_json::Value) -> String {
             let answer = map
                 .get("answer_label")
                 .filter(|l| !l.is_null())
-                .map(|l| format!("{} ({})", inline(l), inline(&map["answer"])))
-                .unwrap_or_else(|| inline(&map["answer"]));
-            format!("{}: {answer}", inline(&map["text"]))
+                .map(|l| format!("{} ({})", inline(l, clock), inline(&map["answer"], clock)))
+                .unwrap_or_else(|| inline(&map["answer"], clock));
+            format!("{}: {answer}", inline(&map["text"], clock))
         }
         serde_json::Value::Object(map) => map
             .iter()
             .filter(|(k, v)| !k.ends_with("_id") && !v.is_null())
-            .map(|(k, v)| format!("{}: {}", humanize(k), inline(v)))
+            .map(|(k, v)| format!("{}: {}", humanize(k), inline(v, clock)))
             .collect::<Vec<_>>()
             .join("; "),
     }
@@ -249,9 +256,11 @@ pub async fn inbox(
     let alerts = read_inbox(&state, &user, Some(&tab), limit.map(|l| l as i64 + 1)).await?;
     let truncated = limit.is_some_and(|l| alerts.len() > l);
     let alerts = &alerts[..alerts.len().min(limit.unwrap_or(usize::MAX))];
+    // Alerts across patients read in the organization's zone.
+    let clock = Clock::organization(&state, &user).await?;
     let cards: Vec<AlertCard> = alerts
         .iter()
-        .map(|a| AlertCard::new(&a.alert, &a.patient_name))
+        .map(|a| AlertCard::new(&a.alert, &a.patient_name, &clock))
         .collect();
     let page = InboxPage {
         nav: Nav::for_user(&user).at("/alerts"),
@@ -287,8 +296,8 @@ struct ActionRow {
     comment: String,
 }
 
-impl From<&AlertAction> for ActionRow {
-    fn from(a: &AlertAction) -> Self {
+impl ActionRow {
+    fn new(a: &AlertAction, clock: &Clock) -> Self {
         ActionRow {
             action: match a.action.as_str() {
                 "acknowledge" => "Acknowledged".into(),
@@ -296,7 +305,7 @@ impl From<&AlertAction> for ActionRow {
                 other => humanize(other),
             },
             by: a.acted_by_name.clone(),
-            at: utc_minute(a.acted_at),
+            at: clock.minute(a.acted_at),
             comment: a.comment.clone(),
         }
     }
@@ -345,17 +354,18 @@ async fn alert_page(
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let (alert, actions) = read_alert(state, user, id).await?;
-    let patient_name = state
-        .store
-        .get_patient(alert.patient_id)
-        .await?
+    let patient = state.store.get_patient(alert.patient_id).await?;
+    let patient_name = patient
+        .as_ref()
         .map(|p| p.details.display_name.as_str().to_owned())
         .unwrap_or_default();
+    // An alert on a patient's record reads in the patient's zone.
+    let clock = patient.as_ref().map_or_else(Clock::utc, Clock::patient);
     let status = errors.status;
     let page = AlertPage {
         nav: Nav::for_user(user).at("/alerts"),
-        alert: AlertCard::new(&alert, &patient_name),
-        actions: actions.iter().map(ActionRow::from).collect(),
+        alert: AlertCard::new(&alert, &patient_name, &clock),
+        actions: actions.iter().map(|a| ActionRow::new(a, &clock)).collect(),
         errors,
         comment,
         return_to: format!("/alerts/{id}"),
@@ -429,13 +439,16 @@ mod tests {
 
     #[test]
     fn evidence_reads_as_labelled_lines_without_identifiers() {
-        let lines = evidence_lines(&json!({
-            "assessment_id": "0193",
-            "instrument": "red_flags",
-            "items": [{"item": "2", "text": "A seizure (fit)", "answer": 1.0}],
-            "total": 13.0,
-            "band": null,
-        }));
+        let lines = evidence_lines(
+            &json!({
+                "assessment_id": "0193",
+                "instrument": "red_flags",
+                "items": [{"item": "2", "text": "A seizure (fit)", "answer": 1.0}],
+                "total": 13.0,
+                "band": null,
+            }),
+            &Clock::utc(),
+        );
         assert_eq!(
             lines,
             [

@@ -26,11 +26,9 @@ pub fn number_text(value: f64) -> String {
     }
 }
 
-/// `Tue 12 May 2026, 07:45`, in the patient's zone.
+/// `Tue 12 May 2026, 07:45 CDT`, in the patient's zone.
 pub fn local_time(at: Timestamp, zone: &TimeZone) -> String {
-    at.to_zoned_datetime(zone.clone())
-        .strftime("%a %-d %b %Y, %H:%M")
-        .to_string()
+    crate::pages::time::Clock::of_zone(zone).day_time(at)
 }
 
 /// An SVG coordinate, to a tenth of a unit.
@@ -352,6 +350,20 @@ pub fn nice_ceiling(value: f64) -> f64 {
     }
     let magnitude = 10f64.powf(value.log10().floor());
     [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|top| *top >= value * (1.0 - 1e-12))
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// As [`nice_ceiling`], in finer steps (110 → 120 rather than 200), for a chart whose
+/// height is precious.
+pub fn fine_ceiling(value: f64) -> f64 {
+    if !value.is_finite() || value <= 0.0 {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(value.log10().floor());
+    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .into_iter()
         .map(|m| m * magnitude)
         .find(|top| *top >= value * (1.0 - 1e-12))
@@ -847,6 +859,14 @@ mod tests {
         assert_eq!(nice_ceiling(4.1), 5.0);
         assert_eq!(nice_ceiling(0.0), 1.0);
         assert_eq!(nice_ceiling(f64::NAN), 1.0);
+    }
+
+    #[test]
+    fn a_fine_scale_top_leaves_less_empty_space_above_the_largest_value() {
+        assert_eq!(fine_ceiling(110.0), 120.0);
+        assert_eq!(fine_ceiling(72.0), 80.0);
+        assert_eq!(fine_ceiling(130.0), 150.0);
+        assert_eq!(fine_ceiling(0.0), 1.0);
     }
 
     fn cows_bands() -> Vec<(f64, f64)> {

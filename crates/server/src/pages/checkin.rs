@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
 use speciosa_core::account::Role;
-use speciosa_core::instrument::Rater;
+use speciosa_core::checkin::{CheckinLength, Frequency};
+use speciosa_core::instrument::{Instrument, Rater};
 use speciosa_store::{Alert, Patient};
 
 use crate::api::assessments::{AssessmentRequest, submit_assessment};
@@ -25,6 +26,7 @@ use crate::pages::assessments::{
     InstrumentForm, SummaryLine, answers_from, instrument_form, is_form_error, raw_answers,
     urgent_address, viewer,
 };
+use crate::pages::time::Clock;
 use crate::pages::{Nav, NoFields, patient_id, render, require_role};
 
 /// The order of the check-in: the morning diary first, then the quick ratings, the
@@ -133,11 +135,18 @@ struct CheckinPage {
     patient_id: String,
     today: String,
     forms: Vec<InstrumentForm>,
-    /// Instruments saved by this submission while others need correcting.
+    /// How long the sections still to answer are (`3 sections, 21 questions, about 4 minutes`).
+    length: String,
+    /// Sections already saved today (short names).
+    done: Vec<String>,
+    /// Sections saved by the submission just made.
     saved: Vec<String>,
     optional: Vec<OptionalLink>,
-    /// Shown when this submission raised an urgent alert but other answers need correcting.
+    /// Shown when this submission raised an urgent alert and the page is shown again.
     urgent: Option<CrisisView>,
+    /// An answer to a safety question in a section not yet saved: the contacts are shown
+    /// at once, while the patient finishes the section so the care team is alerted.
+    unsaved_safety: Option<CrisisView>,
 }
 
 impl CheckinPage {
@@ -170,6 +179,48 @@ fn today_text(patient: &Patient) -> String {
         .to_string()
 }
 
+/// The patient-rated instruments on the schedule already completed today, in check-in order.
+pub fn done_codes(state: &AppState, patient: &Patient, due: &[DueItem]) -> Vec<String> {
+    let zone = patient.details.time_zone.to_zone();
+    let today = Timestamp::now().to_zoned_datetime(zone.clone()).date();
+    let mut codes: Vec<String> = due
+        .iter()
+        .filter(|d| {
+            d.frequency
+                .parse::<Frequency>()
+                .is_ok_and(|f| f != Frequency::Off)
+        })
+        .filter(|d| {
+            state
+                .instruments
+                .get(&d.instrument)
+                .is_some_and(|i| i.rater == Rater::Patient)
+        })
+        .filter(|d| {
+            d.last_completed_at
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .is_some_and(|t| t.to_zoned_datetime(zone.clone()).date() == today)
+        })
+        .map(|d| d.instrument.clone())
+        .collect();
+    codes.sort_by_key(|c| checkin_position(state, c));
+    codes
+}
+
+/// The length of the sections `codes` name, in words.
+pub fn length_text(state: &AppState, codes: &[String]) -> String {
+    CheckinLength::of(codes.iter().filter_map(|c| state.instruments.get(c))).describe()
+}
+
+fn short_names(state: &AppState, codes: &[String]) -> Vec<String> {
+    codes
+        .iter()
+        .filter_map(|c| state.instruments.get(c))
+        .map(|i| i.short_name.clone())
+        .collect()
+}
+
 async fn own_patient(
     state: &AppState,
     user: &Authenticated,
@@ -189,33 +240,86 @@ async fn own_patient(
     Ok(patient)
 }
 
+#[derive(Deserialize, Default)]
+pub struct SavedQuery {
+    #[serde(default)]
+    saved: String,
+}
+
 pub async fn form(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(id): Path<String>,
+    query: Result<Query<SavedQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let patient = own_patient(&state, &user, &id).await?;
     let due = due_today(&state, &user, patient.id).await?;
-    let forms = due_codes(&state, &due)
+    let codes = due_codes(&state, &due);
+    let forms = codes
         .iter()
         .filter_map(|code| state.instruments.get(code))
         .map(|i| instrument_form(i, &BTreeMap::new(), None))
+        .collect();
+    // `?saved=` after saving a section names what was saved; only known names are shown.
+    let saved_codes: Vec<String> = query
+        .map(|q| q.0.saved)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_owned)
         .collect();
     let page = CheckinPage {
         nav: Nav::for_user(&user).at("/home"),
         patient_id: patient.id.to_string(),
         today: today_text(&patient),
         forms,
-        saved: Vec::new(),
+        length: length_text(&state, &codes),
+        done: short_names(&state, &done_codes(&state, &patient, &due)),
+        saved: short_names(&state, &saved_codes),
         optional: optional_links(&state, &patient),
         urgent: None,
+        unsaved_safety: None,
     };
     Ok(render(&page)?.into_response())
 }
 
-/// Submits each instrument of the check-in in order. Each valid one is saved at once,
-/// so an answer that needs the care team's attention reaches them even while another
-/// part of the check-in still needs correcting; the ones with errors are shown again.
+/// What a submitted section holds.
+struct Section<'a> {
+    instrument: &'a Instrument,
+    raw: BTreeMap<String, String>,
+}
+
+impl Section<'_> {
+    fn blank(&self) -> bool {
+        self.raw.values().all(String::is_empty)
+    }
+
+    /// Every required question answered.
+    fn complete(&self) -> bool {
+        self.instrument
+            .items
+            .iter()
+            .filter(|i| i.required)
+            .all(|i| self.raw.get(&i.id).is_some_and(|v| !v.is_empty()))
+    }
+
+    /// An answer above zero to a question that raises a safety rule (PHQ-9 item 9, a red flag).
+    fn answers_a_safety_question(&self) -> bool {
+        self.instrument.items.iter().any(|i| {
+            i.safety.is_some()
+                && self
+                    .raw
+                    .get(&i.id)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v > 0.0)
+        })
+    }
+}
+
+/// Saves the check-in, section by section. "Save check-in" submits every section; "Save this
+/// section" submits that one and any other already complete, keeping the rest as typed. Each
+/// section is its own assessment, saved and checked by the safety rules the moment it is
+/// valid, so an answer that needs the care team reaches them even while another section is
+/// unfinished; the sections left are asked again, and on return only those.
 pub async fn submit(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -236,50 +340,92 @@ pub async fn submit(
         .collect();
     codes.sort_by_key(|c| checkin_position(&state, c));
     codes.dedup();
+    // The section whose own button was pressed, if any.
+    let pressed = pairs
+        .iter()
+        .find(|(name, _)| name == "save")
+        .map(|(_, code)| code.trim().to_owned())
+        .filter(|code| codes.contains(code));
     let mut saved = Vec::new();
     let mut alerts: Vec<Alert> = Vec::new();
     let mut again = Vec::new();
+    let mut unsaved_safety = false;
+    let mut kept_answers = false;
     for code in &codes {
         let Some(instrument) = state.instruments.get(code) else {
             continue;
         };
-        let raw = raw_answers(instrument, &pairs);
+        let section = Section {
+            instrument,
+            raw: raw_answers(instrument, &pairs),
+        };
+        let submit = match &pressed {
+            None => true,
+            Some(pressed) => !section.blank() && (pressed == code || section.complete()),
+        };
+        if !submit {
+            kept_answers |= !section.blank();
+            unsaved_safety |= section.answers_a_safety_question();
+            again.push(instrument_form(instrument, &section.raw, None));
+            continue;
+        }
         let request = AssessmentRequest {
             instrument: instrument.code.clone(),
-            answers: answers_from(instrument, &raw),
+            answers: answers_from(instrument, &section.raw),
             completed_at: None,
         };
         match submit_assessment(&state, &user, patient.id, &request).await {
             Ok((_, raised)) => {
-                saved.push(instrument.short_name.clone());
+                saved.push(instrument.code.clone());
                 if crate::api::assessments::needs_crisis_contacts(&raised) {
                     alerts.extend(raised);
                 }
             }
             Err(error) if is_form_error(&error) => {
-                again.push(instrument_form(instrument, &raw, Some(&error)));
+                kept_answers = true;
+                unsaved_safety |= section.answers_a_safety_question();
+                again.push(instrument_form(instrument, &section.raw, Some(&error)));
             }
             Err(error) => return Err(error.into()),
         }
     }
-    if again.is_empty() {
-        let to = if alerts.is_empty() {
+    // Nothing typed would be lost by leaving the page: go on at once, to urgent help first.
+    if !kept_answers {
+        let to = if !alerts.is_empty() {
+            urgent_address(patient.id, &alerts)
+        } else if again.is_empty() {
             "/home?saved=checkin".to_owned()
         } else {
-            urgent_address(patient.id, &alerts)
+            // Back at the confirmation, just above the next section.
+            format!(
+                "/patients/{}/checkin?saved={}#saved",
+                patient.id,
+                urlencode(&saved.join(","))
+            )
         };
         return Ok(Redirect::to(&to).into_response());
     }
+    let due = due_today(&state, &user, patient.id).await?;
+    let remaining: Vec<String> = again.iter().map(|f| f.code.clone()).collect();
+    let status = if again.iter().any(InstrumentForm::has_errors) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let page = CheckinPage {
         nav: Nav::for_user(&user).at("/home"),
         patient_id: patient.id.to_string(),
         today: today_text(&patient),
         forms: again,
-        saved,
+        length: length_text(&state, &remaining),
+        done: short_names(&state, &done_codes(&state, &patient, &due)),
+        saved: short_names(&state, &saved),
         optional: optional_links(&state, &patient),
         urgent: (!alerts.is_empty()).then(|| crisis_view(&state, &patient)),
+        unsaved_safety: (unsaved_safety && alerts.is_empty())
+            .then(|| crisis_view(&state, &patient)),
     };
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+    Ok((status, render(&page)?).into_response())
 }
 
 // ---------------------------------------------------------------------------
@@ -344,7 +490,7 @@ pub struct ScheduleRow {
     pub last: String,
 }
 
-pub fn schedule_rows(state: &AppState, due: &[DueItem]) -> Vec<ScheduleRow> {
+pub fn schedule_rows(state: &AppState, due: &[DueItem], clock: &Clock) -> Vec<ScheduleRow> {
     due.iter()
         .filter_map(|d| {
             let instrument = state.instruments.get(&d.instrument)?;
@@ -357,7 +503,7 @@ pub fn schedule_rows(state: &AppState, due: &[DueItem]) -> Vec<ScheduleRow> {
                     .last_completed_at
                     .as_deref()
                     .and_then(|t| t.parse::<Timestamp>().ok())
-                    .map(crate::pages::utc_minute)
+                    .map(|at| clock.minute(at))
                     .unwrap_or_default(),
             })
         })

@@ -140,11 +140,7 @@ pub async fn submit(
             local_time: row
                 .taken_at
                 .parse::<Timestamp>()
-                .map(|t| {
-                    t.to_zoned_datetime(zone.clone())
-                        .strftime("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
+                .map(|t| crate::pages::time::Clock::of_zone(&zone).minute(t))
                 .unwrap_or_else(|_| row.taken_at.clone()),
             product: row.product.clone(),
             lot: row.lot.clone(),

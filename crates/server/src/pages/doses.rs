@@ -36,6 +36,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
 use crate::pages::products::{BatchCard, FlagRow, fixed, sort_key};
+use crate::pages::time::Clock;
 use crate::pages::{Choice, FormErrors, Nav, patient_id, render};
 use crate::problems;
 
@@ -557,7 +558,7 @@ async fn new_dose_page(
             match (product, batch) {
                 (Some(product), Some(batch)) => {
                     let dose_zone = zone_of(&dose.time_zone);
-                    let taken = dose.taken_at.to_zoned_datetime(dose_zone);
+                    let taken = dose.taken_at.to_zoned_datetime(dose_zone.clone());
                     let today = today_in(patient);
                     let day = if taken.date() == today {
                         "today".to_owned()
@@ -581,7 +582,10 @@ async fn new_dose_page(
                             product.details.name,
                             batch.lot
                         ),
-                        when: format!("{day} at {}", taken.strftime("%H:%M")),
+                        when: format!(
+                            "{day} at {}",
+                            Clock::of_zone(&dose_zone).time(dose.taken_at)
+                        ),
                         key: Uuid::now_v7().to_string(),
                     })
                 }
@@ -782,12 +786,12 @@ async fn correction_page(
             (Some(p), Some(b)) => format!("{}, lot {}", p.details.name, b.lot),
             _ => "an unknown batch".into(),
         };
-        let taken = dose.taken_at.to_zoned_datetime(zone_of(&dose.time_zone));
+        let clock = Clock::of_zone(&zone_of(&dose.time_zone));
         format!(
             "{} of {what}, {} at {}",
             amount_text(dose.amount, &dose.unit),
-            long_date(taken.date()),
-            taken.strftime("%H:%M")
+            long_date(clock.at(dose.taken_at).date()),
+            clock.time(dose.taken_at)
         )
     };
     let page = DoseFormPage {
@@ -1103,7 +1107,6 @@ fn dose_row(
     delete: Option<&DeleteAttempt>,
 ) -> DoseRow {
     let zone = zone_of(&dose.time_zone);
-    let taken = dose.taken_at.to_zoned_datetime(zone);
     let (product, lot) = names
         .get(&dose.batch_id)
         .cloned()
@@ -1129,7 +1132,7 @@ fn dose_row(
     let attempt = delete.filter(|d| d.dose == dose.id);
     DoseRow {
         id: dose.id.to_string(),
-        time: taken.strftime("%H:%M").to_string(),
+        time: Clock::of_zone(&zone).time(dose.taken_at),
         zone: (dose.time_zone != home_zone).then(|| dose.time_zone.clone()),
         product,
         lot,
@@ -1176,9 +1179,14 @@ fn saved_view(
                     amount_text(dose.amount, &dose.unit),
                     p.details.name,
                     b.lot,
-                    dose.taken_at
-                        .to_zoned_datetime(zone_of(&dose.time_zone))
-                        .strftime("%H:%M on %-d %B")
+                    {
+                        let clock = Clock::of_zone(&zone_of(&dose.time_zone));
+                        format!(
+                            "{} on {}",
+                            clock.time(dose.taken_at),
+                            clock.at(dose.taken_at).strftime("%-d %B")
+                        )
+                    }
                 ),
                 card.flags
                     .into_iter()

@@ -13,7 +13,8 @@ use speciosa_core::account::Role;
 use speciosa_core::dose::DailyExposure;
 use speciosa_core::instrument::Rater;
 use speciosa_core::progress::{
-    CheckinStreak, Direction, WINDOW_DAYS, WeekComparison, checkin_streak, days_before, local_days,
+    CheckinStreak, Direction, DoseWeeks, WINDOW_DAYS, WeekComparison, checkin_streak, days_before,
+    last_full_day, local_days,
 };
 use speciosa_store::{Assessment, Dose, Patient};
 
@@ -27,9 +28,10 @@ use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
 use crate::pages::charts::{Chart, chart, number_text};
-use crate::pages::checkin::{ResourceView, crisis_view, due_codes};
+use crate::pages::checkin::{done_codes, due_codes, length_text};
 use crate::pages::doses::amount_text;
-use crate::pages::{Nav, Notice, home_path, render};
+use crate::pages::time::Clock;
+use crate::pages::{HelpBar, Nav, Notice, home_path, mg_per_day_text, render};
 
 /// One day of the bar chart, in the same 0–1000 × 0–100 box as the line charts.
 pub struct Bar {
@@ -194,14 +196,18 @@ struct HomePage {
     today: String,
     /// The check-in's instruments due today (short names), in check-in order.
     due: Vec<String>,
+    /// How long they take (`4 sections, 16 questions, about 4 minutes`).
+    length: String,
+    /// Sections of today's check-in already saved.
+    done: Vec<String>,
     streak: CheckinStreak,
     fortnight: Vec<StreakDay>,
     window_days: i64,
     readings: Vec<Reading>,
     latest: Option<LatestDose>,
     medications: Vec<MedicationLine>,
-    /// The first crisis contact with a number, for the call link at the top.
-    call: Option<ResourceView>,
+    /// Crisis help one tap away, at the top.
+    help: HelpBar,
     notice: Option<&'static str>,
 }
 
@@ -222,12 +228,18 @@ pub async fn show(
     let zone = details.time_zone.to_zone();
     let now = Timestamp::now().to_zoned_datetime(zone.clone());
     let today_date = now.date();
-    let due = due_today(&state, &user, own).await?;
-    let due = due_codes(&state, &due)
-        .iter()
-        .filter_map(|code| state.instruments.get(code))
-        .map(|i| i.short_name.clone())
-        .collect();
+    let schedule = due_today(&state, &user, own).await?;
+    let due_now = due_codes(&state, &schedule);
+    let length = length_text(&state, &due_now);
+    let names = |codes: &[String]| -> Vec<String> {
+        codes
+            .iter()
+            .filter_map(|code| state.instruments.get(code))
+            .map(|i| i.short_name.clone())
+            .collect()
+    };
+    let due = names(&due_now);
+    let done = names(&done_codes(&state, &patient, &schedule));
     let assessments = read_history(&state, &user, own, None).await?;
     let checkin_days = local_days(
         assessments
@@ -269,10 +281,6 @@ pub async fn show(
     readings.extend(assessment_readings(&assessments, today_date, &zone));
     let latest = latest_dose(&state, &user, &patient, today_date).await?;
     let (_, medications) = read_medications(&state, &user, own).await?;
-    let call = crisis_view(&state, &patient)
-        .resources
-        .into_iter()
-        .find(|r| r.tel.is_some());
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("checkin") => Some("Check-in saved. Thank you: your care team can see your answers."),
         _ => None,
@@ -288,6 +296,8 @@ pub async fn show(
             .map(|t| t.strftime("%H:%M").to_string()),
         today: now.strftime("%A %-d %B").to_string(),
         due,
+        length,
+        done,
         streak,
         fortnight,
         window_days: WINDOW_DAYS,
@@ -297,7 +307,7 @@ pub async fn show(
             .iter()
             .map(|m| MedicationLine::new(&MedicationView::new(m, today_date)))
             .collect(),
-        call,
+        help: HelpBar::for_patient(&state, &patient),
         notice,
     };
     Ok(render(&page)?.into_response())
@@ -316,49 +326,32 @@ fn amount_reading(days: &[DailyExposure], today: Date) -> Reading {
             (date, mg)
         })
         .collect();
-    let yesterday = days_before(today, 1);
-    // A day without a dose counts as zero once dosing appears in the record; before
-    // the first logged dose there is nothing to compare.
-    let first = days.iter().map(|d| d.date).min();
-    let compared: Vec<(Date, f64)> = (1..=WINDOW_DAYS)
-        .rev()
-        .map(|n| days_before(today, n))
-        .filter(|date| first.is_some_and(|f| *date >= f))
-        .map(|date| {
-            let mg = days
-                .iter()
-                .find(|d| d.date == date)
-                .map_or(0.0, |d| d.mitragynine_mg);
-            (date, mg)
-        })
-        .collect();
-    let weeks = WeekComparison::of(&compared, yesterday);
-    let tolerance = weeks.week_before.map_or(0.5, |b| (b * 0.05).max(0.5));
-    let mut sentence = match (
-        weeks.trend(tolerance).direction,
-        weeks.past_week,
-        weeks.week_before,
-    ) {
+    // The figure the timeline and the care team's roster show: mitragynine per day over
+    // the last 7 full days, days without a dose counting as zero.
+    let daily: Vec<(Date, f64)> = days.iter().map(|d| (d.date, d.mitragynine_mg)).collect();
+    let weeks = DoseWeeks::of(&daily, last_full_day(today));
+    let (past, before) = (
+        mg_per_day_text(weeks.past_week),
+        mg_per_day_text(weeks.week_before),
+    );
+    let logged_this_week = daily
+        .iter()
+        .any(|(d, mg)| *d > days_before(weeks.last, 7) && *d <= weeks.last && *mg > 0.0);
+    let mut sentence = match weeks.trend().direction {
         _ if days.is_empty() => "No doses logged in the last 14 days.".to_owned(),
-        (Direction::Falling, Some(past), Some(before)) => format!(
-            "In the 7 days up to yesterday your daily amount was lower than the week before: about {} mg of mitragynine a day, down from {} mg.",
-            mg_text(past),
-            mg_text(before)
+        _ if !logged_this_week && !weeks.logged_before => {
+            "Your doses so far are from today; a daily figure appears after a full day.".to_owned()
+        }
+        Direction::Falling => format!(
+            "In the 7 days up to yesterday you took about {past}, less than the week before ({before})."
         ),
-        (Direction::Rising, Some(past), Some(before)) => format!(
-            "In the 7 days up to yesterday your daily amount was higher than the week before: about {} mg of mitragynine a day, up from {} mg.",
-            mg_text(past),
-            mg_text(before)
+        Direction::Rising => format!(
+            "In the 7 days up to yesterday you took about {past}, more than the week before ({before})."
         ),
-        (Direction::Steady, Some(past), _) => format!(
-            "In the 7 days up to yesterday your daily amount was about the same as the week before: about {} mg of mitragynine a day.",
-            mg_text(past)
+        Direction::Steady => format!(
+            "In the 7 days up to yesterday you took about {past}, about the same as the week before."
         ),
-        (_, Some(past), _) => format!(
-            "In the 7 days up to yesterday you logged about {} mg of mitragynine a day.",
-            mg_text(past)
-        ),
-        _ => "Your doses so far are from today; a comparison appears after a full day.".to_owned(),
+        Direction::NotEnoughData => format!("In the 7 days up to yesterday you took about {past}."),
     };
     if days
         .iter()
@@ -367,7 +360,7 @@ fn amount_reading(days: &[DailyExposure], today: Date) -> Reading {
         sentence.push_str(" Some amounts are estimates, because a product has no lab certificate.");
     }
     Reading {
-        heading: "Daily amount (mg of mitragynine)",
+        heading: "Mitragynine (mg per day)",
         sentence,
         line: None,
         bars: days
@@ -547,7 +540,10 @@ async fn latest_dose(
             Some(p) => format!("{amount} of {}", p.details.name),
             None => amount,
         },
-        when: format!("{day} at {}", taken.strftime("%H:%M")),
+        when: format!(
+            "{day} at {}",
+            Clock::named(&dose.time_zone).time(dose.taken_at)
+        ),
         mitragynine: dose.mitragynine_mg.map(mg_text),
     }))
 }
@@ -590,7 +586,7 @@ mod tests {
         let reading = amount_reading(&days, today);
         assert_eq!(
             reading.sentence,
-            "In the 7 days up to yesterday your daily amount was lower than the week before: about 30 mg of mitragynine a day, down from 40 mg."
+            "In the 7 days up to yesterday you took about 30 mg per day, less than the week before (40 mg per day)."
         );
         assert_eq!(reading.bars.unwrap().bars.len(), 14);
     }
@@ -598,12 +594,17 @@ mod tests {
     #[test]
     fn a_first_week_of_doses_is_described_without_a_comparison() {
         let today = date(2026, 5, 15);
+        // Three days of 35 mg over the seven: 15 mg per day, as the timeline and roster say.
         let days: Vec<DailyExposure> = (1..=3)
-            .map(|n| exposure(days_before(today, n), 20.0))
+            .map(|n| exposure(days_before(today, n), 35.0))
             .collect();
         assert_eq!(
             amount_reading(&days, today).sentence,
-            "In the 7 days up to yesterday you logged about 20 mg of mitragynine a day."
+            "In the 7 days up to yesterday you took about 15 mg per day."
+        );
+        assert_eq!(
+            amount_reading(&[exposure(today, 20.0)], today).sentence,
+            "Your doses so far are from today; a daily figure appears after a full day."
         );
         assert_eq!(
             amount_reading(&[], today).sentence,

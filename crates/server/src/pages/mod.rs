@@ -28,11 +28,13 @@ mod dose_import;
 mod doses;
 mod home;
 mod medications;
+mod organization;
 mod patient_audit;
 mod patients;
 mod products;
 mod roster;
 mod sign_in;
+pub mod time;
 mod timeline;
 
 pub fn router() -> Router<AppState> {
@@ -108,6 +110,10 @@ pub fn router() -> Router<AppState> {
             post(admin::set_require_two_factor),
         )
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/admin/organization",
+            get(organization::show).post(organization::update),
+        )
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
         .route(
@@ -216,6 +222,54 @@ impl Nav {
     pub fn is(&self, role: &str) -> bool {
         self.role.as_str() == role
     }
+}
+
+/// Milligrams to three significant figures, without trailing zeros: `312`, `58.5`, `4.1`.
+pub fn mg_text(value: f64) -> String {
+    let scale = if value >= 100.0 {
+        1.0
+    } else if value >= 10.0 {
+        10.0
+    } else {
+        100.0
+    };
+    charts::number_text((value * scale).round() / scale)
+}
+
+/// The unit every page gives mitragynine per day in
+/// ([`speciosa_core::progress::mg_per_day`]): the roster, the timeline, the patient's home.
+pub const MG_PER_DAY: &str = "mg per day";
+
+/// `58.5 mg per day`.
+pub fn mg_per_day_text(value: f64) -> String {
+    format!("{} {MG_PER_DAY}", mg_text(value))
+}
+
+/// A patient's "Need help now?" bar, at the top of their home page and of any error page
+/// they meet: the urgent-help page, and the first crisis line with a number to call.
+pub struct HelpBar {
+    pub patient_id: String,
+    pub call: Option<checkin::ResourceView>,
+}
+
+impl HelpBar {
+    pub fn for_patient(state: &AppState, patient: &speciosa_store::Patient) -> HelpBar {
+        HelpBar {
+            patient_id: patient.id.to_string(),
+            call: checkin::crisis_view(state, patient)
+                .resources
+                .into_iter()
+                .find(|r| r.tel.is_some()),
+        }
+    }
+}
+
+/// The page for an address that names nothing (outside `/api`, which answers problem+json).
+pub async fn not_found() -> PageError {
+    PageError::Problem(ApiError::new(
+        crate::problems::NOT_FOUND,
+        "there is no page at this address. Check the address, or use the links above to find your way.",
+    ))
 }
 
 /// Refuses a page made for one role, recording the refusal as the policy's own refusals are.
@@ -425,11 +479,6 @@ fn join_sentences(messages: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `2026-05-01 14:03 UTC`: instants on staff pages are shown in UTC, labelled.
-pub fn utc_minute(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ const CARE_TEAM_LABELS: &[(&str, &str)] = &[("clinician_ids", "Care team")];
 const LOGIN_LABELS: &[(&str, &str)] = &[("email", "Login email"), ("password", "Password")];
 
 /// Offered in the time-zone field's suggestions; any IANA name is accepted.
-const COMMON_TIME_ZONES: &[&str] = &[
+pub const COMMON_TIME_ZONES: &[&str] = &[
     "America/New_York",
     "America/Chicago",
     "America/Denver",
@@ -456,10 +456,20 @@ pub async fn record_page(
         .await?
         .iter()
         .filter(|a| a.status != "resolved")
-        .map(|a| crate::pages::alerts::AlertCard::new(a, patient.details.display_name.as_str()))
+        .map(|a| {
+            crate::pages::alerts::AlertCard::new(
+                a,
+                patient.details.display_name.as_str(),
+                &crate::pages::time::Clock::patient(&patient),
+            )
+        })
         .collect();
     let due = crate::api::checkin::due_today(state, user, id).await?;
-    let schedule = crate::pages::checkin::schedule_rows(state, &due);
+    let schedule = crate::pages::checkin::schedule_rows(
+        state,
+        &due,
+        &crate::pages::time::Clock::patient(&patient),
+    );
     let medications = medications::section(
         state,
         user,

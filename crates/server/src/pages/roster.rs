@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use speciosa_core::account::Role;
 use speciosa_core::audit::Outcome;
-use speciosa_core::progress::{Direction, Trend};
+use speciosa_core::progress::{self, Direction, DoseWeeks, Trend};
 use speciosa_core::roster::Attention;
 use speciosa_core::safety::Severity;
 use speciosa_store::{Assessment, Patient, StoreError};
@@ -16,7 +16,7 @@ use speciosa_store::{Assessment, Patient, StoreError};
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{Authenticated, PageUser};
-use crate::pages::{Nav, render, require_role};
+use crate::pages::{Nav, mg_per_day_text, render, require_role};
 use crate::safety::log_unreadable;
 
 const WEEK: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -169,30 +169,31 @@ async fn row(
     let assessments = store.list_assessments(patient.id, None).await?;
     let last_check_in = assessments.iter().map(|a| a.completed_at).max();
     let days_since_check_in = last_check_in.map(|at| now.duration_since(at).as_hours() / 24);
+    // Mitragynine per day over the last 7 full local days, the figure the timeline shows.
     let doses = store
         .list_doses(
             patient.id,
-            now - WEEK * 2,
+            now - WEEK * 2 - SignedDuration::from_hours(48),
             now + SignedDuration::from_secs(1),
             false,
         )
         .await?;
-    let week_total = |from: Timestamp, to: Timestamp| -> Option<f64> {
-        let in_week: Vec<_> = doses
-            .iter()
-            .filter(|d| d.taken_at > from && d.taken_at <= to)
-            .collect();
-        Some(in_week.iter().filter_map(|d| d.mitragynine_mg).sum())
-    };
-    let dose_trend = Trend::relative(
-        week_total(now - WEEK, now),
-        week_total(now - WEEK * 2, now - WEEK),
-        0.10,
-    );
+    let today = now
+        .to_zoned_datetime(patient.details.time_zone.to_zone())
+        .date();
+    let daily = progress::daily_totals(doses.iter().map(|d| {
+        (
+            d.taken_at,
+            jiff::tz::db()
+                .get(&d.time_zone)
+                .unwrap_or(jiff::tz::TimeZone::UTC),
+            d.mitragynine_mg.unwrap_or(0.0),
+        )
+    }));
     let dose = cell(
-        dose_trend,
-        |v| format!("{v:.0} mg"),
-        "Mitragynine, last 7 days vs the 7 before",
+        DoseWeeks::of(&daily, progress::last_full_day(today)).trend(),
+        mg_per_day_text,
+        "Mitragynine per day, last 7 full days vs the 7 before",
     );
 
     let (withdrawal_code, withdrawal_name) = if assessments.iter().any(|a| a.instrument == "sows") {

@@ -42,8 +42,9 @@ use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
 use crate::pages::assessments::viewer;
 use crate::pages::charts::{
-    Cell, DayAxis, DayChart, Size, Table, Tick, bands_for, nice_ceiling, number_text,
+    Cell, DayAxis, DayChart, Size, Table, Tick, bands_for, fine_ceiling, nice_ceiling, number_text,
 };
+use crate::pages::time::Clock;
 use crate::pages::{Nav, humanize, patient_id, render};
 
 mod sections;
@@ -356,8 +357,8 @@ async fn load(
     range: Range,
 ) -> Result<Records, ApiError> {
     let id = patient.id;
-    // The summary compares the last 7 days with the 7 before, whatever the range.
-    let fortnight = Era::Clinical.clamp(range.to.checked_sub(13.days()).unwrap_or(range.to));
+    // The summary compares the last 7 full days with the 7 before, whatever the range.
+    let fortnight = Era::Clinical.clamp(range.to.checked_sub(14.days()).unwrap_or(range.to));
     let doses_query = DateRangeQuery {
         from: Some(range.from.min(fortnight).to_string()),
         to: Some(range.to.to_string()),

@@ -4,8 +4,12 @@ use super::*;
 
 /// The dose's local date and time, in the zone it was taken in.
 pub(super) fn dose_local(dose: &Dose) -> DateTime {
-    let zone = jiff::tz::db().get(&dose.time_zone).unwrap_or(TimeZone::UTC);
-    dose.taken_at.to_zoned_datetime(zone).datetime()
+    dose_clock(dose).at(dose.taken_at).datetime()
+}
+
+/// The zone a dose was taken in (its own when travelling).
+pub(super) fn dose_clock(dose: &Dose) -> Clock {
+    Clock::named(&dose.time_zone)
 }
 
 pub(super) fn day_label(date: Date) -> String {
@@ -89,9 +93,9 @@ pub(super) fn mg_section(
             Cell::from(if day.bedtime_dose { "Yes" } else { "" }),
             Cell::from(match range {
                 Some((low, high)) => {
-                    format!("{} ({}–{} mg)", basis_text(day), mg(*low), mg(*high))
+                    format!("{} ({}–{} mg)", basis_text(day, words), mg(*low), mg(*high))
                 }
-                None => basis_text(day),
+                None => basis_text(day, words),
             }),
         ]);
     }
@@ -160,9 +164,20 @@ pub(super) fn mg_section(
     }
     chart.table = Table {
         caption: words.pick("Milligrams per day, days with doses", "Your daily totals"),
-        head: ["Day", "MG mg", "7-OH mg", "Doses", "Bedtime dose", "Basis"]
-            .map(String::from)
-            .to_vec(),
+        head: if words.for_self {
+            [
+                "Day",
+                "Mitragynine (mg)",
+                "7-OH (mg)",
+                "Doses",
+                "Near bedtime",
+                "Worked out from",
+            ]
+        } else {
+            ["Day", "MG mg", "7-OH mg", "Doses", "Bedtime dose", "Basis"]
+        }
+        .map(String::from)
+        .to_vec(),
         rows,
     };
     Section {
@@ -194,9 +209,9 @@ pub(super) fn estimate_ranges(doses: &[Dose]) -> BTreeMap<Date, (f64, f64)> {
         .collect()
 }
 
-pub(super) fn basis_text(day: &DailyExposure) -> String {
+pub(super) fn basis_text(day: &DailyExposure, words: &Words) -> String {
     match (day.includes_estimates, day.includes_unknown) {
-        (false, false) => "Assay".into(),
+        (false, false) => words.pick("Assay", "Lab test"),
         (true, false) => "Includes estimates".into(),
         (false, true) => "Some unknown".into(),
         (true, true) => "Estimates and unknown".into(),
@@ -340,7 +355,7 @@ pub(super) fn dose_times_section(
         shown += 1;
         let label = format!(
             "{}: {}, {} {} = MG {}, 7-OH {}{}",
-            local.strftime("%a %-d %b %Y, %H:%M"),
+            dose_clock(dose).day_time(dose.taken_at),
             product_name(records, dose.batch_id),
             number_text(dose.amount),
             dose.unit,
@@ -360,7 +375,7 @@ pub(super) fn dose_times_section(
             None,
         );
         rows.push(vec![
-            Cell::from(local.strftime("%a %-d %b %Y, %H:%M").to_string()),
+            Cell::from(dose_clock(dose).day_time(dose.taken_at)),
             Cell::from(product_name(records, dose.batch_id)),
             Cell::from(format!("{} {}", number_text(dose.amount), dose.unit)),
             Cell::from(
@@ -400,9 +415,19 @@ pub(super) fn dose_times_section(
     }
     chart.table = Table {
         caption: words.pick("Every dose in the range", "Your doses"),
-        head: ["Taken", "Product", "Amount", "MG mg", "Bedtime"]
-            .map(String::from)
-            .to_vec(),
+        head: if words.for_self {
+            [
+                "Taken",
+                "Product",
+                "Amount",
+                "Mitragynine (mg)",
+                "Near bedtime",
+            ]
+        } else {
+            ["Taken", "Product", "Amount", "MG mg", "Bedtime"]
+        }
+        .map(String::from)
+        .to_vec(),
         rows,
     };
     Section {
@@ -433,7 +458,8 @@ pub(super) fn pk_section(
             ))
         })
         .collect();
-    let top = nice_ceiling(points.iter().map(|p| p.3).fold(0.0, f64::max));
+    // A finer top than the other charts' so the curve, not empty space, fills a phone's plot.
+    let top = fine_ceiling(points.iter().map(|p| p.3).fold(0.0, f64::max));
     let mut chart = DayChart::new(
         "predicted",
         words.pick(
@@ -467,12 +493,19 @@ pub(super) fn pk_section(
                 x,
                 *level,
                 "bedtime",
-                format!(
-                    "{}: predicted {} ng/mL at usual bedtime (typical patient)",
-                    at.to_zoned_datetime(zone.clone())
-                        .strftime("%a %-d %b %Y, %H:%M"),
-                    number_text(level.round())
-                ),
+                if words.for_self {
+                    format!(
+                        "{}: about {} ng/mL at your bedtime (a typical person)",
+                        Clock::of_zone(zone).day_time(*at),
+                        number_text(level.round())
+                    )
+                } else {
+                    format!(
+                        "{}: predicted {} ng/mL at usual bedtime (typical patient)",
+                        Clock::of_zone(zone).day_time(*at),
+                        number_text(level.round())
+                    )
+                },
                 None,
             );
         }
@@ -519,10 +552,17 @@ pub(super) fn pk_section(
         chart.key("bedtime", words.pick("At usual bedtime", "At your bedtime"));
     }
     let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
-    chart.description = format!(
-        "Line chart of predicted mitragynine for a typical patient with a shaded 5th to 95th percentile band; highest typical level {} ng/mL.",
-        number_text(peak.round())
-    );
+    chart.description = if words.for_self {
+        format!(
+            "Line chart of the estimated level in a typical person's blood, with a shaded band for the range most people would fall in; the highest typical level is {} ng/mL.",
+            number_text(peak.round())
+        )
+    } else {
+        format!(
+            "Line chart of predicted mitragynine for a typical patient with a shaded 5th to 95th percentile band; highest typical level {} ng/mL.",
+            number_text(peak.round())
+        )
+    };
     if prediction.doses_used == 0 {
         chart.empty = Some(words.pick(
             "No doses with known milligrams to predict from.",
@@ -534,13 +574,23 @@ pub(super) fn pk_section(
             "Predicted mitragynine per day, ng/mL",
             "Estimated levels per day, ng/mL",
         ),
-        head: [
-            "Day",
-            "Typical highest",
-            "Typical lowest",
-            "95th percentile highest",
-            "At usual bedtime",
-        ]
+        head: if words.for_self {
+            [
+                "Day",
+                "Highest (typical person)",
+                "Lowest (typical person)",
+                "Top of the range",
+                "At your bedtime",
+            ]
+        } else {
+            [
+                "Day",
+                "Typical highest",
+                "Typical lowest",
+                "95th percentile highest",
+                "At usual bedtime",
+            ]
+        }
         .map(String::from)
         .to_vec(),
         rows,
@@ -568,20 +618,34 @@ pub(super) fn pk_section(
             .unwrap_or_default()
             .trim_end_matches('.')
             .to_owned(),
-        doses: format!(
-            "From {} logged doses, including those in the 14 days before the range{}.",
-            prediction.doses_used,
-            match prediction.doses_excluded {
-                0 => String::new(),
-                1 => "; 1 dose with unknown milligrams is left out".into(),
-                n => format!("; {n} doses with unknown milligrams are left out"),
-            }
-        ),
+        doses: if words.for_self {
+            format!(
+                "Worked out from the {} doses you logged, including those in the 2 weeks before these days{}.",
+                prediction.doses_used,
+                match prediction.doses_excluded {
+                    0 => String::new(),
+                    1 => "; 1 dose whose amount of mitragynine is unknown is left out".into(),
+                    n => format!("; {n} doses whose amount of mitragynine is unknown are left out"),
+                }
+            )
+        } else {
+            format!(
+                "From {} logged doses, including those in the 14 days before the range{}.",
+                prediction.doses_used,
+                match prediction.doses_excluded {
+                    0 => String::new(),
+                    1 => "; 1 dose with unknown milligrams is left out".into(),
+                    n => format!("; {n} doses with unknown milligrams are left out"),
+                }
+            )
+        },
     };
-    chart.note(words.pick(
-        "Evidence is limited: the model is reconstructed from one small study (n = 5) and its population band rests on assumed variability.",
-        "This is an estimate from a model based on very few people; your own levels may be quite different.",
-    ));
+    // The patient's page says this in its own words beside the figures.
+    if !words.for_self {
+        chart.note(
+            "Evidence is limited: the model is reconstructed from one small study (n = 5) and its population band rests on assumed variability.",
+        );
+    }
     (
         Section {
             chart,
@@ -662,11 +726,7 @@ pub(super) fn score_section(
         let class = shapes[n % shapes.len()];
         for (x, total, a) in &results {
             let band = band_label(instrument, a.band.as_deref());
-            let when = a
-                .completed_at
-                .to_zoned_datetime(zone.clone())
-                .strftime("%a %-d %b %Y, %H:%M")
-                .to_string();
+            let when = Clock::of_zone(zone).day_time(a.completed_at);
             chart.mark(
                 *x,
                 *total,
@@ -701,6 +761,25 @@ pub(super) fn score_section(
             chart.key(class, instrument.short_name.clone());
         }
         let evidence = instrument.evidence.clone().unwrap_or_default();
+        // Citations stay on the care team's page; the patient reads what the chart means.
+        if words.for_self {
+            let shaded = instruments.len() == 1 && !bands.is_empty();
+            chart.note(match (shaded, instrument.bands_configurable) {
+                (true, true) => format!(
+                    "{}: the shaded ranges were set by your clinic. Lower numbers are better; what matters most is how yours change over time.",
+                    instrument.short_name
+                ),
+                (true, false) => format!(
+                    "{}: the shading shows the usual ranges for this questionnaire. Lower numbers are better.",
+                    instrument.short_name
+                ),
+                (false, _) => format!(
+                    "{}: lower numbers are better. What matters most is how yours change over time.",
+                    instrument.short_name
+                ),
+            });
+            continue;
+        }
         chart.note(if instrument.bands_configurable && !bands.is_empty() {
             format!(
                 "{}: the bands shaded are your organization's own; the instrument has no published severity bands. {evidence}",
@@ -823,10 +902,14 @@ pub(super) fn sleep_sections(
         efficiency.empty = Some(none.clone());
         hours.empty = Some(none);
     }
-    efficiency.note(format!(
-        "Time asleep ÷ time in bed, from the consensus sleep diary. {}",
-        diary.evidence.clone().unwrap_or_default()
-    ));
+    efficiency.note(if words.for_self {
+        "The share of your time in bed that you were asleep, from your sleep diary.".to_owned()
+    } else {
+        format!(
+            "Time asleep ÷ time in bed, from the consensus sleep diary. {}",
+            diary.evidence.clone().unwrap_or_default()
+        )
+    });
     efficiency.table = Table {
         caption: words.pick("Sleep diary, by morning", "Your sleep diary"),
         head: ["Morning of", "Total sleep (h)", "Efficiency (%)"]
@@ -838,7 +921,11 @@ pub(super) fn sleep_sections(
         Section {
             chart: efficiency,
             intro: String::new(),
-            sources: vec![(diary.short_name.clone(), diary.source.clone())],
+            sources: if words.for_self {
+                Vec::new()
+            } else {
+                vec![(diary.short_name.clone(), diary.source.clone())]
+            },
         },
         Section {
             chart: hours,
@@ -875,11 +962,7 @@ pub(super) fn signals_section(
     let mut alerts: Vec<&Alert> = records.alerts.iter().collect();
     alerts.sort_by_key(|a| std::cmp::Reverse(a.raised_at));
     for alert in alerts {
-        let when = alert
-            .raised_at
-            .to_zoned_datetime(zone.clone())
-            .strftime("%a %-d %b %Y, %H:%M")
-            .to_string();
+        let when = Clock::of_zone(zone).day_time(alert.raised_at);
         let x = axis.x_of(alert.raised_at, zone);
         let standing = alert.status != "resolved";
         // Alerts outside the range are listed only while someone still has to act on them.
@@ -967,14 +1050,15 @@ pub(super) fn signals_section(
                     format!(
                         "{} — {}",
                         product_name(records, *b),
-                        flags
-                            .get(b)
-                            .map(|f| f
+                        match (words.for_self, flags.get(b)) {
+                            (true, _) => "has a quality warning".to_owned(),
+                            (false, Some(f)) => f
                                 .iter()
                                 .map(|f| format!("{} ({})", humanize(&f.code), f.severity))
                                 .collect::<Vec<_>>()
-                                .join(", "))
-                            .unwrap_or_default()
+                                .join(", "),
+                            (false, None) => String::new(),
+                        }
                     )
                 })
                 .collect::<Vec<_>>()

@@ -2,6 +2,8 @@
 //! and medications, in the reader's words.
 
 use super::*;
+use crate::pages::mg_per_day_text;
+use speciosa_core::progress;
 
 /// Headings and sentences in the reader's words: clinical for staff, plain for the patient.
 pub(super) struct Words {
@@ -37,8 +39,9 @@ pub(super) fn week_ending(days: &[DailyExposure], last: Date) -> Week {
         .iter()
         .filter(|d| first <= d.date && d.date <= last)
         .collect();
+    let daily: Vec<(Date, f64)> = days.iter().map(|d| (d.date, d.mitragynine_mg)).collect();
     Week {
-        mg_per_day: week.iter().map(|d| d.mitragynine_mg).sum::<f64>() / 7.0,
+        mg_per_day: progress::mg_per_day(&daily, last),
         hydroxy_per_day: week.iter().map(|d| d.hydroxymitragynine_mg).sum::<f64>() / 7.0,
         doses_per_day: week.iter().map(|d| f64::from(d.dose_count)).sum::<f64>() / 7.0,
         bedtime_days: week.iter().filter(|d| d.bedtime_dose).count(),
@@ -62,14 +65,7 @@ pub(super) fn change_text(now: f64, before: f64) -> String {
 }
 
 pub(super) fn mg(value: f64) -> String {
-    let scale = if value >= 100.0 {
-        1.0
-    } else if value >= 10.0 {
-        10.0
-    } else {
-        100.0
-    };
-    number_text((value * scale).round() / scale)
+    crate::pages::mg_text(value)
 }
 
 pub(super) fn days_ago(days: i64) -> String {
@@ -87,29 +83,32 @@ pub(super) fn summary_stats(
     today: Date,
     words: &Words,
 ) -> Vec<Stat> {
-    let now = week_ending(&records.days, range.to);
-    let before = week_ending(
-        &records.days,
-        range.to.checked_sub(7.days()).unwrap_or(range.to),
-    );
-    let change = change_text(now.mg_per_day, before.mg_per_day);
-    let window = if range.to == today {
-        "last 7 days".to_owned()
+    // The day under way is never counted: the same figure as the roster's.
+    let last = if range.to >= today {
+        progress::last_full_day(today)
     } else {
-        format!("7 days to {}", short_date(range.to))
+        range.to
+    };
+    let now = week_ending(&records.days, last);
+    let before = week_ending(&records.days, last.checked_sub(7.days()).unwrap_or(last));
+    let change = change_text(now.mg_per_day, before.mg_per_day);
+    let window = if range.to >= today {
+        "last 7 full days, to yesterday".to_owned()
+    } else {
+        format!("7 days to {}", short_date(last))
     };
     let mut stats = vec![
         Stat {
-            label: words.pick("Mitragynine, mean per day", "Mitragynine per day"),
-            value: format!("{} mg", mg(now.mg_per_day)),
+            label: words.pick("Mitragynine, daily mean", "Mitragynine"),
+            value: mg_per_day_text(now.mg_per_day),
             detail: format!(
-                "{window}{}; previous 7 days {} mg{}",
+                "{window}{}; previous 7 days {}{}",
                 if now.estimated {
                     ", includes estimates"
                 } else {
                     ""
                 },
-                mg(before.mg_per_day),
+                mg_per_day_text(before.mg_per_day),
                 if change.is_empty() {
                     String::new()
                 } else {
@@ -120,11 +119,11 @@ pub(super) fn summary_stats(
             href: Some("#doses".into()),
         },
         Stat {
-            label: words.pick("7-OH, mean per day", "7-OH per day"),
-            value: format!("{} mg", mg(now.hydroxy_per_day)),
+            label: words.pick("7-OH, daily mean", "7-OH"),
+            value: mg_per_day_text(now.hydroxy_per_day),
             detail: format!(
-                "{window}; previous 7 days {} mg",
-                mg(before.hydroxy_per_day)
+                "{window}; previous 7 days {}",
+                mg_per_day_text(before.hydroxy_per_day)
             ),
             tone: "",
             href: Some("#hydroxy".into()),

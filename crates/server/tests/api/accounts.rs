@@ -5,7 +5,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, PASSWORD, TestApp, error_fields, on_both_backends, problem};
+use crate::helpers::{
+    Client, PASSWORD, TestApp, error_fields, location, on_both_backends, post_form, problem,
+};
 
 on_both_backends!(
     changing_your_password_ends_your_other_sessions_and_keeps_this_one,
@@ -21,27 +23,6 @@ on_both_backends!(
 );
 
 const NEW_PASSWORD: &str = "an entirely new passphrase";
-
-async fn post_form(client: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let mut form: Vec<(&str, &str)> = fields.to_vec();
-    let csrf = client.csrf.clone().unwrap_or_default();
-    form.push(("csrf_token", &csrf));
-    client
-        .request(Method::POST, path)
-        .form(&form)
-        .send()
-        .await
-        .expect("request")
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 async fn sign_in_attempt(app: &TestApp, body: Value) -> reqwest::Response {
     app.anonymous().post("/api/v1/session", &body).await

@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, error_fields, on_both_backends, problem};
+use crate::helpers::{Client, TestApp, error_fields, on_both_backends, post_form, problem};
 use crate::products::{batch, product};
 
 on_both_backends!(
@@ -88,23 +88,6 @@ impl Setup {
             .as_array()
             .unwrap()
             .clone()
-    }
-
-    /// Posts a page form as `who`, with the session's CSRF token.
-    async fn post_form(
-        &self,
-        who: &Client,
-        path: &str,
-        fields: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let csrf = who.csrf.clone().unwrap_or_default();
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
-        form.extend_from_slice(fields);
-        who.request(Method::POST, path)
-            .form(&form)
-            .send()
-            .await
-            .expect("form request")
     }
 }
 
@@ -421,13 +404,12 @@ async fn a_csv_import_reports_unusual_rows_by_line_until_they_are_confirmed(app:
 async fn the_dose_form_reads_an_amount_typed_with_a_decimal_comma(app: TestApp) {
     let s = setup(&app).await;
     let form_path = format!("/patients/{}/doses", s.patient);
-    let response = s
-        .post_form(
-            &s.dana,
-            &form_path,
-            &[("batch_id", &s.batch), ("amount", "1,5"), ("unit", "g")],
-        )
-        .await;
+    let response = post_form(
+        &s.dana,
+        &form_path,
+        &[("batch_id", &s.batch), ("amount", "1,5"), ("unit", "g")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     // Sent by hand, unencoded, as a careless client might.
     let csrf = s.dana.csrf.clone().unwrap();
@@ -458,13 +440,12 @@ async fn the_dose_form_reads_an_amount_typed_with_a_decimal_comma(app: TestApp) 
         "{amounts:?}"
     );
 
-    let grouped = s
-        .post_form(
-            &s.dana,
-            &form_path,
-            &[("batch_id", &s.batch), ("amount", "1.500"), ("unit", "g")],
-        )
-        .await;
+    let grouped = post_form(
+        &s.dana,
+        &form_path,
+        &[("batch_id", &s.batch), ("amount", "1.500"), ("unit", "g")],
+    )
+    .await;
     assert_eq!(grouped.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = grouped.text().await.unwrap();
     assert!(html.contains("no thousands separators"), "{html}");
@@ -494,7 +475,7 @@ async fn the_dose_form_asks_about_an_unusual_amount_and_keeps_what_was_typed(app
         ("contexts", "pain"),
         ("idempotency_key", "form-1"),
     ];
-    let asked = s.post_form(&s.dana, &form_path, &typed).await;
+    let asked = post_form(&s.dana, &form_path, &typed).await;
     assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = asked.text().await.unwrap();
     assert!(
@@ -513,13 +494,13 @@ async fn the_dose_form_asks_about_an_unusual_amount_and_keeps_what_was_typed(app
     let mut changed = typed.to_vec();
     changed[1] = ("amount", "100");
     changed.push(("confirm_unusual_amount", &signature));
-    let stale = s.post_form(&s.dana, &form_path, &changed).await;
+    let stale = post_form(&s.dana, &form_path, &changed).await;
     assert_eq!(stale.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(stale.text().await.unwrap().contains("Is 100 g right?"));
 
     let mut confirmed = typed.to_vec();
     confirmed.push(("confirm_unusual_amount", &signature));
-    let saved = s.post_form(&s.dana, &form_path, &confirmed).await;
+    let saved = post_form(&s.dana, &form_path, &confirmed).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let doses = s.current_doses().await;
     assert_eq!(doses.len(), 4);
@@ -530,7 +511,7 @@ async fn the_dose_form_asks_about_an_unusual_amount_and_keeps_what_was_typed(app
     );
 
     // A clinician logging on the patient's behalf is asked in the patient's name.
-    let theirs = s.post_form(&s.casey, &form_path, &typed[..3]).await;
+    let theirs = post_form(&s.casey, &form_path, &typed[..3]).await;
     assert!(
         theirs
             .text()
@@ -555,7 +536,7 @@ async fn the_correction_form_asks_about_an_unusual_amount(app: TestApp) {
         ("unit", "g"),
         ("reason", "it was more"),
     ];
-    let asked = s.post_form(&s.casey, &edit, &fields).await;
+    let asked = post_form(&s.casey, &edit, &fields).await;
     assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = asked.text().await.unwrap();
     assert!(
@@ -566,7 +547,7 @@ async fn the_correction_form_asks_about_an_unusual_amount(app: TestApp) {
     let signature = value_of(&html, "confirm_unusual_amount").unwrap();
     let mut confirmed = fields.to_vec();
     confirmed.push(("confirm_unusual_amount", &signature));
-    let saved = s.post_form(&s.casey, &edit, &confirmed).await;
+    let saved = post_form(&s.casey, &edit, &confirmed).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert!(
         s.current_doses()
@@ -580,13 +561,12 @@ async fn log_the_same_dose_never_offers_a_refused_amount(app: TestApp) {
     let s = setup(&app).await;
     s.usual_doses().await;
     let form_path = format!("/patients/{}/doses", s.patient);
-    let refused = s
-        .post_form(
-            &s.dana,
-            &form_path,
-            &[("batch_id", &s.batch), ("amount", "15"), ("unit", "g")],
-        )
-        .await;
+    let refused = post_form(
+        &s.dana,
+        &form_path,
+        &[("batch_id", &s.batch), ("amount", "15"), ("unit", "g")],
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let repeat = repeat_form(
         &s.dana
@@ -634,7 +614,7 @@ async fn log_the_same_dose_never_offers_a_refused_amount(app: TestApp) {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let again = s.post_form(&s.dana, &form_path, &fields).await;
+    let again = post_form(&s.dana, &form_path, &fields).await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(again.text().await.unwrap().contains("Is 15 g right?"));
     assert_eq!(s.current_doses().await.len(), 4);
@@ -666,21 +646,18 @@ async fn the_import_page_lists_unusual_rows_to_tick(app: TestApp) {
         "date,time,product,amount,unit\n{when},Characterized leaf,10,g\n{when},Characterized leaf,\"2,5\",g\n"
     );
     let path = format!("/patients/{}/doses/import", s.patient);
-    let preview = s
-        .post_form(&s.casey, &path, &[("csv", &csv), ("action", "preview")])
-        .await;
+    let preview = post_form(&s.casey, &path, &[("csv", &csv), ("action", "preview")]).await;
     assert_eq!(preview.status(), StatusCode::OK);
     let html = preview.text().await.unwrap();
     assert!(html.contains("Rows with an unusual amount"), "{html}");
     assert!(html.contains(r#"name="confirm_line" value="2""#), "{html}");
     assert!(html.contains("<td>195</td><td>39</td>"), "{html}");
-    let committed = s
-        .post_form(
-            &s.casey,
-            &path,
-            &[("csv", &csv), ("action", "commit"), ("confirm_line", "2")],
-        )
-        .await;
+    let committed = post_form(
+        &s.casey,
+        &path,
+        &[("csv", &csv), ("action", "commit"), ("confirm_line", "2")],
+    )
+    .await;
     assert_eq!(committed.status(), StatusCode::OK);
     let amounts: Vec<f64> = s
         .current_doses()

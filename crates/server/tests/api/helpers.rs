@@ -418,3 +418,25 @@ pub fn short_idle(seconds: i64) -> ServerConfig {
         ..ServerConfig::default()
     }
 }
+
+/// Posts a page form as `who`, with the session's CSRF token.
+pub async fn post_form(who: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let csrf = who.csrf.clone().unwrap_or_default();
+    let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    who.request(Method::POST, path)
+        .form(&form)
+        .send()
+        .await
+        .expect("form request")
+}
+
+/// A redirect's target, or "" when there is none.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -3,7 +3,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, error_fields, on_both_backends, problem};
+use crate::helpers::{
+    Client, TestApp, error_fields, location, on_both_backends, post_form, problem,
+};
 use crate::products::{batch, product};
 
 on_both_backends!(
@@ -71,32 +73,6 @@ impl Setup {
             .cloned()
             .collect()
     }
-
-    /// Posts a page form with the session's CSRF token.
-    async fn post_form(
-        &self,
-        who: &Client,
-        path: &str,
-        fields: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let csrf = who.csrf.clone().unwrap_or_default();
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
-        form.extend_from_slice(fields);
-        who.request(Method::POST, path)
-            .form(&form)
-            .send()
-            .await
-            .expect("form request")
-    }
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 async fn page(who: &Client, path: &str) -> (StatusCode, String) {
@@ -209,18 +185,17 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
     assert!(html.contains("No medications are on the list."));
 
     // A refused form comes back with the message beside its field.
-    let refused = s
-        .post_form(
-            &s.casey,
-            &format!("{record}/medications"),
-            &[
-                ("name", "Diazepam"),
-                ("class", "benzodiazepine"),
-                ("started_on", "2025-06-10"),
-                ("stopped_on", "2025-06-01"),
-            ],
-        )
-        .await;
+    let refused = post_form(
+        &s.casey,
+        &format!("{record}/medications"),
+        &[
+            ("name", "Diazepam"),
+            ("class", "benzodiazepine"),
+            ("started_on", "2025-06-10"),
+            ("stopped_on", "2025-06-01"),
+        ],
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("id=\"stopped_on-error\""), "{html}");
@@ -229,19 +204,18 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
 
     // With kratom logged, a depressant raises an alert, named in the notice.
     s.log_dose(&s.casey, 2.0).await;
-    let added = s
-        .post_form(
-            &s.casey,
-            &format!("{record}/medications"),
-            &[
-                ("name", "Gabapentin"),
-                ("class", "gabapentinoid"),
-                ("dose_text", "300 mg at night"),
-                ("started_on", "2025-06-01"),
-                ("stopped_on", ""),
-            ],
-        )
-        .await;
+    let added = post_form(
+        &s.casey,
+        &format!("{record}/medications"),
+        &[
+            ("name", "Gabapentin"),
+            ("class", "gabapentinoid"),
+            ("dose_text", "300 mg at night"),
+            ("started_on", "2025-06-01"),
+            ("stopped_on", ""),
+        ],
+    )
+    .await;
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     let to = location(&added);
     assert!(
@@ -267,20 +241,19 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
     let entry = format!("{record}/medications/{id}");
 
     // A correction replaces every field, and re-saving the same entry raises nothing new.
-    let corrected = s
-        .post_form(
-            &s.casey,
-            &entry,
-            &[
-                ("intent", "edit"),
-                ("name", "Gabapentin"),
-                ("class", "gabapentinoid"),
-                ("dose_text", "300 mg at night"),
-                ("started_on", "2025-05-01"),
-                ("stopped_on", ""),
-            ],
-        )
-        .await;
+    let corrected = post_form(
+        &s.casey,
+        &entry,
+        &[
+            ("intent", "edit"),
+            ("name", "Gabapentin"),
+            ("class", "gabapentinoid"),
+            ("dose_text", "300 mg at night"),
+            ("started_on", "2025-05-01"),
+            ("stopped_on", ""),
+        ],
+    )
+    .await;
     assert_eq!(corrected.status(), StatusCode::SEE_OTHER);
     assert!(
         location(&corrected).ends_with("saved=medication-changed#medications-heading"),
@@ -289,22 +262,19 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
     );
 
     // Stopping needs a date; the refusal is shown on that entry's stop form.
-    let undated = s
-        .post_form(&s.casey, &entry, &[("intent", "stop"), ("stopped_on", "")])
-        .await;
+    let undated = post_form(&s.casey, &entry, &[("intent", "stop"), ("stopped_on", "")]).await;
     assert_eq!(undated.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = undated.text().await.unwrap();
     assert!(
         html.contains(&format!("id=\"stop-stopped_on-{id}-error\"")),
         "{html}"
     );
-    let stopped = s
-        .post_form(
-            &s.casey,
-            &entry,
-            &[("intent", "stop"), ("stopped_on", "2025-07-01")],
-        )
-        .await;
+    let stopped = post_form(
+        &s.casey,
+        &entry,
+        &[("intent", "stop"), ("stopped_on", "2025-07-01")],
+    )
+    .await;
     assert_eq!(stopped.status(), StatusCode::SEE_OTHER);
     assert!(location(&stopped).contains("saved=medication-stopped"));
     let list = s
@@ -322,17 +292,14 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
     assert!(html.contains("Stopped"));
 
     // Entered in error needs a reason, then leaves the list.
-    let unexplained = s
-        .post_form(&s.casey, &format!("{entry}/remove"), &[("reason", "")])
-        .await;
+    let unexplained = post_form(&s.casey, &format!("{entry}/remove"), &[("reason", "")]).await;
     assert_eq!(unexplained.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let removed = s
-        .post_form(
-            &s.casey,
-            &format!("{entry}/remove"),
-            &[("reason", "entered for the wrong patient")],
-        )
-        .await;
+    let removed = post_form(
+        &s.casey,
+        &format!("{entry}/remove"),
+        &[("reason", "entered for the wrong patient")],
+    )
+    .await;
     assert_eq!(removed.status(), StatusCode::SEE_OTHER);
     let (_, html) = page(&s.casey, &location(&removed)).await;
     assert!(html.contains("No medications are on the list."));
@@ -348,13 +315,12 @@ async fn the_record_page_adds_stops_and_removes_medications_with_csrf_forms(app:
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
     // The patient cannot use the forms.
-    let by_patient = s
-        .post_form(
-            &s.dana,
-            &format!("{record}/medications"),
-            &[("name", "Zolpidem"), ("class", "z_drug")],
-        )
-        .await;
+    let by_patient = post_form(
+        &s.dana,
+        &format!("{record}/medications"),
+        &[("name", "Zolpidem"), ("class", "z_drug")],
+    )
+    .await;
     assert_eq!(by_patient.status(), StatusCode::FORBIDDEN);
 }
 

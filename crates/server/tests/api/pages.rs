@@ -4,10 +4,10 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, on_both_backends};
+use crate::helpers::{Client, TestApp, on_both_backends, post_form};
 use crate::products::{batch, product};
 
 on_both_backends!(
@@ -19,18 +19,6 @@ on_both_backends!(
     the_check_in_says_its_length_and_keeps_a_section_saved_on_its_own,
     a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contacts,
 );
-
-/// Posts a page form with the session's CSRF token.
-async fn post_form(who: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let csrf = who.csrf.clone().unwrap_or_default();
-    let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
-    form.extend_from_slice(fields);
-    who.request(Method::POST, path)
-        .form(&form)
-        .send()
-        .await
-        .expect("form request")
-}
 
 /// `21:30 CST`: how `at` reads in `zone`, zone named.
 fn clock_time(at: Timestamp, zone: &str) -> String {

@@ -8,7 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use speciosa_server::ServerConfig;
 
-use crate::helpers::{Backend, Client, TestApp, error_fields, on_both_backends, problem};
+use crate::helpers::{
+    Backend, Client, TestApp, error_fields, on_both_backends, post_form, problem,
+};
 use crate::products::{batch, product};
 
 on_both_backends!(
@@ -531,16 +533,4 @@ async fn corrupt_assessments_of(app: &TestApp, patient: &str) {
         }
         other => panic!("unexpected test database {other:?}"),
     }
-}
-
-/// Posts a page form with the session's CSRF token.
-async fn post_form(who: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let csrf = who.csrf.clone().unwrap_or_default();
-    let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
-    form.extend_from_slice(fields);
-    who.request(Method::POST, path)
-        .form(&form)
-        .send()
-        .await
-        .expect("form request")
 }

@@ -1,10 +1,10 @@
 //! The clinician's roster and alert pages over real HTTP: who may open them, what
 //! they show, and that the decision forms record an audited acknowledgement.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, create_patient, on_both_backends};
+use crate::helpers::{Client, TestApp, create_patient, on_both_backends, post_form};
 
 on_both_backends!(
     the_roster_ranks_a_patient_with_an_urgent_alert_first_and_only_clinicians_see_it,
@@ -16,19 +16,6 @@ on_both_backends!(
 async fn page(client: &Client, path: &str) -> (StatusCode, String) {
     let response = client.get(path).await;
     (response.status(), response.text().await.unwrap())
-}
-
-/// Posts a page form with the session's CSRF token, as a browser would.
-async fn post_form(client: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let mut form: Vec<(&str, &str)> = fields.to_vec();
-    let csrf = client.csrf.clone().unwrap_or_default();
-    form.push(("csrf_token", &csrf));
-    client
-        .request(Method::POST, path)
-        .form(&form)
-        .send()
-        .await
-        .expect("request")
 }
 
 fn phq9_with_item9() -> Value {

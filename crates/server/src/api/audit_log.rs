@@ -5,12 +5,13 @@
 
 use axum::Json;
 use axum::extract::State;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use speciosa_core::FieldErrors;
 use speciosa_core::audit::{AdminAuditEvent, AuditEvent, Outcome};
 use speciosa_core::ids::{PatientId, UserId};
 use speciosa_core::policy::{OrganizationAction, PatientAction};
-use speciosa_core::time::{CalendarDate, start_of_utc_day};
+use speciosa_core::time::CalendarDate;
 use speciosa_store::AuditFilter;
 use utoipa::{IntoParams, ToSchema};
 
@@ -28,9 +29,9 @@ pub struct AuditQuery {
     pub outcome: Option<String>,
     pub patient_id: Option<String>,
     pub actor_user_id: Option<String>,
-    /// First day, YYYY-MM-DD (UTC).
+    /// First day, YYYY-MM-DD, in the organization's time zone.
     pub since: Option<String>,
-    /// Last day, YYYY-MM-DD (UTC), inclusive.
+    /// Last day, YYYY-MM-DD, in the organization's time zone, inclusive.
     pub until: Option<String>,
     /// Page back: events older than this id.
     pub before_id: Option<i64>,
@@ -43,7 +44,18 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 }
 
 impl AuditQuery {
-    pub fn to_filter(&self, user: &Authenticated) -> Result<AuditFilter, FieldErrors> {
+    /// The filter, reading dates as days in `zone` (the organization's, as its pages
+    /// show times), so "from the 1st" means the clinic's 1st, not UTC's.
+    pub fn to_filter(
+        &self,
+        user: &Authenticated,
+        zone: &TimeZone,
+    ) -> Result<AuditFilter, FieldErrors> {
+        let start_of_day = |date: jiff::civil::Date| {
+            date.to_zoned_datetime(zone.clone())
+                .ok()
+                .map(|z| z.timestamp())
+        };
         let mut errors = FieldErrors::new();
         let outcome =
             non_empty(&self.outcome).and_then(|o| errors.check("outcome", o.parse::<Outcome>()));
@@ -61,11 +73,11 @@ impl AuditQuery {
         });
         let since = non_empty(&self.since)
             .and_then(|d| errors.check("since", CalendarDate::parse(d)))
-            .and_then(|d| start_of_utc_day(d.get()));
+            .and_then(|d| start_of_day(d.get()));
         let until = non_empty(&self.until)
             .and_then(|d| errors.check("until", CalendarDate::parse(d)))
             .and_then(|d| d.get().tomorrow().ok())
-            .and_then(start_of_utc_day);
+            .and_then(start_of_day);
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             errors.push("limit", "limit must be between 1 and 1000");
@@ -118,12 +130,27 @@ pub async fn browse(
         "audit_log",
     )
     .await?;
-    let filter = query.to_filter(user)?;
+    let zone = organization_zone(state, user).await?;
+    let filter = query.to_filter(user, &zone)?;
     let events = state.store.list_audit_events(&filter).await?;
     Ok(AuditPage {
         next_before_id: next_before_id(&events, filter.limit),
         events: events.iter().map(AuditEvent::admin_view).collect(),
     })
+}
+
+/// The zone the organization reads its days in; UTC until an admin sets one.
+pub async fn organization_zone(
+    state: &AppState,
+    user: &Authenticated,
+) -> Result<TimeZone, ApiError> {
+    let organization = state
+        .store
+        .get_organization(user.actor.organization_id)
+        .await?;
+    Ok(organization
+        .and_then(|o| jiff::tz::db().get(o.time_zone.as_str()).ok())
+        .unwrap_or(TimeZone::UTC))
 }
 
 fn next_before_id(events: &[AuditEvent], limit: u32) -> Option<i64> {

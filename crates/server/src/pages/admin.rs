@@ -445,6 +445,8 @@ struct AuditPage {
     newest_href: String,
     older_href: Option<String>,
     clear_href: &'static str,
+    /// The zone the date filter and the times are read in.
+    zone_name: String,
 }
 
 fn event_row(event: &AdminAuditEvent, users: &[User], clock: &Clock) -> EventRow {
@@ -541,6 +543,7 @@ pub async fn audit(
         newest_href: filters.href(None),
         older_href: next_before_id.map(|id| filters.href(Some(id))),
         clear_href: "/admin/audit",
+        zone_name: clock.zone_name().to_owned(),
         errors,
         filters,
     };

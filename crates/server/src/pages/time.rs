@@ -54,6 +54,11 @@ impl Clock {
             .map_or_else(Clock::utc, |o| Clock::of(&o.time_zone)))
     }
 
+    /// The zone's IANA name (`America/Chicago`), for labels such as a date filter's.
+    pub fn zone_name(&self) -> &str {
+        self.zone.iana_name().unwrap_or("UTC")
+    }
+
     pub fn at(&self, at: Timestamp) -> ZonedDateTime {
         at.to_zoned_datetime(self.zone.clone())
     }

@@ -18,6 +18,7 @@ on_both_backends!(
     the_patients_timeline_and_home_speak_plainly,
     the_check_in_says_its_length_and_keeps_a_section_saved_on_its_own,
     a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contacts,
+    the_audit_logs_date_filter_reads_days_in_the_organizations_zone,
 );
 
 /// `21:30 CST`: how `at` reads in `zone`, zone named.
@@ -549,4 +550,41 @@ async fn a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contac
         "{body}"
     );
     assert!(body.contains("tel:988"));
+}
+
+async fn the_audit_logs_date_filter_reads_days_in_the_organizations_zone(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    // UTC+14: at any hour, its date differs from UTC's or its day starts 14 h earlier,
+    // so reading the filter's days as UTC days would either miss or keep these events.
+    let zone = "Pacific/Kiritimati";
+    let response = post_form(&clinic.admin, "/admin/organization", &[("time_zone", zone)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let today = Timestamp::now()
+        .to_zoned_datetime(TimeZone::get(zone).unwrap())
+        .date();
+    let yesterday = today.yesterday().unwrap();
+    let events = |since: String, until: String| {
+        let admin = &clinic.admin;
+        async move {
+            admin
+                .get_json(&format!(
+                    "/api/v1/audit-events?action=organization.update&since={since}&until={until}"
+                ))
+                .await["events"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(events(today.to_string(), today.to_string()).await, 1);
+    assert_eq!(
+        events(yesterday.to_string(), yesterday.to_string()).await,
+        0
+    );
+    let (status, audit) = page(&clinic.admin, "/admin/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        audit.contains("From (date in Pacific/Kiritimati)"),
+        "{audit}"
+    );
 }

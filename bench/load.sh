@@ -148,7 +148,9 @@ for backend in $BACKENDS; do
       bench_backend sqlite
       ;;
     postgres)
-      pg_start
+      # Production durability (fsync, synchronous commit), as SQLite runs with
+      # synchronous=FULL: the two backends are compared like with like.
+      PG_DURABLE=1 pg_start
       bench_backend postgres --database-url "$(pg_createdb speciosa_bench)"
       pg_stop
       ;;

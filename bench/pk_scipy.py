@@ -35,9 +35,13 @@ def simulate(doses, times):
     for edge in edges:
         mask = (times >= now) & (times <= edge)
         if edge > now:
-            sol = solve_ivp(rhs, (now, edge), y, method="LSODA", rtol=1e-10, atol=1e-13, t_eval=times[mask], dense_output=False)
-            out[mask] = sol.y[1] / p["vc"] * 1000.0
-            y = solve_ivp(rhs, (now, edge), y, method="LSODA", rtol=1e-10, atol=1e-13).y[:, -1]
+            # One integration per interval: the output times plus the interval's end,
+            # whose state carries on to the next dose.
+            wanted = times[mask]
+            t_eval = wanted if len(wanted) and wanted[-1] == edge else np.append(wanted, edge)
+            sol = solve_ivp(rhs, (now, edge), y, method="LSODA", rtol=1e-10, atol=1e-13, t_eval=t_eval)
+            out[mask] = sol.y[1][: len(wanted)] / p["vc"] * 1000.0
+            y = sol.y[:, -1].copy()
         now = edge
         while pending and pending[0][0] <= edge:
             y[0] += pending.pop(0)[1]

@@ -7,7 +7,8 @@
 #
 # The cluster lives in a mktemp dir, listens on 127.0.0.1 only (socket in the
 # temp dir too), trusts every local connection and has a superuser `speciosa`.
-# Durability is switched off: the data is thrown away anyway.
+# Durability is switched off (the data is thrown away anyway) unless PG_DURABLE=1,
+# which benchmarks set so they measure with the fsync that production uses.
 
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -82,12 +83,17 @@ pg_start() {
     || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
 
   # A racing process may take the port between free_port and bind: retry.
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if [[ "${PG_DURABLE:-0}" == 1 ]]; then
+    durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  fi
+
   local attempt
   for attempt in 1 2 3; do
     PG_PORT=$(free_port)
     if _pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR \
-            -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+            $durability \
             -c max_connections=300" start >/dev/null; then
       PG_URL="postgres://speciosa@127.0.0.1:$PG_PORT/postgres"
       log "PostgreSQL up on 127.0.0.1:$PG_PORT"

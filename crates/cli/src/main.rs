@@ -219,6 +219,14 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     safety_check_interval_seconds: u64,
+    /// Bearer token that lets a scraper off this host read GET /metrics (loopback needs none).
+    #[arg(
+        long,
+        env = "SPECIOSA_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    metrics_token: Option<String>,
 }
 
 #[derive(Args)]
@@ -348,6 +356,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         trusted_proxy_hops: args.trusted_proxy_hops.into(),
         bedtime_window: SignedDuration::from_mins(args.bedtime_window_minutes.into()),
         safety_check_interval: Duration::from_secs(args.safety_check_interval_seconds),
+        metrics_token: args.metrics_token.filter(|token| !token.is_empty()),
     };
     tracing::info!(
         "Speciosa listening on http://{} ({})",

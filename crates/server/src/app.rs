@@ -48,6 +48,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    crate::metrics::handle();
     let api = api::router()
         .fallback(|| async {
             ApiError::new(problems::NOT_FOUND, "there is no API route at this address")
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::serve_metrics))
         // Any other address outside /api is a page that does not exist.
         .fallback(pages::not_found)
         .layer(middleware::from_fn(refuse_nul_in_query))
@@ -124,6 +126,8 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %request.method(), route)
             }),
         )
+        // Outermost, so the time and status include timeouts, limits and caught panics.
+        .layer(middleware::from_fn(crate::metrics::record_request))
         .with_state(state)
 }
 

@@ -33,6 +33,9 @@ pub struct ServerConfig {
     pub bedtime_window: SignedDuration,
     /// How often time-based safety rules are re-checked for every patient.
     pub safety_check_interval: Duration,
+    /// A bearer token that opens `/metrics` to scrapers off this host; without it
+    /// only loopback peers may read the metrics.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             trusted_proxy_hops: 1,
             bedtime_window: SignedDuration::from_mins(120),
             safety_check_interval: Duration::from_secs(300),
+            metrics_token: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod config;
 pub mod demo;
 mod error;
 mod extract;
+mod metrics;
 mod pages;
 mod passwords;
 mod problems;
@@ -18,4 +19,5 @@ pub mod safety;
 
 pub use app::{AppState, router, serve, serve_on};
 pub use config::ServerConfig;
+pub use metrics::metrics_allowed;
 pub use passwords::hash_password;

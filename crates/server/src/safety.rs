@@ -145,15 +145,18 @@ pub async fn check_patient(
     patient: &Patient,
     trigger: &AuditEntry,
 ) -> Result<Vec<AlertChange>, StoreError> {
+    let started = std::time::Instant::now();
     let facts = patient_facts(state, patient, Timestamp::now()).await?;
     let findings: Vec<NewAlert> = safety::evaluate_state(&facts)
         .iter()
         .map(new_alert)
         .collect();
-    state
+    let changes = state
         .store
         .record_findings(patient.organization_id, patient.id, &findings, trigger)
-        .await
+        .await;
+    metrics::histogram!(crate::metrics::RULE_RUN).record(started.elapsed().as_secs_f64());
+    changes
 }
 
 /// Runs the state rules after a write by `user`, before its response is sent. Returns
@@ -295,13 +298,30 @@ pub async fn check_all_patients(state: &AppState) -> Result<CheckSummary, StoreE
     Ok(summary)
 }
 
+/// Exposes a pass on `/metrics`: its length, when it last finished, whom it checked.
+fn record_pass(pass: &Result<CheckSummary, StoreError>, took: std::time::Duration) {
+    use crate::metrics::{
+        SCHEDULER_LAST_RUN, SCHEDULER_PATIENTS_CHECKED, SCHEDULER_PATIENTS_UNREADABLE,
+        SCHEDULER_RUN,
+    };
+    metrics::histogram!(SCHEDULER_RUN).record(took.as_secs_f64());
+    if let Ok(summary) = pass {
+        metrics::gauge!(SCHEDULER_LAST_RUN).set(Timestamp::now().as_millisecond() as f64 / 1000.0);
+        metrics::counter!(SCHEDULER_PATIENTS_CHECKED).increment(summary.checked as u64);
+        metrics::counter!(SCHEDULER_PATIENTS_UNREADABLE).increment(summary.unreadable as u64);
+    }
+}
+
 /// Runs the time-based rules at start-up and then every `interval`.
 pub async fn check_periodically(state: AppState, interval: std::time::Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match check_all_patients(&state).await {
+        let started = std::time::Instant::now();
+        let pass = check_all_patients(&state).await;
+        record_pass(&pass, started.elapsed());
+        match pass {
             Ok(summary) if summary.unreadable > 0 => tracing::warn!(
                 checked = summary.checked,
                 unreadable = summary.unreadable,

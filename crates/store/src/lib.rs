@@ -185,6 +185,13 @@ pub struct PoolOptions {
     pub max_connections: u32,
 }
 
+/// A moment's view of the connection pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+}
+
 impl Default for PoolOptions {
     fn default() -> Self {
         Self {
@@ -273,6 +280,20 @@ impl Store {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
+    }
+
+    /// Connections the pool holds now, and how many of them are idle (for `/metrics`).
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.backend {
+            Backend::Sqlite(pool) => PoolStats {
+                size: pool.size(),
+                idle: pool.num_idle(),
+            },
+            Backend::Postgres(pool) => PoolStats {
+                size: pool.size(),
+                idle: pool.num_idle(),
+            },
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {

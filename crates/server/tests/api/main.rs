@@ -15,6 +15,7 @@ mod dose_amounts;
 mod doses;
 mod forwarded_for;
 mod medications_pages;
+mod metrics;
 mod pages;
 mod patients;
 mod product_privacy;

@@ -335,10 +335,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 
 async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let store = args.database.open().await?;
+    let app = speciosa_app::App::with_store(store, speciosa_app::AppSettings::default())
+        .context("loading the bundled clinical data")?;
     if args.demo {
-        let seeded = demo::seed(&store)
-            .await
-            .context("seeding the demo clinic")?;
+        let seeded = demo::seed(&app).await.context("seeding the demo clinic")?;
         print_demo_logins(seeded);
     }
     let config = ServerConfig {
@@ -363,7 +363,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         args.listen,
         args.database.location().describe()
     );
-    speciosa_server::serve(store, config)
+    speciosa_server::serve(app, config)
         .await
         .with_context(|| format!("serving on {}", args.listen))?;
     Ok(ExitCode::SUCCESS)

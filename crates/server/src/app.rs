@@ -11,9 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::SignedDuration;
-use speciosa_core::checkin::{CheckInDefaults, CrisisDirectory};
-use speciosa_core::instrument::Instruments;
-use speciosa_core::quality::QualityStandards;
+use speciosa_app::{App, AppSettings};
 use speciosa_store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -35,16 +33,11 @@ const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), browsing-topics
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases: the only way to the data.
+    pub app: App,
+    /// The store, while handlers move onto use cases.
     pub store: Store,
     pub config: Arc<ServerConfig>,
-    /// Product-quality limits from `data/product-quality.toml`, checked at start-up.
-    pub standards: Arc<QualityStandards>,
-    /// The instruments in `data/instruments/`, checked at start-up.
-    pub instruments: Arc<Instruments>,
-    /// The default check-in rhythm (`data/check-in.toml`).
-    pub checkin_defaults: Arc<CheckInDefaults>,
-    /// Crisis contacts by country (`data/crisis-resources.toml`).
-    pub crisis: Arc<CrisisDirectory>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -213,32 +206,29 @@ async fn page_for_panics(request: Request, next: Next) -> Response {
 }
 
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
-pub async fn serve(store: Store, config: ServerConfig) -> std::io::Result<()> {
+pub async fn serve(app: App, config: ServerConfig) -> std::io::Result<()> {
     let listener = TcpListener::bind(config.listen).await?;
-    serve_on(listener, store, config).await
+    serve_on(listener, app, config).await
 }
 
 /// As [`serve`], on a listener the caller bound (tests bind port 0).
 pub async fn serve_on(
     listener: TcpListener,
-    store: Store,
+    app: App,
     config: ServerConfig,
 ) -> std::io::Result<()> {
-    let standards = QualityStandards::bundled().map_err(std::io::Error::other)?;
-    let instruments = Instruments::bundled().map_err(std::io::Error::other)?;
-    let checkin_defaults = CheckInDefaults::bundled().map_err(std::io::Error::other)?;
-    let crisis = CrisisDirectory::bundled().map_err(std::io::Error::other)?;
+    let app = app.with_settings(AppSettings {
+        bedtime_window: config.bedtime_window,
+    });
+    let store = app.store_during_migration().clone();
     let sweeper = tokio::spawn(sweep_periodically(store.clone()));
     let state = AppState {
+        app: app.clone(),
         store: store.clone(),
         config: Arc::new(config),
-        standards: Arc::new(standards),
-        instruments: Arc::new(instruments),
-        checkin_defaults: Arc::new(checkin_defaults),
-        crisis: Arc::new(crisis),
     };
-    let safety_checker = tokio::spawn(crate::safety::check_periodically(
-        state.clone(),
+    let safety_checker = tokio::spawn(speciosa_app::safety::check_periodically(
+        app.clone(),
         state.config.safety_check_interval,
     ));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -14,7 +14,7 @@ use speciosa_store::{
 };
 
 use crate::app::AppState;
-use crate::passwords;
+use speciosa_app::passwords;
 
 pub const SESSION_COOKIE: &str = "speciosa_session";
 /// The name over HTTPS. Browsers accept a `__Host-` cookie only with `Secure`,

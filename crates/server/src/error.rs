@@ -107,6 +107,29 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<speciosa_app::AppError> for ApiError {
+    fn from(error: speciosa_app::AppError) -> Self {
+        use speciosa_app::AppError;
+        match error {
+            AppError::Invalid(errors) => errors.into(),
+            AppError::Forbidden(detail) => ApiError::forbidden(detail),
+            AppError::NotFound(what) => ApiError::not_found(what),
+            AppError::Conflict(detail) => ApiError::new(problems::CONFLICT, detail),
+            AppError::Unavailable(cause) => {
+                log_chain("database unavailable", &cause);
+                ApiError::new(
+                    problems::UNAVAILABLE,
+                    "the database cannot be reached; try again shortly",
+                )
+            }
+            AppError::Internal(cause) => {
+                log_chain("internal failure", &cause);
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 /// Logs an error with every cause, since the `Display` of the top alone rarely says enough.
 pub fn log_chain(context: &str, error: &dyn std::error::Error) {
     let mut chain = error.to_string();

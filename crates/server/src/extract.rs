@@ -10,8 +10,8 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use serde::de::DeserializeOwned;
-use speciosa_core::audit::{AuditEntry, Outcome};
-use speciosa_core::ids::PatientId;
+
+use speciosa_app::Caller;
 use speciosa_core::policy::Actor;
 use speciosa_core::{FieldError, FieldErrors};
 use speciosa_store::SessionRecord;
@@ -95,8 +95,8 @@ fn forwarded_ip(entry: &str) -> Option<IpAddr> {
 #[derive(Clone, Debug)]
 pub struct Authenticated {
     pub session: SessionRecord,
-    pub actor: Actor,
-    pub client_addr: String,
+    /// Who acts and from where: what every use case is given.
+    pub caller: Caller,
     /// For clinicians on pages: open urgent alerts across their patients, shown on
     /// every page they see.
     pub open_urgent_alerts: Option<i64>,
@@ -112,33 +112,17 @@ impl Authenticated {
         };
         Self {
             session,
-            actor,
-            client_addr,
+            caller: Caller::new(actor, client_addr),
             open_urgent_alerts: None,
         }
     }
+}
 
-    /// An audit entry for something this user did.
-    pub fn audit(
-        &self,
-        action: &str,
-        resource_type: &str,
-        resource_id: Option<String>,
-        patient_id: Option<PatientId>,
-        outcome: Outcome,
-    ) -> AuditEntry {
-        AuditEntry {
-            actor_user_id: Some(self.actor.user_id),
-            actor_role: Some(self.actor.role),
-            organization_id: Some(self.actor.organization_id),
-            action: action.to_owned(),
-            resource_type: resource_type.to_owned(),
-            resource_id,
-            patient_id,
-            outcome,
-            client_addr: Some(self.client_addr.clone()),
-            detail: None,
-        }
+/// Use cases take the caller; a handler passes its `&Authenticated` as it is.
+impl std::ops::Deref for Authenticated {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
     }
 }
 

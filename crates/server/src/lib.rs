@@ -8,16 +8,14 @@ mod api;
 mod app;
 mod auth;
 mod config;
-pub mod demo;
 mod error;
 mod extract;
 mod metrics;
 mod pages;
-mod passwords;
 mod problems;
-pub mod safety;
 
 pub use app::{AppState, router, serve, serve_on};
 pub use config::ServerConfig;
 pub use metrics::metrics_allowed;
-pub use passwords::hash_password;
+pub use speciosa_app::passwords::hash_password;
+pub use speciosa_app::{App, AppSettings, demo};

@@ -17,11 +17,10 @@ use subtle::ConstantTimeEq;
 use crate::app::AppState;
 
 pub const REQUEST_DURATION: &str = "speciosa_http_request_duration_seconds";
-pub const RULE_RUN: &str = "speciosa_safety_rule_run_seconds";
-pub const SCHEDULER_RUN: &str = "speciosa_scheduler_run_seconds";
-pub const SCHEDULER_LAST_RUN: &str = "speciosa_scheduler_last_run_timestamp_seconds";
-pub const SCHEDULER_PATIENTS_CHECKED: &str = "speciosa_scheduler_patients_checked_total";
-pub const SCHEDULER_PATIENTS_UNREADABLE: &str = "speciosa_scheduler_patients_unreadable_total";
+use speciosa_app::safety::{
+    RULE_RUN, SCHEDULER_LAST_RUN, SCHEDULER_PATIENTS_CHECKED, SCHEDULER_PATIENTS_UNREADABLE,
+    SCHEDULER_RUN,
+};
 const POOL_CONNECTIONS: &str = "speciosa_db_pool_connections";
 const POOL_IDLE: &str = "speciosa_db_pool_idle_connections";
 

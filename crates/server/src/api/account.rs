@@ -19,7 +19,8 @@ use crate::app::AppState;
 use crate::auth::{self, PasswordCheckError};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiUser, Authenticated};
-use crate::{passwords, problems};
+use crate::problems;
+use speciosa_app::passwords;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

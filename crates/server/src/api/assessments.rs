@@ -156,7 +156,7 @@ pub async fn list_instruments(
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<InstrumentView>>, ApiError> {
     let mut views = Vec::new();
-    for instrument in state.instruments.all() {
+    for instrument in state.app.knowledge().instruments.all() {
         let effective =
             effective_instrument(&state, user.actor.organization_id, &instrument.code).await?;
         views.extend(effective.as_ref().map(InstrumentView::from));
@@ -184,7 +184,7 @@ pub async fn effective_instrument(
     organization: speciosa_core::ids::OrganizationId,
     code: &str,
 ) -> Result<Option<Instrument>, ApiError> {
-    let Some(shipped) = state.instruments.get(code) else {
+    let Some(shipped) = state.app.knowledge().instruments.get(code) else {
         return Ok(None);
     };
     if !shipped.bands_configurable {
@@ -240,6 +240,8 @@ pub async fn set_bands(
     )
     .await?;
     let shipped = state
+        .app
+        .knowledge()
         .instruments
         .get(&code)
         .ok_or_else(|| ApiError::not_found("instrument"))?;
@@ -331,6 +333,8 @@ pub struct AssessmentView {
 impl AssessmentView {
     pub fn new(state: &AppState, assessment: &Assessment, alerts: &[Alert]) -> Self {
         let band_label = state
+            .app
+            .knowledge()
             .instruments
             .get(&assessment.instrument)
             .and_then(|i| {
@@ -484,7 +488,7 @@ pub async fn submit_assessment(
         };
         safety::evaluate_submission(instrument, &fact)
             .iter()
-            .map(crate::safety::new_alert)
+            .map(speciosa_app::safety::new_alert)
             .collect::<Vec<_>>()
     };
     let (assessment, mut raised) = state
@@ -502,7 +506,7 @@ pub async fn submit_assessment(
         })
         .await?;
     // State rules that read this answer among others (COWS, SOWS, AUDIT-C) run now too.
-    raised.extend(crate::safety::after_write(state, user, &patient).await);
+    raised.extend(speciosa_app::safety::after_write(&state.app, user, &patient).await);
     Ok((assessment, raised))
 }
 
@@ -559,7 +563,7 @@ pub async fn read_history(
 ) -> Result<Vec<Assessment>, ApiError> {
     access::patient(state, user, id, PatientAction::Read, "assessment.list").await?;
     if let Some(code) = instrument
-        && state.instruments.get(code).is_none()
+        && state.app.knowledge().instruments.get(code).is_none()
     {
         return Err(FieldErrors::single(
             "instrument",

@@ -47,6 +47,8 @@ pub async fn due_today(
     let zone = patient.details.time_zone.to_zone();
     let today = Timestamp::now().to_zoned_datetime(zone.clone()).date();
     let items = state
+        .app
+        .knowledge()
         .instruments
         .all()
         .iter()
@@ -54,7 +56,13 @@ pub async fn due_today(
             let frequency = overrides
                 .get(&instrument.code)
                 .and_then(|f| f.parse().ok())
-                .unwrap_or_else(|| state.checkin_defaults.frequency(&instrument.code));
+                .unwrap_or_else(|| {
+                    state
+                        .app
+                        .knowledge()
+                        .checkin_defaults
+                        .frequency(&instrument.code)
+                });
             let last_completed = last.get(&instrument.code).copied();
             DueItem {
                 instrument: instrument.code.clone(),
@@ -129,7 +137,7 @@ pub async fn set_schedule(
     let mut checked = BTreeMap::new();
     for (instrument, frequency) in frequencies {
         let field = format!("frequencies.{instrument}");
-        if state.instruments.get(instrument).is_none() {
+        if state.app.knowledge().instruments.get(instrument).is_none() {
             errors.push(
                 field,
                 format!("{instrument:?} is not an instrument Speciosa knows"),
@@ -172,5 +180,5 @@ pub fn crisis_resources<'a>(
         .jurisdiction
         .as_ref()
         .map(|j| j.country.as_str());
-    state.crisis.for_country(country)
+    state.app.knowledge().crisis.for_country(country)
 }

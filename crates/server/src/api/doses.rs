@@ -234,7 +234,7 @@ fn build_dose(
         &material,
         product.details.form,
         batch.assay.as_ref(),
-        &state.standards,
+        &state.app.knowledge().standards,
     );
     let local_time = entry.taken_at.to_zoned_datetime(zone_name.to_zone()).time();
     let bedtime = dose::is_bedtime_dose(
@@ -461,7 +461,7 @@ pub async fn log_dose(
         .await?;
     match inserted {
         DoseInsert::Created(dose) => {
-            crate::safety::after_write(state, user, &patient).await;
+            speciosa_app::safety::after_write(&state.app, user, &patient).await;
             Ok((StatusCode::CREATED, dose))
         }
         DoseInsert::Replayed(dose) => {
@@ -765,7 +765,7 @@ pub async fn correct_dose(
         .store
         .correct_dose(dose_id, &corrected, &reason, entry)
         .await?;
-    crate::safety::after_write(state, user, &patient).await;
+    speciosa_app::safety::after_write(&state.app, user, &patient).await;
     Ok(dose)
 }
 
@@ -803,7 +803,7 @@ pub async fn delete_dose(
     entry.detail = Some(format!("reason: {reason}"));
     let dose = state.store.delete_dose(dose_id, &reason, entry).await?;
     // Removing a dose can end a condition but never closes an alert: only a person does.
-    crate::safety::after_write(state, user, &patient).await;
+    speciosa_app::safety::after_write(&state.app, user, &patient).await;
     Ok(dose)
 }
 
@@ -1076,7 +1076,7 @@ pub async fn import_doses(
             }
         }
         if imported > 0 {
-            crate::safety::after_write(state, user, &patient).await;
+            speciosa_app::safety::after_write(&state.app, user, &patient).await;
         }
     }
     let mut entry = user.audit("dose.import", "dose", None, Some(id), Outcome::Success);
@@ -1159,7 +1159,13 @@ pub async fn batch_safety(
         let max_grams_per_day = days.values().copied().fold(0.0, f64::max);
         let mut flags = crate::api::products::batch_flags(state, &product, &batch);
         if let Some(assay) = &batch.assay {
-            flags.extend(state.standards.heavy_metal_flags(assay, max_grams_per_day));
+            flags.extend(
+                state
+                    .app
+                    .knowledge()
+                    .standards
+                    .heavy_metal_flags(assay, max_grams_per_day),
+            );
         }
         flags.sort_by_key(|f| std::cmp::Reverse(f.severity));
         views.push(BatchSafetyView {

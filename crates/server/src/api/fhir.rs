@@ -145,6 +145,8 @@ pub async fn assessment_fhir(
         .filter(|a| a.patient_id == id)
         .ok_or_else(|| ApiError::not_found("assessment"))?;
     let instrument = state
+        .app
+        .knowledge()
         .instruments
         .get(&assessment.instrument)
         .ok_or_else(|| ApiError::not_found("instrument"))?;

@@ -214,7 +214,7 @@ pub async fn add_medication(
             },
         )
         .await?;
-    let alerts = crate::safety::after_write(state, user, &patient).await;
+    let alerts = speciosa_app::safety::after_write(&state.app, user, &patient).await;
     Ok(MedicationSaved {
         patient,
         medication,
@@ -275,7 +275,7 @@ pub async fn change_medication(
             ),
         )
         .await?;
-    let alerts = crate::safety::after_write(state, user, &patient).await;
+    let alerts = speciosa_app::safety::after_write(&state.app, user, &patient).await;
     Ok(MedicationSaved {
         patient,
         medication,
@@ -370,7 +370,7 @@ pub async fn remove_medication(
         .store
         .remove_medication(medication_id, reason, user.actor.user_id, audit)
         .await?;
-    let alerts = crate::safety::after_write(state, user, &patient).await;
+    let alerts = speciosa_app::safety::after_write(&state.app, user, &patient).await;
     Ok(MedicationSaved {
         patient,
         medication,

@@ -21,7 +21,7 @@ use crate::api::users::{UserView, parse_account};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiUser, Authenticated};
-use crate::passwords;
+use speciosa_app::passwords;
 
 /// A patient's details as sent by a client. Only the first three are required.
 #[derive(Deserialize, ToSchema, Default)]
@@ -235,7 +235,7 @@ pub async fn visible_patients(
             .into_iter()
             .filter_map(|read| {
                 read.map_err(|unreadable| {
-                    crate::safety::log_unreadable(
+                    speciosa_app::safety::log_unreadable(
                         "listing patients",
                         unreadable.id,
                         &unreadable.error,
@@ -337,7 +337,7 @@ pub async fn update_patient(
         )
         .await?;
     // A newly recorded pregnancy changes what the rules see.
-    crate::safety::after_write(state, user, &patient).await;
+    speciosa_app::safety::after_write(&state.app, user, &patient).await;
     Ok(patient)
 }
 

@@ -283,7 +283,7 @@ impl BatchView {
 
 pub fn batch_flags(state: &AppState, product: &Product, batch: &Batch) -> Vec<QualityFlag> {
     let facts = product.details.facts();
-    state.standards.batch_flags(&BatchFacts {
+    state.app.knowledge().standards.batch_flags(&BatchFacts {
         product: &facts,
         assay: batch.assay.as_ref(),
         recalled: batch.recalled,
@@ -743,7 +743,7 @@ pub async fn edit_batch(
             ),
         )
         .await?;
-    crate::safety::after_batch_change(state, id).await;
+    speciosa_app::safety::after_batch_change(&state.app, id).await;
     Ok((product, batch))
 }
 
@@ -819,7 +819,7 @@ pub async fn patch_batch(
             ),
         )
         .await?;
-    crate::safety::after_batch_change(&state, id).await;
+    speciosa_app::safety::after_batch_change(&state.app, id).await;
     let (product, _) = visible_batch(&state, &user, id).await?;
     Ok(Json(BatchView::new(&state, &product, &batch)))
 }

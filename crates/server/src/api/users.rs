@@ -19,7 +19,7 @@ use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
-use crate::passwords;
+use speciosa_app::passwords;
 
 #[derive(Serialize, ToSchema)]
 pub struct UserView {

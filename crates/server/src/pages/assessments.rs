@@ -442,6 +442,8 @@ fn instrument_links(
     patient: PatientId,
 ) -> Vec<InstrumentLink> {
     state
+        .app
+        .knowledge()
         .instruments
         .all()
         .iter()
@@ -493,7 +495,7 @@ pub async fn new_form(
     let code = query.map(|q| q.0.instrument).unwrap_or_default();
     let (patient, _) = read_patient(&state, &user, id).await?;
     let code = code.trim();
-    let instrument = state.instruments.get(code);
+    let instrument = state.app.knowledge().instruments.get(code);
     if let Some(instrument) = instrument
         && instrument.rater == Rater::Clinician
     {
@@ -533,6 +535,8 @@ pub async fn create(
     let id = patient_id(&id)?;
     let PageForm { user, form, pairs } = submitted;
     let instrument = state
+        .app
+        .knowledge()
         .instruments
         .get(form.instrument.trim())
         .ok_or_else(|| ApiError::not_found("instrument"))?;
@@ -856,6 +860,8 @@ pub async fn history(
     let all = read_history(&state, &user, id, None).await?;
     let selected = params.instrument.trim().to_owned();
     let filter: Vec<(String, String)> = state
+        .app
+        .knowledge()
         .instruments
         .all()
         .iter()
@@ -863,6 +869,8 @@ pub async fn history(
         .map(|i| (i.code.clone(), i.short_name.clone()))
         .collect();
     let sections = state
+        .app
+        .knowledge()
         .instruments
         .all()
         .iter()
@@ -880,7 +888,7 @@ pub async fn history(
         .iter()
         .find(|a| !params.saved.is_empty() && a.id.to_string() == params.saved.trim())
         .and_then(|a| {
-            let instrument = state.instruments.get(&a.instrument)?;
+            let instrument = state.app.knowledge().instruments.get(&a.instrument)?;
             Some(SavedResult {
                 short_name: instrument.short_name.clone(),
                 total: a.total.map(|t| {
@@ -980,6 +988,8 @@ async fn cows_page(
     )
     .await?;
     let instrument = state
+        .app
+        .knowledge()
         .instruments
         .get("cows")
         .ok_or_else(|| ApiError::not_found("instrument"))?;
@@ -1106,6 +1116,8 @@ pub async fn cows_submit(
     )
     .await?;
     let instrument = state
+        .app
+        .knowledge()
         .instruments
         .get("cows")
         .ok_or_else(|| ApiError::not_found("instrument"))?;

@@ -50,6 +50,8 @@ fn checkin_position(state: &AppState, code: &str) -> usize {
         .unwrap_or_else(|| {
             CHECKIN_ORDER.len()
                 + state
+                    .app
+                    .knowledge()
                     .instruments
                     .all()
                     .iter()
@@ -65,6 +67,8 @@ pub fn due_codes(state: &AppState, due: &[DueItem]) -> Vec<String> {
         .filter(|d| d.due)
         .filter(|d| {
             state
+                .app
+                .knowledge()
                 .instruments
                 .get(&d.instrument)
                 .is_some_and(|i| i.rater == Rater::Patient)
@@ -157,6 +161,8 @@ impl CheckinPage {
 
 fn optional_links(state: &AppState, patient: &Patient) -> Vec<OptionalLink> {
     state
+        .app
+        .knowledge()
         .instruments
         .all()
         .iter()
@@ -192,6 +198,8 @@ pub fn done_codes(state: &AppState, patient: &Patient, due: &[DueItem]) -> Vec<S
         })
         .filter(|d| {
             state
+                .app
+                .knowledge()
                 .instruments
                 .get(&d.instrument)
                 .is_some_and(|i| i.rater == Rater::Patient)
@@ -210,13 +218,18 @@ pub fn done_codes(state: &AppState, patient: &Patient, due: &[DueItem]) -> Vec<S
 
 /// The length of the sections `codes` name, in words.
 pub fn length_text(state: &AppState, codes: &[String]) -> String {
-    CheckinLength::of(codes.iter().filter_map(|c| state.instruments.get(c))).describe()
+    CheckinLength::of(
+        codes
+            .iter()
+            .filter_map(|c| state.app.knowledge().instruments.get(c)),
+    )
+    .describe()
 }
 
 fn short_names(state: &AppState, codes: &[String]) -> Vec<String> {
     codes
         .iter()
-        .filter_map(|c| state.instruments.get(c))
+        .filter_map(|c| state.app.knowledge().instruments.get(c))
         .map(|i| i.short_name.clone())
         .collect()
 }
@@ -257,7 +270,7 @@ pub async fn form(
     let codes = due_codes(&state, &due);
     let forms = codes
         .iter()
-        .filter_map(|code| state.instruments.get(code))
+        .filter_map(|code| state.app.knowledge().instruments.get(code))
         .map(|i| instrument_form(i, &BTreeMap::new(), None))
         .collect();
     // `?saved=` after saving a section names what was saved; only known names are shown.
@@ -333,6 +346,8 @@ pub async fn submit(
         .map(|(_, code)| code.trim().to_owned())
         .filter(|code| {
             state
+                .app
+                .knowledge()
                 .instruments
                 .get(code)
                 .is_some_and(|i| i.rater == Rater::Patient)
@@ -352,7 +367,7 @@ pub async fn submit(
     let mut unsaved_safety = false;
     let mut kept_answers = false;
     for code in &codes {
-        let Some(instrument) = state.instruments.get(code) else {
+        let Some(instrument) = state.app.knowledge().instruments.get(code) else {
             continue;
         };
         let section = Section {
@@ -493,7 +508,7 @@ pub struct ScheduleRow {
 pub fn schedule_rows(state: &AppState, due: &[DueItem], clock: &Clock) -> Vec<ScheduleRow> {
     due.iter()
         .filter_map(|d| {
-            let instrument = state.instruments.get(&d.instrument)?;
+            let instrument = state.app.knowledge().instruments.get(&d.instrument)?;
             Some(ScheduleRow {
                 code: d.instrument.clone(),
                 name: instrument.short_name.clone(),

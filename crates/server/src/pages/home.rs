@@ -234,7 +234,7 @@ pub async fn show(
     let names = |codes: &[String]| -> Vec<String> {
         codes
             .iter()
-            .filter_map(|code| state.instruments.get(code))
+            .filter_map(|code| state.app.knowledge().instruments.get(code))
             .map(|i| i.short_name.clone())
             .collect()
     };
@@ -246,6 +246,8 @@ pub async fn show(
             .iter()
             .filter(|a| {
                 state
+                    .app
+                    .knowledge()
                     .instruments
                     .get(&a.instrument)
                     .is_some_and(|i| i.rater == Rater::Patient)

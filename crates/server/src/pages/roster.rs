@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{Authenticated, PageUser};
 use crate::pages::{Nav, mg_per_day_text, render, require_role};
-use crate::safety::log_unreadable;
+use speciosa_app::safety::log_unreadable;
 
 const WEEK: SignedDuration = SignedDuration::from_hours(7 * 24);
 
@@ -237,7 +237,7 @@ async fn row(
         .iter()
         .filter_map(|code| {
             let latest = assessments.iter().rev().find(|a| a.instrument == *code)?;
-            let instrument = state.instruments.get(code)?;
+            let instrument = state.app.knowledge().instruments.get(code)?;
             let band = latest.band.as_deref()?;
             let label = instrument
                 .bands

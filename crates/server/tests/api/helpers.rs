@@ -104,7 +104,12 @@ impl TestApp {
             listen: listener.local_addr().expect("local address"),
             ..config
         };
-        tokio::spawn(speciosa_server::serve_on(listener, store.clone(), config));
+        let app = speciosa_server::App::with_store(
+            store.clone(),
+            speciosa_server::AppSettings::default(),
+        )
+        .expect("bundled data loads");
+        tokio::spawn(speciosa_server::serve_on(listener, app, config));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -247,6 +247,8 @@ pub(super) fn latest_results(
     zone: &TimeZone,
 ) -> Vec<Latest> {
     state
+        .app
+        .knowledge()
         .instruments
         .all()
         .iter()

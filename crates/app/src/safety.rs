@@ -14,7 +14,14 @@ use speciosa_core::safety::{
 };
 use speciosa_store::{AlertChange, NewAlert, Patient, StoreError};
 
-use crate::app::AppState;
+use crate::{App, Caller};
+
+/// Metric names this module records (described and bucketed by the server's exporter).
+pub const RULE_RUN: &str = "speciosa_safety_rule_run_seconds";
+pub const SCHEDULER_RUN: &str = "speciosa_scheduler_run_seconds";
+pub const SCHEDULER_LAST_RUN: &str = "speciosa_scheduler_last_run_timestamp_seconds";
+pub const SCHEDULER_PATIENTS_CHECKED: &str = "speciosa_scheduler_patients_checked_total";
+pub const SCHEDULER_PATIENTS_UNREADABLE: &str = "speciosa_scheduler_patients_unreadable_total";
 
 /// How far back the rules read doses: two weeks compared with the two before.
 const DOSE_HISTORY: SignedDuration = SignedDuration::from_hours(28 * 24);
@@ -36,11 +43,11 @@ pub fn new_alert(finding: &Finding) -> NewAlert {
 
 /// Gathers what the rules read about one patient.
 pub async fn patient_facts(
-    state: &AppState,
+    app: &App,
     patient: &Patient,
     now: Timestamp,
 ) -> Result<PatientFacts, StoreError> {
-    let store = &state.store;
+    let store = &app.store;
     let doses = store
         .list_doses(
             patient.id,
@@ -86,10 +93,10 @@ pub async fn patient_facts(
         let Some(product) = store.get_product(batch.product_id).await? else {
             continue;
         };
-        let mut flags = crate::api::products::batch_flags(state, &product, &batch);
+        let mut flags = crate::products::batch_flags(app, &product, &batch);
         if let Some(assay) = &batch.assay {
             let heaviest = days.values().copied().fold(0.0, f64::max);
-            flags.extend(state.standards.heavy_metal_flags(assay, heaviest));
+            flags.extend(app.knowledge.standards.heavy_metal_flags(assay, heaviest));
         }
         batch_concerns.push(BatchConcern {
             batch_id,
@@ -141,21 +148,21 @@ pub async fn patient_facts(
 /// Runs the state rules for one patient and records what they found. `trigger` is the
 /// audit event prototype: the user whose write prompted the run, or the scheduler.
 pub async fn check_patient(
-    state: &AppState,
+    app: &App,
     patient: &Patient,
     trigger: &AuditEntry,
 ) -> Result<Vec<AlertChange>, StoreError> {
     let started = std::time::Instant::now();
-    let facts = patient_facts(state, patient, Timestamp::now()).await?;
+    let facts = patient_facts(app, patient, Timestamp::now()).await?;
     let findings: Vec<NewAlert> = safety::evaluate_state(&facts)
         .iter()
         .map(new_alert)
         .collect();
-    let changes = state
+    let changes = app
         .store
         .record_findings(patient.organization_id, patient.id, &findings, trigger)
         .await;
-    metrics::histogram!(crate::metrics::RULE_RUN).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(RULE_RUN).record(started.elapsed().as_secs_f64());
     changes
 }
 
@@ -164,21 +171,21 @@ pub async fn check_patient(
 /// write (it is already committed); it is logged, and the scheduled check, which
 /// re-runs every rule for every patient, records the finding on its next pass.
 pub async fn after_write(
-    state: &AppState,
-    user: &crate::extract::Authenticated,
+    app: &App,
+    caller: &Caller,
     patient: &Patient,
 ) -> Vec<speciosa_store::Alert> {
-    let trigger = user.audit(
+    let trigger = caller.audit(
         "alert.check",
         "alert",
         None,
         Some(patient.id),
         Outcome::Success,
     );
-    let changes = match check_patient(state, patient, &trigger).await {
+    let changes = match check_patient(app, patient, &trigger).await {
         Ok(changes) => changes,
         Err(error) => {
-            crate::error::log_chain("checking safety rules after a write", &error);
+            crate::log_chain("checking safety rules after a write", &error);
             return Vec::new();
         }
     };
@@ -187,7 +194,7 @@ pub async fn after_write(
         if matches!(change, AlertChange::Unchanged(_)) {
             continue;
         }
-        if let Ok(Some(alert)) = state.store.get_alert(change.alert_id()).await {
+        if let Ok(Some(alert)) = app.store.get_alert(change.alert_id()).await {
             alerts.push(alert);
         }
     }
@@ -198,23 +205,23 @@ pub async fn after_write(
 /// (a recall, a new certificate), so a product-quality alert does not wait for the
 /// schedule. The changes are recorded as the system's, naming the batch: the person
 /// editing the catalogue may not be on those patients' care teams.
-pub async fn after_batch_change(state: &AppState, batch: BatchId) {
+pub async fn after_batch_change(app: &App, batch: BatchId) {
     let since = Timestamp::now() - safety::KRATOM_IN_USE_WINDOW;
-    let patients = match state.store.patients_dosing_batch_since(batch, since).await {
+    let patients = match app.store.patients_dosing_batch_since(batch, since).await {
         Ok(patients) => patients,
         Err(error) => {
-            crate::error::log_chain("finding the patients a batch change concerns", &error);
+            crate::log_chain("finding the patients a batch change concerns", &error);
             return;
         }
     };
     for id in patients {
-        let Ok(Some(patient)) = state.store.get_patient(id).await else {
+        let Ok(Some(patient)) = app.store.get_patient(id).await else {
             continue;
         };
         let mut trigger = scheduler_entry(&patient);
         trigger.detail = Some(format!("rule check after batch {batch} changed"));
-        if let Err(error) = check_patient(state, &patient, &trigger).await {
-            crate::error::log_chain("checking safety rules after a batch change", &error);
+        if let Err(error) = check_patient(app, &patient, &trigger).await {
+            crate::log_chain("checking safety rules after a batch change", &error);
         }
     }
 }
@@ -259,15 +266,15 @@ pub fn log_unreadable(context: &str, patient: PatientId, error: &StoreError) {
 /// unreadable record or a defect that panics costs that patient's check only: it is
 /// logged and counted, and every other patient is still checked. Only an unreachable
 /// database ends the pass early.
-pub async fn check_all_patients(state: &AppState) -> Result<CheckSummary, StoreError> {
+pub async fn check_all_patients(app: &App) -> Result<CheckSummary, StoreError> {
     let mut summary = CheckSummary::default();
-    for (_, patient_id) in state.store.all_patient_ids().await? {
-        let task_state = state.clone();
+    for (_, patient_id) in app.store.all_patient_ids().await? {
+        let task_app = app.clone();
         let outcome = tokio::spawn(async move {
-            let Some(patient) = task_state.store.get_patient(patient_id).await? else {
+            let Some(patient) = task_app.store.get_patient(patient_id).await? else {
                 return Ok(None);
             };
-            check_patient(&task_state, &patient, &scheduler_entry(&patient))
+            check_patient(&task_app, &patient, &scheduler_entry(&patient))
                 .await
                 .map(Some)
         })
@@ -300,10 +307,6 @@ pub async fn check_all_patients(state: &AppState) -> Result<CheckSummary, StoreE
 
 /// Exposes a pass on `/metrics`: its length, when it last finished, whom it checked.
 fn record_pass(pass: &Result<CheckSummary, StoreError>, took: std::time::Duration) {
-    use crate::metrics::{
-        SCHEDULER_LAST_RUN, SCHEDULER_PATIENTS_CHECKED, SCHEDULER_PATIENTS_UNREADABLE,
-        SCHEDULER_RUN,
-    };
     metrics::histogram!(SCHEDULER_RUN).record(took.as_secs_f64());
     if let Ok(summary) = pass {
         metrics::gauge!(SCHEDULER_LAST_RUN).set(Timestamp::now().as_millisecond() as f64 / 1000.0);
@@ -313,13 +316,13 @@ fn record_pass(pass: &Result<CheckSummary, StoreError>, took: std::time::Duratio
 }
 
 /// Runs the time-based rules at start-up and then every `interval`.
-pub async fn check_periodically(state: AppState, interval: std::time::Duration) {
+pub async fn check_periodically(app: App, interval: std::time::Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         let started = std::time::Instant::now();
-        let pass = check_all_patients(&state).await;
+        let pass = check_all_patients(&app).await;
         record_pass(&pass, started.elapsed());
         match pass {
             Ok(summary) if summary.unreadable > 0 => tracing::warn!(
@@ -334,7 +337,7 @@ pub async fn check_periodically(state: AppState, interval: std::time::Duration) 
                 changed = summary.changed,
                 "scheduled safety check finished"
             ),
-            Err(error) => crate::error::log_chain("scheduled safety check", &error),
+            Err(error) => crate::log_chain("scheduled safety check", &error),
         }
     }
 }

@@ -195,7 +195,8 @@ fn seed_entry(
 }
 
 /// Seeds the demo clinic unless it already exists. Returns whether it seeded.
-pub async fn seed(store: &Store) -> Result<bool, DemoError> {
+pub async fn seed(app: &crate::App) -> Result<bool, DemoError> {
+    let store = &app.store;
     if store
         .find_organization_by_name(ORGANIZATION)
         .await?

@@ -1,0 +1,162 @@
+//! Speciosa's application layer: one module per family of use cases. Every function takes
+//! the acting [`Caller`] and validated domain input, authorizes through
+//! `speciosa_core::policy` ([`access`]), audits, writes through the store and runs the
+//! safety rules. The API, the pages and the CLI are adapters over this crate; none of
+//! them can reach the store, so none can skip authorization or audit.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use speciosa_core::checkin::{CheckInDefaults, CrisisDirectory};
+use speciosa_core::instrument::Instruments;
+use speciosa_core::quality::QualityStandards;
+use speciosa_store::Store;
+
+pub mod access;
+mod caller;
+pub mod demo;
+mod error;
+pub mod passwords;
+pub mod products;
+pub mod safety;
+
+pub use caller::Caller;
+pub use error::{AppError, log_chain};
+
+/// The records use cases return. Adapters render them; only this crate can fetch them.
+pub mod records {
+    pub use speciosa_store::{
+        Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,
+        InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,
+        SessionRecord, User,
+    };
+}
+
+/// Where the data lives and how many connections to hold (re-exported for the binaries).
+pub use speciosa_store::{DatabaseLocation, PoolOptions, PoolStats};
+
+/// Settings the use cases apply (the server's flags set them).
+#[derive(Clone, Debug)]
+pub struct AppSettings {
+    /// Doses taken this long before the patient's usual bedtime count as bedtime doses.
+    /// A clinic setting: no published cut-off exists.
+    pub bedtime_window: SignedDuration,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        Self {
+            bedtime_window: SignedDuration::from_mins(120),
+        }
+    }
+}
+
+/// The knowledge the rules read, from the cited files in `data/`, checked at start-up.
+#[derive(Debug)]
+pub struct Knowledge {
+    /// Product-quality limits from `data/product-quality.toml`.
+    pub standards: QualityStandards,
+    /// The instruments in `data/instruments/`.
+    pub instruments: Instruments,
+    /// The default check-in rhythm (`data/check-in.toml`).
+    pub checkin_defaults: CheckInDefaults,
+    /// Crisis contacts by country (`data/crisis-resources.toml`).
+    pub crisis: CrisisDirectory,
+}
+
+impl Knowledge {
+    pub fn bundled() -> Result<Self, KnowledgeError> {
+        Ok(Self {
+            standards: QualityStandards::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
+            instruments: Instruments::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
+            checkin_defaults: CheckInDefaults::bundled()
+                .map_err(|e| KnowledgeError(e.to_string()))?,
+            crisis: CrisisDirectory::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
+        })
+    }
+}
+
+/// A bundled data file failed its checks (a build defect, caught at start-up).
+#[derive(Debug, thiserror::Error)]
+#[error("bundled data is invalid: {0}")]
+pub struct KnowledgeError(String);
+
+/// Failing to open the application: the database or the bundled data.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] speciosa_store::StoreError),
+    #[error(transparent)]
+    Knowledge(#[from] KnowledgeError),
+}
+
+/// The application: storage (private to this crate), the cited knowledge and settings.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) store: Store,
+    pub(crate) knowledge: Arc<Knowledge>,
+    pub(crate) settings: Arc<AppSettings>,
+}
+
+impl App {
+    /// Opens (creating if needed) the database, brings its schema up to date and loads
+    /// the bundled knowledge.
+    pub async fn open(
+        location: &DatabaseLocation,
+        options: &PoolOptions,
+        settings: AppSettings,
+    ) -> Result<Self, OpenError> {
+        let store = Store::open(location, options).await?;
+        Self::with_store(store, settings)
+    }
+
+    /// An application over an already opened store (transitional, as below).
+    #[doc(hidden)]
+    pub fn with_store(store: Store, settings: AppSettings) -> Result<Self, OpenError> {
+        Ok(Self {
+            store,
+            knowledge: Arc::new(Knowledge::bundled()?),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The store, while the adapters move onto use cases. Removed once they have.
+    #[doc(hidden)]
+    pub fn store_during_migration(&self) -> &Store {
+        &self.store
+    }
+
+    /// The same application with other settings (the server's flags).
+    pub fn with_settings(mut self, settings: AppSettings) -> Self {
+        self.settings = Arc::new(settings);
+        self
+    }
+
+    pub fn knowledge(&self) -> &Knowledge {
+        &self.knowledge
+    }
+
+    pub fn settings(&self) -> &AppSettings {
+        &self.settings
+    }
+
+    /// Can the database be reached right now (for `/readyz`)?
+    pub async fn ready(&self) -> Result<(), AppError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Connections the pool holds now and how many are idle (for `/metrics`).
+    pub fn pool_stats(&self) -> PoolStats {
+        self.store.pool_stats()
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.store.backend_name()
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}

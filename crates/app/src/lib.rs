@@ -18,6 +18,7 @@ mod caller;
 pub mod demo;
 mod error;
 pub mod passwords;
+pub mod patients;
 pub mod products;
 pub mod safety;
 

@@ -264,36 +264,11 @@ pub async fn get_one(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<PatientView>, ApiError> {
-    let (patient, team) = read_patient(&state, &user, id).await?;
+    let (patient, team) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     Ok(Json(PatientView::new(&patient, Some(&team))))
 }
 
 /// One patient and their care team, with the read audited; shared with the pages.
-pub async fn read_patient(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-) -> Result<(Patient, Vec<CareTeamMember>), ApiError> {
-    access::patient(state, user, id, PatientAction::Read, "patient.read").await?;
-    let patient = state
-        .store
-        .get_patient(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient"))?;
-    let team = state.store.care_team(id).await?;
-    state
-        .store
-        .append_audit(user.audit(
-            "patient.read",
-            "patient",
-            Some(id.to_string()),
-            Some(id),
-            Outcome::Success,
-        ))
-        .await?;
-    Ok((patient, team))
-}
-
 #[utoipa::path(put, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path)), request_body = PatientRequest,
     responses((status = 200, description = "Updated", body = PatientView)))]
 pub async fn update(

@@ -21,7 +21,6 @@ use speciosa_core::patient::SexAtBirth;
 use speciosa_store::{Alert, Assessment, Patient};
 
 use crate::api::assessments::{AssessmentRequest, read_history, submit_assessment};
-use crate::api::patients::read_patient;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -493,7 +492,7 @@ pub async fn new_form(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let code = query.map(|q| q.0.instrument).unwrap_or_default();
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let code = code.trim();
     let instrument = state.app.knowledge().instruments.get(code);
     if let Some(instrument) = instrument
@@ -557,7 +556,7 @@ pub async fn create(
         ))
         .into_response()),
         Err(error) if is_form_error(&error) => {
-            let (patient, _) = read_patient(&state, &user, id).await?;
+            let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
             let form = instrument_form(instrument, &raw, Some(&error));
             let page = form_page(&state, &user, &patient, Some(form), false);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
@@ -856,7 +855,7 @@ pub async fn history(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let params = query.map(|q| q.0).unwrap_or_default();
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let all = read_history(&state, &user, id, None).await?;
     let selected = params.instrument.trim().to_owned();
     let filter: Vec<(String, String)> = state
@@ -993,7 +992,7 @@ async fn cows_page(
         .instruments
         .get("cows")
         .ok_or_else(|| ApiError::not_found("instrument"))?;
-    let (patient, _) = read_patient(state, user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
     let zone = patient.details.time_zone.to_zone();
     let history = read_history(state, user, id, Some("cows")).await?;
     let mut previous: Option<Timestamp> = None;
@@ -1121,7 +1120,7 @@ pub async fn cows_submit(
         .instruments
         .get("cows")
         .ok_or_else(|| ApiError::not_found("instrument"))?;
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let raw = raw_answers(instrument, &pairs);
     let completed_at =
         match local_to_rfc3339(&form.completed_at, &patient.details.time_zone.to_zone()) {

@@ -18,7 +18,6 @@ use speciosa_store::{Alert, Patient};
 
 use crate::api::assessments::{AssessmentRequest, submit_assessment};
 use crate::api::checkin::{DueItem, crisis_resources, due_today, set_schedule};
-use crate::api::patients::read_patient;
 use crate::app::AppState;
 use crate::error::{PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -249,7 +248,7 @@ async fn own_patient(
         "the daily check-in is for the patient themself",
     )
     .await?;
-    let (patient, _) = read_patient(state, user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
     Ok(patient)
 }
 
@@ -477,7 +476,7 @@ pub async fn urgent(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let reason = query.map(|q| q.0.reason).unwrap_or_default();
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let v = viewer(&user, &patient);
     let page = UrgentPage {
         nav: v.nav,

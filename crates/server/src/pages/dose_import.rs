@@ -10,7 +10,6 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::api::doses::{ImportResult, import_doses, mg_text};
-use crate::api::patients::read_patient;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{PageForm, PageUser};
@@ -76,7 +75,7 @@ pub async fn form(
     Path(raw_id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = patient_id(&raw_id)?;
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let page = ImportPage {
         nav: Nav::for_user(&user),
         patient_id: id.to_string(),
@@ -130,7 +129,7 @@ pub async fn submit(
     };
     let result: ImportResult =
         import_doses(&state, user, id, &submitted.form.csv, commit, &confirmed).await?;
-    let (patient, _) = read_patient(&state, user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
     let zone = patient.details.time_zone.to_zone();
     let rows = result
         .rows

@@ -30,7 +30,6 @@ use crate::api::doses::{
     BatchSafetyView, DateRangeQuery, DoseCorrectionRequest, DoseRefusal, DoseRequest, Unusual,
     batch_safety, correct_dose, daily_exposure, delete_dose, log_dose, mg_text, read_doses,
 };
-use crate::api::patients::read_patient;
 use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError, urlencode};
@@ -1233,7 +1232,7 @@ async fn log_page(
     filters: LogQuery,
     delete: Option<DeleteAttempt>,
 ) -> Result<Response, PageError> {
-    let (patient, _) = read_patient(state, user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
     let today = today_in(&patient);
     let to_typed = filters.to.trim();
     let from_typed = filters.from.trim();

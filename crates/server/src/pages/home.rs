@@ -22,7 +22,6 @@ use crate::api::assessments::read_history;
 use crate::api::checkin::due_today;
 use crate::api::doses::{DateRangeQuery, daily_exposure, read_doses};
 use crate::api::medications::{MedicationView, read_medications};
-use crate::api::patients::read_patient;
 use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
@@ -223,7 +222,7 @@ pub async fn show(
         .actor
         .own_patient_id
         .ok_or_else(|| ApiError::not_found("patient record linked to this login"))?;
-    let (patient, team) = read_patient(&state, &user, own).await?;
+    let (patient, team) = speciosa_app::patients::read_patient(&state.app, &user, own).await?;
     let details = &patient.details;
     let zone = details.time_zone.to_zone();
     let now = Timestamp::now().to_zoned_datetime(zone.clone());

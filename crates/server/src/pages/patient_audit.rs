@@ -11,7 +11,6 @@ use speciosa_core::policy::OrganizationAction;
 
 use crate::access;
 use crate::api::audit_log::{TrailQuery, read_trail};
-use crate::api::patients::read_patient;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::PageUser;
@@ -81,7 +80,7 @@ pub async fn show(
         },
     )
     .await?;
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     access::organization(
         &state,
         &user,

@@ -18,8 +18,8 @@ use speciosa_store::Patient;
 
 use crate::access;
 use crate::api::patients::{
-    PatientRequest, PatientView, create_patient_login, read_patient, register_patient,
-    set_care_team, update_patient, visible_patients,
+    PatientRequest, PatientView, create_patient_login, register_patient, set_care_team,
+    update_patient, visible_patients,
 };
 use crate::app::AppState;
 use crate::error::PageError;
@@ -347,7 +347,7 @@ pub async fn edit_form(
         "patient.update",
     )
     .await?;
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let heading = format!("Edit details: {}", patient.details.display_name.as_str());
     let form = PatientForm::from_patient(&patient);
     PatientFormPage::new(
@@ -451,7 +451,7 @@ pub async fn record_page(
     id: speciosa_core::ids::PatientId,
     forms: RecordForms,
 ) -> Result<Response, PageError> {
-    let (patient, team) = read_patient(state, user, id).await?;
+    let (patient, team) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
     let alerts = crate::api::assessments::read_patient_alerts(state, user, id)
         .await?
         .iter()

@@ -34,7 +34,6 @@ use crate::api::doses::{
     BatchSafetyView, DateRangeQuery, batch_safety, daily_exposure, read_doses,
 };
 use crate::api::medications::read_medications;
-use crate::api::patients::read_patient;
 use crate::api::predicted::{Prediction, predict_exposure};
 use crate::api::products::{QualityFlagView, batch_flags};
 use crate::app::AppState;
@@ -310,7 +309,7 @@ pub async fn show(
     let id = patient_id(&id)?;
     // Refusals are recorded under the page's own name; each read below records itself.
     access::patient(&state, &user, id, PatientAction::Read, "timeline.read").await?;
-    let (patient, _) = read_patient(&state, &user, id).await?;
+    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let params = query.map(|q| q.0).unwrap_or_default();
     let zone = patient.details.time_zone.to_zone();
     let today = Timestamp::now().to_zoned_datetime(zone.clone()).date();

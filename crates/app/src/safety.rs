@@ -262,47 +262,97 @@ pub fn log_unreadable(context: &str, patient: PatientId, error: &StoreError) {
     );
 }
 
-/// Re-checks every patient once. Each patient is checked in a task of its own, so an
-/// unreadable record or a defect that panics costs that patient's check only: it is
-/// logged and counted, and every other patient is still checked. Only an unreachable
-/// database ends the pass early.
-pub async fn check_all_patients(app: &App) -> Result<CheckSummary, StoreError> {
+/// How many due patients one claim leases: a bound on the work a server takes at once.
+pub const CHECK_BATCH: u32 = 64;
+
+/// How long a claimed patient stays leased to the server checking it. A server that dies
+/// mid-check loses the lease after this, and another server checks the patient.
+const CHECK_LEASE: SignedDuration = SignedDuration::from_mins(5);
+
+/// Checks every patient whose check is due, in leased batches of [`CHECK_BATCH`], and
+/// sets each one's next check `interval` after this pass began. Each patient is checked
+/// in a task of its own, so an unreadable record or a defect that panics costs that
+/// patient's check only: it is logged, counted and retried at its next due time, and
+/// every other patient is still checked. Only an unreachable database ends the pass early.
+/// Several servers sharing one database each claim different patients.
+pub async fn check_due_patients(
+    app: &App,
+    worker: uuid::Uuid,
+    interval: SignedDuration,
+) -> Result<CheckSummary, StoreError> {
     let mut summary = CheckSummary::default();
-    for (_, patient_id) in app.store.all_patient_ids().await? {
-        let task_app = app.clone();
-        let outcome = tokio::spawn(async move {
-            let Some(patient) = task_app.store.get_patient(patient_id).await? else {
-                return Ok(None);
+    let pass_started = Timestamp::now();
+    let next_at = pass_started + interval;
+    loop {
+        let due = app
+            .store
+            .claim_due_checks(worker, pass_started, CHECK_LEASE, CHECK_BATCH)
+            .await?;
+        let claimed = due.len();
+        for patient_id in due {
+            let task_app = app.clone();
+            let outcome = tokio::spawn(async move {
+                let Some(patient) = task_app.store.get_patient(patient_id).await? else {
+                    return Ok(None);
+                };
+                check_patient(&task_app, &patient, &scheduler_entry(&patient))
+                    .await
+                    .map(Some)
+            })
+            .await;
+            let failed = match outcome {
+                Ok(Ok(None)) => false,
+                Ok(Ok(Some(changes))) => {
+                    summary.checked += 1;
+                    summary.changed += changes
+                        .iter()
+                        .filter(|c| !matches!(c, AlertChange::Unchanged(_)))
+                        .count();
+                    false
+                }
+                Ok(Err(error)) if error.is_unavailable() => return Err(error),
+                Ok(Err(error)) => {
+                    summary.unreadable += 1;
+                    log_unreadable("scheduled safety check", patient_id, &error);
+                    true
+                }
+                Err(_) => {
+                    summary.unreadable += 1;
+                    tracing::error!(
+                        patient.id = %patient_id,
+                        "scheduled safety check: checking the patient panicked"
+                    );
+                    true
+                }
             };
-            check_patient(&task_app, &patient, &scheduler_entry(&patient))
-                .await
-                .map(Some)
-        })
-        .await;
-        match outcome {
-            Ok(Ok(None)) => {}
-            Ok(Ok(Some(changes))) => {
-                summary.checked += 1;
-                summary.changed += changes
-                    .iter()
-                    .filter(|c| !matches!(c, AlertChange::Unchanged(_)))
-                    .count();
-            }
-            Ok(Err(error)) if error.is_unavailable() => return Err(error),
-            Ok(Err(error)) => {
-                summary.unreadable += 1;
-                log_unreadable("scheduled safety check", patient_id, &error);
-            }
-            Err(_) => {
-                summary.unreadable += 1;
-                tracing::error!(
-                    patient.id = %patient_id,
-                    "scheduled safety check: checking the patient panicked"
-                );
-            }
+            app.store
+                .finish_check(worker, patient_id, Timestamp::now(), next_at, failed)
+                .await?;
+        }
+        if claimed < CHECK_BATCH as usize {
+            break;
         }
     }
     Ok(summary)
+}
+
+/// How far behind the scheduler is: the wait of the longest-overdue check (0 when none).
+pub const SCHEDULER_LAG: &str = "speciosa_scheduler_lag_seconds";
+/// Checks due now and not yet done.
+pub const SCHEDULER_DUE: &str = "speciosa_scheduler_due_patients";
+
+async fn record_lag(app: &App) {
+    let now = Timestamp::now();
+    match app.store.check_queue(now).await {
+        Ok(queue) => {
+            let lag = queue
+                .oldest_due_at
+                .map_or(0.0, |due| (now - due).as_secs_f64().max(0.0));
+            metrics::gauge!(SCHEDULER_LAG).set(lag);
+            metrics::gauge!(SCHEDULER_DUE).set(queue.due as f64);
+        }
+        Err(error) => crate::log_chain("reading the scheduler's queue", &error),
+    }
 }
 
 /// Exposes a pass on `/metrics`: its length, when it last finished, whom it checked.
@@ -315,14 +365,18 @@ fn record_pass(pass: &Result<CheckSummary, StoreError>, took: std::time::Duratio
     }
 }
 
-/// Runs the time-based rules at start-up and then every `interval`.
+/// Runs the time-based rules for the patients due at start-up and then every `interval`;
+/// each patient is re-checked `interval` after its last check.
 pub async fn check_periodically(app: App, interval: std::time::Duration) {
+    let worker = uuid::Uuid::now_v7();
+    let every = SignedDuration::try_from(interval).unwrap_or(SignedDuration::from_mins(5));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        record_lag(&app).await;
         let started = std::time::Instant::now();
-        let pass = check_all_patients(&app).await;
+        let pass = check_due_patients(&app, worker, every).await;
         record_pass(&pass, started.elapsed());
         match pass {
             Ok(summary) if summary.unreadable > 0 => tracing::warn!(

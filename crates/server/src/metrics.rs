@@ -18,8 +18,8 @@ use crate::app::AppState;
 
 pub const REQUEST_DURATION: &str = "speciosa_http_request_duration_seconds";
 use speciosa_app::safety::{
-    RULE_RUN, SCHEDULER_LAST_RUN, SCHEDULER_PATIENTS_CHECKED, SCHEDULER_PATIENTS_UNREADABLE,
-    SCHEDULER_RUN,
+    RULE_RUN, SCHEDULER_DUE, SCHEDULER_LAG, SCHEDULER_LAST_RUN, SCHEDULER_PATIENTS_CHECKED,
+    SCHEDULER_PATIENTS_UNREADABLE, SCHEDULER_RUN,
 };
 const POOL_CONNECTIONS: &str = "speciosa_db_pool_connections";
 const POOL_IDLE: &str = "speciosa_db_pool_idle_connections";
@@ -70,6 +70,15 @@ fn describe() {
         SCHEDULER_RUN,
         metrics::Unit::Seconds,
         "Time one scheduled safety check of every patient took."
+    );
+    metrics::describe_gauge!(
+        SCHEDULER_LAG,
+        metrics::Unit::Seconds,
+        "How long the longest-overdue patient check had waited when the last pass began."
+    );
+    metrics::describe_gauge!(
+        SCHEDULER_DUE,
+        "Patients whose time-based rule check was due when the last pass began."
     );
     metrics::describe_gauge!(
         SCHEDULER_LAST_RUN,

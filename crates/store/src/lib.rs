@@ -20,6 +20,7 @@ mod alerts;
 mod assessments;
 mod audit;
 mod backup;
+mod checks;
 mod doses;
 mod medications;
 mod organizations;
@@ -34,6 +35,7 @@ pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, 
 pub use assessments::{Assessment, NewAssessment};
 pub use audit::{AuditFilter, AuditVerification};
 pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreReport};
+pub use checks::CheckQueue;
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;
 pub use organizations::Organization;

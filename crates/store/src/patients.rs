@@ -185,6 +185,12 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            // A new patient's time-based rules are due at once.
+            sqlx::query("INSERT INTO patient_checks (patient_id, next_check_at) VALUES ($1, $2)")
+                .bind(id.as_uuid())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
             tx.append_audit(audit(id)).await?;
             tx.commit().await?;
         });

@@ -117,9 +117,10 @@ db_ticks() {
 
 # --- results ------------------------------------------------------------------------
 
-declare -A RPS P50 P99 CPU DBCPU NON2XX REQS
+declare -A RPS P50 P99 CPU DBCPU NON2XX ERRS REQS
 ROWS=()
 BAD_RESPONSES=0
+SOCKET_ERRORS=0
 
 kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 ms_per_request() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "-" }'; }
@@ -150,12 +151,13 @@ measure() {
       best_rps=$rps
       RPS[$key]=$rps; REQS[$key]=$reqs
       P50[$key]=$(kv p50_us "$line"); P99[$key]=$(kv p99_us "$line")
-      NON2XX[$key]=$(kv non2xx "$line")
+      NON2XX[$key]=$(kv non2xx "$line"); ERRS[$key]=$(kv socket_errors "$line")
       CPU[$key]=$(ms_per_request "$app_ticks" "$reqs")
       if [[ -n "$DB_PID" ]]; then DBCPU[$key]=$(ms_per_request $(( db1 - db0 )) "$reqs"); else DBCPU[$key]=-; fi
     fi
   done
   [[ "${NON2XX[$key]}" == 0 ]] || BAD_RESPONSES=1
+  [[ "${ERRS[$key]}" == 0 ]] || SOCKET_ERRORS=1
   ROWS+=("$key")
 }
 
@@ -369,19 +371,21 @@ done
 
 # --- the report ---------------------------------------------------------------------
 
-ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+# The latency of a run that completed no request is unknown, not zero.
+ms() { awk -v u="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.2f", u / 1000; else print "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 
 echo
 echo "== Speciosa load test: ${DURATION} per run, best of $REPEAT, wrk -t$THREADS; $(nproc) cores shared by wrk, server and database"
 echo "   ms cpu/req: the server process; db cpu/req: every PostgreSQL process; x ceiling: requests/s over bare inserts/s at the same connections"
-printf '%-8s %-18s %5s %10s %9s %9s %10s %10s %9s %7s %8s\n' \
-  backend scenario conns requests/s p50_ms p99_ms cpu_ms/req db_ms/req "x ceiling" non-2xx requests
+printf '%-8s %-18s %5s %10s %9s %9s %10s %10s %9s %7s %8s %8s\n' \
+  backend scenario conns requests/s p50_ms p99_ms cpu_ms/req db_ms/req "x ceiling" non-2xx sock-err requests
 for key in "${ROWS[@]}"; do
   IFS='|' read -r backend scenario conns <<<"$key"
-  printf '%-8s %-18s %5s %10s %9s %9s %10s %10s %9s %7s %8s\n' "$backend" "$scenario" "$conns" \
-    "${RPS[$key]}" "$(ms "${P50[$key]}")" "$(ms "${P99[$key]}")" "${CPU[$key]}" "${DBCPU[$key]}" \
-    "$(ratio "${RPS[$key]}" "${RPS[$backend|ceiling|$conns]:-0}")" "${NON2XX[$key]}" "${REQS[$key]}"
+  printf '%-8s %-18s %5s %10s %9s %9s %10s %10s %9s %7s %8s %8s\n' "$backend" "$scenario" "$conns" \
+    "${RPS[$key]}" "$(ms "${P50[$key]}" "${REQS[$key]}")" "$(ms "${P99[$key]}" "${REQS[$key]}")" \
+    "${CPU[$key]}" "${DBCPU[$key]}" "$(ratio "${RPS[$key]}" "${RPS[$backend|ceiling|$conns]:-0}")" \
+    "${NON2XX[$key]}" "${ERRS[$key]}" "${REQS[$key]}"
 done
 if has_scenario history; then
   echo
@@ -393,6 +397,10 @@ if has_scenario history; then
       "$BASE_DOSES" "$RECENT_DOSES" "$BASE_DOSES" \
       "$(ratio "${RPS[$backend|doses-h$BASE_DOSES+${RECENT_DOSES}r|$HISTORY_CONNECTIONS]:-0}" "$base")"
   done
+fi
+if (( SOCKET_ERRORS )); then
+  echo "NOTE: sock-err counts requests wrk gave up on (connection errors, and timeouts after" >&2
+  echo "      BENCH_TIMEOUT=$TIMEOUT); latencies leave them out, so read those rows' p99 as a floor." >&2
 fi
 if (( BAD_RESPONSES )); then
   echo "WARNING: some responses were not 2xx: those numbers measure errors, not the work." >&2

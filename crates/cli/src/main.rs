@@ -14,6 +14,8 @@ use jiff::SignedDuration;
 use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_server::{ServerConfig, demo};
+mod bench_insert;
+
 use speciosa_store::{
     AuditVerification, BackupError, DatabaseLocation, NewUser, PoolOptions, RestoreError, Store,
 };
@@ -47,6 +49,9 @@ enum Command {
     Restore(RestoreArgs),
     /// Predict mitragynine and 7-OH concentrations for a regimen (typical patient).
     Simulate(SimulateArgs),
+    /// The write ceiling for bench/load.sh: bare single-row insert transactions.
+    #[command(hide = true)]
+    BenchInsert(bench_insert::BenchInsertArgs),
 }
 
 /// Regimen file (TOML): `[[dose]]` tables with `time_h` and `mitragynine_mg` (optional
@@ -322,6 +327,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
         Command::Audit(AuditCommand::Verify(args)) => verify_audit(args).await,
         Command::Simulate(args) => simulate(args),
+        Command::BenchInsert(args) => bench_insert::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Backup(args) => backup(args).await,
         Command::Restore(args) => restore(args).await,
         Command::Migrate(args) => {

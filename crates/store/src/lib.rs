@@ -20,6 +20,7 @@ mod alerts;
 mod assessments;
 mod audit;
 mod backup;
+mod ceiling;
 mod checks;
 mod doses;
 mod medications;

@@ -51,13 +51,13 @@ enum Expect {
     NotFound,
 }
 
-struct Operation {
-    method: Method,
-    path: &'static str,
+pub(crate) struct Operation {
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
     scope: Scope,
 }
 
-fn operations() -> Vec<Operation> {
+pub(crate) fn operations() -> Vec<Operation> {
     use Scope::*;
     let op = |method: Method, path, scope| Operation {
         method,
@@ -219,7 +219,7 @@ fn operations() -> Vec<Operation> {
 }
 
 /// Signing in needs no session; it is tested on its own.
-const PUBLIC: [(&str, &str); 1] = [("POST", "/api/v1/session")];
+pub(crate) const PUBLIC: [(&str, &str); 1] = [("POST", "/api/v1/session")];
 
 fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
     use Expect::*;

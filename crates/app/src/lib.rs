@@ -16,6 +16,7 @@ use speciosa_store::Store;
 pub mod access;
 mod caller;
 pub mod demo;
+pub mod doses;
 mod error;
 pub mod passwords;
 pub mod patients;

@@ -6,26 +6,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
-use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use speciosa_app::doses::{
+    BatchSafety, DateRange, DoseInput, DoseLogged, DoseRefusal, ImportInput, ImportOutcome,
+};
+use speciosa_app::records::{Dose, Patient};
 use speciosa_core::FieldErrors;
 use speciosa_core::amount::AmountInput;
-use speciosa_core::audit::Outcome;
-use speciosa_core::dose::{
-    self, DailyExposure, DoseEntry, DoseFields, DoseForDay, DoseProduct, Exposure, ExposureBasis,
-    UNUSUAL_AMOUNT, UnusualAmount,
-};
+use speciosa_core::dose::{self, DailyExposure};
 use speciosa_core::ids::{BatchId, DoseId, PatientId};
-use speciosa_core::patient::TimeZoneName;
-use speciosa_core::policy::PatientAction;
-use speciosa_core::time::{ClinicalDate, Era, start_of_utc_day};
-use speciosa_store::{Batch, Dose, DoseInsert, NewDose, Patient, Product};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::access;
-use crate::api::products::organization_batch;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
@@ -161,114 +153,40 @@ impl From<&Dose> for DoseView {
     }
 }
 
-/// Turns a request into a dose with its milligrams computed from the batch.
-async fn prepare_dose(
-    state: &AppState,
-    user: &Authenticated,
-    patient: &Patient,
-    request: &DoseRequest,
-    idempotency_key: Option<String>,
-) -> Result<NewDose, ApiError> {
-    let (product, batch) = organization_batch(state, user, BatchId::from_uuid(request.batch_id))
-        .await
-        .map_err(|_| {
-            FieldErrors::single(
-                "batch_id",
-                "no batch with this id in your organization's catalogue",
-            )
-        })?;
-    build_dose(
-        state,
-        user,
-        patient,
-        request,
-        &product,
-        &batch,
-        idempotency_key,
-    )
+impl From<&DoseRequest> for DoseInput {
+    fn from(request: &DoseRequest) -> Self {
+        DoseInput {
+            taken_at: request.taken_at.clone(),
+            batch_id: BatchId::from_uuid(request.batch_id),
+            amount: request.amount.clone(),
+            unit: request.unit.clone(),
+            contexts: request.contexts.clone(),
+            note: request.note.clone(),
+            confirm_backdated: request.confirm_backdated,
+            time_zone: request.time_zone.clone(),
+            confirm_unusual_amount: request.confirm_unusual_amount,
+        }
+    }
 }
 
-/// The dose for `request` against an already resolved batch.
-fn build_dose(
-    state: &AppState,
-    user: &Authenticated,
-    patient: &Patient,
-    request: &DoseRequest,
-    product: &Product,
-    batch: &Batch,
-    idempotency_key: Option<String>,
-) -> Result<NewDose, ApiError> {
-    let entry = DoseEntry::parse(
-        &DoseFields {
-            taken_at: request.taken_at.as_deref(),
-            amount: request.amount.clone(),
-            unit: &request.unit,
-            contexts: &request.contexts,
-            note: request.note.as_deref(),
-            confirm_backdated: request.confirm_backdated,
-        },
-        Timestamp::now(),
-    )?;
-    let zone_name = match request.time_zone.as_deref() {
-        Some(raw) => TimeZoneName::parse(raw).map_err(|e| FieldErrors::single("time_zone", e))?,
-        None => patient.details.time_zone.clone(),
-    };
-    let material = DoseProduct {
-        form: product.details.form,
-        unit_mass_g: product.details.unit_mass_g,
-        teaspoon_g: product.details.teaspoon_g,
+impl From<DoseRefusal> for ApiError {
+    fn from(refusal: DoseRefusal) -> Self {
+        match refusal {
+            DoseRefusal::Error(error) => error.into(),
+            DoseRefusal::Unusual(unusual) => FieldErrors::single(
+                "amount",
+                format!(
+                    "{}; if the amount is right, send \"confirm_unusual_amount\": true",
+                    unusual.detail()
+                ),
+            )
+            .into(),
+            DoseRefusal::KeyReused => ApiError::new(
+                problems::VALIDATION,
+                "this Idempotency-Key was already used for a different dose; use a new key for a new dose",
+            ),
+        }
     }
-    .material(entry.amount, entry.unit)
-    .map_err(|e| {
-        let field = if matches!(
-            e,
-            dose::DoseError::NotPositive | dose::DoseError::TooLarge { .. }
-        ) {
-            "amount"
-        } else {
-            "unit"
-        };
-        FieldErrors::single(field, e.to_string())
-    })?;
-    let exposure = Exposure::of(
-        &material,
-        product.details.form,
-        batch.assay.as_ref(),
-        &state.app.knowledge().standards,
-    );
-    let local_time = entry.taken_at.to_zoned_datetime(zone_name.to_zone()).time();
-    let bedtime = dose::is_bedtime_dose(
-        local_time,
-        patient.details.usual_bedtime,
-        state.config.bedtime_window,
-    );
-    let request_hash = idempotency_key.as_ref().map(|_| {
-        let canonical = serde_json::to_vec(&(patient.id, request)).unwrap_or_default();
-        hex::encode(Sha256::digest(canonical))
-    });
-    Ok(NewDose {
-        organization_id: patient.organization_id,
-        patient_id: patient.id,
-        batch_id: batch.id,
-        taken_at: entry.taken_at,
-        time_zone: zone_name.as_str().to_owned(),
-        amount: entry.amount,
-        unit: entry.unit.as_str().to_owned(),
-        grams: material.grams,
-        millilitres: material.millilitres,
-        mitragynine_mg: exposure.mitragynine_mg,
-        hydroxymitragynine_mg: exposure.hydroxymitragynine_mg,
-        exposure_basis: exposure.basis,
-        mitragynine_mg_low: exposure.mitragynine_mg_low,
-        mitragynine_mg_high: exposure.mitragynine_mg_high,
-        hydroxymitragynine_mg_low: exposure.hydroxymitragynine_mg_low,
-        hydroxymitragynine_mg_high: exposure.hydroxymitragynine_mg_high,
-        contexts: entry.contexts,
-        bedtime,
-        note: entry.note,
-        entered_by: user.actor.user_id,
-        idempotency: idempotency_key.zip(request_hash),
-    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -301,9 +219,13 @@ pub async fn create(
     ApiJson(request): ApiJson<DoseRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let (status, dose) = log_dose(&state, &user, id, &request, key)
-        .await
-        .map_err(ApiError::from)?;
+    let logged =
+        speciosa_app::doses::log_dose(&state.app, &user, id, &(&request).into(), key).await?;
+    let status = match logged {
+        DoseLogged::Created(_) => StatusCode::CREATED,
+        DoseLogged::Replayed(_) => StatusCode::OK,
+    };
+    let dose = logged.into_dose();
     let location = format!("/api/v1/patients/{id}/doses/{}", dose.id);
     Ok((
         status,
@@ -311,177 +233,6 @@ pub async fn create(
         Json(DoseView::from(&dose)),
     )
         .into_response())
-}
-
-/// Why a dose was not saved: an error, or an amount far above the usual one that the
-/// request did not confirm. The API answers both with problem+json; the pages ask the
-/// question with its numbers.
-#[derive(Debug)]
-pub enum DoseRefusal {
-    Error(ApiError),
-    Unusual(Unusual),
-}
-
-/// An unconfirmed unusual amount, with what a question about it needs.
-#[derive(Clone, Debug)]
-pub struct Unusual {
-    pub amount: f64,
-    pub unit: String,
-    pub check: UnusualAmount,
-}
-
-impl Unusual {
-    fn of(new: &NewDose, check: UnusualAmount) -> Self {
-        Unusual {
-            amount: new.amount,
-            unit: new.unit.clone(),
-            check,
-        }
-    }
-
-    /// `15 g is 292 mg mitragynine, more than 3 times the usual single dose of 53 mg …`.
-    pub fn detail(&self) -> String {
-        format!(
-            "{} {} is {} mg mitragynine, more than {} times the patient's usual single dose of {} mg (the median over the last {} days)",
-            self.amount,
-            self.unit,
-            mg_text(self.check.dose_mg),
-            self.check.factor,
-            mg_text(self.check.usual_mg),
-            UNUSUAL_AMOUNT.window.as_hours() / 24,
-        )
-    }
-}
-
-/// Milligrams as read in a sentence: whole above 10 mg, one decimal below.
-pub fn mg_text(mg: f64) -> String {
-    if mg >= 10.0 {
-        format!("{mg:.0}")
-    } else {
-        format!("{mg:.1}")
-    }
-}
-
-impl From<ApiError> for DoseRefusal {
-    fn from(error: ApiError) -> Self {
-        DoseRefusal::Error(error)
-    }
-}
-
-impl From<FieldErrors> for DoseRefusal {
-    fn from(errors: FieldErrors) -> Self {
-        DoseRefusal::Error(errors.into())
-    }
-}
-
-impl From<speciosa_store::StoreError> for DoseRefusal {
-    fn from(error: speciosa_store::StoreError) -> Self {
-        DoseRefusal::Error(error.into())
-    }
-}
-
-impl From<DoseRefusal> for ApiError {
-    fn from(refusal: DoseRefusal) -> Self {
-        match refusal {
-            DoseRefusal::Error(error) => error,
-            DoseRefusal::Unusual(unusual) => FieldErrors::single(
-                "amount",
-                format!(
-                    "{}; if the amount is right, send \"confirm_unusual_amount\": true",
-                    unusual.detail()
-                ),
-            )
-            .into(),
-        }
-    }
-}
-
-/// The unusual-amount check against the patient's current doses of the last 14 days
-/// (leaving out `except`, a dose being corrected).
-async fn unusual_amount(
-    state: &AppState,
-    new: &NewDose,
-    except: Option<DoseId>,
-) -> Result<Option<UnusualAmount>, ApiError> {
-    let recent = recent_mitragynine(state, new.patient_id, except).await?;
-    Ok(UNUSUAL_AMOUNT.check(new.mitragynine_mg, &recent))
-}
-
-async fn recent_mitragynine(
-    state: &AppState,
-    patient: PatientId,
-    except: Option<DoseId>,
-) -> Result<Vec<f64>, ApiError> {
-    let since = Timestamp::now() - UNUSUAL_AMOUNT.window;
-    Ok(state
-        .store
-        .recent_single_dose_mitragynine(patient, since, except)
-        .await?)
-}
-
-/// Refuses an unconfirmed unusual amount; says in the audit detail when one was confirmed.
-async fn judge_amount(
-    state: &AppState,
-    new: &NewDose,
-    except: Option<DoseId>,
-    confirmed: bool,
-) -> Result<Option<&'static str>, DoseRefusal> {
-    match unusual_amount(state, new, except).await? {
-        Some(check) if !confirmed => Err(DoseRefusal::Unusual(Unusual::of(new, check))),
-        Some(_) => Ok(Some("unusual amount confirmed")),
-        None => Ok(None),
-    }
-}
-
-/// Logs a dose (201), or returns the original for a retried key (200). Shared with the pages.
-pub async fn log_dose(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    request: &DoseRequest,
-    key: Option<String>,
-) -> Result<(StatusCode, Dose), DoseRefusal> {
-    let patient =
-        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.create").await?;
-    let new = prepare_dose(state, user, &patient, request, key).await?;
-    let note = judge_amount(state, &new, None, request.confirm_unusual_amount).await?;
-    let inserted = state
-        .store
-        .insert_dose(&new, |dose_id| {
-            let mut entry = user.audit(
-                "dose.create",
-                "dose",
-                Some(dose_id.to_string()),
-                Some(id),
-                Outcome::Success,
-            );
-            entry.detail = note.map(str::to_owned);
-            entry
-        })
-        .await?;
-    match inserted {
-        DoseInsert::Created(dose) => {
-            speciosa_app::safety::after_write(&state.app, user, &patient).await;
-            Ok((StatusCode::CREATED, dose))
-        }
-        DoseInsert::Replayed(dose) => {
-            let mut entry = user.audit(
-                "dose.read",
-                "dose",
-                Some(dose.id.to_string()),
-                Some(id),
-                Outcome::Success,
-            );
-            entry.detail = Some("idempotent retry returned the original dose".into());
-            state.store.append_audit(entry).await?;
-            Ok((StatusCode::OK, dose))
-        }
-        DoseInsert::KeyReused => Err(ApiError::new(
-            problems::VALIDATION,
-            "this Idempotency-Key was already used for a different dose; use a new key for a new dose",
-        )
-        .into()),
-    }
 }
 
 #[derive(Deserialize, IntoParams, Default)]
@@ -496,69 +247,19 @@ pub struct DateRangeQuery {
     pub include_history: bool,
 }
 
-/// The inclusive local date range, checked.
-pub fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Date), FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let parse = |errors: &mut FieldErrors, field: &str, raw: &Option<String>| {
-        raw.as_deref()
-            .filter(|r| !r.trim().is_empty())
-            .and_then(|r| errors.check(field, ClinicalDate::parse(r)))
-            .map(ClinicalDate::get)
-    };
-    let today = Timestamp::now()
-        .to_zoned_datetime(patient.details.time_zone.to_zone())
-        .date();
-    let to = parse(&mut errors, "to", &query.to);
-    let from = parse(&mut errors, "from", &query.from);
-    if !errors.is_empty() {
-        return Err(errors);
+impl From<&DateRangeQuery> for DateRange {
+    fn from(query: &DateRangeQuery) -> Self {
+        DateRange {
+            from: query.from.clone(),
+            to: query.to.clone(),
+            include_history: query.include_history,
+        }
     }
-    let to = to.unwrap_or(today);
-    let from = from.unwrap_or_else(|| {
-        Era::Clinical.clamp(to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to))
-    });
-    if from > to {
-        return Err(FieldErrors::single("from", "from must not be after to"));
-    }
-    if from.until(to).map_or(i32::MAX, |s| s.get_days()) > 731 {
-        return Err(FieldErrors::single(
-            "from",
-            "ask for at most two years at a time",
-        ));
-    }
-    Ok((from, to))
 }
 
-/// Current doses whose patient-local date is within `from..=to`. Each dose keeps the
-/// zone it was taken in, so the search window is padded by a day on each side.
-async fn doses_between(
-    state: &AppState,
-    patient: &Patient,
-    from: Date,
-    to: Date,
-    include_history: bool,
-) -> Result<Vec<Dose>, ApiError> {
-    // Checked: the dates were bounded, but arithmetic near the calendar's ends panics.
-    let start = start_of_utc_day(from)
-        .and_then(|t| t.checked_sub(SignedDuration::from_hours(26)).ok())
-        .ok_or_else(|| FieldErrors::single("from", "date out of range"))?;
-    let end = start_of_utc_day(to)
-        .and_then(|t| t.checked_add(SignedDuration::from_hours(24 + 26)).ok())
-        .ok_or_else(|| FieldErrors::single("to", "date out of range"))?;
-    let doses = state
-        .store
-        .list_doses(patient.id, start, end, include_history)
-        .await?;
-    Ok(doses
-        .into_iter()
-        .filter(|d| {
-            let zone = jiff::tz::db()
-                .get(&d.time_zone)
-                .unwrap_or(jiff::tz::TimeZone::UTC);
-            let date = dose::local_date(d.taken_at, &zone);
-            from <= date && date <= to
-        })
-        .collect())
+/// The inclusive local date range, checked (for handlers not yet calling `speciosa_app`).
+pub fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Date), FieldErrors> {
+    speciosa_app::doses::date_range(&query.into(), patient)
 }
 
 #[utoipa::path(get, path = "/api/v1/patients/{id}/doses", tag = "doses", params(("id" = Uuid, Path), DateRangeQuery),
@@ -569,23 +270,18 @@ pub async fn list(
     ApiPath(id): ApiPath<PatientId>,
     ApiQuery(query): ApiQuery<DateRangeQuery>,
 ) -> Result<Json<Vec<DoseView>>, ApiError> {
-    let doses = read_doses(&state, &user, id, &query).await?;
+    let doses = speciosa_app::doses::read_doses(&state.app, &user, id, &(&query).into()).await?;
     Ok(Json(doses.iter().map(DoseView::from).collect()))
 }
 
+/// The doses in a range (for pages not yet calling `speciosa_app` directly).
 pub async fn read_doses(
     state: &AppState,
     user: &Authenticated,
     id: PatientId,
     query: &DateRangeQuery,
 ) -> Result<Vec<Dose>, ApiError> {
-    let patient = access::patient_record(state, user, id, PatientAction::Read, "dose.list").await?;
-    let (from, to) = date_range(query, &patient)?;
-    let doses = doses_between(state, &patient, from, to, query.include_history).await?;
-    let mut entry = user.audit("dose.list", "dose", None, Some(id), Outcome::Success);
-    entry.detail = Some(format!("{from}..{to}: {} doses", doses.len()));
-    state.store.append_audit(entry).await?;
-    Ok(doses)
+    Ok(speciosa_app::doses::read_doses(&state.app, user, id, &query.into()).await?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -628,45 +324,18 @@ pub async fn daily(
     ApiPath(id): ApiPath<PatientId>,
     ApiQuery(query): ApiQuery<DateRangeQuery>,
 ) -> Result<Json<Vec<DailyExposureView>>, ApiError> {
-    let days = daily_exposure(&state, &user, id, &query).await?;
+    let days = speciosa_app::doses::daily_exposure(&state.app, &user, id, &(&query).into()).await?;
     Ok(Json(days.iter().map(DailyExposureView::from).collect()))
 }
 
+/// Daily totals in a range (for pages not yet calling `speciosa_app` directly).
 pub async fn daily_exposure(
     state: &AppState,
     user: &Authenticated,
     id: PatientId,
     query: &DateRangeQuery,
 ) -> Result<Vec<DailyExposure>, ApiError> {
-    let patient =
-        access::patient_record(state, user, id, PatientAction::Read, "exposure.read").await?;
-    let (from, to) = date_range(query, &patient)?;
-    let doses = doses_between(state, &patient, from, to, false).await?;
-    let for_days: Vec<DoseForDay> = doses
-        .iter()
-        .map(|d| DoseForDay {
-            taken_at: d.taken_at,
-            time_zone: jiff::tz::db()
-                .get(&d.time_zone)
-                .unwrap_or(jiff::tz::TimeZone::UTC),
-            grams: d.grams,
-            millilitres: d.millilitres,
-            mitragynine_mg: d.mitragynine_mg,
-            hydroxymitragynine_mg: d.hydroxymitragynine_mg,
-            estimated: d.exposure_basis == ExposureBasis::Estimate,
-            bedtime: d.bedtime,
-        })
-        .collect();
-    let mut entry = user.audit(
-        "exposure.read",
-        "exposure",
-        None,
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("{from}..{to}"));
-    state.store.append_audit(entry).await?;
-    Ok(dose::daily_exposure(&for_days, from, to))
+    Ok(speciosa_app::doses::daily_exposure(&state.app, user, id, &query.into()).await?)
 }
 
 #[derive(Deserialize, ToSchema, Default, Clone)]
@@ -685,32 +354,6 @@ pub struct DoseDeletionRequest {
     pub reason: String,
 }
 
-fn reason(raw: &str) -> Result<String, FieldErrors> {
-    let reason = raw.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        Err(FieldErrors::single(
-            "reason",
-            "a reason (at most 500 characters) is required",
-        ))
-    } else {
-        Ok(reason.to_owned())
-    }
-}
-
-/// The patient's current dose `dose_id`, or 404.
-async fn current_dose(
-    state: &AppState,
-    patient: PatientId,
-    dose_id: DoseId,
-) -> Result<Dose, ApiError> {
-    state
-        .store
-        .get_dose(dose_id)
-        .await?
-        .filter(|d| d.patient_id == patient)
-        .ok_or_else(|| ApiError::not_found("dose"))
-}
-
 #[utoipa::path(put, path = "/api/v1/patients/{id}/doses/{dose_id}", tag = "doses", params(("id" = Uuid, Path), ("dose_id" = Uuid, Path)),
     request_body = DoseCorrectionRequest,
     responses(
@@ -724,49 +367,16 @@ pub async fn correct(
     ApiPath((id, dose_id)): ApiPath<(PatientId, DoseId)>,
     ApiJson(request): ApiJson<DoseCorrectionRequest>,
 ) -> Result<Json<DoseView>, ApiError> {
-    let dose = correct_dose(&state, &user, id, dose_id, &request)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(Json(DoseView::from(&dose)))
-}
-
-pub async fn correct_dose(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    dose_id: DoseId,
-    request: &DoseCorrectionRequest,
-) -> Result<Dose, DoseRefusal> {
-    let patient =
-        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.correct").await?;
-    current_dose(state, id, dose_id).await?;
-    let reason = reason(&request.reason)?;
-    let corrected = prepare_dose(state, user, &patient, &request.dose, None).await?;
-    // The dose being replaced is not part of the usual amount it is judged against.
-    let note = judge_amount(
-        state,
-        &corrected,
-        Some(dose_id),
-        request.dose.confirm_unusual_amount,
+    let dose = speciosa_app::doses::correct_dose(
+        &state.app,
+        &user,
+        id,
+        dose_id,
+        &(&request.dose).into(),
+        &request.reason,
     )
     .await?;
-    let mut entry = user.audit(
-        "dose.correct",
-        "dose",
-        Some(dose_id.to_string()),
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(match note {
-        Some(note) => format!("reason: {reason}; {note}"),
-        None => format!("reason: {reason}"),
-    });
-    let dose = state
-        .store
-        .correct_dose(dose_id, &corrected, &reason, entry)
-        .await?;
-    speciosa_app::safety::after_write(&state.app, user, &patient).await;
-    Ok(dose)
+    Ok(Json(DoseView::from(&dose)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/patients/{id}/doses/{dose_id}", tag = "doses", params(("id" = Uuid, Path), ("dose_id" = Uuid, Path)),
@@ -778,33 +388,9 @@ pub async fn delete(
     ApiPath((id, dose_id)): ApiPath<(PatientId, DoseId)>,
     ApiJson(request): ApiJson<DoseDeletionRequest>,
 ) -> Result<Json<DoseView>, ApiError> {
-    let dose = delete_dose(&state, &user, id, dose_id, &request.reason).await?;
+    let dose =
+        speciosa_app::doses::delete_dose(&state.app, &user, id, dose_id, &request.reason).await?;
     Ok(Json(DoseView::from(&dose)))
-}
-
-pub async fn delete_dose(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    dose_id: DoseId,
-    raw_reason: &str,
-) -> Result<Dose, ApiError> {
-    let patient =
-        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.delete").await?;
-    current_dose(state, id, dose_id).await?;
-    let reason = reason(raw_reason)?;
-    let mut entry = user.audit(
-        "dose.delete",
-        "dose",
-        Some(dose_id.to_string()),
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("reason: {reason}"));
-    let dose = state.store.delete_dose(dose_id, &reason, entry).await?;
-    // Removing a dose can end a condition but never closes an alert: only a person does.
-    speciosa_app::safety::after_write(&state.app, user, &patient).await;
-    Ok(dose)
 }
 
 #[derive(Deserialize, ToSchema, Default, Clone)]
@@ -874,6 +460,53 @@ pub struct ImportResult {
     pub already_present: usize,
 }
 
+impl From<ImportOutcome> for ImportResult {
+    fn from(outcome: ImportOutcome) -> Self {
+        ImportResult {
+            rows: outcome
+                .rows
+                .into_iter()
+                .map(|row| ImportRowView {
+                    line: row.line,
+                    taken_at: row.taken_at.to_string(),
+                    product: row.product,
+                    lot: row.lot,
+                    batch_id: row.batch_id.as_uuid(),
+                    amount: row.amount,
+                    unit: row.unit,
+                    mitragynine_mg: row.mitragynine_mg,
+                    hydroxymitragynine_mg: row.hydroxymitragynine_mg,
+                    exposure_basis: row.exposure_basis.as_str().to_owned(),
+                    unusual_amount_confirmed: row.unusual_amount_confirmed,
+                })
+                .collect(),
+            errors: outcome
+                .errors
+                .into_iter()
+                .map(|e| ImportErrorView {
+                    line: e.line,
+                    reason: e.reason,
+                })
+                .collect(),
+            unusual: outcome
+                .unusual
+                .into_iter()
+                .map(|u| ImportUnusualView {
+                    line: u.line,
+                    amount: u.amount,
+                    unit: u.unit,
+                    mitragynine_mg: u.mitragynine_mg,
+                    usual_mitragynine_mg: u.usual_mitragynine_mg,
+                    reason: u.reason,
+                })
+                .collect(),
+            committed: outcome.committed,
+            imported: outcome.imported,
+            already_present: outcome.already_present,
+        }
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/patients/{id}/doses/import", tag = "doses", params(("id" = Uuid, Path)), request_body = ImportRequest,
     responses((status = 200, description = "The preview, or the result of writing the valid rows", body = ImportResult)))]
 pub async fn import(
@@ -882,220 +515,13 @@ pub async fn import(
     ApiPath(id): ApiPath<PatientId>,
     ApiJson(request): ApiJson<ImportRequest>,
 ) -> Result<Json<ImportResult>, ApiError> {
-    Ok(Json(
-        import_doses(
-            &state,
-            &user,
-            id,
-            &request.csv,
-            request.commit,
-            &request.confirm_unusual_lines,
-        )
-        .await?,
-    ))
-}
-
-/// Previews a CSV dose history or, with `commit`, writes its valid rows. Each row's
-/// idempotency key comes from its content and line, so committing the same file
-/// twice writes nothing new. Every row's amount is judged against the patient's usual
-/// single dose of the last 14 days as logged; rows above it need their line in
-/// `confirm_lines`. Shared with the pages.
-pub async fn import_doses(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    csv: &str,
-    commit: bool,
-    confirm_lines: &[u64],
-) -> Result<ImportResult, ApiError> {
-    let patient =
-        access::patient_record(state, user, id, PatientAction::RecordDose, "dose.import").await?;
-    let parsed = speciosa_core::import::parse_csv(csv);
-    let products = state.store.list_products(patient.organization_id).await?;
-    let batches = state.store.list_batches(patient.organization_id).await?;
-    let zone = patient.details.time_zone.to_zone();
-    let mut errors: Vec<ImportErrorView> = parsed
-        .errors
-        .into_iter()
-        .map(|e| ImportErrorView {
-            line: e.line,
-            reason: e.reason,
-        })
-        .collect();
-    let mut ready: Vec<(ImportRowView, NewDose)> = Vec::new();
-    let mut unusual: Vec<ImportUnusualView> = Vec::new();
-    let recent = recent_mitragynine(state, id, None).await?;
-    for row in parsed.rows {
-        let Some(product) = products
-            .iter()
-            .find(|p| p.details.name.eq_ignore_ascii_case(&row.product))
-        else {
-            errors.push(ImportErrorView {
-                line: row.line,
-                reason: format!(
-                    "no product named {:?} in the catalogue; add it first",
-                    row.product
-                ),
-            });
-            continue;
-        };
-        // Batches are listed newest first: without a lot, the newest batch is assumed.
-        let batch = batches
-            .iter()
-            .filter(|b| b.product_id == product.id)
-            .find(|b| {
-                row.lot
-                    .as_deref()
-                    .is_none_or(|lot| b.lot.eq_ignore_ascii_case(lot))
-            });
-        let Some(batch) = batch else {
-            errors.push(ImportErrorView {
-                line: row.line,
-                reason: format!(
-                    "{:?} has no batch{}",
-                    row.product,
-                    row.lot
-                        .as_deref()
-                        .map(|l| format!(" with lot {l:?}"))
-                        .unwrap_or_default()
-                ),
-            });
-            continue;
-        };
-        let taken_at = match row.taken_local.to_zoned_datetime(zone.clone()) {
-            Ok(zoned) => zoned.timestamp(),
-            Err(_) => {
-                errors.push(ImportErrorView {
-                    line: row.line,
-                    reason: "the date and time cannot be placed in the patient's time zone".into(),
-                });
-                continue;
-            }
-        };
-        let request = DoseRequest {
-            taken_at: Some(taken_at.to_string()),
-            batch_id: batch.id.as_uuid(),
-            amount: row.amount.into(),
-            unit: row.unit.clone(),
-            contexts: row.contexts.clone(),
-            note: row.note.clone(),
-            // Confirming the previewed import is the confirmation that old dates are right.
-            confirm_backdated: true,
-            time_zone: None,
-            // Judged below, per row.
-            confirm_unusual_amount: false,
-        };
-        let key = format!(
-            "import:{}:{}",
-            row.line,
-            hex::encode(Sha256::digest(
-                serde_json::to_vec(&(id, &request)).unwrap_or_default()
-            ))
-        );
-        match build_dose(state, user, &patient, &request, product, batch, Some(key)) {
-            Ok(new) => {
-                let check = UNUSUAL_AMOUNT.check(new.mitragynine_mg, &recent);
-                let confirmed = check.is_some() && confirm_lines.contains(&row.line);
-                if let (Some(check), false) = (check, confirmed) {
-                    let found = Unusual::of(&new, check);
-                    unusual.push(ImportUnusualView {
-                        line: row.line,
-                        amount: new.amount,
-                        unit: new.unit.clone(),
-                        mitragynine_mg: check.dose_mg,
-                        usual_mitragynine_mg: check.usual_mg,
-                        reason: format!(
-                            "amount: {}; if it is right, confirm line {}",
-                            found.detail(),
-                            row.line
-                        ),
-                    });
-                    continue;
-                }
-                ready.push((
-                    ImportRowView {
-                        line: row.line,
-                        taken_at: taken_at.to_string(),
-                        product: product.details.name.clone(),
-                        lot: batch.lot.clone(),
-                        batch_id: batch.id.as_uuid(),
-                        amount: row.amount,
-                        unit: new.unit.clone(),
-                        mitragynine_mg: new.mitragynine_mg,
-                        hydroxymitragynine_mg: new.hydroxymitragynine_mg,
-                        exposure_basis: new.exposure_basis.as_str().to_owned(),
-                        unusual_amount_confirmed: confirmed,
-                    },
-                    new,
-                ))
-            }
-            Err(problem) => {
-                let reason = if problem.errors.is_empty() {
-                    problem.detail
-                } else {
-                    problem
-                        .errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.detail))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                };
-                errors.push(ImportErrorView {
-                    line: row.line,
-                    reason,
-                });
-            }
-        }
-    }
-    errors.sort_by_key(|e| e.line);
-
-    let (mut imported, mut already_present) = (0, 0);
-    if commit {
-        for (view, new) in &ready {
-            let inserted = state
-                .store
-                .insert_dose(new, |dose_id| {
-                    let mut entry = user.audit(
-                        "dose.create",
-                        "dose",
-                        Some(dose_id.to_string()),
-                        Some(id),
-                        Outcome::Success,
-                    );
-                    entry.detail = Some(if view.unusual_amount_confirmed {
-                        "imported from CSV; unusual amount confirmed".into()
-                    } else {
-                        "imported from CSV".into()
-                    });
-                    entry
-                })
-                .await?;
-            match inserted {
-                DoseInsert::Created(_) => imported += 1,
-                DoseInsert::Replayed(_) | DoseInsert::KeyReused => already_present += 1,
-            }
-        }
-        if imported > 0 {
-            speciosa_app::safety::after_write(&state.app, user, &patient).await;
-        }
-    }
-    let mut entry = user.audit("dose.import", "dose", None, Some(id), Outcome::Success);
-    entry.detail = Some(format!(
-        "{}: {} valid rows, {} errors, {} unusual unconfirmed, {imported} written",
-        if commit { "commit" } else { "preview" },
-        ready.len(),
-        errors.len(),
-        unusual.len()
-    ));
-    state.store.append_audit(entry).await?;
-    Ok(ImportResult {
-        rows: ready.into_iter().map(|(view, _)| view).collect(),
-        errors,
-        unusual,
-        committed: commit,
-        imported,
-        already_present,
-    })
+    let input = ImportInput {
+        csv: request.csv,
+        commit: request.commit,
+        confirm_unusual_lines: request.confirm_unusual_lines,
+    };
+    let outcome = speciosa_app::doses::import_doses(&state.app, &user, id, &input).await?;
+    Ok(Json(outcome.into()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1111,8 +537,19 @@ pub struct BatchSafetyView {
     pub flags: Vec<crate::api::products::QualityFlagView>,
 }
 
-/// Days of use the product-safety view looks back over.
-const SAFETY_WINDOW_DAYS: i64 = 14;
+impl From<BatchSafety> for BatchSafetyView {
+    fn from(judged: BatchSafety) -> Self {
+        BatchSafetyView {
+            batch_id: judged.batch.id.as_uuid(),
+            product_id: judged.product.id.as_uuid(),
+            product_name: judged.product.details.name,
+            lot: judged.batch.lot,
+            max_grams_per_day: judged.max_grams_per_day,
+            days_used: judged.days_used,
+            flags: judged.flags.into_iter().map(Into::into).collect(),
+        }
+    }
+}
 
 #[utoipa::path(get, path = "/api/v1/patients/{id}/product-safety", tag = "doses", params(("id" = Uuid, Path)),
     responses((status = 200, description = "Batches the patient used in the last 14 days, with flags judged at their own intake", body = [BatchSafetyView])))]
@@ -1124,68 +561,12 @@ pub async fn product_safety(
     Ok(Json(batch_safety(&state, &user, id).await?))
 }
 
-/// For each batch used recently: heavy metals are judged against USP <2232> daily
-/// limits at the patient's own heaviest day, since a batch that passes at 3 g/day can
-/// fail at 30 g/day. Shared with the pages.
+/// The recently used batches, judged (for pages not yet calling `speciosa_app` directly).
 pub async fn batch_safety(
     state: &AppState,
     user: &Authenticated,
     id: PatientId,
 ) -> Result<Vec<BatchSafetyView>, ApiError> {
-    let patient =
-        access::patient_record(state, user, id, PatientAction::Read, "product_safety.read").await?;
-    let to = Timestamp::now()
-        .to_zoned_datetime(patient.details.time_zone.to_zone())
-        .date();
-    let from = to
-        .checked_sub(jiff::Span::new().days(SAFETY_WINDOW_DAYS - 1))
-        .unwrap_or(to);
-    let doses = doses_between(state, &patient, from, to, false).await?;
-    let mut per_batch: std::collections::BTreeMap<BatchId, std::collections::BTreeMap<Date, f64>> =
-        Default::default();
-    for d in &doses {
-        let zone = jiff::tz::db()
-            .get(&d.time_zone)
-            .unwrap_or(jiff::tz::TimeZone::UTC);
-        *per_batch
-            .entry(d.batch_id)
-            .or_default()
-            .entry(dose::local_date(d.taken_at, &zone))
-            .or_default() += d.grams.unwrap_or(0.0);
-    }
-    let mut views = Vec::new();
-    for (batch_id, days) in per_batch {
-        let (product, batch) = organization_batch(state, user, batch_id).await?;
-        let max_grams_per_day = days.values().copied().fold(0.0, f64::max);
-        let mut flags = crate::api::products::batch_flags(state, &product, &batch);
-        if let Some(assay) = &batch.assay {
-            flags.extend(
-                state
-                    .app
-                    .knowledge()
-                    .standards
-                    .heavy_metal_flags(assay, max_grams_per_day),
-            );
-        }
-        flags.sort_by_key(|f| std::cmp::Reverse(f.severity));
-        views.push(BatchSafetyView {
-            batch_id: batch.id.as_uuid(),
-            product_id: product.id.as_uuid(),
-            product_name: product.details.name.clone(),
-            lot: batch.lot.clone(),
-            max_grams_per_day,
-            days_used: days.len(),
-            flags: flags.into_iter().map(Into::into).collect(),
-        });
-    }
-    let mut entry = user.audit(
-        "product_safety.read",
-        "dose",
-        None,
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("{} batches", views.len()));
-    state.store.append_audit(entry).await?;
-    Ok(views)
+    let judged = speciosa_app::doses::batch_safety(&state.app, user, id).await?;
+    Ok(judged.into_iter().map(Into::into).collect())
 }

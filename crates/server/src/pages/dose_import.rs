@@ -6,10 +6,10 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use serde::Deserialize;
+use speciosa_app::doses::{ImportInput, mg_text};
+use speciosa_core::dose::ExposureBasis;
 
-use crate::api::doses::{ImportResult, import_doses, mg_text};
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{PageForm, PageUser};
@@ -61,11 +61,11 @@ fn mg(value: Option<f64>) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn basis_label(basis: &str) -> &'static str {
+fn basis_label(basis: ExposureBasis) -> &'static str {
     match basis {
-        "assay" => "lab certificate",
-        "estimate" => "estimate (no certificate)",
-        _ => "unknown",
+        ExposureBasis::Assay => "lab certificate",
+        ExposureBasis::Estimate => "estimate (no certificate)",
+        ExposureBasis::Unknown => "unknown",
     }
 }
 
@@ -127,8 +127,12 @@ pub async fn submit(
     } else {
         Vec::new()
     };
-    let result: ImportResult =
-        import_doses(&state, user, id, &submitted.form.csv, commit, &confirmed).await?;
+    let input = ImportInput {
+        csv: submitted.form.csv.clone(),
+        commit,
+        confirm_unusual_lines: confirmed,
+    };
+    let result = speciosa_app::doses::import_doses(&state.app, user, id, &input).await?;
     let (patient, _) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
     let zone = patient.details.time_zone.to_zone();
     let rows = result
@@ -136,17 +140,13 @@ pub async fn submit(
         .iter()
         .map(|row| RowLine {
             line: row.line,
-            local_time: row
-                .taken_at
-                .parse::<Timestamp>()
-                .map(|t| crate::pages::time::Clock::of_zone(&zone).minute(t))
-                .unwrap_or_else(|_| row.taken_at.clone()),
+            local_time: crate::pages::time::Clock::of_zone(&zone).minute(row.taken_at),
             product: row.product.clone(),
             lot: row.lot.clone(),
             amount: format!("{} {}", row.amount, row.unit),
             mitragynine_mg: mg(row.mitragynine_mg),
             hydroxymitragynine_mg: mg(row.hydroxymitragynine_mg),
-            basis: basis_label(&row.exposure_basis),
+            basis: basis_label(row.exposure_basis),
             unusual_confirmed: row.unusual_amount_confirmed,
         })
         .collect();

@@ -14,30 +14,22 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::Deserialize;
+use speciosa_app::doses::{BatchSafety, DateRange, DoseRefusal, Unusual, mg_text};
+use speciosa_app::records::{Batch, Dose, Patient, Product};
 use speciosa_core::amount::{AmountInput, input_text, parse_amount};
-use speciosa_core::audit::Outcome;
 use speciosa_core::dose::{
     BACKDATE_CONFIRMATION_AFTER, DailyExposure, DoseContext, DoseUnit, ExposureBasis,
 };
 use speciosa_core::ids::{BatchId, DoseId, PatientId};
-use speciosa_core::policy::PatientAction;
 use speciosa_core::product::ProductForm;
-use speciosa_store::{Batch, Dose, Patient, Product};
 use uuid::Uuid;
 
-use crate::access;
-use crate::api::doses::{
-    BatchSafetyView, DateRangeQuery, DoseCorrectionRequest, DoseRefusal, DoseRequest, Unusual,
-    batch_safety, correct_dose, daily_exposure, delete_dose, log_dose, mg_text, read_doses,
-};
-use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
 use crate::pages::products::{BatchCard, FlagRow, fixed, sort_key};
 use crate::pages::time::Clock;
 use crate::pages::{Choice, FormErrors, Nav, patient_id, render};
-use crate::problems;
 
 const DOSE_LABELS: &[(&str, &str)] = &[
     ("batch_id", "Product and batch"),
@@ -207,14 +199,18 @@ impl DoseInput {
         }
     }
 
-    fn to_request(&self, taken_at: &TakenAt, time_zone: Option<String>) -> DoseRequest {
-        DoseRequest {
+    fn to_input(
+        &self,
+        taken_at: &TakenAt,
+        time_zone: Option<String>,
+    ) -> speciosa_app::doses::DoseInput {
+        speciosa_app::doses::DoseInput {
             taken_at: match taken_at {
                 TakenAt::Now => None,
                 TakenAt::At(text) | TakenAt::Unreadable(text) => Some(text.clone()),
             },
             // A missing choice names no batch; the service says so.
-            batch_id: self.batch_id.trim().parse().unwrap_or(Uuid::nil()),
+            batch_id: BatchId::from_uuid(self.batch_id.trim().parse().unwrap_or(Uuid::nil())),
             // As typed: a decimal comma is read by the service, never dropped by the browser.
             amount: AmountInput::Text(self.amount.clone()),
             unit: self.unit.trim().to_owned(),
@@ -535,23 +531,14 @@ async fn new_dose_page(
     errors: FormErrors,
     unusual: Option<UnusualQuestion>,
 ) -> Result<Response, PageError> {
-    let (products, batches) = catalogue(state, user).await?;
+    let (products, batches) = speciosa_app::products::catalogue(&state.app, user).await?;
     // While a question about the amount is open, the page offers nothing else to log.
     let last = match unusual {
         Some(_) => None,
-        None => state.store.last_dose(patient.id).await?,
+        None => speciosa_app::doses::repeat_offer(&state.app, user, patient.id).await?,
     };
     let repeat = match &last {
         Some(dose) => {
-            let mut entry = user.audit(
-                "dose.read",
-                "dose",
-                Some(dose.id.to_string()),
-                Some(patient.id),
-                Outcome::Success,
-            );
-            entry.detail = Some("last dose, offered to repeat".into());
-            state.store.append_audit(entry).await?;
             let batch = batches.iter().find(|b| b.id == dose.batch_id);
             let product = batch.and_then(|b| products.iter().find(|p| p.id == b.product_id));
             match (product, batch) {
@@ -643,11 +630,9 @@ pub async fn new_form(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
-    let patient =
-        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.create").await?;
     // The product and unit of the last dose are preselected (most people use one
     // product); the amount never is.
-    let last = state.store.last_dose(patient.id).await?;
+    let (patient, last) = speciosa_app::doses::dose_form(&state.app, &user, id).await?;
     let input = DoseInput {
         batch_id: last
             .as_ref()
@@ -690,12 +675,13 @@ pub async fn create(
     let id = patient_id(&id)?;
     let PageForm { user, form, pairs } = submitted;
     let form = form.with_contexts(&pairs);
-    let patient =
-        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.create").await?;
+    let patient = speciosa_app::doses::dose_patient(&state.app, &user, id).await?;
     let taken_at = form.taken_at(&patient.details.time_zone.to_zone());
-    let request = form.to_request(&taken_at, None);
-    match log_dose(&state, &user, id, &request, form.key()).await {
-        Ok((_, dose)) => Ok(Redirect::to(&log_address(&patient, &dose, "logged")).into_response()),
+    let input = form.to_input(&taken_at, None);
+    match speciosa_app::doses::log_dose(&state.app, &user, id, &input, form.key()).await {
+        Ok(logged) => {
+            Ok(Redirect::to(&log_address(&patient, logged.dose(), "logged")).into_response())
+        }
         Err(DoseRefusal::Unusual(unusual)) => {
             let ctx = form_context(&user, &patient);
             let question = UnusualQuestion::new(
@@ -707,26 +693,27 @@ pub async fn create(
             let errors = question.errors();
             new_dose_page(&state, &user, &patient, form, errors, Some(question)).await
         }
-        Err(DoseRefusal::Error(error)) => {
-            let reused = error.kind == problems::VALIDATION
-                && error.errors.is_empty()
-                && error.detail.contains("Idempotency-Key");
+        Err(DoseRefusal::KeyReused) => {
+            // The form was used for another dose (e.g. after going back): a fresh key
+            // lets this one be logged on purpose.
             let mut form = form;
-            let errors = if reused {
-                // The form was used for another dose (e.g. after going back): a fresh key
-                // lets this one be logged on purpose.
-                form.idempotency_key = Uuid::now_v7().to_string();
-                FormErrors {
-                    status: StatusCode::CONFLICT,
-                    general: Some(
-                        "This form was already used to log a different dose, so nothing new was logged. If this is another dose, check the details and press “Log dose” again.".into(),
-                    ),
-                    fields: Vec::new(),
-                    labels: DOSE_LABELS,
-                }
-            } else {
-                for_the_form(FormErrors::from_api(error, DOSE_LABELS)?, &form, &taken_at)
+            form.idempotency_key = Uuid::now_v7().to_string();
+            let errors = FormErrors {
+                status: StatusCode::CONFLICT,
+                general: Some(
+                    "This form was already used to log a different dose, so nothing new was logged. If this is another dose, check the details and press “Log dose” again.".into(),
+                ),
+                fields: Vec::new(),
+                labels: DOSE_LABELS,
             };
+            new_dose_page(&state, &user, &patient, form, errors, None).await
+        }
+        Err(DoseRefusal::Error(error)) => {
+            let errors = for_the_form(
+                FormErrors::from_api(error.into(), DOSE_LABELS)?,
+                &form,
+                &taken_at,
+            );
             new_dose_page(&state, &user, &patient, form, errors, None).await
         }
     }
@@ -734,37 +721,6 @@ pub async fn create(
 
 // ---------------------------------------------------------------------------
 // Correcting a dose.
-
-async fn current_dose(
-    state: &AppState,
-    user: &Authenticated,
-    patient: &Patient,
-    id: DoseId,
-) -> Result<Dose, PageError> {
-    let dose = state
-        .store
-        .get_dose(id)
-        .await?
-        .filter(|d| d.patient_id == patient.id)
-        .ok_or_else(|| ApiError::not_found("dose"))?;
-    if !dose.is_current() {
-        return Err(ApiError::new(
-            problems::CONFLICT,
-            "this dose was already corrected or deleted; the dose log shows the current entry",
-        )
-        .into());
-    }
-    let mut entry = user.audit(
-        "dose.read",
-        "dose",
-        Some(id.to_string()),
-        Some(patient.id),
-        Outcome::Success,
-    );
-    entry.detail = Some("opened for correction".into());
-    state.store.append_audit(entry).await?;
-    Ok(dose)
-}
 
 async fn correction_page(
     state: &AppState,
@@ -775,7 +731,7 @@ async fn correction_page(
     errors: FormErrors,
     unusual: Option<UnusualQuestion>,
 ) -> Result<Response, PageError> {
-    let (products, batches) = catalogue(state, user).await?;
+    let (products, batches) = speciosa_app::products::catalogue(&state.app, user).await?;
     let ctx = form_context(user, patient);
     let name = patient.details.display_name.as_str().to_owned();
     let original = {
@@ -823,10 +779,7 @@ pub async fn edit_form(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let dose = dose_id(&dose)?;
-    let patient =
-        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.correct")
-            .await?;
-    let dose = current_dose(&state, &user, &patient, dose).await?;
+    let (patient, dose) = speciosa_app::doses::dose_to_correct(&state.app, &user, id, dose).await?;
     let input = DoseInput::from_dose(&dose);
     correction_page(
         &state,
@@ -849,10 +802,8 @@ pub async fn correct(
     let dose = dose_id(&dose)?;
     let PageForm { user, form, pairs } = submitted;
     let form = form.with_contexts(&pairs);
-    let patient =
-        access::patient_record(&state, &user, id, PatientAction::RecordDose, "dose.correct")
-            .await?;
-    let original = current_dose(&state, &user, &patient, dose).await?;
+    let (patient, original) =
+        speciosa_app::doses::dose_to_correct(&state.app, &user, id, dose).await?;
     let zone = zone_of(&original.time_zone);
     // An untouched time keeps the original instant to the second.
     let taken_at = if form.taken_at.trim() == local_input(original.taken_at, &zone) {
@@ -860,11 +811,9 @@ pub async fn correct(
     } else {
         form.taken_at(&zone)
     };
-    let request = DoseCorrectionRequest {
-        dose: form.to_request(&taken_at, Some(original.time_zone.clone())),
-        reason: form.reason.clone(),
-    };
-    match correct_dose(&state, &user, id, dose, &request).await {
+    let input = form.to_input(&taken_at, Some(original.time_zone.clone()));
+    match speciosa_app::doses::correct_dose(&state.app, &user, id, dose, &input, &form.reason).await
+    {
         Ok(corrected) => {
             Ok(Redirect::to(&log_address(&patient, &corrected, "corrected")).into_response())
         }
@@ -889,9 +838,15 @@ pub async fn correct(
             .await
         }
         Err(DoseRefusal::Error(error)) => {
-            let errors = for_the_form(FormErrors::from_api(error, DOSE_LABELS)?, &form, &taken_at);
+            let errors = for_the_form(
+                FormErrors::from_api(error.into(), DOSE_LABELS)?,
+                &form,
+                &taken_at,
+            );
             correction_page(&state, &user, &patient, &original, form, errors, None).await
         }
+        // Corrections carry no idempotency key.
+        Err(DoseRefusal::KeyReused) => Err(ApiError::from(DoseRefusal::KeyReused).into()),
     }
 }
 
@@ -1017,14 +972,14 @@ struct SafetyRow {
     flags: Vec<FlagRow>,
 }
 
-impl From<BatchSafetyView> for SafetyRow {
-    fn from(view: BatchSafetyView) -> Self {
-        let flags: Vec<FlagRow> = view.flags.into_iter().map(FlagRow::from).collect();
+impl From<BatchSafety> for SafetyRow {
+    fn from(judged: BatchSafety) -> Self {
+        let flags: Vec<FlagRow> = judged.flags.into_iter().map(FlagRow::from).collect();
         SafetyRow {
-            product: view.product_name,
-            lot: view.lot,
-            heaviest_day: format!("{} g", fixed(view.max_grams_per_day, 1)),
-            days_used: view.days_used,
+            product: judged.product.details.name,
+            lot: judged.batch.lot,
+            heaviest_day: format!("{} g", fixed(judged.max_grams_per_day, 1)),
+            days_used: judged.days_used,
             urgent: flags.iter().filter(|f| f.severity == "urgent").count(),
             warnings: flags.iter().filter(|f| f.severity == "warning").count(),
             flags,
@@ -1248,33 +1203,36 @@ async fn log_page(
     } else {
         Some(from_typed.to_owned())
     };
-    let range = DateRangeQuery {
+    let range = DateRange {
         from: default_from.clone(),
         to: Some(to_typed.to_owned()).filter(|t| !t.is_empty()),
         include_history: filters.with_history(),
     };
-    let (doses, days, range_errors) = match read_doses(state, user, id, &range).await {
-        Ok(doses) => match daily_exposure(state, user, id, &range).await {
-            Ok(days) => (doses, days, FormErrors::none()),
+    let (doses, days, range_errors) =
+        match speciosa_app::doses::read_doses(&state.app, user, id, &range).await {
+            Ok(doses) => {
+                match speciosa_app::doses::daily_exposure(&state.app, user, id, &range).await {
+                    Ok(days) => (doses, days, FormErrors::none()),
+                    Err(error) => (
+                        Vec::new(),
+                        Vec::new(),
+                        FormErrors::from_api(error.into(), RANGE_LABELS)?,
+                    ),
+                }
+            }
             Err(error) => (
                 Vec::new(),
                 Vec::new(),
-                FormErrors::from_api(error, RANGE_LABELS)?,
+                FormErrors::from_api(error.into(), RANGE_LABELS)?,
             ),
-        },
-        Err(error) => (
-            Vec::new(),
-            Vec::new(),
-            FormErrors::from_api(error, RANGE_LABELS)?,
-        ),
-    };
+        };
     let mut range_errors = range_errors;
     for error in &mut range_errors.fields {
         if error.detail == "from must not be after to" {
             error.detail = "the first date must not be after the last".into();
         }
     }
-    let (products, batches) = catalogue(state, user).await?;
+    let (products, batches) = speciosa_app::products::catalogue(&state.app, user).await?;
     let names: HashMap<BatchId, (String, String)> = batches
         .iter()
         .map(|b| {
@@ -1328,7 +1286,7 @@ async fn log_page(
             *prefix == "corrected-",
         ))
     });
-    let safety = batch_safety(state, user, id)
+    let safety = speciosa_app::doses::batch_safety(&state.app, user, id)
         .await?
         .into_iter()
         .map(SafetyRow::from)
@@ -1417,14 +1375,14 @@ pub async fn delete(
         history: form.history.clone(),
         saved: None,
     };
-    match delete_dose(&state, &user, id, dose, &form.reason).await {
+    match speciosa_app::doses::delete_dose(&state.app, &user, id, dose, &form.reason).await {
         Ok(_) => {
             let back = filters.address(id);
             let join = if back.contains('?') { '&' } else { '?' };
             Ok(Redirect::to(&format!("{back}{join}saved=deleted#main")).into_response())
         }
         Err(error) => {
-            let mut errors = FormErrors::from_api(error, DELETE_LABELS)?;
+            let mut errors = FormErrors::from_api(error.into(), DELETE_LABELS)?;
             for e in &mut errors.fields {
                 if e.field == "reason" {
                     e.detail =
@@ -1493,12 +1451,12 @@ mod tests {
             ("contexts".into(), "sleep".into()),
         ]);
         assert_eq!(input.contexts, ["pain", "sleep"]);
-        let request = input.to_request(&TakenAt::Now, None);
+        let dose = input.to_input(&TakenAt::Now, None);
         assert_eq!(
-            request.amount.value(),
+            dose.amount.value(),
             Err(speciosa_core::amount::AmountError::Empty)
         );
-        assert_eq!(request.batch_id, Uuid::nil());
-        assert_eq!(request.taken_at, None);
+        assert_eq!(dose.batch_id, BatchId::from_uuid(Uuid::nil()));
+        assert_eq!(dose.taken_at, None);
     }
 }

@@ -9,20 +9,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use speciosa_app::products::{AssayFields, BatchFields};
+use speciosa_app::records::{Batch, Product};
 use speciosa_core::account::Role;
 use speciosa_core::amount::{AmountError, parse_amount};
 use speciosa_core::ids::{BatchId, ProductId};
-use speciosa_core::policy::OrganizationAction;
-use speciosa_core::product::{Assay, ProductForm};
-use speciosa_core::quality::{QualityFlag, Severity};
-use speciosa_store::{Batch, Product};
-
-use crate::access;
-use crate::api::products::{
-    AssayRequest, BatchRequest, HeavyMetalsRequest, MicrobialRequest, ProductRequest,
-    QualityFlagView, add_batch, add_product, batch_flags, catalogue, edit_batch, edit_product,
-    visible_batch, visible_product,
+use speciosa_core::product::{
+    Alkaloids, Assay, HeavyMetals, Microbial, ProductFields, ProductForm,
 };
+use speciosa_core::quality::{QualityFlag, Severity};
+
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -105,8 +101,8 @@ pub fn sort_key(name: &str) -> String {
         .collect()
 }
 
-fn text(value: &str) -> Option<String> {
-    Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+fn text(value: &str) -> Option<&str> {
+    Some(value.trim()).filter(|v| !v.is_empty())
 }
 
 /// One quality flag as shown: a severity badge, the plain-words explanation and,
@@ -121,29 +117,6 @@ pub struct FlagRow {
     pub evidence: String,
     /// The evidence behind the rule is weak (derived arithmetic or secondary sources).
     pub weak: bool,
-}
-
-impl From<QualityFlagView> for FlagRow {
-    fn from(flag: QualityFlagView) -> Self {
-        let (severity, severity_label) = match flag.severity.as_str() {
-            "urgent" => ("urgent", "Urgent"),
-            "warning" => ("warning", "Warning"),
-            _ => ("info", "Note"),
-        };
-        FlagRow {
-            severity,
-            severity_label,
-            weak: flag
-                .evidence
-                .trim_start()
-                .to_lowercase()
-                .starts_with("weak"),
-            explanation: flag.explanation,
-            standard: flag.standard,
-            reference: flag.reference,
-            evidence: flag.evidence,
-        }
-    }
 }
 
 impl From<QualityFlag> for FlagRow {
@@ -230,7 +203,7 @@ pub struct BatchCard {
 impl BatchCard {
     pub fn new(state: &AppState, product: &Product, batch: &Batch) -> Self {
         let per = per_unit(product.details.form);
-        let flags: Vec<FlagRow> = batch_flags(state, product, batch)
+        let flags: Vec<FlagRow> = speciosa_app::products::batch_flags(&state.app, product, batch)
             .into_iter()
             .map(FlagRow::from)
             .collect();
@@ -332,18 +305,21 @@ impl ProductInput {
         self.labels_hydroxy_as_ingredient.is_some()
     }
 
-    fn to_request(&self) -> ProductRequest {
-        ProductRequest {
-            name: self.name.clone(),
-            form: self.form.clone(),
+    fn fields(&self) -> ProductFields<'_> {
+        ProductFields {
+            name: &self.name,
+            form: &self.form,
             vendor: text(&self.vendor),
             labelled_strain: text(&self.labelled_strain),
             unit_mass_g: number(&self.unit_mass_g),
             serving_size: number(&self.serving_size),
             teaspoon_g: number(&self.teaspoon_g),
             labels_hydroxy_as_ingredient: self.labels_hydroxy(),
-            reviewed: self.reviewed.is_some(),
         }
+    }
+
+    fn reviewed(&self) -> bool {
+        self.reviewed.is_some()
     }
 
     fn from_product(product: &Product) -> Self {
@@ -461,38 +437,42 @@ impl BatchInput {
         ]
     }
 
-    fn to_request(&self) -> BatchRequest {
+    fn fields(&self) -> BatchFields {
         let has_assay = self.coa_values().iter().any(|v| !v.trim().is_empty());
-        let assay = has_assay.then(|| AssayRequest {
-            lab: text(&self.lab),
-            tested_on: text(&self.tested_on),
-            mitragynine_mg_per_g: number(&self.mitragynine_mg_per_g),
-            hydroxymitragynine_mg_per_g: number(&self.hydroxymitragynine_mg_per_g),
-            paynantheine_mg_per_g: number(&self.paynantheine_mg_per_g),
-            speciogynine_mg_per_g: number(&self.speciogynine_mg_per_g),
-            speciociliatine_mg_per_g: number(&self.speciociliatine_mg_per_g),
-            corynantheidine_mg_per_g: number(&self.corynantheidine_mg_per_g),
-            mitragynine_pseudoindoxyl_mg_per_g: number(&self.mitragynine_pseudoindoxyl_mg_per_g),
+        let assay = has_assay.then(|| AssayFields {
+            lab: text(&self.lab).map(str::to_owned),
+            tested_on: text(&self.tested_on).map(str::to_owned),
+            alkaloids: Alkaloids {
+                mitragynine_mg_per_g: number(&self.mitragynine_mg_per_g),
+                hydroxymitragynine_mg_per_g: number(&self.hydroxymitragynine_mg_per_g),
+                paynantheine_mg_per_g: number(&self.paynantheine_mg_per_g),
+                speciogynine_mg_per_g: number(&self.speciogynine_mg_per_g),
+                speciociliatine_mg_per_g: number(&self.speciociliatine_mg_per_g),
+                corynantheidine_mg_per_g: number(&self.corynantheidine_mg_per_g),
+                mitragynine_pseudoindoxyl_mg_per_g: number(
+                    &self.mitragynine_pseudoindoxyl_mg_per_g,
+                ),
+            },
             hydroxymitragynine_loq_mg_per_g: number(&self.hydroxymitragynine_loq_mg_per_g),
             mitragynine_loq_mg_per_g: number(&self.mitragynine_loq_mg_per_g),
-            heavy_metals: HeavyMetalsRequest {
+            heavy_metals: HeavyMetals {
                 lead_ppm: number(&self.lead_ppm),
                 arsenic_ppm: number(&self.arsenic_ppm),
                 cadmium_ppm: number(&self.cadmium_ppm),
                 mercury_ppm: number(&self.mercury_ppm),
             },
-            microbial: MicrobialRequest {
+            microbial: Microbial {
                 salmonella_detected: detected(&self.salmonella),
                 e_coli_detected: detected(&self.e_coli),
                 total_aerobic_cfu_per_g: number(&self.total_aerobic_cfu_per_g),
                 yeast_mold_cfu_per_g: number(&self.yeast_mold_cfu_per_g),
             },
         });
-        BatchRequest {
+        BatchFields {
             lot: self.lot.clone(),
             assay,
             recalled: self.is_recalled(),
-            recall_reason: text(&self.recall_reason),
+            recall_reason: text(&self.recall_reason).map(str::to_owned),
         }
     }
 
@@ -748,7 +728,7 @@ fn recall_reason_missing(input: &BatchInput) -> Option<FormErrors> {
             "say why the batch was recalled (for example the notice or the contaminant found)",
         )
         .into();
-        FormErrors::from_api(error, BATCH_LABELS).ok()
+        FormErrors::from_api(error.into(), BATCH_LABELS).ok()
     } else {
         None
     }
@@ -789,7 +769,7 @@ async fn catalogue_page(
     product_errors: FormErrors,
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
-    let (mut products, batches) = catalogue(state, user).await?;
+    let (mut products, batches) = speciosa_app::products::catalogue(&state.app, user).await?;
     products.sort_by_key(|p| sort_key(&p.details.name));
     let cards: Vec<ProductCard> = products
         .iter()
@@ -840,13 +820,12 @@ pub async fn create(
     submitted: PageForm<ProductInput>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    let mut request = form.to_request();
     // Only a clinician's review marks a product reviewed, and only on its own page.
-    request.reviewed = false;
+    let mut fields = form.fields();
     if user.actor.role == Role::Patient {
-        request.labelled_strain = None;
+        fields.labelled_strain = None;
     }
-    match add_product(&state, &user, &request).await {
+    match speciosa_app::products::add_product(&state.app, &user, &fields).await {
         Ok((product, _)) if user.actor.role == Role::Patient => Ok(Redirect::to(&format!(
             "/products?saved=suggested#product-{}",
             product.id
@@ -858,7 +837,7 @@ pub async fn create(
         ))
         .into_response()),
         Err(error) => {
-            let errors = FormErrors::from_api(error, PRODUCT_LABELS)?;
+            let errors = FormErrors::from_api(error.into(), PRODUCT_LABELS)?;
             catalogue_page(&state, &user, form, errors, None).await
         }
     }
@@ -889,16 +868,7 @@ async fn product_page(
     batch_form: (BatchInput, FormErrors),
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ReadCatalog,
-        "product.read",
-        "product",
-    )
-    .await?;
-    let product = visible_product(state, user, id).await?;
-    let batches = state.store.list_batches(user.actor.organization_id).await?;
+    let (product, batches) = speciosa_app::products::read_product(&state.app, user, id).await?;
     let (product_form, product_errors) = forms;
     let per = per_unit(product.details.form);
     let status = product_errors.status.max(batch_form.1.status);
@@ -951,18 +921,16 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     let id = product_id(&id)?;
     let PageForm { user, form, .. } = submitted;
-    let request = form.to_request();
-    match edit_product(&state, &user, id, &request).await {
+    let reviewed = form.reviewed();
+    match speciosa_app::products::edit_product(&state.app, &user, id, &form.fields(), reviewed)
+        .await
+    {
         Ok(_) => {
-            let saved = if request.reviewed {
-                "reviewed"
-            } else {
-                "product"
-            };
+            let saved = if reviewed { "reviewed" } else { "product" };
             Ok(Redirect::to(&format!("/products/{id}?saved={saved}#main")).into_response())
         }
         Err(error) => {
-            let errors = FormErrors::from_api(error, PRODUCT_LABELS)?;
+            let errors = FormErrors::from_api(error.into(), PRODUCT_LABELS)?;
             product_page(
                 &state,
                 &user,
@@ -983,14 +951,14 @@ pub async fn create_batch(
 ) -> Result<Response, PageError> {
     let id = product_id(&id)?;
     let PageForm { user, form, .. } = submitted;
-    match add_batch(&state, &user, id, &form.to_request()).await {
+    match speciosa_app::products::add_batch(&state.app, &user, id, &form.fields()).await {
         Ok((_, batch)) => Ok(Redirect::to(&format!(
             "/products/{id}?saved=batch#batch-{}",
             batch.id
         ))
         .into_response()),
         Err(error) => {
-            let errors = form.explain_unreadable(FormErrors::from_api(error, BATCH_LABELS)?);
+            let errors = form.explain_unreadable(FormErrors::from_api(error.into(), BATCH_LABELS)?);
             product_page(
                 &state,
                 &user,
@@ -1024,15 +992,7 @@ async fn batch_page(
     form: Option<BatchInput>,
     errors: FormErrors,
 ) -> Result<Response, PageError> {
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ManageCatalog,
-        "batch.update",
-        "batch",
-    )
-    .await?;
-    let (product, batch) = visible_batch(state, user, id).await?;
+    let (product, batch) = speciosa_app::products::batch_to_edit(&state.app, user, id).await?;
     let per = per_unit(product.details.form);
     let status = errors.status;
     let page = BatchPage {
@@ -1068,20 +1028,17 @@ pub async fn update_batch(
     let result = match recall_reason_missing(&form) {
         // Refuse the role first, as the service would, before talking about the form.
         Some(errors) => {
-            access::organization(
-                &state,
-                &user,
-                OrganizationAction::ManageCatalog,
-                "batch.update",
-                "batch",
-            )
-            .await?;
+            speciosa_app::products::batch_to_edit(&state.app, &user, id).await?;
             Err(errors)
         }
-        None => match edit_batch(&state, &user, id, &form.to_request()).await {
-            Ok((product, batch)) => Ok((product, batch)),
-            Err(error) => Err(form.explain_unreadable(FormErrors::from_api(error, BATCH_LABELS)?)),
-        },
+        None => {
+            match speciosa_app::products::edit_batch(&state.app, &user, id, &form.fields()).await {
+                Ok((product, batch)) => Ok((product, batch)),
+                Err(error) => {
+                    Err(form.explain_unreadable(FormErrors::from_api(error.into(), BATCH_LABELS)?))
+                }
+            }
+        }
     };
     match result {
         Ok((product, batch)) => Ok(Redirect::to(&format!(
@@ -1112,13 +1069,13 @@ mod tests {
             lot: "K51".into(),
             ..Default::default()
         };
-        assert!(input.to_request().assay.is_none());
+        assert!(input.fields().assay.is_none());
         let input = BatchInput {
             lot: "K51".into(),
             salmonella: "absent".into(),
             ..Default::default()
         };
-        let assay = input.to_request().assay.expect("a certificate");
+        let assay = input.fields().assay.expect("a certificate");
         assert_eq!(assay.microbial.salmonella_detected, Some(false));
     }
 

@@ -8,7 +8,6 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::account::Role;
 use crate::ids::{OrganizationId, PatientId, UserId};
@@ -232,6 +231,8 @@ impl fmt::Display for AuditBreak {
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     fn entry(action: &str) -> AuditEntry {

@@ -32,7 +32,10 @@ mod users;
 
 pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, ReviewOutcome};
 pub use assessments::{Assessment, NewAssessment};
-pub use audit::{AuditFilter, AuditVerification};
+pub use audit::{
+    AuditFilter, AuditVerification, InclusionProof, SequenceReport, SequencingLag, StoredCheckpoint,
+    TreeCheck,
+};
 pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreReport};
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;

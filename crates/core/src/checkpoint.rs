@@ -67,7 +67,9 @@ impl Checkpoint {
             .ok_or_else(|| malformed("the text does not end in a newline"))?;
         let mut lines = body.split('\n');
         let origin = lines.next().filter(|l| !l.is_empty());
-        let origin = origin.ok_or_else(|| malformed("no origin line"))?.to_owned();
+        let origin = origin
+            .ok_or_else(|| malformed("no origin line"))?
+            .to_owned();
         let tree_size = lines
             .next()
             .and_then(|l| l.parse::<u64>().ok())
@@ -175,7 +177,9 @@ impl FromStr for NoteSigner {
         let seed: [u8; 32] = key.try_into().map_err(|_| bad())?;
         let key = SigningKey::from_bytes(&seed);
         if hex::encode(key_id(&name, &key.verifying_key())) != id {
-            return Err(CheckpointError::Key("its key id does not match the key".into()));
+            return Err(CheckpointError::Key(
+                "its key id does not match the key".into(),
+            ));
         }
         Ok(NoteSigner { name, key })
     }
@@ -264,7 +268,9 @@ impl FromStr for NoteVerifier {
         let key: [u8; 32] = key.try_into().map_err(|_| bad())?;
         let key = VerifyingKey::from_bytes(&key).map_err(|_| bad())?;
         if hex::encode(key_id(&name, &key)) != id {
-            return Err(CheckpointError::Key("its key id does not match the key".into()));
+            return Err(CheckpointError::Key(
+                "its key id does not match the key".into(),
+            ));
         }
         Ok(NoteVerifier { name, key })
     }

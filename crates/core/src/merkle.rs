@@ -234,8 +234,14 @@ impl Frontier {
         let mut level = 0;
         // Each trailing one bit of the old size is a perfect subtree the new leaf pairs with.
         while (index >> level) & 1 == 1 {
-            let right = self.subtrees.pop().expect("the frontier holds the right sibling");
-            let left = self.subtrees.pop().expect("the frontier holds the left sibling");
+            let right = self
+                .subtrees
+                .pop()
+                .expect("the frontier holds the right sibling");
+            let left = self
+                .subtrees
+                .pop()
+                .expect("the frontier holds the left sibling");
             let parent = node_hash(&left, &right);
             level += 1;
             completed.push((
@@ -366,10 +372,7 @@ mod tests {
                 Subtree { level: 0, index: 6 },
             ]
         );
-        assert_eq!(
-            range_subtrees(4..6),
-            vec![Subtree { level: 1, index: 2 }]
-        );
+        assert_eq!(range_subtrees(4..6), vec![Subtree { level: 1, index: 2 }]);
         assert!(range_subtrees(5..5).is_empty());
         let leaves = ct_leaves();
         let hashes: Vec<TreeHash> = range_subtrees(0..7)

@@ -228,6 +228,14 @@ pub async fn serve_on(
     let instruments = Instruments::bundled().map_err(std::io::Error::other)?;
     let checkin_defaults = CheckInDefaults::bundled().map_err(std::io::Error::other)?;
     let crisis = CrisisDirectory::bundled().map_err(std::io::Error::other)?;
+    let sealer = match &config.audit_sealer {
+        Some(sealer) => Some(
+            speciosa_store::AuditSealer::start(store.clone(), sealer.clone())
+                .await
+                .map_err(std::io::Error::other)?,
+        ),
+        None => None,
+    };
     let sweeper = tokio::spawn(sweep_periodically(store.clone()));
     let state = AppState {
         store: store.clone(),
@@ -247,6 +255,10 @@ pub async fn serve_on(
         .await;
     sweeper.abort();
     safety_checker.abort();
+    // After the last request: sequence what is left and sign the final checkpoint.
+    if let Some(sealer) = sealer {
+        sealer.shutdown().await;
+    }
     store.close().await;
     result
 }

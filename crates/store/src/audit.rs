@@ -156,7 +156,6 @@ pub enum AuditVerification {
     Broken(AuditBreak),
 }
 
-
 /// What one sequencing pass did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SequenceReport {
@@ -282,7 +281,9 @@ impl Store {
     /// on PostgreSQL) is simply taken by a later pass.
     pub async fn sequence_audit(&self, limit: u32) -> Result<SequenceReport> {
         let lock_head = match self.backend {
-            Backend::Sqlite(_) => "SELECT tree_size, root_hash FROM audit_tree_head WHERE singleton = 1",
+            Backend::Sqlite(_) => {
+                "SELECT tree_size, root_hash FROM audit_tree_head WHERE singleton = 1"
+            }
             Backend::Postgres(_) => {
                 "SELECT tree_size, root_hash FROM audit_tree_head WHERE singleton = 1 FOR UPDATE"
             }
@@ -403,7 +404,11 @@ impl Store {
 
     /// The inclusion proof of event `event_id` in the tree's first `tree_size` leaves.
     /// `None` when there is no such event or it is not (yet) among those leaves.
-    pub async fn audit_inclusion_proof(&self, event_id: i64, tree_size: u64) -> Result<Option<InclusionProof>> {
+    pub async fn audit_inclusion_proof(
+        &self,
+        event_id: i64,
+        tree_size: u64,
+    ) -> Result<Option<InclusionProof>> {
         on_pool!(self, pool => {
             let row: Option<(Option<i64>, Option<String>)> =
                 sqlx::query_as("SELECT leaf_index, leaf_hash FROM audit_events WHERE id = $1")
@@ -573,7 +578,9 @@ impl Store {
     pub async fn verify_audit_chain(&self) -> Result<AuditVerification> {
         let check = self.check_audit_tree(&BTreeSet::new()).await?;
         Ok(match check.broken {
-            None => AuditVerification::Intact { events: check.events },
+            None => AuditVerification::Intact {
+                events: check.events,
+            },
             Some(fault) => AuditVerification::Broken(fault),
         })
     }
@@ -591,9 +598,17 @@ where
     (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     let (sql, key, what) = if subtree.level == 0 {
-        ("SELECT leaf_hash FROM audit_events WHERE leaf_index = $1 AND $2 = 0", subtree.index as i64, "leaf")
+        (
+            "SELECT leaf_hash FROM audit_events WHERE leaf_index = $1 AND $2 = 0",
+            subtree.index as i64,
+            "leaf",
+        )
     } else {
-        ("SELECT hash FROM audit_tree_nodes WHERE node_index = $1 AND level = $2", subtree.index as i64, "node")
+        (
+            "SELECT hash FROM audit_tree_nodes WHERE node_index = $1 AND level = $2",
+            subtree.index as i64,
+            "node",
+        )
     };
     let row: Option<(String,)> = sqlx::query_as(sql)
         .bind(key)
@@ -601,7 +616,10 @@ where
         .fetch_optional(executor)
         .await?;
     let (hash,) = row.ok_or_else(|| {
-        corrupt(format!("the audit tree lacks {what} {} at level {}", subtree.index, subtree.level))
+        corrupt(format!(
+            "the audit tree lacks {what} {} at level {}",
+            subtree.index, subtree.level
+        ))
     })?;
     parse_hash("audit tree hash", &hash)
 }
@@ -639,17 +657,25 @@ where
             for index in first..=last {
                 let node = Subtree { level, index };
                 let Some((hash, event_id)) = computed.get(&node) else {
-                    return Err(corrupt(format!("node {index} at level {level} was not computed")));
+                    return Err(corrupt(format!(
+                        "node {index} at level {level} was not computed"
+                    )));
                 };
                 let matches = match stored.next() {
-                    Some((i, text)) if i as u64 == index => text.parse::<TreeHash>().ok() == Some(*hash),
+                    Some((i, text)) if i as u64 == index => {
+                        text.parse::<TreeHash>().ok() == Some(*hash)
+                    }
                     _ => false,
                 };
                 if !matches {
-                    return Ok(Some(broken(Some(*event_id), format!(
-                        "the tree's node {index} at level {level} (leaves {}..{}) is missing or does not match the events",
-                        node.leaves().start, node.leaves().end
-                    ))));
+                    return Ok(Some(broken(
+                        Some(*event_id),
+                        format!(
+                            "the tree's node {index} at level {level} (leaves {}..{}) is missing or does not match the events",
+                            node.leaves().start,
+                            node.leaves().end
+                        ),
+                    )));
                 }
             }
         }

@@ -585,6 +585,12 @@ async fn prove_audit(args: AuditProveArgs) -> Result<ExitCode> {
             );
             return Ok(ExitCode::FAILURE);
         }
+        ProvenEvent::TreeMismatch => {
+            eprintln!(
+                "audit log TAMPERED: the stored tree does not have the latest checkpoint's root (run speciosa audit verify)"
+            );
+            return Ok(ExitCode::from(REFUSED));
+        }
         ProvenEvent::NoCheckpoint => {
             eprintln!("error: there is no signed checkpoint yet");
             return Ok(ExitCode::FAILURE);

@@ -178,7 +178,8 @@ impl AuditSealer {
                 )
                 .await?;
         }
-        let last_signed = stored.last().map(|c| c.tree_size.max(0) as u64);
+        // Nothing new to sign for an empty tree, or one no bigger than the last checkpoint.
+        let last_signed = stored.last().map_or(0, |c| c.tree_size.max(0) as u64);
         let stop = Arc::new(Notify::new());
         let task = tokio::spawn(run(store, config, signer, last_signed, stop.clone()));
         Ok(AuditSealer { stop, task })
@@ -210,7 +211,7 @@ async fn run(
     store: Store,
     config: SealerConfig,
     signer: NoteSigner,
-    mut last_signed: Option<u64>,
+    mut last_signed: u64,
     stop: Arc<Notify>,
 ) {
     let start = tokio::time::Instant::now();
@@ -229,9 +230,9 @@ async fn run(
             _ = checkpoint.tick() => {
                 sequence_all(&store).await;
                 match store.audit_tree_head().await {
-                    Ok((size, _)) if Some(size) != last_signed => {
+                    Ok((size, _)) if size != last_signed => {
                         if sign_and_publish(&store, &signer, &config).await {
-                            last_signed = Some(size);
+                            last_signed = size;
                         }
                     }
                     Ok(_) => {}
@@ -577,6 +578,7 @@ impl Store {
             .await?
         {
             None => Ok(ProvenEvent::NotCheckpointed),
+            Some(proof) if proof.root_hash != checkpoint.root_hash => Ok(ProvenEvent::TreeMismatch),
             Some(proof) => Ok(ProvenEvent::Proven {
                 proof,
                 checkpoint,
@@ -596,6 +598,8 @@ pub enum ProvenEvent {
     },
     /// No event with that id is among the latest checkpoint's leaves.
     NotCheckpointed,
+    /// The stored tree's root at the checkpoint's size is not the signed one.
+    TreeMismatch,
     NoCheckpoint,
 }
 
@@ -612,7 +616,8 @@ fn compare_checkpoint_lists(
         return (!database.is_empty()).then(|| AuditBreak {
             event_id: None,
             reason: format!(
-                "the database holds {} checkpoints but the checkpoint file {} does not exist",
+                "the database holds {} checkpoints but the checkpoint file {} does not exist \
+                 (for a restored backup, pass the original --audit-checkpoints and --audit-key)",
                 database.len(),
                 anchors.checkpoint_path.display()
             ),

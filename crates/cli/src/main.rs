@@ -17,7 +17,8 @@ use speciosa_server::{ServerConfig, demo};
 mod bench_insert;
 
 use speciosa_store::{
-    AuditVerification, BackupError, DatabaseLocation, NewUser, PoolOptions, RestoreError, Store,
+    AuditAnchors, BackupError, DatabaseLocation, NewUser, PoolOptions, ProvenEvent, RestoreError,
+    SealerConfig, Store,
 };
 
 /// Speciosa: supervised, measurement-based recovery care for people whose opioid
@@ -232,6 +233,68 @@ struct ServeArgs {
         hide_env_values = true
     )]
     metrics_token: Option<String>,
+    #[command(flatten)]
+    audit: AuditFileArgs,
+    /// Seconds between signed audit checkpoints (signed only when the log grew; one is
+    /// always signed at shutdown).
+    #[arg(
+        long,
+        env = "SPECIOSA_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+        default_value_t = 60,
+        value_name = "SEC",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    checkpoint_interval: u64,
+    /// POST each signed checkpoint (text/plain signed note) to this witness; failures are logged.
+    #[arg(long, env = "SPECIOSA_AUDIT_WITNESS_URL", value_name = "URL")]
+    audit_witness_url: Option<String>,
+}
+
+/// The audit log's anchors outside the database. Both default to files in --data-dir,
+/// also with PostgreSQL (where the directory then holds only these).
+#[derive(Args, Clone)]
+struct AuditFileArgs {
+    /// The Ed25519 key that signs audit checkpoints (created, mode 0600, on first serve)
+    /// [default: DIR/audit-signing.key].
+    #[arg(long, env = "SPECIOSA_AUDIT_KEY", value_name = "FILE")]
+    audit_key: Option<PathBuf>,
+    /// The file signed checkpoints are appended to [default: DIR/audit-checkpoints.log].
+    #[arg(long, env = "SPECIOSA_AUDIT_CHECKPOINTS", value_name = "FILE")]
+    audit_checkpoints: Option<PathBuf>,
+}
+
+impl AuditFileArgs {
+    fn sealer(&self, data_dir: &std::path::Path) -> SealerConfig {
+        let mut config = SealerConfig::in_dir(data_dir);
+        if let Some(key) = &self.audit_key {
+            config.key_path = key.clone();
+        }
+        if let Some(checkpoints) = &self.audit_checkpoints {
+            config.checkpoint_path = checkpoints.clone();
+        }
+        config
+    }
+}
+
+#[derive(Args)]
+struct AuditVerifyArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    audit: AuditFileArgs,
+    /// Check signatures with this public key (`name+id+key`, as in DIR/audit-signing.pub)
+    /// instead of the signing key.
+    #[arg(long, value_name = "FILE")]
+    public_key: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct AuditProveArgs {
+    #[command(flatten)]
+    verify: AuditVerifyArgs,
+    /// The audit event's id.
+    #[arg(value_name = "EVENT_ID")]
+    event_id: i64,
 }
 
 #[derive(Args)]
@@ -286,8 +349,11 @@ struct AdminCreateArgs {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain; exit non-zero naming the first bad event.
-    Verify(DatabaseArgs),
+    /// Check every event against the Merkle tree and every signed checkpoint; exit 2 on
+    /// any tampering.
+    Verify(AuditVerifyArgs),
+    /// Print an event's inclusion proof against the latest signed checkpoint, as JSON.
+    Prove(AuditProveArgs),
 }
 
 fn main() -> ExitCode {
@@ -326,6 +392,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve(args).await,
         Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
         Command::Audit(AuditCommand::Verify(args)) => verify_audit(args).await,
+        Command::Audit(AuditCommand::Prove(args)) => prove_audit(args).await,
         Command::Simulate(args) => simulate(args),
         Command::BenchInsert(args) => bench_insert::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Backup(args) => backup(args).await,
@@ -363,6 +430,11 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         bedtime_window: SignedDuration::from_mins(args.bedtime_window_minutes.into()),
         safety_check_interval: Duration::from_secs(args.safety_check_interval_seconds),
         metrics_token: args.metrics_token.filter(|token| !token.is_empty()),
+        audit_sealer: Some(SealerConfig {
+            checkpoint_interval: Duration::from_secs(args.checkpoint_interval),
+            witness_url: args.audit_witness_url.filter(|url| !url.is_empty()),
+            ..args.audit.sealer(&args.database.data_dir)
+        }),
     };
     tracing::info!(
         "Speciosa listening on http://{} ({})",
@@ -449,26 +521,108 @@ async fn create_admin(args: AdminCreateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify_audit(args: DatabaseArgs) -> Result<ExitCode> {
-    let store = args.open().await?;
-    let verification = store
-        .verify_audit_chain()
+impl AuditVerifyArgs {
+    fn anchors(&self) -> Result<AuditAnchors> {
+        let files = self.audit.sealer(&self.database.data_dir);
+        let verifier = speciosa_store::load_verifier(&files.key_path, self.public_key.as_deref())?;
+        Ok(AuditAnchors {
+            verifier,
+            key_path: self.public_key.clone().unwrap_or(files.key_path),
+            checkpoint_path: files.checkpoint_path,
+        })
+    }
+}
+
+async fn verify_audit(args: AuditVerifyArgs) -> Result<ExitCode> {
+    let anchors = args.anchors()?;
+    let store = args.database.open().await?;
+    let report = store
+        .verify_audit(&anchors)
         .await
         .context("reading the audit log")?;
     store.close().await;
-    match verification {
-        AuditVerification::Intact { events } => {
-            println!("audit log intact: {events} events, hash chain verified");
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditVerification::Broken(broken) => {
-            eprintln!(
-                "audit log BROKEN at event {}: {}",
-                broken.event_id, broken.reason
-            );
-            Ok(ExitCode::from(2))
-        }
+    if let Some(broken) = &report.broken {
+        eprintln!("audit log TAMPERED: {broken}");
+        return Ok(ExitCode::from(REFUSED));
     }
+    let tree = &report.tree;
+    let anchored = match &report.latest {
+        Some(latest) => format!(
+            "{} signed checkpoints verified (latest: {} events at {})",
+            report.checkpoints, latest.tree_size, latest.time
+        ),
+        None => "no signed checkpoint yet".to_owned(),
+    };
+    println!(
+        "audit log intact: {} events, Merkle tree of {} (root {}), {anchored}; {} not yet checkpointed, {} not yet sequenced",
+        tree.events,
+        tree.tree_size,
+        tree.root_hash,
+        report.not_checkpointed(),
+        tree.unsequenced
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prove_audit(args: AuditProveArgs) -> Result<ExitCode> {
+    let anchors = args.verify.anchors()?;
+    let Some(verifier) = anchors.verifier else {
+        bail!(
+            "no key to check checkpoints with: {} does not exist",
+            anchors.key_path.display()
+        );
+    };
+    let store = args.verify.database.open().await?;
+    let proven = store
+        .prove_audit_event(args.event_id, &verifier, &anchors.checkpoint_path)
+        .await
+        .context("reading the audit log")?;
+    store.close().await;
+    let (proof, checkpoint, note) = match proven {
+        ProvenEvent::Proven {
+            proof,
+            checkpoint,
+            note,
+        } => (proof, checkpoint, note),
+        ProvenEvent::NotCheckpointed => {
+            eprintln!(
+                "error: audit event {} is not among the latest checkpoint's events (no such event, or not yet checkpointed)",
+                args.event_id
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        ProvenEvent::TreeMismatch => {
+            eprintln!(
+                "audit log TAMPERED: the stored tree does not have the latest checkpoint's root (run speciosa audit verify)"
+            );
+            return Ok(ExitCode::from(REFUSED));
+        }
+        ProvenEvent::NoCheckpoint => {
+            eprintln!("error: there is no signed checkpoint yet");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let (text, signature) = verifier.open(&note).context("the checkpoint's signature")?;
+    let output = serde_json::json!({
+        "leaf_index": proof.leaf_index,
+        "leaf_hash": proof.leaf_hash.to_hex(),
+        "tree_size": proof.tree_size,
+        "root_hash": proof.root_hash.to_hex(),
+        "proof": proof.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+        "checkpoint": {
+            "origin": checkpoint.origin,
+            "tree_size": checkpoint.tree_size,
+            "root_hash": checkpoint.root_hash.to_hex(),
+            "time": checkpoint.time.to_string(),
+            "signed_text": text,
+            "signature": signature,
+            "note": note,
+            "public_key": verifier.public_key_hex(),
+            "verifier_key": verifier.to_string(),
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Exit status for a request refused as asked (as `audit verify` uses for a broken chain).

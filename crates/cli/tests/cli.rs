@@ -49,17 +49,6 @@ fn create_admin(dir: &Path, org: &str, email: &str, password_line: &str) -> Outp
     )
 }
 
-async fn sql(dir: &Path, statement: &str) {
-    let url = format!("sqlite://{}", dir.join("speciosa.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("open the database");
-    sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
-        .execute(&mut connection)
-        .await
-        .expect("tamper");
-}
-
 async fn count(database: &Path, query: &str) -> i64 {
     let url = format!("sqlite://{}", database.display());
     let mut connection = sqlx::SqliteConnection::connect(&url)
@@ -77,6 +66,11 @@ fn path_text(path: &Path) -> &str {
 
 /// Starts `speciosa serve` on `data` and waits until it is ready.
 async fn serve(data: &Path) -> (std::process::Child, String) {
+    serve_with(&["--data-dir", path_text(data)]).await
+}
+
+/// Starts `speciosa serve` with `args` and waits until it is ready.
+async fn serve_with(args: &[&str]) -> (std::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -84,7 +78,9 @@ async fn serve(data: &Path) -> (std::process::Child, String) {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(BIN)
-        .args(["serve", "--data-dir", path_text(data), "--listen", &listen])
+        .arg("serve")
+        .args(args)
+        .args(["--listen", &listen])
         .env("SPECIOSA_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -181,6 +177,7 @@ fn every_command_explains_itself_with_help() {
         vec!["admin", "create", "--help"],
         vec!["audit", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["audit", "prove", "--help"],
         vec!["migrate", "--help"],
         vec!["simulate", "--help"],
         vec!["backup", "--help"],
@@ -242,93 +239,344 @@ fn admin_create_refuses_a_short_password_from_stdin() {
     );
 }
 
-#[tokio::test]
-async fn audit_verify_passes_an_intact_log_and_names_the_first_altered_event() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        create_admin(
-            dir.path(),
-            "Riverside",
-            "a@riverside.test",
-            "correct horse battery\n"
-        )
-        .status
-        .success()
-    );
-    assert!(
-        create_admin(
-            dir.path(),
-            "Riverside",
-            "b@riverside.test",
-            "correct horse battery\n"
-        )
-        .status
-        .success()
-    );
-    assert!(
-        create_admin(
-            dir.path(),
-            "Riverside",
-            "c@riverside.test",
-            "correct horse battery\n"
-        )
-        .status
-        .success()
-    );
-    let data = dir.path().to_str().unwrap();
-    let intact = speciosa(&["audit", "verify", "--data-dir", data], "");
-    assert!(intact.status.success(), "{}", text(&intact.stderr));
-    assert!(text(&intact.stdout).contains("3 events"));
-
-    sql(
-        dir.path(),
-        "UPDATE audit_events SET action = 'user.delete' WHERE id = 2",
-    )
-    .await;
-    let altered = speciosa(&["audit", "verify", "--data-dir", data], "");
-    assert!(!altered.status.success());
-    assert!(
-        text(&altered.stderr).contains("event 2"),
-        "{}",
-        text(&altered.stderr)
-    );
+/// Runs several statements against a stopped server's SQLite database.
+async fn tamper(dir: &Path, statements: &str) {
+    let url = format!("sqlite://{}", dir.join("speciosa.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open the database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned()))
+        .execute(&mut connection)
+        .await
+        .expect("tamper");
 }
 
-#[tokio::test]
-async fn audit_verify_detects_a_removed_event_in_the_middle_and_at_the_end() {
-    for victim in [2, 3] {
-        let dir = tempfile::tempdir().unwrap();
-        for email in ["a@r.test", "b@r.test", "c@r.test"] {
-            assert!(
-                create_admin(dir.path(), "Riverside", email, "correct horse battery\n")
-                    .status
-                    .success()
-            );
-        }
-        sql(
-            dir.path(),
-            &format!("DELETE FROM audit_events WHERE id = {victim}"),
+fn verify(dir: &Path) -> Output {
+    speciosa(&["audit", "verify", "--data-dir", path_text(dir)], "")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A data directory whose log a server sequenced and checkpointed at shutdown: an
+/// admin, a clinician they created, and a few sign-ins.
+async fn sealed_log(dir: &Path) {
+    let password = "correct horse battery";
+    assert!(
+        create_admin(dir, "Riverside", "owner@riverside.test", password)
+            .status
+            .success()
+    );
+    let (server, base) = serve(dir).await;
+    let admin = Session::sign_in(&base, "owner@riverside.test", password).await;
+    admin
+        .create(
+            "/api/v1/users",
+            serde_json::json!({"email": "casey@riverside.test", "password": password, "role": "clinician", "display_name": "Casey Doe"}),
         )
         .await;
-        let output = speciosa(
-            &[
-                "audit",
-                "verify",
-                "--data-dir",
-                dir.path().to_str().unwrap(),
-            ],
-            "",
-        );
+    for _ in 0..3 {
+        Session::sign_in(&base, "casey@riverside.test", password).await;
+    }
+    stop(server);
+}
+
+/// Forges the log the way an administrator of the database could: rewrites rows, then
+/// rebuilds the whole tree with Speciosa's own sequencer so every hash is consistent.
+async fn rewrite_consistently(dir: &Path, statements: &str) {
+    tamper(
+        dir,
+        &format!(
+            "{statements}; UPDATE audit_events SET leaf_hash = NULL, leaf_index = NULL; \
+             DELETE FROM audit_tree_nodes; \
+             UPDATE audit_tree_head SET tree_size = 0, \
+             root_hash = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'"
+        ),
+    )
+    .await;
+    let store = speciosa_store::Store::open(
+        &speciosa_store::DatabaseLocation::DataDir(dir.to_owned()),
+        &speciosa_store::PoolOptions::default(),
+    )
+    .await
+    .unwrap();
+    store.sequence_audit(100_000).await.unwrap();
+    match store.verify_audit_chain().await.unwrap() {
+        speciosa_store::AuditVerification::Intact { .. } => {}
+        speciosa_store::AuditVerification::Broken(broken) => {
+            panic!("the forgery should be internally consistent: {broken}")
+        }
+    }
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_passes_an_untouched_log_and_exits_2_after_any_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original");
+    sealed_log(&original).await;
+
+    // A graceful shutdown sequenced everything and signed a checkpoint, in the file and the database.
+    let log = std::fs::read_to_string(original.join("audit-checkpoints.log")).unwrap();
+    assert!(log.starts_with("speciosa/audit/"), "{log}");
+    assert_eq!(
+        count(
+            &original.join("speciosa.db"),
+            "SELECT COUNT(*) FROM audit_checkpoints"
+        )
+        .await,
+        1
+    );
+    let events = count(
+        &original.join("speciosa.db"),
+        "SELECT COUNT(*) FROM audit_events",
+    )
+    .await;
+    assert!(events >= 6, "{events} events");
+    let intact = verify(&original);
+    assert!(intact.status.success(), "{}", text(&intact.stderr));
+    let summary = text(&intact.stdout);
+    assert!(summary.contains(&format!("{events} events")), "{summary}");
+    assert!(
+        summary.contains("1 signed checkpoints verified"),
+        "{summary}"
+    );
+    assert!(summary.contains("0 not yet checkpointed"), "{summary}");
+
+    let content = "occurred_at, actor_user_id, actor_role, organization_id, action, \
+                   resource_type, resource_id, patient_id, outcome, client_addr, detail";
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "a detail altered",
+            "UPDATE audit_events SET detail = 'nothing happened' WHERE id = 2".into(),
+        ),
+        (
+            "an event deleted",
+            "DELETE FROM audit_events WHERE id = 3".into(),
+        ),
+        (
+            "two events' contents swapped",
+            format!(
+                "CREATE TEMP TABLE pair AS SELECT * FROM audit_events WHERE id IN (2, 3); \
+                 UPDATE audit_events SET ({content}) = \
+                 (SELECT {content} FROM pair WHERE pair.id = 5 - audit_events.id) WHERE id IN (2, 3)"
+            ),
+        ),
+        (
+            "an event inserted in the middle",
+            format!(
+                "UPDATE audit_events SET leaf_index = leaf_index + 1000 WHERE leaf_index >= 2; \
+                 UPDATE audit_events SET leaf_index = leaf_index - 999 WHERE leaf_index >= 1000; \
+                 INSERT INTO audit_events ({content}, leaf_hash, leaf_index) \
+                 SELECT {content}, leaf_hash, 2 FROM audit_events WHERE id = 1"
+            ),
+        ),
+        (
+            "the tail truncated",
+            "DELETE FROM audit_events WHERE id > (SELECT MAX(id) - 2 FROM audit_events)".into(),
+        ),
+        (
+            "a tree node altered",
+            "UPDATE audit_tree_nodes SET hash = \
+             CASE WHEN substr(hash, 1, 1) = '0' THEN '1' ELSE '0' END || substr(hash, 2) \
+             WHERE level = 1 AND node_index = 0"
+                .into(),
+        ),
+    ];
+    for (n, (case, statements)) in cases.iter().enumerate() {
+        let copy = dir.path().join(format!("case-{n}"));
+        copy_dir(&original, &copy);
+        tamper(&copy, statements).await;
+        let output = verify(&copy);
+        assert_eq!(output.status.code(), Some(2), "{case} went unnoticed");
         assert!(
-            !output.status.success(),
-            "deleting event {victim} went unnoticed"
-        );
-        assert!(
-            text(&output.stderr).contains("event 3"),
-            "{}",
+            text(&output.stderr).contains("TAMPERED"),
+            "{case}: {}",
             text(&output.stderr)
         );
     }
+
+    // Every hash recomputed and the tree rebuilt: only the signed checkpoint tells.
+    for (n, statements) in [
+        "UPDATE audit_events SET detail = 'nothing happened' WHERE id = 2",
+        "DELETE FROM audit_events WHERE id > (SELECT MAX(id) - 2 FROM audit_events)",
+        "DELETE FROM audit_events WHERE id = 3; DELETE FROM audit_checkpoints",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let copy = dir.path().join(format!("rewrite-{n}"));
+        copy_dir(&original, &copy);
+        rewrite_consistently(&copy, statements).await;
+        let output = verify(&copy);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "rewrite {statements} went unnoticed"
+        );
+    }
+
+    // The checkpoint file edited, or cut short.
+    let edited = dir.path().join("edited-checkpoints");
+    copy_dir(&original, &edited);
+    let lines: Vec<&str> = log.lines().collect();
+    let forged = log.replacen(&format!("\n{}\n", lines[1]), "\n1\n", 1);
+    std::fs::write(edited.join("audit-checkpoints.log"), forged).unwrap();
+    assert_eq!(verify(&edited).status.code(), Some(2));
+    let emptied = dir.path().join("emptied-checkpoints");
+    copy_dir(&original, &emptied);
+    std::fs::write(emptied.join("audit-checkpoints.log"), "").unwrap();
+    assert_eq!(verify(&emptied).status.code(), Some(2));
+
+    // Another Speciosa database, sealed by its own server, put in this one's place.
+    let other = dir.path().join("other");
+    sealed_log(&other).await;
+    assert!(verify(&other).status.success());
+    let replaced = dir.path().join("replaced");
+    copy_dir(&original, &replaced);
+    std::fs::copy(other.join("speciosa.db"), replaced.join("speciosa.db")).unwrap();
+    let output = verify(&replaced);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+
+    // Appended after the last checkpoint: reported, and still fine.
+    assert!(
+        create_admin(
+            &original,
+            "Riverside",
+            "late@riverside.test",
+            "correct horse battery\n"
+        )
+        .status
+        .success()
+    );
+    let later = verify(&original);
+    assert!(later.status.success(), "{}", text(&later.stderr));
+    assert!(
+        text(&later.stdout).contains("1 not yet sequenced"),
+        "{}",
+        text(&later.stdout)
+    );
+}
+
+fn python3() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs scripts/verify-audit-proof.py on `json`; true when it accepts the proof.
+fn script_accepts(json: &str) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/verify-audit-proof.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    output.status.success()
+}
+
+fn check_proof(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let proof: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let keys: Vec<&str> = proof
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys.iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        [
+            "checkpoint",
+            "leaf_hash",
+            "leaf_index",
+            "proof",
+            "root_hash",
+            "tree_size"
+        ]
+        .into()
+    );
+    let hex = |v: &serde_json::Value| {
+        let s = v.as_str().unwrap();
+        s.len() == 64
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    };
+    assert!(hex(&proof["leaf_hash"]) && hex(&proof["root_hash"]));
+    assert!(proof["proof"].as_array().unwrap().iter().all(hex));
+    assert!(
+        proof["checkpoint"]["signed_text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("\n{}\n", proof["tree_size"]))
+    );
+    if python3() {
+        assert!(
+            script_accepts(&proof.to_string()),
+            "the script refuses {proof}"
+        );
+        let mut forged = proof.clone();
+        forged["leaf_hash"] = forged["root_hash"].clone();
+        assert!(
+            !script_accepts(&forged.to_string()),
+            "the script accepts a forged leaf"
+        );
+    }
+    proof
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_prove_prints_an_inclusion_proof_that_the_script_checks_independently() {
+    let dir = tempfile::tempdir().unwrap();
+    sealed_log(dir.path()).await;
+    let events = count(
+        &dir.path().join("speciosa.db"),
+        "SELECT COUNT(*) FROM audit_events",
+    )
+    .await;
+    for id in [1, 2, events] {
+        let output = speciosa(
+            &[
+                "audit",
+                "prove",
+                "--data-dir",
+                path_text(dir.path()),
+                &id.to_string(),
+            ],
+            "",
+        );
+        let proof = check_proof(&output);
+        assert_eq!(proof["leaf_index"], id - 1);
+        assert_eq!(proof["tree_size"], events);
+    }
+    let missing = speciosa(
+        &[
+            "audit",
+            "prove",
+            "--data-dir",
+            path_text(dir.path()),
+            "99999",
+        ],
+        "",
+    );
+    assert!(!missing.status.success());
 }
 
 #[test]
@@ -366,6 +614,90 @@ fn admin_create_and_audit_verify_work_on_postgresql() {
     let verify = speciosa(&["audit", "verify", "--database-url", &url], "");
     assert!(verify.status.success(), "{}", text(&verify.stderr));
     assert!(text(&verify.stdout).contains("1 events"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_sealed_verified_and_proven_on_postgresql() {
+    let Ok(admin_url) = std::env::var("SPECIOSA_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("SPECIOSA_REQUIRE_POSTGRES").is_err(),
+            "SPECIOSA_TEST_DATABASE_URL is required"
+        );
+        return;
+    };
+    let name = format!("speciosa_cli_seal_{}", std::process::id());
+    let mut connection = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+    let data = path_text(dir.path());
+    let password = "correct horse battery";
+    let created = speciosa(
+        &[
+            "admin",
+            "create",
+            "--database-url",
+            &url,
+            "--org",
+            "Riverside",
+            "--email",
+            "owner@riverside.test",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let (server, base) = serve_with(&["--database-url", &url, "--data-dir", data]).await;
+    for _ in 0..4 {
+        Session::sign_in(&base, "owner@riverside.test", password).await;
+    }
+    stop(server);
+    assert!(dir.path().join("audit-signing.key").exists());
+    let args = [
+        "audit",
+        "verify",
+        "--database-url",
+        &url,
+        "--data-dir",
+        data,
+    ];
+    let intact = speciosa(&args, "");
+    assert!(intact.status.success(), "{}", text(&intact.stderr));
+    assert!(
+        text(&intact.stdout).contains("1 signed checkpoints verified"),
+        "{}",
+        text(&intact.stdout)
+    );
+
+    let proof = speciosa(
+        &[
+            "audit",
+            "prove",
+            "--database-url",
+            &url,
+            "--data-dir",
+            data,
+            "3",
+        ],
+        "",
+    );
+    assert_eq!(check_proof(&proof)["leaf_index"], 2);
+
+    let mut database = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_events SET client_addr = '10.9.9.9' WHERE id = 2")
+        .execute(&mut database)
+        .await
+        .unwrap();
+    let altered = speciosa(&args, "");
+    assert_eq!(altered.status.code(), Some(2), "{}", text(&altered.stdout));
+    assert!(
+        text(&altered.stderr).contains("audit event 2"),
+        "{}",
+        text(&altered.stderr)
+    );
 }
 
 #[tokio::test]

@@ -1,19 +1,16 @@
-//! The audit log's tamper evidence: each event's hash covers every column of the
-//! event plus the previous event's hash, so altering, reordering or removing any
-//! event breaks the chain at a point [`ChainVerifier`] can name.
+//! The audit log's events and their tamper evidence: each event's leaf hash covers
+//! every column of the event (RFC 9162 leaf hashing, see [`crate::merkle`]); the store
+//! sequences events into an append-only Merkle tree whose signed checkpoints
+//! ([`crate::checkpoint`]) are kept outside the database.
 
 use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::account::Role;
 use crate::ids::{OrganizationId, PatientId, UserId};
-
-/// The `prev_hash` of the first event.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,7 +51,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// What happened, before it is placed in the chain.
+/// What happened, before it is recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry {
     pub actor_user_id: Option<UserId>,
@@ -73,7 +70,7 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-/// An event as stored: its place in the chain and its hashes.
+/// An event as stored, with its leaf hash and (once sequenced) its place in the tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     pub id: i64,
@@ -89,13 +86,15 @@ pub struct AuditEvent {
     pub outcome: String,
     pub client_addr: Option<String>,
     pub detail: Option<String>,
-    pub prev_hash: String,
+    /// The RFC 9162 leaf hash of [`AuditEvent::leaf_data`], lowercase hex.
     pub hash: String,
+    /// The event's leaf in the Merkle tree, once the sequencer has placed it.
+    pub leaf_index: Option<i64>,
 }
 
 impl AuditEvent {
-    /// Places `entry` after the event whose hash is `prev_hash`.
-    pub fn seal(entry: AuditEntry, id: i64, occurred_at: Timestamp, prev_hash: String) -> Self {
+    /// Records `entry` as event `id`, hashing its content.
+    pub fn seal(entry: AuditEntry, id: i64, occurred_at: Timestamp) -> Self {
         let occurred_at = truncate_to_microseconds(occurred_at);
         let mut event = AuditEvent {
             id,
@@ -110,24 +109,24 @@ impl AuditEvent {
             outcome: entry.outcome.as_str().to_owned(),
             client_addr: entry.client_addr,
             detail: entry.detail,
-            prev_hash,
             hash: String::new(),
+            leaf_index: None,
         };
         event.hash = event.compute_hash();
         event
     }
 
-    /// SHA-256 over every column but `hash`, each length-prefixed so that no two
-    /// different events encode to the same bytes.
-    pub fn compute_hash(&self) -> String {
-        let mut hasher = Sha256::new();
+    /// The leaf's data: every column but the hashes and the leaf index, each
+    /// length-prefixed so that no two different events encode to the same bytes.
+    pub fn leaf_data(&self) -> Vec<u8> {
+        let mut data = b"speciosa-audit-event-v1;".to_vec();
         let mut field = |value: Option<&str>| match value {
-            None => hasher.update(b"-;"),
+            None => data.extend_from_slice(b"-;"),
             Some(text) => {
-                hasher.update(text.len().to_string().as_bytes());
-                hasher.update(b":");
-                hasher.update(text.as_bytes());
-                hasher.update(b";");
+                data.extend_from_slice(text.len().to_string().as_bytes());
+                data.push(b':');
+                data.extend_from_slice(text.as_bytes());
+                data.push(b';');
             }
         };
         field(Some(&self.id.to_string()));
@@ -142,8 +141,12 @@ impl AuditEvent {
         field(Some(&self.outcome));
         field(self.client_addr.as_deref());
         field(self.detail.as_deref());
-        field(Some(&self.prev_hash));
-        hex::encode(hasher.finalize())
+        data
+    }
+
+    /// The leaf hash of this event's columns as they are now, lowercase hex.
+    pub fn compute_hash(&self) -> String {
+        crate::merkle::leaf_hash(&self.leaf_data()).to_hex()
     }
 }
 
@@ -209,86 +212,27 @@ pub fn truncate_to_microseconds(at: Timestamp) -> Timestamp {
     Timestamp::from_microsecond(at.as_microsecond()).unwrap_or(at)
 }
 
-/// Where and why the chain broke.
+/// Where and why the audit log fails verification.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("audit event {event_id}: {reason}")]
-pub struct ChainBreak {
-    /// The first event that cannot be trusted (or, for a missing tail, the last one expected).
-    pub event_id: i64,
+pub struct AuditBreak {
+    /// The first event that cannot be trusted, when the fault is in one event.
+    pub event_id: Option<i64>,
     pub reason: String,
 }
 
-/// Checks events one at a time, in id order, so the whole log never has to be in memory.
-#[derive(Debug)]
-pub struct ChainVerifier {
-    expected_id: i64,
-    previous_hash: String,
-}
-
-impl Default for ChainVerifier {
-    fn default() -> Self {
-        Self {
-            expected_id: 1,
-            previous_hash: GENESIS_HASH.to_owned(),
+impl fmt::Display for AuditBreak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.event_id {
+            Some(id) => write!(f, "audit event {id}: {}", self.reason),
+            None => f.write_str(&self.reason),
         }
-    }
-}
-
-impl ChainVerifier {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn check(&mut self, event: &AuditEvent) -> Result<(), ChainBreak> {
-        let broken = |reason: String| {
-            Err(ChainBreak {
-                event_id: event.id,
-                reason,
-            })
-        };
-        if event.id != self.expected_id {
-            return broken(format!(
-                "expected event {} next; events {}..{} are missing",
-                self.expected_id,
-                self.expected_id,
-                event.id - 1
-            ));
-        }
-        if event.prev_hash != self.previous_hash {
-            return broken("its prev_hash does not match the previous event's hash".into());
-        }
-        if event.compute_hash() != event.hash {
-            return broken("its contents do not match its hash (the event was altered)".into());
-        }
-        self.expected_id += 1;
-        self.previous_hash = event.hash.clone();
-        Ok(())
-    }
-
-    /// Compares the end of the chain with the head the store keeps separately, which
-    /// catches events removed from the end.
-    pub fn finish(self, head_id: i64, head_hash: &str) -> Result<u64, ChainBreak> {
-        let last_id = self.expected_id - 1;
-        if last_id != head_id {
-            return Err(ChainBreak {
-                event_id: head_id.max(last_id),
-                reason: format!(
-                    "the log ends at event {last_id} but {head_id} events were recorded"
-                ),
-            });
-        }
-        if self.previous_hash != head_hash {
-            return Err(ChainBreak {
-                event_id: last_id,
-                reason: "the last event's hash does not match the recorded chain head".into(),
-            });
-        }
-        Ok(last_id as u64)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     fn entry(action: &str) -> AuditEntry {
@@ -306,42 +250,12 @@ mod tests {
         }
     }
 
-    fn chain(n: i64) -> Vec<AuditEvent> {
-        let mut prev = GENESIS_HASH.to_owned();
-        (1..=n)
-            .map(|id| {
-                let event =
-                    AuditEvent::seal(entry("patient.read"), id, Timestamp::now(), prev.clone());
-                prev = event.hash.clone();
-                event
-            })
-            .collect()
-    }
-
-    fn verify(events: &[AuditEvent], head_id: i64, head_hash: &str) -> Result<u64, ChainBreak> {
-        let mut verifier = ChainVerifier::new();
-        for event in events {
-            verifier.check(event)?;
-        }
-        verifier.finish(head_id, head_hash)
-    }
-
     #[test]
-    fn an_untouched_chain_verifies() {
-        let events = chain(5);
-        assert_eq!(verify(&events, 5, &events[4].hash), Ok(5));
-    }
-
-    #[test]
-    fn an_empty_chain_verifies_against_the_genesis_head() {
-        assert_eq!(verify(&[], 0, GENESIS_HASH), Ok(0));
-    }
-
-    #[test]
-    fn altering_any_column_names_that_event() {
-        let original = chain(4);
-        let head = original[3].hash.clone();
+    fn altering_any_column_changes_the_leaf_hash() {
+        let original = AuditEvent::seal(entry("patient.read"), 3, Timestamp::now());
+        assert_eq!(original.compute_hash(), original.hash);
         let alterations: Vec<fn(&mut AuditEvent)> = vec![
+            |e| e.id = 4,
             |e| e.action = "patient.update".into(),
             |e| e.outcome = "denied".into(),
             |e| e.client_addr = None,
@@ -350,35 +264,33 @@ mod tests {
             |e| e.occurred_at += jiff::SignedDuration::from_micros(1),
         ];
         for alter in alterations {
-            let mut events = original.clone();
-            alter(&mut events[2]);
-            assert_eq!(verify(&events, 4, &head).unwrap_err().event_id, 3);
+            let mut event = original.clone();
+            alter(&mut event);
+            assert_ne!(event.compute_hash(), original.hash);
         }
     }
 
     #[test]
-    fn removing_an_event_from_the_middle_or_the_end_is_detected() {
-        let events = chain(4);
-        let mut middle_removed = events.clone();
-        middle_removed.remove(1);
-        assert_eq!(
-            verify(&middle_removed, 4, &events[3].hash)
-                .unwrap_err()
-                .event_id,
-            3
-        );
+    fn moving_text_between_columns_changes_the_leaf_hash() {
+        let mut a = AuditEvent::seal(entry("patient.read"), 1, Timestamp::now());
+        a.resource_id = Some("ab".into());
+        a.detail = None;
+        let mut b = a.clone();
+        b.resource_id = Some("a".into());
+        b.detail = Some("b".into());
+        assert_ne!(a.compute_hash(), b.compute_hash());
+    }
 
-        let tail_removed = &events[..3];
-        assert_eq!(
-            verify(tail_removed, 4, &events[3].hash)
-                .unwrap_err()
-                .event_id,
-            4
-        );
+    #[test]
+    fn the_leaf_hash_is_rfc_9162_leaf_hashing_of_the_leaf_data() {
+        let event = AuditEvent::seal(entry("patient.read"), 1, Timestamp::now());
+        let mut prefixed = vec![0_u8];
+        prefixed.extend(event.leaf_data());
+        assert_eq!(event.hash, hex::encode(Sha256::digest(&prefixed)));
     }
 
     fn sealed(entry: AuditEntry) -> AuditEvent {
-        AuditEvent::seal(entry, 1, Timestamp::now(), GENESIS_HASH.to_owned())
+        AuditEvent::seal(entry, 1, Timestamp::now())
     }
 
     #[test]
@@ -443,13 +355,5 @@ mod tests {
             ..entry("sessions_note.create")
         });
         assert_eq!(event.admin_view().detail, None);
-    }
-
-    #[test]
-    fn a_rehashed_forgery_still_breaks_the_link_to_the_next_event() {
-        let mut events = chain(3);
-        events[1].action = "patient.delete".into();
-        events[1].hash = events[1].compute_hash();
-        assert_eq!(verify(&events, 3, &events[2].hash).unwrap_err().event_id, 3);
     }
 }

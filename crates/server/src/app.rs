@@ -221,6 +221,14 @@ pub async fn serve_on(
         bedtime_window: config.bedtime_window,
     });
     let store = app.store_during_migration().clone();
+    let sealer = match &config.audit_sealer {
+        Some(sealer) => Some(
+            speciosa_store::AuditSealer::start(store.clone(), sealer.clone())
+                .await
+                .map_err(std::io::Error::other)?,
+        ),
+        None => None,
+    };
     let sweeper = tokio::spawn(sweep_periodically(store.clone()));
     let state = AppState {
         app: app.clone(),
@@ -237,6 +245,10 @@ pub async fn serve_on(
         .await;
     sweeper.abort();
     safety_checker.abort();
+    // After the last request: sequence what is left and sign the final checkpoint.
+    if let Some(sealer) = sealer {
+        sealer.shutdown().await;
+    }
     store.close().await;
     result
 }

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     /// A bearer token that opens `/metrics` to scrapers off this host; without it
     /// only loopback peers may read the metrics.
     pub metrics_token: Option<String>,
+    /// Sequence the audit log into its Merkle tree and sign checkpoints (key and
+    /// checkpoint file outside the database); `None` leaves events unsequenced.
+    pub audit_sealer: Option<speciosa_store::SealerConfig>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             bedtime_window: SignedDuration::from_mins(120),
             safety_check_interval: Duration::from_secs(300),
             metrics_token: None,
+            audit_sealer: None,
         }
     }
 }

@@ -19,6 +19,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 mod alerts;
 mod assessments;
 mod audit;
+mod audit_seal;
 mod backup;
 mod ceiling;
 mod checks;
@@ -34,7 +35,15 @@ mod users;
 
 pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, ReviewOutcome};
 pub use assessments::{Assessment, NewAssessment};
-pub use audit::{AuditFilter, AuditVerification};
+pub use audit::{
+    AuditFilter, AuditVerification, InclusionProof, SequenceReport, SequencingLag,
+    StoredCheckpoint, TreeCheck,
+};
+pub use audit_seal::{
+    AuditAnchors, AuditReport, AuditSealer, CHECKPOINT_FILE, KEY_FILE, PUBLIC_KEY_FILE,
+    ProvenEvent, SealError, SealerConfig, load_or_create_signer, load_verifier, open_checkpoint,
+    read_checkpoint_file, sign_checkpoint,
+};
 pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreReport};
 pub use checks::CheckQueue;
 pub use doses::{Dose, DoseInsert, NewDose};

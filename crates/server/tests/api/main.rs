@@ -8,6 +8,7 @@ mod accounts;
 mod alerts;
 mod assessments;
 mod audit;
+mod audit_tree;
 mod audit_views;
 mod authorization;
 mod conventions;

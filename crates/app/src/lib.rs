@@ -15,8 +15,12 @@ use speciosa_store::Store;
 
 pub mod access;
 mod caller;
+pub mod checkin;
 pub mod demo;
 mod error;
+pub mod export;
+pub mod exposure;
+pub mod medications;
 pub mod passwords;
 pub mod patients;
 pub mod products;

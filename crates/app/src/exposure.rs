@@ -12,7 +12,7 @@ use speciosa_core::ids::{BatchId, PatientId};
 use speciosa_core::policy::PatientAction;
 use speciosa_core::time::{ClinicalDate, Era};
 use speciosa_pk::{Dose, TypicalParameters, closed_form};
-use speciosa_store::{Batch, Patient, Product};
+use speciosa_store::{Batch, Product};
 
 use crate::{App, AppError, Caller, access};
 
@@ -34,16 +34,14 @@ pub struct LocalDates<'a> {
 
 impl LocalDates<'_> {
     /// The inclusive local date range, checked: `from` not after `to`, at most two years.
-    pub fn resolve(&self, patient: &Patient) -> Result<(Date, Date), FieldErrors> {
+    /// `today` is today where the patient lives.
+    pub fn resolve(&self, today: Date) -> Result<(Date, Date), FieldErrors> {
         let mut errors = FieldErrors::new();
         let parse = |errors: &mut FieldErrors, field: &str, raw: Option<&str>| {
             raw.filter(|r| !r.trim().is_empty())
                 .and_then(|r| errors.check(field, ClinicalDate::parse(r)))
                 .map(ClinicalDate::get)
         };
-        let today = Timestamp::now()
-            .to_zoned_datetime(patient.details.time_zone.to_zone())
-            .date();
         let to = parse(&mut errors, "to", self.to);
         let from = parse(&mut errors, "from", self.from);
         if !errors.is_empty() {
@@ -110,8 +108,8 @@ pub async fn predict_exposure(
         .get_patient(id)
         .await?
         .ok_or(AppError::NotFound("patient"))?;
-    let (from, to) = dates.resolve(&patient)?;
     let zone = patient.details.time_zone.to_zone();
+    let (from, to) = dates.resolve(Timestamp::now().to_zoned_datetime(zone.clone()).date())?;
     let start = from
         .to_zoned_datetime(zone.clone())
         .map_err(|error| AppError::Defect(format!("the range's first day: {error}")))?
@@ -281,4 +279,58 @@ pub async fn products_of_batches(
             Some((b.id, (product, b)))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn field_of(result: Result<(Date, Date), FieldErrors>) -> String {
+        let errors = result.expect_err("the range should be refused");
+        errors
+            .errors
+            .iter()
+            .map(|e| e.field.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn an_unstated_range_is_the_thirty_days_up_to_today() {
+        let today = date(2026, 5, 15);
+        assert_eq!(
+            LocalDates::default().resolve(today).unwrap(),
+            (date(2026, 4, 16), today)
+        );
+        let blank = LocalDates {
+            from: Some(" "),
+            to: Some(""),
+        };
+        assert_eq!(blank.resolve(today).unwrap(), (date(2026, 4, 16), today));
+    }
+
+    #[test]
+    fn a_range_backwards_or_longer_than_two_years_is_refused_on_from() {
+        let today = date(2026, 5, 15);
+        let backwards = LocalDates {
+            from: Some("2026-05-10"),
+            to: Some("2026-05-01"),
+        };
+        assert_eq!(field_of(backwards.resolve(today)), "from");
+        let too_long = LocalDates {
+            from: Some("2023-01-01"),
+            to: Some("2026-01-01"),
+        };
+        assert_eq!(field_of(too_long.resolve(today)), "from");
+    }
+
+    #[test]
+    fn unreadable_dates_are_named_by_their_field() {
+        let dates = LocalDates {
+            from: Some("yesterday"),
+            to: Some("2026-13-01"),
+        };
+        assert_eq!(field_of(dates.resolve(date(2026, 5, 15))), "to,from");
+    }
 }

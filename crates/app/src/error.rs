@@ -25,6 +25,9 @@ pub enum AppError {
     /// Anything else: a defect or a damaged record. Logged by the adapter, shown generically.
     #[error("internal failure")]
     Internal(#[source] StoreError),
+    /// A defect outside storage (a bundled file, a worker thread): logged, shown generically.
+    #[error("internal failure: {0}")]
+    Defect(String),
 }
 
 impl From<FieldErrors> for AppError {

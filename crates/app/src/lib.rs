@@ -15,9 +15,13 @@ use speciosa_store::Store;
 
 pub mod access;
 mod caller;
+pub mod checkin;
 pub mod demo;
 pub mod doses;
 mod error;
+pub mod export;
+pub mod exposure;
+pub mod medications;
 pub mod passwords;
 pub mod patients;
 pub mod products;

@@ -126,6 +126,10 @@ impl From<speciosa_app::AppError> for ApiError {
                 log_chain("internal failure", &cause);
                 ApiError::internal()
             }
+            AppError::Defect(what) => {
+                tracing::error!(error = %what, "internal failure");
+                ApiError::internal()
+            }
         }
     }
 }

@@ -1,24 +1,18 @@
 //! `/api/v1/patients/{id}/schedule`: which instruments are due for a patient today, and the
-//! clinician-set rhythm behind it; plus the crisis contacts for a patient's jurisdiction.
+//! clinician-set rhythm behind it.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use speciosa_core::FieldErrors;
-use speciosa_core::audit::Outcome;
-use speciosa_core::checkin::{CrisisResources, Frequency};
+use speciosa_app::checkin;
 use speciosa_core::ids::PatientId;
-use speciosa_core::policy::PatientAction;
-use speciosa_store::Patient;
 use utoipa::ToSchema;
 
-use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiUser, Authenticated};
+use crate::extract::{ApiJson, ApiPath, ApiUser};
 
 #[derive(Serialize, ToSchema)]
 pub struct DueItem {
@@ -30,62 +24,19 @@ pub struct DueItem {
     pub last_completed_at: Option<String>,
 }
 
-/// Every instrument with the patient's frequency and whether it is due today.
-pub async fn due_today(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-) -> Result<Vec<DueItem>, ApiError> {
-    access::patient(state, user, id, PatientAction::Read, "schedule.read").await?;
-    let patient = state
-        .store
-        .get_patient(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient"))?;
-    let overrides = state.store.schedule_overrides(id).await?;
-    let last = state.store.last_completions(id).await?;
-    let zone = patient.details.time_zone.to_zone();
-    let today = Timestamp::now().to_zoned_datetime(zone.clone()).date();
-    let items = state
-        .app
-        .knowledge()
-        .instruments
-        .all()
-        .iter()
-        .map(|instrument| {
-            let frequency = overrides
-                .get(&instrument.code)
-                .and_then(|f| f.parse().ok())
-                .unwrap_or_else(|| {
-                    state
-                        .app
-                        .knowledge()
-                        .checkin_defaults
-                        .frequency(&instrument.code)
-                });
-            let last_completed = last.get(&instrument.code).copied();
-            DueItem {
-                instrument: instrument.code.clone(),
-                frequency: frequency.as_str().to_owned(),
-                due: frequency.is_due(
-                    last_completed.map(|t| t.to_zoned_datetime(zone.clone()).date()),
-                    today,
-                ),
-                last_completed_at: last_completed.map(|t| t.to_string()),
-            }
-        })
-        .collect();
-    state
-        .store
-        .append_audit(user.audit(
-            "schedule.read",
-            "schedule",
-            None,
-            Some(id),
-            Outcome::Success,
-        ))
-        .await?;
-    Ok(items)
+impl From<&checkin::DueItem> for DueItem {
+    fn from(item: &checkin::DueItem) -> Self {
+        DueItem {
+            instrument: item.instrument.clone(),
+            frequency: item.frequency.as_str().to_owned(),
+            due: item.due,
+            last_completed_at: item.last_completed_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+fn views(items: &[checkin::DueItem]) -> Vec<DueItem> {
+    items.iter().map(DueItem::from).collect()
 }
 
 #[utoipa::path(get, path = "/api/v1/patients/{id}/schedule", tag = "assessments", params(("id" = uuid::Uuid, Path)),
@@ -95,7 +46,8 @@ pub async fn get_schedule(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<Vec<DueItem>>, ApiError> {
-    Ok(Json(due_today(&state, &user, id).await?))
+    let items = checkin::due_today(&state.app, &user, id).await?;
+    Ok(Json(views(&items)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -114,71 +66,16 @@ pub async fn put_schedule(
     ApiPath(id): ApiPath<PatientId>,
     ApiJson(request): ApiJson<ScheduleRequest>,
 ) -> Result<Json<Vec<DueItem>>, ApiError> {
-    set_schedule(&state, &user, id, &request.frequencies).await?;
-    Ok(Json(due_today(&state, &user, id).await?))
+    checkin::set_schedule(&state.app, &user, id, &request.frequencies).await?;
+    let items = checkin::due_today(&state.app, &user, id).await?;
+    Ok(Json(views(&items)))
 }
 
-/// Sets a patient's check-in rhythm (clinicians on the care team). Shared with the pages.
-pub async fn set_schedule(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    frequencies: &BTreeMap<String, String>,
-) -> Result<(), ApiError> {
-    access::patient(
-        state,
-        user,
-        id,
-        PatientAction::UpdateDetails,
-        "schedule.update",
-    )
-    .await?;
-    let mut errors = FieldErrors::new();
-    let mut checked = BTreeMap::new();
-    for (instrument, frequency) in frequencies {
-        let field = format!("frequencies.{instrument}");
-        if state.app.knowledge().instruments.get(instrument).is_none() {
-            errors.push(
-                field,
-                format!("{instrument:?} is not an instrument Speciosa knows"),
-            );
-        } else if let Some(frequency) = errors.check(&field, frequency.parse::<Frequency>()) {
-            checked.insert(instrument.clone(), frequency.as_str().to_owned());
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
-    let mut entry = user.audit(
-        "schedule.update",
-        "schedule",
-        Some(id.to_string()),
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(
-        checked
-            .iter()
-            .map(|(i, f)| format!("{i}={f}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    state
-        .store
-        .set_schedule(id, &checked, user.actor.user_id, entry)
-        .await?;
-    Ok(())
-}
-
-/// The crisis contacts for the patient's country (default: US, 988 and 911).
+/// The crisis contacts for the patient's country, for adapters not yet moved onto
+/// `speciosa_app::checkin::crisis_resources`.
 pub fn crisis_resources<'a>(
     state: &'a AppState,
-    patient: &Patient,
-) -> (&'a str, &'a CrisisResources) {
-    let country = patient
-        .details
-        .jurisdiction
-        .as_ref()
-        .map(|j| j.country.as_str());
-    state.app.knowledge().crisis.for_country(country)
+    patient: &speciosa_app::records::Patient,
+) -> (&'a str, &'a speciosa_core::checkin::CrisisResources) {
+    checkin::crisis_resources(&state.app, patient)
 }

@@ -6,21 +6,17 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use speciosa_core::FieldErrors;
-use speciosa_core::audit::Outcome;
+use speciosa_app::medications::{self, MedicationSaved, patient_today};
+use speciosa_app::records::Medication;
 use speciosa_core::ids::{MedicationId, PatientId};
-use speciosa_core::medication::{MedicationEntry, MedicationFields};
-use speciosa_core::policy::PatientAction;
-use speciosa_store::{Alert, Medication, Patient};
+use speciosa_core::medication::MedicationFields;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiUser, Authenticated};
+use crate::extract::{ApiJson, ApiPath, ApiUser};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,20 +95,6 @@ impl MedicationView {
     }
 }
 
-/// A medication change as stored, with the alerts the safety rules raised or folded
-/// into on the new list (the pages tell the clinician; the JSON API leaves them to the inbox).
-pub struct MedicationSaved {
-    pub patient: Patient,
-    pub medication: Medication,
-    pub alerts: Vec<Alert>,
-}
-
-fn patient_today(patient: &Patient) -> jiff::civil::Date {
-    Timestamp::now()
-        .to_zoned_datetime(patient.details.time_zone.to_zone())
-        .date()
-}
-
 #[utoipa::path(get, path = "/api/v1/patients/{id}/medications", tag = "medications", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The medication list, current entries first", body = [MedicationView])))]
 pub async fn list(
@@ -120,7 +102,7 @@ pub async fn list(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<Vec<MedicationView>>, ApiError> {
-    let (patient, medications) = read_medications(&state, &user, id).await?;
+    let (patient, medications) = medications::read_medications(&state.app, &user, id).await?;
     let today = patient_today(&patient);
     Ok(Json(
         medications
@@ -128,27 +110,6 @@ pub async fn list(
             .map(|m| MedicationView::new(m, today))
             .collect(),
     ))
-}
-
-/// The patient's medication list, audited. Shared with the pages.
-pub async fn read_medications(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-) -> Result<(Patient, Vec<Medication>), ApiError> {
-    let patient =
-        access::patient_record(state, user, id, PatientAction::Read, "medication.list").await?;
-    let medications = state.store.list_medications(id).await?;
-    let mut entry = user.audit(
-        "medication.list",
-        "medication",
-        None,
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("{} medications", medications.len()));
-    state.store.append_audit(entry).await?;
-    Ok((patient, medications))
 }
 
 #[utoipa::path(post, path = "/api/v1/patients/{id}/medications", tag = "medications", params(("id" = Uuid, Path)), request_body = MedicationRequest,
@@ -166,7 +127,7 @@ pub async fn create(
         patient,
         medication,
         ..
-    } = add_medication(&state, &user, id, &request.fields()).await?;
+    } = medications::add_medication(&state.app, &user, id, &request.fields()).await?;
     Ok((
         StatusCode::CREATED,
         [(
@@ -176,50 +137,6 @@ pub async fn create(
         Json(MedicationView::new(&medication, patient_today(&patient))),
     )
         .into_response())
-}
-
-/// Adds a medication and re-runs the rules. Shared with the pages.
-pub async fn add_medication(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    fields: &MedicationFields<'_>,
-) -> Result<MedicationSaved, ApiError> {
-    let patient = access::patient_record(
-        state,
-        user,
-        id,
-        PatientAction::ManageMedications,
-        "medication.create",
-    )
-    .await?;
-    let entry = MedicationEntry::parse(fields, patient_today(&patient))?;
-    let medication = state
-        .store
-        .insert_medication(
-            patient.organization_id,
-            id,
-            &entry,
-            user.actor.user_id,
-            |med_id| {
-                let mut audit = user.audit(
-                    "medication.create",
-                    "medication",
-                    Some(med_id.to_string()),
-                    Some(id),
-                    Outcome::Success,
-                );
-                audit.detail = Some(entry.class.as_str().into());
-                audit
-            },
-        )
-        .await?;
-    let alerts = speciosa_app::safety::after_write(&state.app, user, &patient).await;
-    Ok(MedicationSaved {
-        patient,
-        medication,
-        alerts,
-    })
 }
 
 #[utoipa::path(put, path = "/api/v1/patients/{id}/medications/{medication_id}", tag = "medications",
@@ -235,86 +152,12 @@ pub async fn update(
         patient,
         medication,
         ..
-    } = change_medication(&state, &user, id, medication_id, &request.fields()).await?;
+    } = medications::change_medication(&state.app, &user, id, medication_id, &request.fields())
+        .await?;
     Ok(Json(MedicationView::new(
         &medication,
         patient_today(&patient),
     )))
-}
-
-/// Replaces a medication's fields (a correction or a stop date). Shared with the pages.
-pub async fn change_medication(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    medication_id: MedicationId,
-    fields: &MedicationFields<'_>,
-) -> Result<MedicationSaved, ApiError> {
-    let patient = access::patient_record(
-        state,
-        user,
-        id,
-        PatientAction::ManageMedications,
-        "medication.update",
-    )
-    .await?;
-    current_medication(state, id, medication_id).await?;
-    let entry = MedicationEntry::parse(fields, patient_today(&patient))?;
-    let medication = state
-        .store
-        .update_medication(
-            medication_id,
-            &entry,
-            user.actor.user_id,
-            user.audit(
-                "medication.update",
-                "medication",
-                Some(medication_id.to_string()),
-                Some(id),
-                Outcome::Success,
-            ),
-        )
-        .await?;
-    let alerts = speciosa_app::safety::after_write(&state.app, user, &patient).await;
-    Ok(MedicationSaved {
-        patient,
-        medication,
-        alerts,
-    })
-}
-
-/// Records the day a medication was stopped, keeping its other fields as stored (so a
-/// stale page cannot undo a correction made since). Shared with the pages.
-pub async fn stop_medication(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    medication_id: MedicationId,
-    stopped_on: &str,
-) -> Result<MedicationSaved, ApiError> {
-    access::patient(
-        state,
-        user,
-        id,
-        PatientAction::ManageMedications,
-        "medication.update",
-    )
-    .await?;
-    let current = current_medication(state, id, medication_id).await?;
-    if stopped_on.trim().is_empty() {
-        return Err(
-            FieldErrors::single("stopped_on", "enter the day it was stopped (YYYY-MM-DD)").into(),
-        );
-    }
-    let started_on = current.started_on.map(|d| d.to_string());
-    let fields = MedicationFields {
-        name: &current.name,
-        class: current.class.as_str(),
-        dose_text: current.dose_text.as_deref(),
-        started_on: started_on.as_deref(),
-        stopped_on: Some(stopped_on),
-    };
-    change_medication(state, user, id, medication_id, &fields).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/patients/{id}/medications/{medication_id}", tag = "medications",
@@ -330,63 +173,10 @@ pub async fn remove(
         patient,
         medication,
         ..
-    } = remove_medication(&state, &user, id, medication_id, &request.reason).await?;
+    } = medications::remove_medication(&state.app, &user, id, medication_id, &request.reason)
+        .await?;
     Ok(Json(MedicationView::new(
         &medication,
         patient_today(&patient),
     )))
-}
-
-/// Removes an entry entered in error. Shared with the pages.
-pub async fn remove_medication(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    medication_id: MedicationId,
-    reason: &str,
-) -> Result<MedicationSaved, ApiError> {
-    let patient = access::patient_record(
-        state,
-        user,
-        id,
-        PatientAction::ManageMedications,
-        "medication.remove",
-    )
-    .await?;
-    current_medication(state, id, medication_id).await?;
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(FieldErrors::single("reason", "say why the entry was wrong").into());
-    }
-    let mut audit = user.audit(
-        "medication.remove",
-        "medication",
-        Some(medication_id.to_string()),
-        Some(id),
-        Outcome::Success,
-    );
-    audit.detail = Some(format!("reason: {reason}"));
-    let medication = state
-        .store
-        .remove_medication(medication_id, reason, user.actor.user_id, audit)
-        .await?;
-    let alerts = speciosa_app::safety::after_write(&state.app, user, &patient).await;
-    Ok(MedicationSaved {
-        patient,
-        medication,
-        alerts,
-    })
-}
-
-async fn current_medication(
-    state: &AppState,
-    patient: PatientId,
-    id: MedicationId,
-) -> Result<Medication, ApiError> {
-    state
-        .store
-        .get_medication(id)
-        .await?
-        .filter(|m| m.patient_id == patient && m.removed_at.is_none())
-        .ok_or_else(|| ApiError::not_found("medication"))
 }

@@ -4,24 +4,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use speciosa_core::FieldErrors;
-use speciosa_core::account::{DisplayName, Role};
-use speciosa_core::audit::Outcome;
+use speciosa_app::patients;
+use speciosa_app::records::{CareTeamMember, Patient};
 use speciosa_core::ids::{PatientId, UserId};
-use speciosa_core::patient::{PatientDetails, PatientFields};
-use speciosa_core::policy::{OrganizationAction, PatientAction};
-use speciosa_store::{CareTeamMember, NewUser, Patient, User};
+use speciosa_core::patient::PatientFields;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::access;
-use crate::api::users::{UserView, parse_account};
+use crate::api::users::UserView;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiUser, Authenticated};
-use speciosa_app::passwords;
+use crate::extract::{ApiJson, ApiPath, ApiUser};
 
 /// A patient's details as sent by a client. Only the first three are required.
 #[derive(Deserialize, ToSchema, Default)]
@@ -54,8 +48,8 @@ pub struct PatientRequest {
 }
 
 impl PatientRequest {
-    pub fn parse(&self) -> Result<PatientDetails, FieldErrors> {
-        let fields = PatientFields {
+    pub fn fields(&self) -> PatientFields<'_> {
+        PatientFields {
             display_name: &self.display_name,
             birth_date: &self.birth_date,
             time_zone: &self.time_zone,
@@ -66,13 +60,7 @@ impl PatientRequest {
             research_consent: self.research_consent,
             research_consent_date: self.research_consent_date.as_deref(),
             concomitant_medications: &self.concomitant_medications,
-        };
-        // Birth and consent dates may not lie ahead anywhere on Earth: compare with the
-        // latest current date (UTC+14).
-        let today = Timestamp::now()
-            .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(14)))
-            .date();
-        PatientDetails::parse(&fields, today)
+        }
     }
 }
 
@@ -154,7 +142,7 @@ pub async fn create(
     ApiUser(user): ApiUser,
     ApiJson(request): ApiJson<PatientRequest>,
 ) -> Result<Response, ApiError> {
-    let (patient, team) = register_patient(&state, &user, &request).await?;
+    let (patient, team) = patients::register_patient(&state.app, &user, &request.fields()).await?;
     let location = format!("/api/v1/patients/{}", patient.id);
     Ok((
         StatusCode::CREATED,
@@ -164,93 +152,16 @@ pub async fn create(
         .into_response())
 }
 
-/// Registers a patient with the clinician on the care team; shared with the pages.
-pub async fn register_patient(
-    state: &AppState,
-    user: &Authenticated,
-    request: &PatientRequest,
-) -> Result<(Patient, Vec<CareTeamMember>), ApiError> {
-    access::organization(
-        state,
-        user,
-        OrganizationAction::CreatePatient,
-        "patient.create",
-        "patient",
-    )
-    .await?;
-    let details = request.parse()?;
-    let patient = state
-        .store
-        .create_patient(
-            user.actor.organization_id,
-            &details,
-            user.actor.user_id,
-            Timestamp::now(),
-            |id| {
-                user.audit(
-                    "patient.create",
-                    "patient",
-                    Some(id.to_string()),
-                    Some(id),
-                    Outcome::Success,
-                )
-            },
-        )
-        .await?;
-    let team = state.store.care_team(patient.id).await?;
-    Ok((patient, team))
-}
-
 #[utoipa::path(get, path = "/api/v1/patients", tag = "patients",
     responses((status = 200, description = "The patients you may see: your care-team patients, or yourself", body = [PatientView])))]
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<PatientView>>, ApiError> {
-    let patients = visible_patients(&state, &user).await?;
+    let patients = patients::visible_patients(&state.app, &user).await?;
     Ok(Json(
         patients.iter().map(|p| PatientView::new(p, None)).collect(),
     ))
-}
-
-/// The patients the caller may see, with the read audited; shared with the pages.
-pub async fn visible_patients(
-    state: &AppState,
-    user: &Authenticated,
-) -> Result<Vec<Patient>, ApiError> {
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ListPatients,
-        "patient.list",
-        "patient",
-    )
-    .await?;
-    let patients = match (user.actor.role, user.actor.own_patient_id) {
-        // One unreadable record is logged and left out; the others are still listed.
-        (Role::Clinician, _) => state
-            .store
-            .list_care_team_patients(user.actor.organization_id, user.actor.user_id)
-            .await?
-            .into_iter()
-            .filter_map(|read| {
-                read.map_err(|unreadable| {
-                    speciosa_app::safety::log_unreadable(
-                        "listing patients",
-                        unreadable.id,
-                        &unreadable.error,
-                    )
-                })
-                .ok()
-            })
-            .collect(),
-        (Role::Patient, Some(own)) => state.store.get_patient(own).await?.into_iter().collect(),
-        _ => Vec::new(),
-    };
-    let mut entry = user.audit("patient.list", "patient", None, None, Outcome::Success);
-    entry.detail = Some(format!("{} patients", patients.len()));
-    state.store.append_audit(entry).await?;
-    Ok(patients)
 }
 
 #[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path)),
@@ -264,11 +175,10 @@ pub async fn get_one(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<PatientView>, ApiError> {
-    let (patient, team) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
+    let (patient, team) = patients::read_patient(&state.app, &user, id).await?;
     Ok(Json(PatientView::new(&patient, Some(&team))))
 }
 
-/// One patient and their care team, with the read audited; shared with the pages.
 #[utoipa::path(put, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path)), request_body = PatientRequest,
     responses((status = 200, description = "Updated", body = PatientView)))]
 pub async fn update(
@@ -277,43 +187,9 @@ pub async fn update(
     ApiPath(id): ApiPath<PatientId>,
     ApiJson(request): ApiJson<PatientRequest>,
 ) -> Result<Json<PatientView>, ApiError> {
-    let patient = update_patient(&state, &user, id, &request).await?;
-    let team = state.store.care_team(id).await?;
+    let (patient, team) =
+        patients::update_patient(&state.app, &user, id, &request.fields()).await?;
     Ok(Json(PatientView::new(&patient, Some(&team))))
-}
-
-pub async fn update_patient(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    request: &PatientRequest,
-) -> Result<Patient, ApiError> {
-    access::patient(
-        state,
-        user,
-        id,
-        PatientAction::UpdateDetails,
-        "patient.update",
-    )
-    .await?;
-    let details = request.parse()?;
-    let patient = state
-        .store
-        .update_patient(
-            id,
-            &details,
-            user.audit(
-                "patient.update",
-                "patient",
-                Some(id.to_string()),
-                Some(id),
-                Outcome::Success,
-            ),
-        )
-        .await?;
-    // A newly recorded pregnancy changes what the rules see.
-    speciosa_app::safety::after_write(&state.app, user, &patient).await;
-    Ok(patient)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -328,18 +204,7 @@ pub async fn care_team(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<CareTeamView>, ApiError> {
-    access::patient(&state, &user, id, PatientAction::Read, "care_team.read").await?;
-    let team = state.store.care_team(id).await?;
-    state
-        .store
-        .append_audit(user.audit(
-            "care_team.read",
-            "care_team",
-            Some(id.to_string()),
-            Some(id),
-            Outcome::Success,
-        ))
-        .await?;
+    let team = patients::read_care_team(&state.app, &user, id).await?;
     Ok(Json(CareTeamView {
         clinicians: team.iter().map(CareTeamMemberView::from).collect(),
     }))
@@ -368,70 +233,10 @@ pub async fn replace_care_team(
         .into_iter()
         .map(UserId::from_uuid)
         .collect();
-    let team = set_care_team(&state, &user, id, &ids).await?;
+    let team = patients::set_care_team(&state.app, &user, id, &ids).await?;
     Ok(Json(CareTeamView {
         clinicians: team.iter().map(CareTeamMemberView::from).collect(),
     }))
-}
-
-/// Replaces the care team after checking every member is an active clinician here.
-pub async fn set_care_team(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    requested: &[UserId],
-) -> Result<Vec<CareTeamMember>, ApiError> {
-    access::patient(
-        state,
-        user,
-        id,
-        PatientAction::ManageCareTeam,
-        "care_team.update",
-    )
-    .await?;
-    let clinicians = state
-        .store
-        .list_users(user.actor.organization_id, Some(Role::Clinician))
-        .await?;
-    let mut errors = FieldErrors::new();
-    let mut team: Vec<UserId> = Vec::new();
-    for (index, requested_id) in requested.iter().enumerate() {
-        if !clinicians.iter().any(|c| c.id == *requested_id && c.active) {
-            errors.push(
-                format!("clinician_ids[{index}]"),
-                "not an active clinician of this organization",
-            );
-        } else if !team.contains(requested_id) {
-            team.push(*requested_id);
-        }
-    }
-    if requested.is_empty() {
-        errors.push(
-            "clinician_ids",
-            "a patient must keep at least one clinician on the care team",
-        );
-    }
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
-    let mut entry = user.audit(
-        "care_team.update",
-        "care_team",
-        Some(id.to_string()),
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("{} clinicians", team.len()));
-    Ok(state
-        .store
-        .replace_care_team(
-            id,
-            user.actor.organization_id,
-            &team,
-            user.actor.user_id,
-            entry,
-        )
-        .await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -453,58 +258,8 @@ pub async fn create_account(
     ApiPath(id): ApiPath<PatientId>,
     ApiJson(request): ApiJson<PatientAccountRequest>,
 ) -> Result<Response, ApiError> {
-    let login = create_patient_login(&state, &user, id, &request.email, &request.password).await?;
+    let login =
+        patients::create_patient_login(&state.app, &user, id, &request.email, &request.password)
+            .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&login))).into_response())
-}
-
-pub async fn create_patient_login(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    email: &str,
-    password: &str,
-) -> Result<User, ApiError> {
-    access::patient(
-        state,
-        user,
-        id,
-        PatientAction::ManageLogin,
-        "patient.login.create",
-    )
-    .await?;
-    let patient = state
-        .store
-        .get_patient(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient"))?;
-    let mut errors = FieldErrors::new();
-    let Some(account) = parse_account(email, password, &mut errors) else {
-        return Err(errors.into());
-    };
-    let password_hash = passwords::hash_password_blocking(account.password)
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let display_name = DisplayName::parse(patient.details.display_name.as_str())
-        .map_err(|_| ApiError::internal())?;
-    let new = NewUser {
-        organization_id: patient.organization_id,
-        email: account.email,
-        display_name,
-        role: Role::Patient,
-        password_hash,
-    };
-    Ok(state
-        .store
-        .create_patient_login(
-            id,
-            new,
-            user.audit(
-                "patient.login.create",
-                "patient",
-                Some(id.to_string()),
-                Some(id),
-                Outcome::Success,
-            ),
-        )
-        .await?)
 }

@@ -11,13 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
+use speciosa_app::checkin::{self, DueItem};
+use speciosa_app::records::{Alert, Patient};
 use speciosa_core::account::Role;
 use speciosa_core::checkin::{CheckinLength, Frequency};
 use speciosa_core::instrument::{Instrument, Rater};
-use speciosa_store::{Alert, Patient};
 
 use crate::api::assessments::{AssessmentRequest, submit_assessment};
-use crate::api::checkin::{DueItem, crisis_resources, due_today, set_schedule};
 use crate::app::AppState;
 use crate::error::{PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -106,7 +106,7 @@ fn phone_number(contact: &str) -> Option<String> {
 }
 
 pub fn crisis_view(state: &AppState, patient: &Patient) -> CrisisView {
-    let (country, resources) = crisis_resources(state, patient);
+    let (country, resources) = checkin::crisis_resources(&state.app, patient);
     CrisisView {
         country: country.to_owned(),
         source: resources.source.clone(),
@@ -190,11 +190,7 @@ pub fn done_codes(state: &AppState, patient: &Patient, due: &[DueItem]) -> Vec<S
     let today = Timestamp::now().to_zoned_datetime(zone.clone()).date();
     let mut codes: Vec<String> = due
         .iter()
-        .filter(|d| {
-            d.frequency
-                .parse::<Frequency>()
-                .is_ok_and(|f| f != Frequency::Off)
-        })
+        .filter(|d| d.frequency != Frequency::Off)
         .filter(|d| {
             state
                 .app
@@ -205,8 +201,6 @@ pub fn done_codes(state: &AppState, patient: &Patient, due: &[DueItem]) -> Vec<S
         })
         .filter(|d| {
             d.last_completed_at
-                .as_deref()
-                .and_then(|t| t.parse::<Timestamp>().ok())
                 .is_some_and(|t| t.to_zoned_datetime(zone.clone()).date() == today)
         })
         .map(|d| d.instrument.clone())
@@ -265,7 +259,7 @@ pub async fn form(
     query: Result<Query<SavedQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let patient = own_patient(&state, &user, &id).await?;
-    let due = due_today(&state, &user, patient.id).await?;
+    let due = checkin::due_today(&state.app, &user, patient.id).await?;
     let codes = due_codes(&state, &due);
     let forms = codes
         .iter()
@@ -419,7 +413,7 @@ pub async fn submit(
         };
         return Ok(Redirect::to(&to).into_response());
     }
-    let due = due_today(&state, &user, patient.id).await?;
+    let due = checkin::due_today(&state.app, &user, patient.id).await?;
     let remaining: Vec<String> = again.iter().map(|f| f.code.clone()).collect();
     let status = if again.iter().any(InstrumentForm::has_errors) {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -511,12 +505,10 @@ pub fn schedule_rows(state: &AppState, due: &[DueItem], clock: &Clock) -> Vec<Sc
             Some(ScheduleRow {
                 code: d.instrument.clone(),
                 name: instrument.short_name.clone(),
-                frequency: d.frequency.clone(),
+                frequency: d.frequency.as_str().to_owned(),
                 due: d.due,
                 last: d
                     .last_completed_at
-                    .as_deref()
-                    .and_then(|t| t.parse::<Timestamp>().ok())
                     .map(|at| clock.minute(at))
                     .unwrap_or_default(),
             })
@@ -538,6 +530,6 @@ pub async fn save_schedule(
                 .map(|code| (code.to_owned(), value.trim().to_owned()))
         })
         .collect();
-    set_schedule(&state, &user, id, &frequencies).await?;
+    checkin::set_schedule(&state.app, &user, id, &frequencies).await?;
     Ok(Redirect::to(&format!("/patients/{id}?saved=schedule#schedule-heading")).into_response())
 }

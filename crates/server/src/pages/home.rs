@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use speciosa_app::records::{Assessment, Dose, Patient};
 use speciosa_core::account::Role;
 use speciosa_core::dose::DailyExposure;
 use speciosa_core::instrument::Rater;
@@ -16,12 +17,9 @@ use speciosa_core::progress::{
     CheckinStreak, Direction, DoseWeeks, WINDOW_DAYS, WeekComparison, checkin_streak, days_before,
     last_full_day, local_days,
 };
-use speciosa_store::{Assessment, Dose, Patient};
 
 use crate::api::assessments::read_history;
-use crate::api::checkin::due_today;
 use crate::api::doses::{DateRangeQuery, daily_exposure, read_doses};
-use crate::api::medications::{MedicationView, read_medications};
 use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
@@ -29,6 +27,7 @@ use crate::extract::{Authenticated, PageUser};
 use crate::pages::charts::{Chart, chart, number_text};
 use crate::pages::checkin::{done_codes, due_codes, length_text};
 use crate::pages::doses::amount_text;
+use crate::pages::medications::ListedMedication;
 use crate::pages::time::Clock;
 use crate::pages::{HelpBar, Nav, Notice, home_path, mg_per_day_text, render};
 
@@ -154,7 +153,7 @@ pub struct MedicationLine {
 }
 
 impl MedicationLine {
-    fn new(view: &MedicationView) -> Self {
+    fn new(view: &ListedMedication) -> Self {
         let long = |d: &Option<String>| {
             d.as_deref()
                 .and_then(|d| d.parse::<Date>().ok())
@@ -227,7 +226,7 @@ pub async fn show(
     let zone = details.time_zone.to_zone();
     let now = Timestamp::now().to_zoned_datetime(zone.clone());
     let today_date = now.date();
-    let schedule = due_today(&state, &user, own).await?;
+    let schedule = speciosa_app::checkin::due_today(&state.app, &user, own).await?;
     let due_now = due_codes(&state, &schedule);
     let length = length_text(&state, &due_now);
     let names = |codes: &[String]| -> Vec<String> {
@@ -281,7 +280,8 @@ pub async fn show(
     let mut readings = vec![amount_reading(&exposure, today_date)];
     readings.extend(assessment_readings(&assessments, today_date, &zone));
     let latest = latest_dose(&state, &user, &patient, today_date).await?;
-    let (_, medications) = read_medications(&state, &user, own).await?;
+    let (_, medications) =
+        speciosa_app::medications::read_medications(&state.app, &user, own).await?;
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("checkin") => Some("Check-in saved. Thank you: your care team can see your answers."),
         _ => None,
@@ -306,7 +306,7 @@ pub async fn show(
         latest,
         medications: medications
             .iter()
-            .map(|m| MedicationLine::new(&MedicationView::new(m, today_date)))
+            .map(|m| MedicationLine::new(&ListedMedication::new(m, today_date)))
             .collect(),
         help: HelpBar::for_patient(&state, &patient),
         notice,

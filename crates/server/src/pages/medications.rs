@@ -4,16 +4,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use jiff::Timestamp;
+use jiff::civil::Date;
 use serde::Deserialize;
+use speciosa_app::medications::{self, MedicationSaved, patient_today};
+use speciosa_app::records::Medication;
 use speciosa_core::ids::{AlertId, MedicationId, PatientId};
 use speciosa_core::medication::{MedicationClass, MedicationFields};
 
 use crate::api::alerts::read_alert;
-use crate::api::medications::{
-    MedicationSaved, MedicationView, add_medication, change_medication, read_medications,
-    remove_medication, stop_medication,
-};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm};
@@ -55,13 +53,46 @@ impl MedicationForm {
         }
     }
 
-    fn from_view(view: &MedicationView) -> Self {
+    fn from_view(view: &ListedMedication) -> Self {
         MedicationForm {
             name: view.name.clone(),
             class: view.class.clone(),
             dose_text: view.dose_text.clone().unwrap_or_default(),
             started_on: view.started_on.clone().unwrap_or_default(),
             stopped_on: view.stopped_on.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A medication as the list shows it, its dates read against the patient's today.
+pub struct ListedMedication {
+    pub name: String,
+    pub class: String,
+    pub class_label: String,
+    /// Whether the class counts for the CNS-depressant combination rule.
+    pub cns_depressant: bool,
+    pub dose_text: Option<String>,
+    pub started_on: Option<String>,
+    pub stopped_on: Option<String>,
+    /// Taken today, by its dates.
+    pub active: bool,
+}
+
+impl ListedMedication {
+    pub fn new(medication: &Medication, today: Date) -> Self {
+        ListedMedication {
+            name: medication.name.clone(),
+            class: medication.class.as_str().into(),
+            class_label: medication.class.label().into(),
+            cns_depressant: medication.class.is_cns_depressant(),
+            dose_text: medication.dose_text.clone(),
+            started_on: medication.started_on.map(|d| d.to_string()),
+            stopped_on: medication.stopped_on.map(|d| d.to_string()),
+            active: speciosa_core::medication::is_active_on(
+                medication.started_on,
+                medication.stopped_on,
+                today,
+            ),
         }
     }
 }
@@ -92,7 +123,7 @@ pub enum Attempt {
 /// One entry of the list, with its own forms.
 pub struct MedicationRow {
     pub id: String,
-    pub view: MedicationView,
+    pub view: ListedMedication,
     /// The correction form's values.
     pub edit: MedicationForm,
     /// The stop form's date (today unless a refused one is shown again).
@@ -176,14 +207,12 @@ pub async fn section(
     attempt: Option<(Attempt, FormErrors)>,
     saved: Option<Saved>,
 ) -> Result<MedicationSection, PageError> {
-    let (patient, medications) = read_medications(state, user, id).await?;
-    let today = Timestamp::now()
-        .to_zoned_datetime(patient.details.time_zone.to_zone())
-        .date();
+    let (patient, medications) = medications::read_medications(&state.app, user, id).await?;
+    let today = patient_today(&patient);
     let mut rows: Vec<MedicationRow> = medications
         .iter()
         .map(|m| {
-            let view = MedicationView::new(m, today);
+            let view = ListedMedication::new(m, today);
             MedicationRow {
                 id: m.id.to_string(),
                 edit: MedicationForm::from_view(&view),
@@ -317,9 +346,9 @@ async fn again(
     user: &Authenticated,
     id: PatientId,
     attempt: Attempt,
-    error: ApiError,
+    error: speciosa_app::AppError,
 ) -> Result<Response, PageError> {
-    let errors = FormErrors::from_api(error, LABELS)?;
+    let errors = FormErrors::from_api(error.into(), LABELS)?;
     record_page(
         state,
         user,
@@ -336,7 +365,7 @@ pub async fn create(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let PageForm { user, form, .. } = submitted;
-    match add_medication(&state, &user, id, &form.fields()).await {
+    match medications::add_medication(&state.app, &user, id, &form.fields()).await {
         Ok(saved) => Ok(Redirect::to(&saved_address(id, "added", &saved)).into_response()),
         Err(error) => again(&state, &user, id, Attempt::Add(form), error).await,
     }
@@ -353,13 +382,15 @@ pub async fn update(
     let PageForm { user, form, .. } = submitted;
     if form.intent == "stop" {
         let date = form.form.stopped_on;
-        match stop_medication(&state, &user, id, medication, &date).await {
+        match medications::stop_medication(&state.app, &user, id, medication, &date).await {
             Ok(saved) => Ok(Redirect::to(&saved_address(id, "stopped", &saved)).into_response()),
             Err(error) => again(&state, &user, id, Attempt::Stop(medication, date), error).await,
         }
     } else {
         let form = form.form;
-        match change_medication(&state, &user, id, medication, &form.fields()).await {
+        match medications::change_medication(&state.app, &user, id, medication, &form.fields())
+            .await
+        {
             Ok(saved) => Ok(Redirect::to(&saved_address(id, "changed", &saved)).into_response()),
             Err(error) => again(&state, &user, id, Attempt::Edit(medication, form), error).await,
         }
@@ -374,7 +405,7 @@ pub async fn remove(
     let id = patient_id(&id)?;
     let medication = medication_id(&medication)?;
     let PageForm { user, form, .. } = submitted;
-    match remove_medication(&state, &user, id, medication, &form.reason).await {
+    match medications::remove_medication(&state.app, &user, id, medication, &form.reason).await {
         Ok(saved) => Ok(Redirect::to(&saved_address(id, "removed", &saved)).into_response()),
         Err(error) => {
             let attempt = Attempt::Remove(medication, form.reason);

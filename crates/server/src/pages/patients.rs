@@ -9,20 +9,15 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Deserialize;
+use speciosa_app::patients;
+use speciosa_app::records::Patient;
 use speciosa_core::FieldErrors;
 use speciosa_core::account::Role;
 use speciosa_core::ids::UserId;
-use speciosa_core::patient::{PregnancyStatus, SexAtBirth};
-use speciosa_core::policy::{OrganizationAction, PatientAction};
-use speciosa_store::Patient;
+use speciosa_core::patient::{PatientFields, PregnancyStatus, SexAtBirth};
 
-use crate::access;
-use crate::api::patients::{
-    PatientRequest, PatientView, create_patient_login, register_patient, set_care_team,
-    update_patient, visible_patients,
-};
 use crate::app::AppState;
-use crate::error::PageError;
+use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
 use crate::pages::{
     Choice, FormErrors, Nav, NoFields, Notice, humanize, medications, patient_id, render,
@@ -131,7 +126,7 @@ pub async fn list(
         refusal,
     )
     .await?;
-    let mut patients = visible_patients(&state, &user).await?;
+    let mut patients = patients::visible_patients(&state.app, &user).await?;
     patients.sort_by_key(|p| p.details.display_name.as_str().to_lowercase());
     let rows = patients
         .iter()
@@ -194,41 +189,78 @@ impl PatientForm {
         self.research_consent.is_some()
     }
 
-    fn to_request(&self) -> PatientRequest {
-        let optional = |value: &str| Some(value.to_owned()).filter(|v| !v.trim().is_empty());
-        PatientRequest {
-            display_name: self.display_name.clone(),
-            birth_date: self.birth_date.clone(),
-            time_zone: self.time_zone.clone(),
+    /// One medication per line, blank lines left out.
+    fn medications(&self) -> Vec<String> {
+        self.concomitant_medications
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn fields<'a>(&'a self, medications: &'a [String]) -> PatientFields<'a> {
+        let optional = |value: &'a str| Some(value).filter(|v| !v.trim().is_empty());
+        PatientFields {
+            display_name: &self.display_name,
+            birth_date: &self.birth_date,
+            time_zone: &self.time_zone,
             sex_at_birth: optional(&self.sex_at_birth),
             usual_bedtime: optional(&self.usual_bedtime),
             jurisdiction: optional(&self.jurisdiction),
             pregnancy_status: optional(&self.pregnancy_status),
             research_consent: self.consented(),
             research_consent_date: optional(&self.research_consent_date),
-            concomitant_medications: self
-                .concomitant_medications
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            concomitant_medications: medications,
         }
     }
 
     fn from_patient(patient: &Patient) -> Self {
-        let view = PatientView::new(patient, None);
+        let view = DetailsView::new(patient);
         PatientForm {
             display_name: view.display_name,
             birth_date: view.birth_date,
             time_zone: view.time_zone,
-            sex_at_birth: view.sex_at_birth,
+            sex_at_birth: patient.details.sex_at_birth.as_str().to_owned(),
             usual_bedtime: view.usual_bedtime.unwrap_or_default(),
             jurisdiction: view.jurisdiction.unwrap_or_default(),
-            pregnancy_status: view.pregnancy_status,
-            research_consent: view.research_consent.then(|| "on".to_owned()),
+            pregnancy_status: patient.details.pregnancy_status.as_str().to_owned(),
+            research_consent: view
+                .research_consent_date
+                .is_some()
+                .then(|| "on".to_owned()),
             research_consent_date: view.research_consent_date.unwrap_or_default(),
             concomitant_medications: view.concomitant_medications.join("\n"),
+        }
+    }
+}
+
+/// A patient's details as the record and the form show them.
+struct DetailsView {
+    id: String,
+    display_name: String,
+    birth_date: String,
+    time_zone: String,
+    usual_bedtime: Option<String>,
+    jurisdiction: Option<String>,
+    research_consent_date: Option<String>,
+    concomitant_medications: Vec<String>,
+    login_email: Option<String>,
+}
+
+impl DetailsView {
+    fn new(patient: &Patient) -> Self {
+        let d = &patient.details;
+        DetailsView {
+            id: patient.id.to_string(),
+            display_name: d.display_name.as_str().to_owned(),
+            birth_date: d.birth_date.to_string(),
+            time_zone: d.time_zone.as_str().to_owned(),
+            usual_bedtime: d.usual_bedtime.map(|t| t.strftime("%H:%M").to_string()),
+            jurisdiction: d.jurisdiction.as_ref().map(|j| j.code().to_owned()),
+            research_consent_date: d.research_consent_date.map(|date| date.to_string()),
+            concomitant_medications: d.concomitant_medications.clone(),
+            login_email: patient.login_email.clone(),
         }
     }
 }
@@ -319,12 +351,15 @@ pub async fn create(
     submitted: PageForm<PatientForm>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    match register_patient(&state, &user, &form.to_request()).await {
+    let medications = form.medications();
+    let registered =
+        patients::register_patient(&state.app, &user, &form.fields(&medications)).await;
+    match registered {
         Ok((patient, _)) => {
             Ok(Redirect::to(&format!("/patients/{}?saved=registered", patient.id)).into_response())
         }
         Err(error) => {
-            let errors = FormErrors::from_api(error, PATIENT_LABELS)?;
+            let errors = FormErrors::from_api(error.into(), PATIENT_LABELS)?;
             PatientFormPage::new(&user, "Register a patient".into(), None, form, errors).respond()
         }
     }
@@ -339,15 +374,8 @@ pub async fn edit_form(
     if user.actor.own_patient_id == Some(id) {
         return Ok(Redirect::to("/home").into_response());
     }
-    access::patient(
-        &state,
-        &user,
-        id,
-        PatientAction::UpdateDetails,
-        "patient.update",
-    )
-    .await?;
-    let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
+    patients::may_update_patient(&state.app, &user, id).await?;
+    let (patient, _) = patients::read_patient(&state.app, &user, id).await?;
     let heading = format!("Edit details: {}", patient.details.display_name.as_str());
     let form = PatientForm::from_patient(&patient);
     PatientFormPage::new(
@@ -367,10 +395,12 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let PageForm { user, form, .. } = submitted;
-    match update_patient(&state, &user, id, &form.to_request()).await {
+    let medications = form.medications();
+    let updated = patients::update_patient(&state.app, &user, id, &form.fields(&medications)).await;
+    match updated {
         Ok(_) => Ok(Redirect::to(&format!("/patients/{id}?saved=details")).into_response()),
         Err(error) => {
-            let errors = FormErrors::from_api(error, PATIENT_LABELS)?;
+            let errors = FormErrors::from_api(error.into(), PATIENT_LABELS)?;
             let heading = if form.display_name.trim().is_empty() {
                 "Edit details".to_owned()
             } else {
@@ -419,7 +449,7 @@ pub struct RecordForms {
 #[template(path = "patient.html")]
 struct RecordPage {
     nav: Nav,
-    patient: PatientView,
+    patient: DetailsView,
     age: i16,
     sex_at_birth: String,
     pregnancy_status: String,
@@ -451,7 +481,7 @@ pub async fn record_page(
     id: speciosa_core::ids::PatientId,
     forms: RecordForms,
 ) -> Result<Response, PageError> {
-    let (patient, team) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
+    let (patient, team) = patients::read_patient(&state.app, user, id).await?;
     let alerts = crate::api::assessments::read_patient_alerts(state, user, id)
         .await?
         .iter()
@@ -464,7 +494,7 @@ pub async fn record_page(
             )
         })
         .collect();
-    let due = crate::api::checkin::due_today(state, user, id).await?;
+    let due = speciosa_app::checkin::due_today(&state.app, user, id).await?;
     let schedule = crate::pages::checkin::schedule_rows(
         state,
         &due,
@@ -478,21 +508,7 @@ pub async fn record_page(
         forms.medication_saved,
     )
     .await?;
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ListClinicians,
-        "clinician.list",
-        "user",
-    )
-    .await?;
-    let active: Vec<_> = state
-        .store
-        .list_users(user.actor.organization_id, Some(Role::Clinician))
-        .await?
-        .into_iter()
-        .filter(|c| c.active)
-        .collect();
+    let active = patients::active_clinicians(&state.app, user).await?;
     let chosen = forms
         .chosen
         .unwrap_or_else(|| team.iter().map(|m| m.clinician_id).collect());
@@ -525,7 +541,7 @@ pub async fn record_page(
         age: age(&patient),
         sex_at_birth: humanize(patient.details.sex_at_birth.as_str()),
         pregnancy_status: humanize(patient.details.pregnancy_status.as_str()),
-        patient: PatientView::new(&patient, Some(&team)),
+        patient: DetailsView::new(&patient),
         team: team_rows,
         clinicians,
         team_errors,
@@ -608,9 +624,11 @@ pub async fn save_care_team(
         }
     }
     let result = if unreadable.is_empty() {
-        set_care_team(&state, &user, id, &chosen).await
+        patients::set_care_team(&state.app, &user, id, &chosen)
+            .await
+            .map_err(ApiError::from)
     } else {
-        Err(unreadable.into())
+        Err(ApiError::from(unreadable))
     };
     match result {
         Ok(team) if team.iter().any(|m| m.clinician_id == user.actor.user_id) => {
@@ -650,10 +668,12 @@ pub async fn create_login(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let PageForm { user, form, .. } = submitted;
-    match create_patient_login(&state, &user, id, &form.email, &form.password).await {
+    let created =
+        patients::create_patient_login(&state.app, &user, id, &form.email, &form.password).await;
+    match created {
         Ok(_) => Ok(Redirect::to(&format!("/patients/{id}?saved=login#main")).into_response()),
         Err(error) => {
-            let login_errors = Some(FormErrors::from_api(error, LOGIN_LABELS)?);
+            let login_errors = Some(FormErrors::from_api(error.into(), LOGIN_LABELS)?);
             // The password is never sent back.
             let forms = RecordForms {
                 login_email: form.email.trim().to_owned(),
@@ -682,10 +702,8 @@ mod tests {
             concomitant_medications: " buprenorphine \r\n\r\nsertraline 50 mg\n".into(),
             ..Default::default()
         };
-        assert_eq!(
-            form.to_request().concomitant_medications,
-            ["buprenorphine", "sertraline 50 mg"]
-        );
-        assert_eq!(form.to_request().sex_at_birth, None);
+        let medications = form.medications();
+        assert_eq!(medications, ["buprenorphine", "sertraline 50 mg"]);
+        assert_eq!(form.fields(&medications).sex_at_birth, None);
     }
 }

@@ -18,23 +18,19 @@ use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Deserialize;
-use speciosa_core::audit::Outcome;
+use speciosa_app::exposure::{self, LocalDates, Prediction};
+use speciosa_app::records::{Alert, Assessment, Batch, Dose, Medication, Patient, Product};
 use speciosa_core::dose::{DailyExposure, ExposureBasis};
 use speciosa_core::ids::{BatchId, PatientId};
 use speciosa_core::instrument::Instrument;
 use speciosa_core::patient::SexAtBirth;
-use speciosa_core::policy::PatientAction;
 use speciosa_core::safety::Rule;
 use speciosa_core::time::{ClinicalDate, Era, TimeError};
-use speciosa_store::{Alert, Assessment, Batch, Dose, Medication, Patient, Product};
 
-use crate::access;
 use crate::api::assessments::{effective_instrument, read_history};
 use crate::api::doses::{
     BatchSafetyView, DateRangeQuery, batch_safety, daily_exposure, read_doses,
 };
-use crate::api::medications::read_medications;
-use crate::api::predicted::{Prediction, predict_exposure};
 use crate::api::products::{QualityFlagView, batch_flags};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
@@ -308,7 +304,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     // Refusals are recorded under the page's own name; each read below records itself.
-    access::patient(&state, &user, id, PatientAction::Read, "timeline.read").await?;
+    speciosa_app::patients::may_read_timeline(&state.app, &user, id).await?;
     let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let params = query.map(|q| q.0).unwrap_or_default();
     let zone = patient.details.time_zone.to_zone();
@@ -325,15 +321,8 @@ pub async fn show(
         }
     };
     fill(&state, &user, &patient, range, today, &mut page).await?;
-    let mut entry = user.audit(
-        "timeline.read",
-        "patient",
-        Some(id.to_string()),
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("{}..{}", range.from, range.to));
-    state.store.append_audit(entry).await?;
+    speciosa_app::patients::record_timeline_read(&state.app, &user, id, range.from, range.to)
+        .await?;
     Ok(render(&page)?.into_response())
 }
 
@@ -365,28 +354,21 @@ async fn load(
     };
     let days = daily_exposure(state, user, id, &doses_query).await?;
     let doses = read_doses(state, user, id, &doses_query).await?;
-    let range_query = DateRangeQuery {
-        from: Some(range.from.to_string()),
-        to: Some(range.to.to_string()),
-        include_history: false,
+    let (from, to) = (range.from.to_string(), range.to.to_string());
+    let dates = LocalDates {
+        from: Some(&from),
+        to: Some(&to),
     };
     let prediction =
-        predict_exposure(state, user, id, &range_query, prediction_step(range)).await?;
+        exposure::predict_exposure(&state.app, user, id, dates, prediction_step(range)).await?;
     let assessments = read_history(state, user, id, None).await?;
     let safety = batch_safety(state, user, id).await?;
     let alerts = crate::api::assessments::read_patient_alerts(state, user, id).await?;
-    let (_, medications) = read_medications(state, user, id).await?;
-    // Names for the batches in the dose log (the catalogue is the organization's).
-    let catalogue = state.store.list_products(patient.organization_id).await?;
-    let batches = state.store.list_batches(patient.organization_id).await?;
-    let products = batches
-        .into_iter()
-        .filter(|b| doses.iter().any(|d| d.batch_id == b.id))
-        .filter_map(|b| {
-            let product = catalogue.iter().find(|p| p.id == b.product_id)?.clone();
-            Some((b.id, (product, b)))
-        })
-        .collect();
+    let (_, medications) =
+        speciosa_app::medications::read_medications(&state.app, user, id).await?;
+    // Names for the batches in the dose log.
+    let used: Vec<BatchId> = doses.iter().map(|d| d.batch_id).collect();
+    let products = exposure::products_of_batches(&state.app, user, id, &used).await?;
     Ok(Records {
         days,
         doses,

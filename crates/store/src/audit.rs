@@ -4,10 +4,10 @@
 use jiff::Timestamp;
 use speciosa_core::audit::{AuditEntry, AuditEvent, ChainBreak, ChainVerifier};
 use speciosa_core::ids::{OrganizationId, PatientId, UserId};
-use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+use sqlx::{Postgres, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
-use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool};
+use crate::{BeginWrite, DbTime, Result, Store, StoreError, WriteTx, on_pool};
 
 const COLUMNS: &str = "id, occurred_at, actor_user_id, actor_role, organization_id, action, resource_type, \
                        resource_id, patient_id, outcome, client_addr, detail, prev_hash, hash";
@@ -59,7 +59,7 @@ pub(crate) trait AppendAudit {
 
 macro_rules! impl_append_audit {
     ($($db:ty),+) => {$(
-        impl AppendAudit for Transaction<'_, $db> {
+        impl AppendAudit for WriteTx<$db> {
             async fn append_audit(&mut self, entry: AuditEntry) -> Result<AuditEvent> {
                 // Taking the next id locks the head row until commit: appends serialize here.
                 let (id, prev_hash): (i64, String) = sqlx::query_as(

@@ -263,6 +263,7 @@ impl Store {
         let mut write = connect.clone().connect().await?;
         sqlite_migrator().run(&mut write).await?;
         let writer = Writer::start(write).await?;
+        let options = connect.clone();
         // Readers cannot write: a write on the read pool fails instead of bypassing the batch.
         let read = SqlitePoolOptions::new()
             .max_connections(read_connections())
@@ -270,7 +271,11 @@ impl Store {
             .connect_with(connect.create_if_missing(false).pragma("query_only", "ON"))
             .await?;
         Ok(Store {
-            backend: Backend::Sqlite(SqliteDb { read, writer }),
+            backend: Backend::Sqlite(SqliteDb {
+                read,
+                writer,
+                options,
+            }),
         })
     }
 

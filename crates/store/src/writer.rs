@@ -38,6 +38,8 @@ pub struct WriteStats {
 pub(crate) struct SqliteDb {
     pub(crate) read: SqlitePool,
     pub(crate) writer: Writer,
+    /// For connections that are neither (a backup's `VACUUM INTO` writes a file).
+    pub(crate) options: sqlx::sqlite::SqliteConnectOptions,
 }
 
 /// The writer connection, shared by clones of a store.
@@ -131,17 +133,26 @@ impl Writer {
             state.finish_batch(&self.shared).await;
         }
         if !state.in_batch {
-            sqlx::raw_sql("BEGIN IMMEDIATE")
+            state.rollbacks_at_begin = state.rollbacks.load(Ordering::SeqCst);
+            state.in_batch = true;
+            // Set first: if this is cancelled half-way, the next holder rolls it back.
+            state.savepoint_open = true;
+            let begun = sqlx::raw_sql("BEGIN IMMEDIATE; SAVEPOINT request")
+                .execute(&mut state.conn)
+                .await;
+            if let Err(error) = begun {
+                // No transaction is open (or a half-open one goes with the rollback).
+                state.in_batch = false;
+                state.savepoint_open = false;
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut state.conn).await;
+                return Err(error.into());
+            }
+        } else {
+            state.savepoint_open = true;
+            sqlx::raw_sql("SAVEPOINT request")
                 .execute(&mut state.conn)
                 .await?;
-            state.in_batch = true;
-            state.rollbacks_at_begin = state.rollbacks.load(Ordering::SeqCst);
         }
-        // Set first: if this is cancelled half-way, the next holder rolls it back.
-        state.savepoint_open = true;
-        sqlx::raw_sql("SAVEPOINT request")
-            .execute(&mut state.conn)
-            .await?;
         Ok(SqliteWrite {
             state,
             shared: self.shared.clone(),

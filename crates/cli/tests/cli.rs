@@ -1058,6 +1058,123 @@ async fn backup_copies_a_live_database_while_the_server_writes_and_restore_bring
     stop(server);
 }
 
+/// Group commit answers a write only once its batch is durable: killing the server
+/// mid-batch may lose writes nobody was told about, never one that was acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_killed_mid_write_keeps_every_acknowledged_dose_and_its_audit_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let password = "correct horse battery";
+    assert!(
+        create_admin(&live, "Riverside", "owner@riverside.test", password)
+            .status
+            .success()
+    );
+    let (mut server, base) = serve(&live).await;
+    let admin = Session::sign_in(&base, "owner@riverside.test", password).await;
+    admin
+        .create(
+            "/api/v1/users",
+            serde_json::json!({"email": "casey@riverside.test", "password": password, "role": "clinician", "display_name": "Casey Doe"}),
+        )
+        .await;
+    let casey = Session::sign_in(&base, "casey@riverside.test", password).await;
+    let patient = casey
+        .create(
+            "/api/v1/patients",
+            serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1988-04-12", "time_zone": "America/Chicago"}),
+        )
+        .await;
+    let product = casey
+        .create(
+            "/api/v1/products",
+            serde_json::json!({"name": "Leaf", "form": "leaf_powder"}),
+        )
+        .await;
+    let batch = casey
+        .create(
+            &format!("/api/v1/products/{product}/batches"),
+            serde_json::json!({"lot": "A1"}),
+        )
+        .await;
+
+    // Eight writers log doses until the server dies, keeping the id of each 201.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let casey = casey.clone();
+            let path = format!("/api/v1/patients/{patient}/doses");
+            let body = serde_json::json!({"batch_id": batch, "amount": 2.0, "unit": "g"});
+            let acknowledged = acknowledged.clone();
+            tokio::spawn(async move {
+                loop {
+                    let sent = casey
+                        .http
+                        .post(format!("{}{path}", casey.base))
+                        .header(reqwest::header::COOKIE, &casey.cookie)
+                        .header("X-CSRF-Token", &casey.csrf)
+                        .json(&body)
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { return };
+                    if response.status() != 201 {
+                        return;
+                    }
+                    let Ok(dose) = response.json::<serde_json::Value>().await else {
+                        return;
+                    };
+                    let id = dose["id"].as_str().expect("an id").to_owned();
+                    acknowledged.lock().unwrap().push(id);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while acknowledged.lock().unwrap().len() < 60 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "doses are logged"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill().expect("SIGKILL the server");
+    server.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let database = live.join("speciosa.db");
+    let url = format!("sqlite://{}", database.display());
+    let mut connection = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open the database");
+    let stored: Vec<String> = sqlx::query_scalar("SELECT lower(hex(id)) FROM doses")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    for id in &acknowledged {
+        assert!(
+            stored.contains(&id.replace('-', "")),
+            "acknowledged dose {id} survived the crash"
+        );
+    }
+    connection.close().await.unwrap();
+    let events = count(
+        &database,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'dose.create'",
+    )
+    .await;
+    assert_eq!(
+        events,
+        stored.len() as i64,
+        "each stored dose has its audit event"
+    );
+    let verify = speciosa(&["audit", "verify", "--data-dir", path_text(&live)], "");
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+}
+
 #[tokio::test]
 async fn restore_refuses_a_non_empty_directory_and_anything_but_an_intact_speciosa_database() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,19 +17,6 @@ pub async fn patient(
     Ok(speciosa_app::access::patient(&state.app, user, patient_id, action, audit_action).await?)
 }
 
-pub async fn patient_record(
-    state: &AppState,
-    user: &Authenticated,
-    patient_id: PatientId,
-    action: PatientAction,
-    audit_action: &str,
-) -> Result<speciosa_app::records::Patient, ApiError> {
-    Ok(
-        speciosa_app::access::patient_record(&state.app, user, patient_id, action, audit_action)
-            .await?,
-    )
-}
-
 pub async fn organization(
     state: &AppState,
     user: &Authenticated,

@@ -23,11 +23,17 @@ use speciosa_app::safety::{
 };
 const POOL_CONNECTIONS: &str = "speciosa_db_pool_connections";
 const POOL_IDLE: &str = "speciosa_db_pool_idle_connections";
+/// Recorded by the store's SQLite writer for each group commit.
+const WRITE_BATCH_SIZE: &str = "speciosa_write_batch_size";
+const WRITE_BATCH_SECONDS: &str = "speciosa_write_batch_seconds";
 
 /// Bucket bounds for every `_seconds` histogram: 1 ms to 30 s.
 const SECONDS_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+/// Write transactions per SQLite commit: 1 to the writer's cap of 64.
+const BATCH_SIZE_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
@@ -38,7 +44,12 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = match PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
-        {
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(WRITE_BATCH_SIZE.into()),
+                    &BATCH_SIZE_BUCKETS,
+                )
+            }) {
             Ok(with_buckets) => with_buckets,
             Err(error) => {
                 tracing::error!(%error, "metrics buckets refused; histograms render as summaries");
@@ -92,6 +103,15 @@ fn describe() {
     metrics::describe_counter!(
         SCHEDULER_PATIENTS_UNREADABLE,
         "Patients the scheduled safety check could not check."
+    );
+    metrics::describe_histogram!(
+        WRITE_BATCH_SIZE,
+        "Write transactions committed together in one SQLite commit."
+    );
+    metrics::describe_histogram!(
+        WRITE_BATCH_SECONDS,
+        metrics::Unit::Seconds,
+        "Time one SQLite group commit took to become durable."
     );
     metrics::describe_gauge!(POOL_CONNECTIONS, "Connections the database pool holds.");
     metrics::describe_gauge!(POOL_IDLE, "Idle connections in the database pool.");

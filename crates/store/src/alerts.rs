@@ -5,11 +5,11 @@ use jiff::Timestamp;
 use speciosa_core::audit::AuditEntry;
 use speciosa_core::ids::{AlertId, OrganizationId, PatientId, UserId};
 use sqlx::types::Json;
-use sqlx::{FromRow, Postgres, Row, Sqlite, Transaction};
+use sqlx::{FromRow, Postgres, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
-use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool, reading};
+use crate::{BeginWrite, DbTime, Result, Store, StoreError, WriteTx, on_pool, reading};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
@@ -201,7 +201,7 @@ pub(crate) trait RecordFindings {
 
 macro_rules! impl_record_findings {
     ($($db:ty),+) => {$(
-        impl RecordFindings for Transaction<'_, $db> {
+        impl RecordFindings for WriteTx<$db> {
             async fn record_findings(
                 &mut self,
                 organization: OrganizationId,

@@ -9,10 +9,12 @@ use jiff::Timestamp;
 use speciosa_core::audit::{AuditBreak, AuditEntry, AuditEvent};
 use speciosa_core::ids::{OrganizationId, PatientId, UserId};
 use speciosa_core::merkle::{self, Frontier, Subtree, TreeHash};
-use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+use sqlx::{Postgres, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
-use crate::{Backend, BeginWrite, DbTime, Result, Store, StoreError, on_pool};
+use crate::{
+    Backend, BeginWrite, DbTime, ReadConnection, Result, Store, StoreError, WriteTx, on_pool,
+};
 
 const COLUMNS: &str = "id, occurred_at, actor_user_id, actor_role, organization_id, action, resource_type, \
                        resource_id, patient_id, outcome, client_addr, detail, leaf_hash, leaf_index";
@@ -97,7 +99,7 @@ macro_rules! insert_event {
     };
 }
 
-impl AppendAudit for Transaction<'_, Sqlite> {
+impl AppendAudit for WriteTx<Sqlite> {
     async fn append_audit(&mut self, entry: AuditEntry) -> Result<AuditEvent> {
         // The id is only known once inserted; the row is then completed with its hash
         // (the write lock is held, so nobody reads it in between).
@@ -118,7 +120,7 @@ impl AppendAudit for Transaction<'_, Sqlite> {
     }
 }
 
-impl AppendAudit for Transaction<'_, Postgres> {
+impl AppendAudit for WriteTx<Postgres> {
     async fn append_audit(&mut self, entry: AuditEntry) -> Result<AuditEvent> {
         let id: i64 =
             sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))")
@@ -420,7 +422,7 @@ impl Store {
             if index >= tree_size {
                 return Ok(None);
             }
-            let mut conn = pool.acquire().await?;
+            let mut conn = pool.read_connection().await?;
             let mut proof = Vec::new();
             for range in merkle::inclusion_path_ranges(index, tree_size) {
                 let mut hashes = Vec::new();

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{Connection, Row};
+use sqlx::{ConnectOptions, Connection, Row};
 
 use crate::{Backend, DATABASE_FILE, DatabaseLocation, PoolOptions, Store, StoreError};
 
@@ -159,7 +159,7 @@ impl Store {
     /// Writes a consistent copy of the whole SQLite database to `out`, which must not
     /// exist, while the database stays in use.
     pub async fn backup_to(&self, out: &Path) -> Result<BackupReport, BackupError> {
-        let Backend::Sqlite(pool) = &self.backend else {
+        let Backend::Sqlite(db) = &self.backend else {
             return Err(BackupError::Postgres);
         };
         if out.symlink_metadata().is_ok() {
@@ -180,10 +180,13 @@ impl Store {
         let written = async {
             // One read transaction: the copy is the database as of its start, whatever
             // is written meanwhile.
+            // Its own connection: the read pool's cannot write, even to another file.
+            let mut connection = db.options.connect().await?;
             sqlx::query("VACUUM INTO $1")
                 .bind(target)
-                .execute(pool)
+                .execute(&mut connection)
                 .await?;
+            connection.close().await?;
             sync_path(&partial).map_err(io("flushing", &partial))?;
             if out.symlink_metadata().is_ok() {
                 return Err(BackupError::OutputExists(out.to_owned()));

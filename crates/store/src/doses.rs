@@ -215,9 +215,13 @@ impl Store {
                     tx.commit().await?;
                     true
                 }
-                // The original holds the key: it has committed by now (PostgreSQL made this
-                // insert wait for it; SQLite's write lock did the same).
-                Err(error) if is_unique_violation(&error) && new.idempotency.is_some() => false,
+                // The original holds the key. PostgreSQL made this insert wait for it to
+                // commit; on SQLite it may sit in this very batch, so the rollback waits
+                // until the batch is durable and the original can be read back.
+                Err(error) if is_unique_violation(&error) && new.idempotency.is_some() => {
+                    tx.rollback().await?;
+                    false
+                }
                 Err(error) => return Err(error.into()),
             }
         });

@@ -11,10 +11,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
 
 mod alerts;
 mod assessments;
@@ -32,6 +30,7 @@ mod sessions;
 mod two_factor;
 mod types;
 mod users;
+mod writer;
 
 pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, ReviewOutcome};
 pub use assessments::{Assessment, NewAssessment};
@@ -54,9 +53,13 @@ pub use products::{Batch, BatchContent, Product};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
 pub use types::{DbDate, DbTime};
 pub use users::{NewUser, User, UserCredentials};
+pub use writer::WriteStats;
+
+use writer::{SqliteDb, SqliteWrite, Writer};
 
 /// Runs `$body` with `$pool` bound to the configured backend's pool. The body is
-/// compiled once per backend, so it must be SQL both databases accept.
+/// compiled once per backend, so it must be SQL both databases accept. On SQLite,
+/// `$pool` reads from the read-only pool and `begin_write` joins the group commit.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
@@ -181,7 +184,7 @@ fn redact_password(url: &str) -> String {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
 }
 
@@ -268,22 +271,41 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(15));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+        // The one writer; migrations run on it before any reader opens.
+        let mut write = connect.clone().connect().await?;
+        sqlite_migrator().run(&mut write).await?;
+        let writer = Writer::start(write).await?;
+        let options = connect.clone();
+        // Readers cannot write: a write on the read pool fails instead of bypassing the batch.
+        let read = SqlitePoolOptions::new()
+            .max_connections(read_connections())
             .acquire_timeout(Duration::from_secs(15))
-            .connect_with(connect)
+            .connect_with(connect.create_if_missing(false).pragma("query_only", "ON"))
             .await?;
         Ok(Store {
-            backend: Backend::Sqlite(pool),
+            backend: Backend::Sqlite(SqliteDb {
+                read,
+                writer,
+                options,
+            }),
         })
     }
 
     pub async fn migrate(&self) -> Result<()> {
         match &self.backend {
-            Backend::Sqlite(pool) => sqlite_migrator().run(pool).await?,
+            // Migrated when opened, on the writer connection.
+            Backend::Sqlite(_) => {}
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// On SQLite, how many write transactions have committed in how many batches.
+    pub fn write_stats(&self) -> Option<WriteStats> {
+        match &self.backend {
+            Backend::Sqlite(db) => Some(db.writer.stats()),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// For `/readyz`: can we reach the database right now?
@@ -297,9 +319,9 @@ impl Store {
     /// Connections the pool holds now, and how many of them are idle (for `/metrics`).
     pub fn pool_stats(&self) -> PoolStats {
         match &self.backend {
-            Backend::Sqlite(pool) => PoolStats {
-                size: pool.size(),
-                idle: pool.num_idle(),
+            Backend::Sqlite(db) => PoolStats {
+                size: db.read.size(),
+                idle: db.read.num_idle(),
             },
             Backend::Postgres(pool) => PoolStats {
                 size: pool.size(),
@@ -316,8 +338,21 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                db.writer.close().await;
+                db.read.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
     }
+}
+
+/// SQLite reads are CPU-bound: a couple of connections per core keeps the cores busy
+/// without piling up threads that only contend.
+fn read_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 2).unwrap_or(16).clamp(4, 16)
 }
 
 /// The SQLite schema's migrations, embedded in the binary.
@@ -325,18 +360,33 @@ pub(crate) fn sqlite_migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./migrations/sqlite")
 }
 
-/// Write transactions. SQLite's must take the write lock up front (`BEGIN
-/// IMMEDIATE`): a deferred transaction that reads first and then writes fails
-/// outright, rather than waiting, when another writer got in between.
+/// Write transactions: derefs to the connection, `commit()` returns once the writes
+/// are durable, and dropping one uncommitted rolls it back. On SQLite it is a savepoint
+/// in a group-committed batch (see `writer`); on PostgreSQL an ordinary transaction.
 pub(crate) trait BeginWrite {
-    type Db: sqlx::Database;
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
+    type Db: WriteDb;
+    async fn begin_write(&self) -> Result<WriteTx<Self::Db>>;
 }
 
-impl BeginWrite for SqlitePool {
+/// The write transaction type of each backend.
+pub(crate) trait WriteDb {
+    type Tx;
+}
+
+impl WriteDb for Sqlite {
+    type Tx = SqliteWrite;
+}
+
+impl WriteDb for Postgres {
+    type Tx = Transaction<'static, Postgres>;
+}
+
+pub(crate) type WriteTx<DB> = <DB as WriteDb>::Tx;
+
+impl BeginWrite for SqliteDb {
     type Db = Sqlite;
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin_write(&self) -> Result<SqliteWrite> {
+        self.writer.begin().await
     }
 }
 
@@ -344,6 +394,26 @@ impl BeginWrite for PgPool {
     type Db = Postgres;
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.begin().await?)
+    }
+}
+
+/// A connection for a run of reads (on SQLite, from the read-only pool).
+pub(crate) trait ReadConnection {
+    type Db: sqlx::Database;
+    async fn read_connection(&self) -> Result<sqlx::pool::PoolConnection<Self::Db>>;
+}
+
+impl ReadConnection for SqliteDb {
+    type Db = Sqlite;
+    async fn read_connection(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
+        Ok(self.read.acquire().await?)
+    }
+}
+
+impl ReadConnection for PgPool {
+    type Db = Postgres;
+    async fn read_connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>> {
+        Ok(self.acquire().await?)
     }
 }
 

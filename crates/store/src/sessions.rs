@@ -116,6 +116,7 @@ impl Store {
             if row.last_seen_at < touch_before {
                 // The guard keeps concurrent requests of one session from all writing.
                 let expires = DbTime::from(now.0 + idle_timeout).min(row.absolute_expires_at);
+                let mut tx = pool.begin_write().await?;
                 sqlx::query(
                     "UPDATE sessions SET last_seen_at = $1, expires_at = $2 \
                      WHERE token_hash = $3 AND last_seen_at < $4",
@@ -124,8 +125,9 @@ impl Store {
                 .bind(expires)
                 .bind(token_hash)
                 .bind(touch_before)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
             }
             Ok(Some(SessionRecord {
                 token_hash: row.token_hash,
@@ -155,11 +157,13 @@ impl Store {
     pub async fn sweep_expired(&self, keep_failures: SignedDuration) -> Result<u64> {
         let now = DbTime::now();
         on_pool!(self, pool => {
-            let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await?;
+            let mut tx = pool.begin_write().await?;
+            let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM login_failures WHERE failed_at < $1")
                 .bind(DbTime::from(now.0 - keep_failures))
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
             Ok(sessions.rows_affected())
         })
     }
@@ -236,7 +240,9 @@ impl Store {
     /// was right and the second factor is still to come).
     pub async fn release_sign_in_attempt(&self, attempt: SignInAttempt) -> Result<()> {
         on_pool!(self, pool => {
-            sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(attempt.0).execute(pool).await?;
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(attempt.0).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -244,7 +250,9 @@ impl Store {
     /// A successful sign-in forgives the account's earlier failures, and its own slot.
     pub async fn clear_sign_in_failures(&self, email: &str) -> Result<()> {
         on_pool!(self, pool => {
-            sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(pool).await?;
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }

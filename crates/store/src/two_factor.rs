@@ -15,13 +15,15 @@ impl Store {
     /// two-factor sign-in is already on.
     pub async fn set_pending_totp_secret(&self, user: UserId, secret: &str) -> Result<()> {
         on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE users SET totp_pending_secret = $1 WHERE id = $2 AND totp_secret IS NULL",
             )
             .bind(secret)
             .bind(user.as_uuid())
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             if updated.rows_affected() == 0 {
                 return Err(StoreError::Conflict("two-factor sign-in is already on".into()));
             }
@@ -104,14 +106,16 @@ impl Store {
     /// so of two requests with the same code only one succeeds.
     pub async fn accept_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
         on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE users SET totp_last_step = $1 \
                  WHERE id = $2 AND totp_secret IS NOT NULL AND (totp_last_step IS NULL OR totp_last_step < $1)",
             )
             .bind(step)
             .bind(user.as_uuid())
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(updated.rows_affected() == 1)
         })
     }
@@ -119,14 +123,16 @@ impl Store {
     /// Uses up the recovery code with `code_hash`; `false` when there is none unused.
     pub async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool> {
         on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
             )
             .bind(DbTime::now())
             .bind(user.as_uuid())
             .bind(code_hash)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(updated.rows_affected() == 1)
         })
     }
@@ -182,7 +188,9 @@ impl Store {
 
     pub async fn delete_sign_in_challenge(&self, token_hash: &str) -> Result<()> {
         on_pool!(self, pool => {
-            sqlx::query("DELETE FROM sign_in_challenges WHERE token_hash = $1").bind(token_hash).execute(pool).await?;
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM sign_in_challenges WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }

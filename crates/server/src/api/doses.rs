@@ -257,11 +257,6 @@ impl From<&DateRangeQuery> for DateRange {
     }
 }
 
-/// The inclusive local date range, checked (for handlers not yet calling `speciosa_app`).
-pub fn date_range(query: &DateRangeQuery, patient: &Patient) -> Result<(Date, Date), FieldErrors> {
-    speciosa_app::doses::date_range(&query.into(), patient)
-}
-
 #[utoipa::path(get, path = "/api/v1/patients/{id}/doses", tag = "doses", params(("id" = Uuid, Path), DateRangeQuery),
     responses((status = 200, description = "Doses in the range, oldest first", body = [DoseView])))]
 pub async fn list(

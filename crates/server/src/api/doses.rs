@@ -5,12 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::civil::Date;
+
 use serde::{Deserialize, Serialize};
 use speciosa_app::doses::{
     BatchSafety, DateRange, DoseInput, DoseLogged, DoseRefusal, ImportInput, ImportOutcome,
 };
-use speciosa_app::records::{Dose, Patient};
+use speciosa_app::records::Dose;
 use speciosa_core::FieldErrors;
 use speciosa_core::amount::AmountInput;
 use speciosa_core::dose::{self, DailyExposure};

@@ -84,16 +84,36 @@ fn pages() -> Vec<Page> {
         page(post.clone(), "/patients/{id}/care-team", CareTeam),
         page(post.clone(), "/patients/{id}/account", CareTeam),
         page(post.clone(), "/patients/{id}/medications", CareTeam),
-        page(post.clone(), "/patients/{id}/medications/{medication_id}", CareTeam),
-        page(post.clone(), "/patients/{id}/medications/{medication_id}/remove", CareTeam),
+        page(
+            post.clone(),
+            "/patients/{id}/medications/{medication_id}",
+            CareTeam,
+        ),
+        page(
+            post.clone(),
+            "/patients/{id}/medications/{medication_id}/remove",
+            CareTeam,
+        ),
         page(get.clone(), "/patients/{id}/doses", PatientRead),
         page(post.clone(), "/patients/{id}/doses", PatientDose),
         page(get.clone(), "/patients/{id}/doses/new", PatientDose),
         page(get.clone(), "/patients/{id}/doses/import", PatientDose),
         page(post.clone(), "/patients/{id}/doses/import", PatientDose),
-        page(get.clone(), "/patients/{id}/doses/{dose_id}/edit", PatientDose),
-        page(post.clone(), "/patients/{id}/doses/{dose_id}/edit", PatientDose),
-        page(post.clone(), "/patients/{id}/doses/{dose_id}/delete", PatientDose),
+        page(
+            get.clone(),
+            "/patients/{id}/doses/{dose_id}/edit",
+            PatientDose,
+        ),
+        page(
+            post.clone(),
+            "/patients/{id}/doses/{dose_id}/edit",
+            PatientDose,
+        ),
+        page(
+            post.clone(),
+            "/patients/{id}/doses/{dose_id}/delete",
+            PatientDose,
+        ),
         page(get.clone(), "/patients/{id}/checkin", PatientSelf),
         page(post.clone(), "/patients/{id}/checkin", PatientSelf),
         page(get.clone(), "/patients/{id}/urgent", PatientRead),
@@ -109,7 +129,11 @@ fn pages() -> Vec<Page> {
         page(post.clone(), "/products", Role(&["clinician", "patient"])),
         page(get.clone(), "/products/{product_id}", CatalogRead),
         page(post.clone(), "/products/{product_id}", CatalogManage),
-        page(post.clone(), "/products/{product_id}/batches", CatalogManage),
+        page(
+            post.clone(),
+            "/products/{product_id}/batches",
+            CatalogManage,
+        ),
         page(get.clone(), "/batches/{batch_id}", CatalogManage),
         page(post.clone(), "/batches/{batch_id}", CatalogManage),
         page(get.clone(), "/home", PatientHome),
@@ -120,9 +144,21 @@ fn pages() -> Vec<Page> {
         page(post.clone(), "/alerts/{alert_id}/resolve", AlertReview),
         page(get.clone(), "/admin/users", Role(&["admin"])),
         page(post.clone(), "/admin/users", Role(&["admin"])),
-        page(post.clone(), "/admin/users/{user_id}/active", Role(&["admin"])),
-        page(post.clone(), "/admin/users/{user_id}/password", Role(&["admin"])),
-        page(post.clone(), "/admin/organization/two-factor", Role(&["admin"])),
+        page(
+            post.clone(),
+            "/admin/users/{user_id}/active",
+            Role(&["admin"]),
+        ),
+        page(
+            post.clone(),
+            "/admin/users/{user_id}/password",
+            Role(&["admin"]),
+        ),
+        page(
+            post.clone(),
+            "/admin/organization/two-factor",
+            Role(&["admin"]),
+        ),
         page(get.clone(), "/admin/audit", Role(&["admin"])),
         page(get.clone(), "/admin/organization", Role(&["admin"])),
         page(post.clone(), "/admin/organization", Role(&["admin"])),
@@ -190,7 +226,10 @@ async fn every_route_the_router_serves_is_in_an_authorization_matrix(app: TestAp
     ];
     let mut served = BTreeSet::new();
     let paths = router_paths();
-    assert!(paths.len() > 80, "the router's routes were not found: {paths:?}");
+    assert!(
+        paths.len() > 80,
+        "the router's routes were not found: {paths:?}"
+    );
     for path in &paths {
         for method in &methods {
             let status = anonymous
@@ -205,8 +244,16 @@ async fn every_route_the_router_serves_is_in_an_authorization_matrix(app: TestAp
     let listed: BTreeSet<(String, String)> = operations()
         .iter()
         .map(|op| (op.method.to_string(), op.path.to_owned()))
-        .chain(PUBLIC.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())))
-        .chain(pages().iter().map(|p| (p.method.to_string(), normalise(p.path))))
+        .chain(
+            PUBLIC
+                .iter()
+                .map(|(m, p)| ((*m).to_owned(), (*p).to_owned())),
+        )
+        .chain(
+            pages()
+                .iter()
+                .map(|p| (p.method.to_string(), normalise(p.path))),
+        )
         .collect();
     let unlisted: Vec<_> = served.difference(&listed).collect();
     assert!(
@@ -214,7 +261,10 @@ async fn every_route_the_router_serves_is_in_an_authorization_matrix(app: TestAp
         "routes served without an entry in the authorization matrix: {unlisted:?}"
     );
     let stale: Vec<_> = listed.difference(&served).collect();
-    assert!(stale.is_empty(), "matrix entries the router does not serve: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "matrix entries the router does not serve: {stale:?}"
+    );
 }
 
 /// The matrix names ids for what they are; the router names them as it likes.
@@ -353,18 +403,24 @@ async fn every_page_answers_every_role_as_the_policy_says(app: TestApp) {
         (&foreign_clinician, &foreign_patient),
     ] {
         let product = id_of(
-            who.post("/api/v1/products", &json!({"name": "Leaf", "form": "leaf_powder"}))
-                .await
-                .json()
-                .await
-                .unwrap(),
+            who.post(
+                "/api/v1/products",
+                &json!({"name": "Leaf", "form": "leaf_powder"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap(),
         );
         let batch = id_of(
-            who.post(&format!("/api/v1/products/{product}/batches"), &json!({"lot": "A1"}))
-                .await
-                .json()
-                .await
-                .unwrap(),
+            who.post(
+                &format!("/api/v1/products/{product}/batches"),
+                &json!({"lot": "A1"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap(),
         );
         doses.push(id_of(
             who.post(
@@ -404,7 +460,10 @@ async fn every_page_answers_every_role_as_the_policy_says(app: TestApp) {
 
     let signed_in: [(Option<&str>, Option<Client>); 5] = [
         (None, None),
-        (Some("admin"), Some(app.sign_in("admin@northside.test", PASSWORD).await)),
+        (
+            Some("admin"),
+            Some(app.sign_in("admin@northside.test", PASSWORD).await),
+        ),
         (Some("clinician"), Some(clinician.clone())),
         (Some("patient"), Some(patient.clone())),
         (

@@ -14,6 +14,7 @@ use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
 
 pub mod access;
+pub mod account;
 mod caller;
 pub mod demo;
 mod error;
@@ -21,6 +22,7 @@ pub mod passwords;
 pub mod patients;
 pub mod products;
 pub mod safety;
+pub mod sessions;
 
 pub use caller::Caller;
 pub use error::{AppError, log_chain};
@@ -32,6 +34,7 @@ pub mod records {
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,
         SessionRecord, User,
     };
+    pub use speciosa_store::SessionLimits;
 }
 
 /// Where the data lives and how many connections to hold (re-exported for the binaries).

@@ -15,14 +15,18 @@ use speciosa_store::Store;
 
 pub mod access;
 pub mod account;
+pub mod alerts;
+pub mod audit;
 mod caller;
 pub mod demo;
 mod error;
+pub mod organization;
 pub mod passwords;
 pub mod patients;
 pub mod products;
 pub mod safety;
 pub mod sessions;
+pub mod users;
 
 pub use caller::Caller;
 pub use error::{AppError, log_chain};

@@ -16,6 +16,7 @@ use speciosa_store::Store;
 pub mod access;
 pub mod account;
 pub mod alerts;
+pub mod assessments;
 pub mod audit;
 mod caller;
 pub mod demo;

@@ -14,7 +14,10 @@ use crate::sessions::verify_own_password;
 use crate::{App, AppError, Caller, passwords};
 
 /// The caller's own organization, for their account page (its name and clock).
-pub async fn own_organization(app: &App, caller: &Caller) -> Result<Option<Organization>, AppError> {
+pub async fn own_organization(
+    app: &App,
+    caller: &Caller,
+) -> Result<Option<Organization>, AppError> {
     Ok(app
         .store
         .get_organization(caller.actor.organization_id)
@@ -133,9 +136,7 @@ async fn enrolment(
         .get_user(caller.actor.user_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    let otpauth_uri = secret
-        .otpauth_uri(&user.email)
-        .map_err(defect)?;
+    let otpauth_uri = secret.otpauth_uri(&user.email).map_err(defect)?;
     Ok(TotpEnrolment {
         secret: secret.to_base32(),
         otpauth_uri,
@@ -167,8 +168,7 @@ pub async fn two_factor_status(
     }
     let enrolment = match app.store.pending_totp_secret(caller.actor.user_id).await? {
         Some(pending) => {
-            let secret = TotpSecret::from_base32(&pending)
-                .map_err(defect)?;
+            let secret = TotpSecret::from_base32(&pending).map_err(defect)?;
             enrolment(app, caller, &secret).await?
         }
         None => start_enrolment(app, caller).await?,
@@ -194,12 +194,10 @@ pub async fn activate_totp(
         .await?
         .ok_or_else(|| {
             AppError::Conflict(
-                "there is no enrolment to confirm: start one with POST /api/v1/account/totp"
-                    .into(),
+                "there is no enrolment to confirm: start one with POST /api/v1/account/totp".into(),
             )
         })?;
-    let secret = TotpSecret::from_base32(&pending)
-        .map_err(defect)?;
+    let secret = TotpSecret::from_base32(&pending).map_err(defect)?;
     let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
     let step = secret.verify(&code, now, None).ok_or_else(|| {
         AppError::field(

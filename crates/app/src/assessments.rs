@@ -111,8 +111,7 @@ pub async fn set_bands(
     let configured = shipped
         .with_bands(bands.clone())
         .map_err(|problem| AppError::field("bands", problem))?;
-    let stored =
-        serde_json::to_value(&configured.bands).map_err(|_| defect("instrument bands"))?;
+    let stored = serde_json::to_value(&configured.bands).map_err(|_| defect("instrument bands"))?;
     let mut entry = caller.audit(
         "instrument.bands.update",
         "instrument",

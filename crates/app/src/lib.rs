@@ -34,12 +34,12 @@ pub use error::{AppError, log_chain};
 
 /// The records use cases return. Adapters render them; only this crate can fetch them.
 pub mod records {
+    pub use speciosa_store::SessionLimits;
     pub use speciosa_store::{
         Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,
         SessionRecord, User,
     };
-    pub use speciosa_store::SessionLimits;
 }
 
 /// Where the data lives and how many connections to hold (re-exported for the binaries).

@@ -79,7 +79,8 @@ pub async fn set_time_zone(app: &App, caller: &Caller, time_zone: &str) -> Resul
     )
     .await?;
     let organization = own(app, caller).await?;
-    let zone = TimeZoneName::parse(time_zone).map_err(|detail| AppError::field("time_zone", detail))?;
+    let zone =
+        TimeZoneName::parse(time_zone).map_err(|detail| AppError::field("time_zone", detail))?;
     let mut entry = caller.audit(
         "organization.update",
         "organization",

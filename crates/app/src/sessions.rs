@@ -5,10 +5,10 @@
 use jiff::{SignedDuration, Timestamp};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use speciosa_core::FieldErrors;
 use speciosa_core::account::{Email, Role, SignInThrottle};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::ids::{PatientId, UserId};
-use speciosa_core::FieldErrors;
 use speciosa_core::two_factor::{RecoveryCode, SecondFactor, TotpCode, TotpSecret};
 use speciosa_store::{
     Patient, SessionLimits, SessionRecord, SignInAttempt, StoreError, User, UserCredentials,

@@ -381,9 +381,9 @@ pub async fn keep_navigation(
         Some(token) => viewer(&state, &token, client_addr)
             .await
             .unwrap_or_else(|error| {
-            log_chain("finding who an error page is for", &error);
-            None
-        }),
+                log_chain("finding who an error page is for", &error);
+                None
+            }),
         None => None,
     };
     if viewer.is_none() && response.extensions().get::<ErrorContent>().is_some() {

@@ -12,9 +12,9 @@ use axum::http::{HeaderValue, Method, header};
 use serde::de::DeserializeOwned;
 
 use speciosa_app::Caller;
+use speciosa_app::records::SessionRecord;
 use speciosa_core::policy::Actor;
 use speciosa_core::{FieldError, FieldErrors};
-use speciosa_app::records::SessionRecord;
 
 use crate::app::AppState;
 use crate::auth;

@@ -1,24 +1,24 @@
 //! Administrators' pages: accounts and the audit log.
 
-use askama::Template;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
-use speciosa_core::account::Role;
-use speciosa_core::audit::AdminAuditEvent;
-use speciosa_core::ids::UserId;
-use speciosa_app::audit::{self, AuditCriteria};
-use speciosa_app::records::User;
-use speciosa_app::users::{self, NewStaffUser};
-use speciosa_app::organization;
-use speciosa_core::FieldErrors;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
 use crate::pages::time::Clock;
 use crate::pages::{Choice, FormErrors, Nav, Notice, render};
 use crate::problems;
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use speciosa_app::audit::{self, AuditCriteria};
+use speciosa_app::organization;
+use speciosa_app::records::User;
+use speciosa_app::users::{self, NewStaffUser};
+use speciosa_core::FieldErrors;
+use speciosa_core::account::Role;
+use speciosa_core::audit::AdminAuditEvent;
+use speciosa_core::ids::UserId;
 
 const USER_LABELS: &[(&str, &str)] = &[
     ("display_name", "Name"),
@@ -313,9 +313,10 @@ impl AuditFilterForm {
         let text = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
         let before_id = match text(&self.before_id) {
             None => None,
-            Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-                FieldErrors::single("before_id", "must be an event number")
-            })?),
+            Some(raw) => Some(
+                raw.parse::<i64>()
+                    .map_err(|_| FieldErrors::single("before_id", "must be an event number"))?,
+            ),
         };
         Ok(AuditCriteria {
             action: text(&self.action),

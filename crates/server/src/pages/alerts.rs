@@ -7,12 +7,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use speciosa_app::alerts;
+use speciosa_app::records::{Alert, AlertAction, Review};
 use speciosa_core::account::Role;
 use speciosa_core::ids::AlertId;
 use speciosa_core::redirect::SafeReturnPath;
 use speciosa_core::safety::Rule;
-use speciosa_app::alerts;
-use speciosa_app::records::{Alert, AlertAction, Review};
 
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
@@ -253,13 +253,8 @@ pub async fn inbox(
         .to_owned();
     // Unresolved alerts are never cut short; the history tabs show the latest ones.
     let limit = matches!(tab.as_str(), "resolved" | "all").then_some(HISTORY_LIMIT);
-    let alerts = alerts::read_inbox(
-        &state.app,
-        &user,
-        Some(&tab),
-        limit.map(|l| l as i64 + 1),
-    )
-    .await?;
+    let alerts =
+        alerts::read_inbox(&state.app, &user, Some(&tab), limit.map(|l| l as i64 + 1)).await?;
     let truncated = limit.is_some_and(|l| alerts.len() > l);
     let alerts = &alerts[..alerts.len().min(limit.unwrap_or(usize::MAX))];
     // Alerts across patients read in the organization's zone.

@@ -14,14 +14,14 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
-use speciosa_core::account::Role;
-use speciosa_core::ids::PatientId;
-use speciosa_core::instrument::{Answer, EntryKind, Instrument, Rater, Response as ItemResponse};
-use speciosa_core::patient::SexAtBirth;
 use speciosa_app::assessments::{
     AssessmentSubmission, needs_crisis_contacts, read_history, submit_assessment,
 };
 use speciosa_app::records::{Alert, Assessment, Patient};
+use speciosa_core::account::Role;
+use speciosa_core::ids::PatientId;
+use speciosa_core::instrument::{Answer, EntryKind, Instrument, Rater, Response as ItemResponse};
+use speciosa_core::patient::SexAtBirth;
 
 use crate::app::AppState;
 use crate::error::{ApiError, PageError, urlencode};

@@ -143,40 +143,39 @@ pub async fn submit(
         })?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let (status, message) =
-        match sessions::sign_in(
-            &state.app,
-            &form.email,
-            form.password,
-            None,
-            &client_addr,
-            auth::session_durations(&state),
-        )
-        .await
-        {
-            Ok(signed_in) => return Ok(signed_in_response(&state, &signed_in, next.as_ref())),
-            Err(AppError::SecondFactorRequired { user_id }) => {
-                let challenge = sessions::begin_second_factor(&state.app, user_id).await?;
-                let page = render(&SignInPage {
-                    error: None,
-                    email: "",
-                    next: next_text,
-                    challenge: Some(&challenge),
-                })?;
-                return Ok(page.into_response());
-            }
-            Err(AppError::SignInThrottled {
-                retry_after_seconds,
-            }) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                throttled_message(retry_after_seconds),
-            ),
-            Err(AppError::InvalidCredentials | AppError::InvalidSecondFactor) => (
-                StatusCode::UNAUTHORIZED,
-                "The email or password did not match. Check both and try again.".to_owned(),
-            ),
-            Err(error) => return Err(error.into()),
-        };
+    let (status, message) = match sessions::sign_in(
+        &state.app,
+        &form.email,
+        form.password,
+        None,
+        &client_addr,
+        auth::session_durations(&state),
+    )
+    .await
+    {
+        Ok(signed_in) => return Ok(signed_in_response(&state, &signed_in, next.as_ref())),
+        Err(AppError::SecondFactorRequired { user_id }) => {
+            let challenge = sessions::begin_second_factor(&state.app, user_id).await?;
+            let page = render(&SignInPage {
+                error: None,
+                email: "",
+                next: next_text,
+                challenge: Some(&challenge),
+            })?;
+            return Ok(page.into_response());
+        }
+        Err(AppError::SignInThrottled {
+            retry_after_seconds,
+        }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            throttled_message(retry_after_seconds),
+        ),
+        Err(AppError::InvalidCredentials | AppError::InvalidSecondFactor) => (
+            StatusCode::UNAUTHORIZED,
+            "The email or password did not match. Check both and try again.".to_owned(),
+        ),
+        Err(error) => return Err(error.into()),
+    };
     let page = render(&SignInPage {
         error: Some(&message),
         email: form.email.trim(),

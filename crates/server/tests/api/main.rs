@@ -21,6 +21,7 @@ mod patients;
 mod product_privacy;
 mod products;
 mod resilience;
+mod route_matrix;
 mod session;
 mod session_lifetime;
 mod supervision_pages;

@@ -3,6 +3,7 @@
 //! the CLI. Storage failures are classified here so no adapter needs to know the store.
 
 use speciosa_core::FieldErrors;
+use speciosa_core::ids::UserId;
 use speciosa_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,24 @@ pub enum AppError {
     /// A defect outside storage (a bundled file, a worker thread): logged, shown generically.
     #[error("internal failure: {0}")]
     Defect(String),
+    /// Sign-in: the email or password did not match an active account.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Too many failed sign-ins for the account or from the address.
+    #[error("too many failed sign-ins")]
+    SignInThrottled { retry_after_seconds: u64 },
+    /// The password was right; the account also needs a TOTP or recovery code.
+    #[error("a second factor is required")]
+    SecondFactorRequired { user_id: UserId },
+    /// The second factor was wrong, expired or already used.
+    #[error("invalid second factor")]
+    InvalidSecondFactor,
+    /// A page sign-in's second step came too late (or its challenge is unknown).
+    #[error("the sign-in challenge expired")]
+    ChallengeExpired,
+    /// Too many wrong re-entered passwords for a signed-in account.
+    #[error("too many wrong passwords")]
+    PasswordThrottled { retry_after_seconds: u64 },
 }
 
 impl From<FieldErrors> for AppError {

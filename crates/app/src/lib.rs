@@ -14,6 +14,10 @@ use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
 
 pub mod access;
+pub mod account;
+pub mod alerts;
+pub mod assessments;
+pub mod audit;
 mod caller;
 pub mod checkin;
 pub mod demo;
@@ -22,16 +26,20 @@ mod error;
 pub mod export;
 pub mod exposure;
 pub mod medications;
+pub mod organization;
 pub mod passwords;
 pub mod patients;
 pub mod products;
 pub mod safety;
+pub mod sessions;
+pub mod users;
 
 pub use caller::Caller;
 pub use error::{AppError, log_chain};
 
 /// The records use cases return. Adapters render them; only this crate can fetch them.
 pub mod records {
+    pub use speciosa_store::SessionLimits;
     pub use speciosa_store::{
         Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,

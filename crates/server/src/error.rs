@@ -8,12 +8,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Serialize;
-use speciosa_core::account::Role;
+use speciosa_app::{AppError, sessions};
 use speciosa_core::{FieldError, FieldErrors};
 use speciosa_store::StoreError;
 
 use crate::app::AppState;
 use crate::auth;
+use crate::extract::Authenticated;
 use crate::pages::{HelpBar, Nav};
 use crate::problems::{self, ProblemType};
 
@@ -108,8 +109,7 @@ impl From<StoreError> for ApiError {
 }
 
 impl From<speciosa_app::AppError> for ApiError {
-    fn from(error: speciosa_app::AppError) -> Self {
-        use speciosa_app::AppError;
+    fn from(error: AppError) -> Self {
         match error {
             AppError::Invalid(errors) => errors.into(),
             AppError::Forbidden(detail) => ApiError::forbidden(detail),
@@ -130,6 +130,46 @@ impl From<speciosa_app::AppError> for ApiError {
                 tracing::error!(error = %what, "internal failure");
                 ApiError::internal()
             }
+            AppError::InvalidCredentials => ApiError::new(
+                problems::INVALID_CREDENTIALS,
+                "the email or password did not match an active account",
+            ),
+            AppError::SignInThrottled {
+                retry_after_seconds,
+            } => ApiError {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..ApiError::new(
+                    problems::TOO_MANY_SIGN_IN_FAILURES,
+                    format!(
+                        "too many failed sign-ins for this account or from this address; try again in {} minutes",
+                        retry_after_seconds / 60
+                    ),
+                )
+            },
+            AppError::SecondFactorRequired { .. } => ApiError::new(
+                problems::SECOND_FACTOR_REQUIRED,
+                "this account signs in with two factors: send the same request again with totp_code (the 6-digit code from the authenticator app) or recovery_code",
+            ),
+            AppError::InvalidSecondFactor => ApiError::new(
+                problems::INVALID_SECOND_FACTOR,
+                "the two-factor code did not match or was already used; wait for the next code or use a recovery code",
+            ),
+            AppError::ChallengeExpired => ApiError::new(
+                problems::INVALID_CREDENTIALS,
+                "this sign-in took too long; start again with the email and password",
+            ),
+            AppError::PasswordThrottled {
+                retry_after_seconds,
+            } => ApiError {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..ApiError::new(
+                    problems::TOO_MANY_SIGN_IN_FAILURES,
+                    format!(
+                        "too many wrong passwords for this account; try again in {} minutes",
+                        retry_after_seconds / 60
+                    ),
+                )
+            },
         }
     }
 }
@@ -282,29 +322,25 @@ struct Viewer {
 
 /// Looks up the visitor behind `token` for an error page. Any failure here leaves the
 /// page as a signed-out visitor sees it: an error page must never fail in turn.
-async fn viewer(state: &AppState, token: &str) -> Result<Option<Viewer>, StoreError> {
-    let Some(session) = state.store.load_session(&auth::token_hash(token)).await? else {
+async fn viewer(
+    state: &AppState,
+    token: &str,
+    client_addr: String,
+) -> Result<Option<Viewer>, AppError> {
+    let Some(session) = sessions::load_session(&state.app, token).await? else {
         return Ok(None);
     };
-    let role = session.user.role;
-    let open_urgent_alerts = match role {
-        Role::Clinician => Some(state.store.open_urgent_count(session.user.id).await?),
-        _ => None,
-    };
-    // The patient's own record, read only for the country whose crisis contacts to offer.
-    let help = match session.own_patient_id.filter(|_| role == Role::Patient) {
-        Some(id) => state
-            .store
-            .get_patient(id)
-            .await?
-            .map(|patient| HelpBar::for_patient(state, &patient)),
-        None => None,
-    };
+    let caller = Authenticated::from_session(session, client_addr);
+    let role = caller.actor.role;
+    let open_urgent_alerts = sessions::open_urgent_alerts(&state.app, &caller).await?;
+    let help = sessions::own_patient(&state.app, &caller)
+        .await?
+        .map(|patient| HelpBar::for_patient(state, &patient));
     Ok(Some(Viewer {
         nav: Nav {
-            display_name: session.user.display_name.clone(),
+            display_name: caller.session.user.display_name.clone(),
             role,
-            csrf_token: session.csrf_token.clone(),
+            csrf_token: caller.session.csrf_token.clone(),
             current: "",
             open_urgent_alerts,
         },
@@ -326,6 +362,7 @@ pub async fn keep_navigation(
         return next.run(request).await;
     }
     let token = auth::session_token(request.headers(), state.config.secure_cookies);
+    let client_addr = crate::extract::request_client_addr(&request, &state);
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -345,10 +382,12 @@ pub async fn keep_navigation(
         None => return response,
     };
     let viewer = match token {
-        Some(token) => viewer(&state, &token).await.unwrap_or_else(|error| {
-            log_chain("finding who an error page is for", &error);
-            None
-        }),
+        Some(token) => viewer(&state, &token, client_addr)
+            .await
+            .unwrap_or_else(|error| {
+                log_chain("finding who an error page is for", &error);
+                None
+            }),
         None => None,
     };
     if viewer.is_none() && response.extensions().get::<ErrorContent>().is_some() {

@@ -12,9 +12,9 @@ use axum::http::{HeaderValue, Method, header};
 use serde::de::DeserializeOwned;
 
 use speciosa_app::Caller;
+use speciosa_app::records::SessionRecord;
 use speciosa_core::policy::Actor;
 use speciosa_core::{FieldError, FieldErrors};
-use speciosa_store::SessionRecord;
 
 use crate::app::AppState;
 use crate::auth;
@@ -38,14 +38,26 @@ impl FromRequestParts<AppState> for ClientAddr {
 }
 
 fn client_addr(parts: &Parts, state: &AppState) -> String {
+    client_addr_of(&parts.headers, &parts.extensions, state)
+}
+
+/// The client's address for a whole request (for middleware).
+pub fn request_client_addr(request: &Request, state: &AppState) -> String {
+    client_addr_of(request.headers(), request.extensions(), state)
+}
+
+fn client_addr_of(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    state: &AppState,
+) -> String {
     if state.config.trust_forwarded_for {
-        let headers = parts.headers.get_all("x-forwarded-for");
+        let headers = headers.get_all("x-forwarded-for");
         if let Some(addr) = forwarded_client(headers, state.config.trusted_proxy_hops) {
             return addr.to_string();
         }
     }
-    parts
-        .extensions
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string())
         .unwrap_or_else(|| "unknown".to_owned())
@@ -103,7 +115,7 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    fn from_session(session: SessionRecord, client_addr: String) -> Self {
+    pub(crate) fn from_session(session: SessionRecord, client_addr: String) -> Self {
         let actor = Actor {
             user_id: session.user.id,
             organization_id: session.user.organization_id,
@@ -130,7 +142,7 @@ async fn load_session(parts: &Parts, state: &AppState) -> Result<Option<Authenti
     let Some(token) = auth::session_token(&parts.headers, state.config.secure_cookies) else {
         return Ok(None);
     };
-    let session = state.store.load_session(&auth::token_hash(&token)).await?;
+    let session = speciosa_app::sessions::load_session(&state.app, &token).await?;
     Ok(session.map(|s| Authenticated::from_session(s, client_addr(parts, state))))
 }
 
@@ -147,7 +159,7 @@ pub enum AccountGate {
 const UNGATED_PATHS: [&str; 4] = ["/api/v1/session", "/api/v1/account", "/account", "/logout"];
 
 impl AccountGate {
-    pub fn for_user(user: &speciosa_store::User) -> Option<AccountGate> {
+    pub fn for_user(user: &speciosa_app::records::User) -> Option<AccountGate> {
         if user.password_change_required {
             Some(AccountGate::ChangePassword)
         } else if user.must_enrol_totp() {
@@ -255,10 +267,8 @@ impl FromRequestParts<AppState> for PageUser {
                 if let Some(gate) = AccountGate::blocking(&user, full_path(parts)) {
                     return Err(PageError::Redirect(gate.page()));
                 }
-                if user.actor.role == speciosa_core::account::Role::Clinician {
-                    user.open_urgent_alerts =
-                        Some(state.store.open_urgent_count(user.actor.user_id).await?);
-                }
+                user.open_urgent_alerts =
+                    speciosa_app::sessions::open_urgent_alerts(&state.app, &user).await?;
                 Ok(PageUser(user))
             }
             None => {

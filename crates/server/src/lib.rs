@@ -3,7 +3,6 @@
 //! authorize through `speciosa_core::policy`, call the store and map the result.
 #![forbid(unsafe_code)]
 
-mod access;
 mod api;
 mod app;
 mod auth;

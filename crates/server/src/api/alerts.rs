@@ -4,21 +4,17 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use speciosa_app::alerts;
+use speciosa_app::records::{Alert, AlertAction, InboxAlert, Review};
 use speciosa_core::FieldErrors;
-use speciosa_core::account::Role;
-use speciosa_core::audit::Outcome;
 use speciosa_core::ids::AlertId;
-use speciosa_core::policy::{OrganizationAction, PatientAction};
 use speciosa_core::safety::{Rule, Severity};
-use speciosa_store::{Alert, AlertAction, InboxAlert, Review, ReviewOutcome};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
-use crate::problems;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
 
 /// What a rule is and where it comes from, shown beside every alert.
 #[derive(Serialize, ToSchema)]
@@ -145,26 +141,6 @@ pub struct InboxQuery {
     pub severity: Option<String>,
 }
 
-/// The statuses a `status` filter names.
-pub fn statuses_for(filter: Option<&str>) -> Result<&'static [&'static str], ApiError> {
-    Ok(match filter.map(str::trim).unwrap_or("open") {
-        "open" => &["open"],
-        "acknowledged" => &["acknowledged"],
-        "resolved" => &["resolved"],
-        "unresolved" => &["open", "acknowledged"],
-        "all" => &[],
-        other => {
-            return Err(FieldErrors::single(
-                "status",
-                format!(
-                    "{other:?} is not a status; use open, acknowledged, resolved, unresolved or all"
-                ),
-            )
-            .into());
-        }
-    })
-}
-
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(InboxQuery),
     responses(
         (status = 200, description = "Alerts for every patient on the clinician's care teams, urgent first, then newest", body = [AlertView]),
@@ -175,7 +151,7 @@ pub async fn inbox(
     ApiUser(user): ApiUser,
     ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
-    let alerts = read_inbox(&state, &user, query.status.as_deref(), None).await?;
+    let alerts = alerts::read_inbox(&state.app, &user, query.status.as_deref(), None).await?;
     let severity = match query.severity.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(Severity::parse(text).ok_or_else(|| {
@@ -194,37 +170,6 @@ pub async fn inbox(
     ))
 }
 
-/// The clinician's alerts in the given status filter (at most `limit`), audited.
-/// Shared with the pages.
-pub async fn read_inbox(
-    state: &AppState,
-    user: &Authenticated,
-    status: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Vec<InboxAlert>, ApiError> {
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ReviewAlerts,
-        "alert.inbox",
-        "alert",
-    )
-    .await?;
-    let statuses = statuses_for(status)?;
-    let alerts = state
-        .store
-        .alerts_for_clinician(user.actor.user_id, statuses, limit)
-        .await?;
-    let mut entry = user.audit("alert.inbox", "alert", None, None, Outcome::Success);
-    entry.detail = Some(format!(
-        "{} alerts ({})",
-        alerts.len(),
-        status.unwrap_or("open")
-    ));
-    state.store.append_audit(entry).await?;
-    Ok(alerts)
-}
-
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, description = "One alert with its evidence, guidance and the decisions recorded on it", body = AlertView)))]
 pub async fn get_one(
@@ -232,43 +177,10 @@ pub async fn get_one(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<AlertId>,
 ) -> Result<Json<AlertView>, ApiError> {
-    let (alert, actions) = read_alert(&state, &user, id).await?;
+    let (alert, actions) = alerts::read_alert(&state.app, &user, id).await?;
     let mut view = AlertView::from(&alert);
     view.actions = Some(actions.iter().map(AlertActionView::from).collect());
     Ok(Json(view))
-}
-
-/// One alert and its history, for anyone who may read the patient's record.
-pub async fn read_alert(
-    state: &AppState,
-    user: &Authenticated,
-    id: AlertId,
-) -> Result<(Alert, Vec<AlertAction>), ApiError> {
-    let alert = state
-        .store
-        .get_alert(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("alert"))?;
-    access::patient(
-        state,
-        user,
-        alert.patient_id,
-        PatientAction::Read,
-        "alert.read",
-    )
-    .await?;
-    let actions = state.store.alert_actions(id).await?;
-    state
-        .store
-        .append_audit(user.audit(
-            "alert.read",
-            "alert",
-            Some(id.to_string()),
-            Some(alert.patient_id),
-            Outcome::Success,
-        ))
-        .await?;
-    Ok((alert, actions))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -291,7 +203,8 @@ pub async fn acknowledge(
     ApiPath(id): ApiPath<AlertId>,
     ApiJson(request): ApiJson<ReviewRequest>,
 ) -> Result<Json<AlertView>, ApiError> {
-    let alert = review(&state, &user, id, Review::Acknowledge, &request.comment).await?;
+    let alert =
+        alerts::review(&state.app, &user, id, Review::Acknowledge, &request.comment).await?;
     Ok(Json(AlertView::from(&alert)))
 }
 
@@ -308,96 +221,15 @@ pub async fn resolve(
     ApiPath(id): ApiPath<AlertId>,
     ApiJson(request): ApiJson<ReviewRequest>,
 ) -> Result<Json<AlertView>, ApiError> {
-    let alert = review(&state, &user, id, Review::Resolve, &request.comment).await?;
+    let alert = alerts::review(&state.app, &user, id, Review::Resolve, &request.comment).await?;
     Ok(Json(AlertView::from(&alert)))
 }
 
-const MAX_COMMENT: usize = 2000;
-
-/// Records a human decision on an alert. Shared with the pages.
-pub async fn review(
+/// For pages of other families not yet calling `speciosa_app::alerts::read_alert`.
+pub async fn read_alert(
     state: &AppState,
-    user: &Authenticated,
+    user: &crate::extract::Authenticated,
     id: AlertId,
-    review: Review,
-    comment: &str,
-) -> Result<Alert, ApiError> {
-    let audit_action = match review {
-        Review::Acknowledge => "alert.acknowledge",
-        Review::Resolve => "alert.resolve",
-    };
-    let alert = state.store.get_alert(id).await?;
-    // Reviewing alerts is a clinician's duty: any other role is refused outright,
-    // whoever the alert concerns.
-    if user.actor.role != Role::Clinician {
-        state
-            .store
-            .append_audit(
-                user.audit(
-                    audit_action,
-                    "alert",
-                    Some(id.to_string()),
-                    alert
-                        .as_ref()
-                        .filter(|a| a.organization_id == user.actor.organization_id)
-                        .map(|a| a.patient_id),
-                    Outcome::Denied,
-                ),
-            )
-            .await?;
-        return Err(ApiError::forbidden(format!(
-            "Your role ({}) does not allow reviewing alerts: only clinicians on the patient's care team can.",
-            user.actor.role
-        )));
-    }
-    let alert = alert.ok_or_else(|| ApiError::not_found("alert"))?;
-    access::patient(
-        state,
-        user,
-        alert.patient_id,
-        PatientAction::ReviewAlerts,
-        audit_action,
-    )
-    .await?;
-    let comment = comment.trim();
-    if review == Review::Resolve && comment.is_empty() {
-        return Err(FieldErrors::single(
-            "comment",
-            "say what was done or decided before resolving",
-        )
-        .into());
-    }
-    if comment.chars().count() > MAX_COMMENT {
-        return Err(FieldErrors::single(
-            "comment",
-            format!("keep the comment under {MAX_COMMENT} characters"),
-        )
-        .into());
-    }
-    let mut entry = user.audit(
-        audit_action,
-        "alert",
-        Some(id.to_string()),
-        Some(alert.patient_id),
-        Outcome::Success,
-    );
-    entry.detail = Some(alert.rule.clone());
-    match state
-        .store
-        .review_alert(id, review, comment, user.actor.user_id, entry)
-        .await?
-    {
-        ReviewOutcome::Changed(alert) | ReviewOutcome::AlreadyDone(alert) => Ok(alert),
-        ReviewOutcome::Refused(alert) => Err(ApiError::new(
-            problems::CONFLICT,
-            format!(
-                "This alert is already {}{}.",
-                alert.status,
-                match alert.status.as_str() {
-                    "acknowledged" => " by another clinician; you can still resolve it",
-                    _ => "; a resolved alert cannot change",
-                }
-            ),
-        )),
-    }
+) -> Result<(Alert, Vec<AlertAction>), ApiError> {
+    Ok(alerts::read_alert(&state.app, user, id).await?)
 }

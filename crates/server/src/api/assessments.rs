@@ -7,25 +7,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use speciosa_core::FieldErrors;
-use speciosa_core::account::Role;
-use speciosa_core::audit::Outcome;
+use speciosa_app::assessments::{self, AssessmentSubmission};
+use speciosa_app::records::{Alert, Assessment};
 use speciosa_core::ids::PatientId;
 use speciosa_core::instrument::{
-    Answer, EntryKind, Instrument, Rater, Response as ItemResponse, ScoringMethod,
+    Answer, Band, EntryKind, Instrument, Rater, Response as ItemResponse, ScoringMethod,
 };
-use speciosa_core::patient::SexAtBirth;
-use speciosa_core::policy::PatientAction;
-use speciosa_core::safety::{self, AssessmentFact};
-use speciosa_core::sleep::DiaryEntry;
-use speciosa_core::time::ClinicalInstant;
-use speciosa_store::{Alert, Assessment, NewAssessment, Patient};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::access;
 use crate::api::alerts::AlertView;
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -155,13 +146,8 @@ pub async fn list_instruments(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<InstrumentView>>, ApiError> {
-    let mut views = Vec::new();
-    for instrument in state.app.knowledge().instruments.all() {
-        let effective =
-            effective_instrument(&state, user.actor.organization_id, &instrument.code).await?;
-        views.extend(effective.as_ref().map(InstrumentView::from));
-    }
-    Ok(Json(views))
+    let instruments = assessments::list_instruments(&state.app, &user).await?;
+    Ok(Json(instruments.iter().map(InstrumentView::from).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/instruments/{code}", tag = "assessments", params(("code" = String, Path)),
@@ -171,37 +157,17 @@ pub async fn get_instrument(
     ApiUser(user): ApiUser,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<InstrumentView>, ApiError> {
-    effective_instrument(&state, user.actor.organization_id, &code)
-        .await?
-        .map(|i| Json(InstrumentView::from(&i)))
-        .ok_or_else(|| ApiError::not_found("instrument"))
+    let instrument = assessments::read_instrument(&state.app, &user, &code).await?;
+    Ok(Json(InstrumentView::from(&instrument)))
 }
 
-/// The instrument as the organization uses it: the shipped definition, with the
-/// organization's own bands where the instrument allows them (SOWS).
+/// For pages of other families not yet calling `speciosa_app::assessments::effective_instrument`.
 pub async fn effective_instrument(
     state: &AppState,
     organization: speciosa_core::ids::OrganizationId,
     code: &str,
 ) -> Result<Option<Instrument>, ApiError> {
-    let Some(shipped) = state.app.knowledge().instruments.get(code) else {
-        return Ok(None);
-    };
-    if !shipped.bands_configurable {
-        return Ok(Some(shipped.clone()));
-    }
-    let Some(stored) = state.store.organization_bands(organization, code).await? else {
-        return Ok(Some(shipped.clone()));
-    };
-    let bands: Vec<speciosa_core::instrument::Band> =
-        serde_json::from_value(stored).map_err(|error| {
-            crate::error::log_chain("reading an organization's instrument bands", &error);
-            ApiError::internal()
-        })?;
-    Ok(Some(shipped.with_bands(bands).map_err(|problem| {
-        tracing::error!(%problem, "stored instrument bands no longer fit the instrument");
-        ApiError::internal()
-    })?))
+    Ok(assessments::effective_instrument(&state.app, organization, code).await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -231,65 +197,18 @@ pub async fn set_bands(
     ApiPath(code): ApiPath<String>,
     ApiJson(request): ApiJson<BandsRequest>,
 ) -> Result<Json<InstrumentView>, ApiError> {
-    access::organization(
-        &state,
-        &user,
-        speciosa_core::policy::OrganizationAction::ConfigureInstruments,
-        "instrument.bands.update",
-        "instrument",
-    )
-    .await?;
-    let shipped = state
-        .app
-        .knowledge()
-        .instruments
-        .get(&code)
-        .ok_or_else(|| ApiError::not_found("instrument"))?;
-    let bands: Vec<speciosa_core::instrument::Band> = request
+    let bands = request
         .bands
-        .iter()
-        .map(|b| speciosa_core::instrument::Band {
-            code: b.code.trim().to_owned(),
-            label: b.label.trim().to_owned(),
+        .into_iter()
+        .map(|b| Band {
+            code: b.code,
+            label: b.label,
             min: b.min,
             max: b.max,
             sex: None,
         })
         .collect();
-    if bands
-        .iter()
-        .any(|b| b.code.is_empty() || b.label.is_empty())
-    {
-        return Err(FieldErrors::single("bands", "every band needs a code and a label").into());
-    }
-    let configured = shipped
-        .with_bands(bands.clone())
-        .map_err(|problem| FieldErrors::single("bands", problem))?;
-    let stored = serde_json::to_value(&configured.bands).map_err(|_| ApiError::internal())?;
-    let mut entry = user.audit(
-        "instrument.bands.update",
-        "instrument",
-        Some(code.clone()),
-        None,
-        Outcome::Success,
-    );
-    entry.detail = Some(
-        bands
-            .iter()
-            .map(|b| format!("{} {}–{}", b.code, b.min, b.max))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    state
-        .store
-        .set_organization_bands(
-            user.actor.organization_id,
-            &code,
-            &stored,
-            user.actor.user_id,
-            entry,
-        )
-        .await?;
+    let configured = assessments::set_bands(&state.app, &user, &code, bands).await?;
     Ok(Json(InstrumentView::from(&configured)))
 }
 
@@ -303,6 +222,16 @@ pub struct AssessmentRequest {
     pub answers: BTreeMap<String, Answer>,
     /// RFC 3339; defaults to now. Future times are refused.
     pub completed_at: Option<String>,
+}
+
+impl From<&AssessmentRequest> for AssessmentSubmission {
+    fn from(request: &AssessmentRequest) -> Self {
+        AssessmentSubmission {
+            instrument: request.instrument.clone(),
+            answers: request.answers.clone(),
+            completed_at: request.completed_at.clone(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -332,19 +261,7 @@ pub struct AssessmentView {
 
 impl AssessmentView {
     pub fn new(state: &AppState, assessment: &Assessment, alerts: &[Alert]) -> Self {
-        let band_label = state
-            .app
-            .knowledge()
-            .instruments
-            .get(&assessment.instrument)
-            .and_then(|i| {
-                i.bands
-                    .iter()
-                    .find(|b| Some(&b.code) == assessment.band.as_ref())
-            })
-            .map(|b| b.label.clone())
-            // An organization's own bands (SOWS) are not in the shipped file: name them by code.
-            .or_else(|| assessment.band.as_ref().map(|code| code.replace('_', " ")));
+        let band_label = assessments::band_label(&state.app, assessment);
         AssessmentView {
             id: assessment.id.as_uuid(),
             patient_id: assessment.patient_id.as_uuid(),
@@ -373,12 +290,11 @@ pub async fn create(
     ApiPath(id): ApiPath<PatientId>,
     ApiJson(request): ApiJson<AssessmentRequest>,
 ) -> Result<Response, ApiError> {
-    let (assessment, alerts) = submit_assessment(&state, &user, id, &request).await?;
+    let (assessment, alerts, patient) =
+        assessments::submit_assessment_for(&state.app, &user, id, &(&request).into()).await?;
     let location = format!("/api/v1/patients/{id}/assessments/{}", assessment.id);
     let mut view = AssessmentView::new(&state, &assessment, &alerts);
-    if needs_crisis_contacts(&alerts)
-        && let Some(patient) = state.store.get_patient(id).await?
-    {
+    if needs_crisis_contacts(&alerts) {
         let (country, resources) = crate::api::checkin::crisis_resources(&state, &patient);
         view.crisis_resources = Some(serde_json::json!({
             "country": country,
@@ -394,141 +310,16 @@ pub async fn create(
         .into_response())
 }
 
-/// Whether these alerts came from answers that call for crisis contacts now (PHQ-9
-/// item 9, a red flag), rather than from the record's state (escalation, withdrawal).
-pub fn needs_crisis_contacts(alerts: &[Alert]) -> bool {
-    alerts.iter().any(|a| {
-        safety::Rule::from_code(&a.rule).is_some_and(safety::Rule::calls_for_crisis_contacts)
-    })
-}
+pub use speciosa_app::assessments::needs_crisis_contacts;
 
-/// Scores a submission, stores it and opens an alert for every safety rule it fired,
-/// all before returning. Shared with the pages.
+/// For pages of other families not yet calling `speciosa_app::assessments::submit_assessment`.
 pub async fn submit_assessment(
     state: &AppState,
     user: &Authenticated,
     id: PatientId,
     request: &AssessmentRequest,
 ) -> Result<(Assessment, Vec<Alert>), ApiError> {
-    access::patient(
-        state,
-        user,
-        id,
-        PatientAction::SubmitAssessment,
-        "assessment.create",
-    )
-    .await?;
-    let patient: Patient = state
-        .store
-        .get_patient(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient"))?;
-    let effective =
-        effective_instrument(state, patient.organization_id, request.instrument.trim()).await?;
-    let instrument = effective.as_ref().ok_or_else(|| {
-        FieldErrors::single(
-            "instrument",
-            format!(
-                "{:?} is not an instrument Speciosa knows",
-                request.instrument
-            ),
-        )
-    })?;
-    if instrument.rater == Rater::Clinician && user.actor.role == Role::Patient {
-        return Err(ApiError::forbidden(format!(
-            "{} is rated by a clinician",
-            instrument.short_name
-        )));
-    }
-    let now = Timestamp::now();
-    let completed_at = match request
-        .completed_at
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        None => now,
-        Some(text) => ClinicalInstant::parse(text)
-            .map_err(|e| FieldErrors::single("completed_at", e.to_string()))?
-            .get(),
-    };
-    // Clock skew: a device a few minutes fast is not an answer from the future.
-    if now
-        .checked_add(SignedDuration::from_mins(5))
-        .is_ok_and(|latest| completed_at > latest)
-    {
-        return Err(FieldErrors::single(
-            "completed_at",
-            "an assessment cannot be completed in the future",
-        )
-        .into());
-    }
-    let sex = Some(patient.details.sex_at_birth).filter(|s| *s != SexAtBirth::Unknown);
-    let scored = instrument.score(&request.answers, sex)?;
-    let metrics = diary_metrics(instrument, &request.answers, &patient, completed_at)?;
-    let new = NewAssessment {
-        organization_id: patient.organization_id,
-        patient_id: id,
-        instrument: instrument.code.clone(),
-        answers: request.answers.clone(),
-        total: scored.total,
-        band: scored.band.map(|b| b.code),
-        metrics,
-        completed_at,
-        entered_by: user.actor.user_id,
-    };
-    let findings = |assessment_id| {
-        let fact = AssessmentFact {
-            id: assessment_id,
-            instrument: instrument.code.clone(),
-            answers: request.answers.clone(),
-            total: new.total,
-            band: new.band.clone(),
-            completed_at,
-        };
-        safety::evaluate_submission(instrument, &fact)
-            .iter()
-            .map(speciosa_app::safety::new_alert)
-            .collect::<Vec<_>>()
-    };
-    let (assessment, mut raised) = state
-        .store
-        .insert_assessment(&new, findings, |assessment_id| {
-            let mut entry = user.audit(
-                "assessment.create",
-                "assessment",
-                Some(assessment_id.to_string()),
-                Some(id),
-                Outcome::Success,
-            );
-            entry.detail = Some(instrument.code.clone());
-            entry
-        })
-        .await?;
-    // State rules that read this answer among others (COWS, SOWS, AUDIT-C) run now too.
-    raised.extend(speciosa_app::safety::after_write(&state.app, user, &patient).await);
-    Ok((assessment, raised))
-}
-
-/// For sleep diaries: the night's metrics, or a 422 explaining why the diary is impossible.
-fn diary_metrics(
-    instrument: &Instrument,
-    answers: &BTreeMap<String, Answer>,
-    patient: &Patient,
-    completed_at: Timestamp,
-) -> Result<Option<serde_json::Value>, ApiError> {
-    if instrument.code != "sleep_diary" {
-        return Ok(None);
-    }
-    let zone = patient.details.time_zone.to_zone();
-    let morning = completed_at.to_zoned_datetime(zone.clone()).date();
-    let Some(entry) = DiaryEntry::from_answers(answers, morning) else {
-        return Err(FieldErrors::single("answers", "the sleep diary needs items 1 to 7").into());
-    };
-    let metrics = entry
-        .metrics(&zone)
-        .map_err(|e| FieldErrors::single("answers", e.to_string()))?;
-    Ok(serde_json::to_value(metrics).ok())
+    Ok(assessments::submit_assessment(&state.app, user, id, &request.into()).await?)
 }
 
 #[derive(Deserialize, IntoParams, Default)]
@@ -546,7 +337,8 @@ pub async fn history(
     ApiPath(id): ApiPath<PatientId>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<AssessmentView>>, ApiError> {
-    let assessments = read_history(&state, &user, id, query.instrument.as_deref()).await?;
+    let assessments =
+        assessments::read_history(&state.app, &user, id, query.instrument.as_deref()).await?;
     Ok(Json(
         assessments
             .iter()
@@ -555,33 +347,14 @@ pub async fn history(
     ))
 }
 
+/// For pages of other families not yet calling `speciosa_app::assessments::read_history`.
 pub async fn read_history(
     state: &AppState,
     user: &Authenticated,
     id: PatientId,
     instrument: Option<&str>,
 ) -> Result<Vec<Assessment>, ApiError> {
-    access::patient(state, user, id, PatientAction::Read, "assessment.list").await?;
-    if let Some(code) = instrument
-        && state.app.knowledge().instruments.get(code).is_none()
-    {
-        return Err(FieldErrors::single(
-            "instrument",
-            format!("{code:?} is not an instrument Speciosa knows"),
-        )
-        .into());
-    }
-    let assessments = state.store.list_assessments(id, instrument).await?;
-    let mut entry = user.audit(
-        "assessment.list",
-        "assessment",
-        None,
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("{} assessments", assessments.len()));
-    state.store.append_audit(entry).await?;
-    Ok(assessments)
+    Ok(assessments::read_history(&state.app, user, id, instrument).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/patients/{id}/alerts", tag = "assessments", params(("id" = Uuid, Path)),
@@ -591,20 +364,15 @@ pub async fn alerts(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
-    let alerts = read_patient_alerts(&state, &user, id).await?;
+    let alerts = assessments::read_patient_alerts(&state.app, &user, id).await?;
     Ok(Json(alerts.iter().map(AlertView::from).collect()))
 }
 
-/// A patient's alerts (unresolved first, most urgent, newest), audited. Shared with the pages.
+/// For pages of other families not yet calling `speciosa_app::assessments::read_patient_alerts`.
 pub async fn read_patient_alerts(
     state: &AppState,
     user: &Authenticated,
     id: PatientId,
 ) -> Result<Vec<Alert>, ApiError> {
-    access::patient(state, user, id, PatientAction::Read, "alert.list").await?;
-    let alerts = state.store.list_alerts(id).await?;
-    let mut entry = user.audit("alert.list", "alert", None, Some(id), Outcome::Success);
-    entry.detail = Some(format!("{} alerts", alerts.len()));
-    state.store.append_audit(entry).await?;
-    Ok(alerts)
+    Ok(assessments::read_patient_alerts(&state.app, user, id).await?)
 }

@@ -5,20 +5,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use speciosa_core::FieldErrors;
-use speciosa_core::audit::{AdminAuditEvent, AuditEvent, Outcome};
-use speciosa_core::ids::{PatientId, UserId};
-use speciosa_core::policy::{OrganizationAction, PatientAction};
-use speciosa_core::time::CalendarDate;
-use speciosa_store::AuditFilter;
+use speciosa_app::audit::{self, AuditCriteria};
+use speciosa_core::audit::{AdminAuditEvent, AuditEvent};
+use speciosa_core::ids::PatientId;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, ApiUser, Authenticated};
+use crate::extract::{ApiPath, ApiQuery, ApiUser};
 
 #[derive(Deserialize, IntoParams, Default, Clone)]
 #[serde(deny_unknown_fields)]
@@ -39,60 +34,18 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
-fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-impl AuditQuery {
-    /// The filter, reading dates as days in `zone` (the organization's, as its pages
-    /// show times), so "from the 1st" means the clinic's 1st, not UTC's.
-    pub fn to_filter(
-        &self,
-        user: &Authenticated,
-        zone: &TimeZone,
-    ) -> Result<AuditFilter, FieldErrors> {
-        let start_of_day = |date: jiff::civil::Date| {
-            date.to_zoned_datetime(zone.clone())
-                .ok()
-                .map(|z| z.timestamp())
-        };
-        let mut errors = FieldErrors::new();
-        let outcome =
-            non_empty(&self.outcome).and_then(|o| errors.check("outcome", o.parse::<Outcome>()));
-        let patient_id = non_empty(&self.patient_id).and_then(|p| {
-            errors.check(
-                "patient_id",
-                p.parse::<PatientId>().map_err(|_| "not a patient id"),
-            )
-        });
-        let actor_user_id = non_empty(&self.actor_user_id).and_then(|u| {
-            errors.check(
-                "actor_user_id",
-                u.parse::<UserId>().map_err(|_| "not a user id"),
-            )
-        });
-        let since = non_empty(&self.since)
-            .and_then(|d| errors.check("since", CalendarDate::parse(d)))
-            .and_then(|d| start_of_day(d.get()));
-        let until = non_empty(&self.until)
-            .and_then(|d| errors.check("until", CalendarDate::parse(d)))
-            .and_then(|d| d.get().tomorrow().ok())
-            .and_then(start_of_day);
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            errors.push("limit", "limit must be between 1 and 1000");
+impl From<AuditQuery> for AuditCriteria {
+    fn from(query: AuditQuery) -> Self {
+        AuditCriteria {
+            action: query.action,
+            outcome: query.outcome,
+            patient_id: query.patient_id,
+            actor_user_id: query.actor_user_id,
+            since: query.since,
+            until: query.until,
+            before_id: query.before_id,
+            limit: query.limit,
         }
-        errors.into_result(|| AuditFilter {
-            organization_id: Some(user.actor.organization_id),
-            action: non_empty(&self.action).map(str::to_owned),
-            actor_user_id,
-            patient_id,
-            outcome: outcome.map(|o| o.as_str().to_owned()),
-            since,
-            until,
-            before_id: self.before_id,
-            limit,
-        })
     }
 }
 
@@ -113,50 +66,11 @@ pub async fn list(
     ApiUser(user): ApiUser,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    Ok(Json(browse(&state, &user, &query).await?))
-}
-
-/// One page of the organization's audit log; shared with the admin page.
-pub async fn browse(
-    state: &AppState,
-    user: &Authenticated,
-    query: &AuditQuery,
-) -> Result<AuditPage, ApiError> {
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ReadAuditLog,
-        "audit.read",
-        "audit_log",
-    )
-    .await?;
-    let zone = organization_zone(state, user).await?;
-    let filter = query.to_filter(user, &zone)?;
-    let events = state.store.list_audit_events(&filter).await?;
-    Ok(AuditPage {
-        next_before_id: next_before_id(&events, filter.limit),
-        events: events.iter().map(AuditEvent::admin_view).collect(),
-    })
-}
-
-/// The zone the organization reads its days in; UTC until an admin sets one.
-pub async fn organization_zone(
-    state: &AppState,
-    user: &Authenticated,
-) -> Result<TimeZone, ApiError> {
-    let organization = state
-        .store
-        .get_organization(user.actor.organization_id)
-        .await?;
-    Ok(organization
-        .and_then(|o| jiff::tz::db().get(o.time_zone.as_str()).ok())
-        .unwrap_or(TimeZone::UTC))
-}
-
-fn next_before_id(events: &[AuditEvent], limit: u32) -> Option<i64> {
-    (events.len() as u32 == limit)
-        .then(|| events.last().map(|e| e.id))
-        .flatten()
+    let page = audit::browse_audit_log(&state.app, &user, &query.into()).await?;
+    Ok(Json(AuditPage {
+        events: page.events,
+        next_before_id: page.next_before_id,
+    }))
 }
 
 #[derive(Deserialize, IntoParams, Default, Clone)]
@@ -192,48 +106,9 @@ pub async fn patient_trail(
     ApiPath(id): ApiPath<PatientId>,
     ApiQuery(query): ApiQuery<TrailQuery>,
 ) -> Result<Json<TrailPage>, ApiError> {
-    Ok(Json(read_trail(&state, &user, id, &query).await?))
-}
-
-/// One page of a patient's own audit trail for their care team, itself audited;
-/// shared with the patient's audit page.
-pub async fn read_trail(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    query: &TrailQuery,
-) -> Result<TrailPage, ApiError> {
-    access::patient(
-        state,
-        user,
-        id,
-        PatientAction::ReadAuditTrail,
-        "patient_audit.read",
-    )
-    .await?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(FieldErrors::single("limit", "limit must be between 1 and 1000").into());
-    }
-    let filter = AuditFilter {
-        organization_id: Some(user.actor.organization_id),
-        patient_id: Some(id),
-        before_id: query.before_id,
-        limit,
-        ..Default::default()
-    };
-    let events = state.store.list_audit_events(&filter).await?;
-    let mut entry = user.audit(
-        "patient_audit.read",
-        "audit_log",
-        None,
-        Some(id),
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("{} events", events.len()));
-    state.store.append_audit(entry).await?;
-    Ok(TrailPage {
-        next_before_id: next_before_id(&events, limit),
-        events,
-    })
+    let trail = audit::read_trail(&state.app, &user, id, query.before_id, query.limit).await?;
+    Ok(Json(TrailPage {
+        events: trail.events,
+        next_before_id: trail.next_before_id,
+    }))
 }

@@ -3,16 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use speciosa_core::audit::Outcome;
-use speciosa_core::policy::OrganizationAction;
-use speciosa_store::Organization;
+use speciosa_app::organization;
+use speciosa_app::records::Organization;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiUser, Authenticated};
+use crate::extract::{ApiJson, ApiUser};
 
 #[derive(Serialize, ToSchema)]
 pub struct OrganizationView {
@@ -33,35 +31,13 @@ impl From<&Organization> for OrganizationView {
     }
 }
 
-/// The caller's organization, once managing it is allowed (admins).
-pub async fn read(
-    state: &AppState,
-    user: &Authenticated,
-    audit_action: &str,
-) -> Result<Organization, ApiError> {
-    // Settings are part of running the organization's accounts.
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ManageUsers,
-        audit_action,
-        "organization",
-    )
-    .await?;
-    state
-        .store
-        .get_organization(user.actor.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))
-}
-
 #[utoipa::path(get, path = "/api/v1/organization", tag = "users",
     responses((status = 200, description = "Your organization and its settings", body = OrganizationView)))]
 pub async fn get_one(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let organization = read(&state, &user, "organization.read").await?;
+    let organization = organization::read_organization(&state.app, &user).await?;
     Ok(Json(OrganizationView::from(&organization)))
 }
 
@@ -72,29 +48,6 @@ pub struct UpdateOrganizationRequest {
     pub require_staff_totp: bool,
 }
 
-/// Turns the staff two-factor requirement on or off; shared by the API and the admin page.
-pub async fn set_require_staff_totp(
-    state: &AppState,
-    admin: &Authenticated,
-    required: bool,
-) -> Result<Organization, ApiError> {
-    read(state, admin, "organization.update").await?;
-    let audit = speciosa_core::audit::AuditEntry {
-        detail: Some(format!("require_staff_totp={required}")),
-        ..admin.audit(
-            "organization.update",
-            "organization",
-            Some(admin.actor.organization_id.to_string()),
-            None,
-            Outcome::Success,
-        )
-    };
-    Ok(state
-        .store
-        .set_require_staff_totp(admin.actor.organization_id, required, audit)
-        .await?)
-}
-
 #[utoipa::path(patch, path = "/api/v1/organization", tag = "users", request_body = UpdateOrganizationRequest,
     responses((status = 200, description = "Updated", body = OrganizationView)))]
 pub async fn update(
@@ -102,6 +55,7 @@ pub async fn update(
     ApiUser(user): ApiUser,
     ApiJson(request): ApiJson<UpdateOrganizationRequest>,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let organization = set_require_staff_totp(&state, &user, request.require_staff_totp).await?;
+    let organization =
+        organization::set_require_staff_totp(&state.app, &user, request.require_staff_totp).await?;
     Ok(Json(OrganizationView::from(&organization)))
 }

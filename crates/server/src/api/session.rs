@@ -4,16 +4,13 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use speciosa_core::FieldErrors;
-use speciosa_core::two_factor::{RecoveryCode, SecondFactor, TotpCode};
 use utoipa::ToSchema;
 
 use crate::api::users::UserView;
 use crate::app::AppState;
-use crate::auth::{self, SignInError};
+use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{AccountGate, ApiJson, ApiUser, ClientAddr};
-use crate::problems;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -31,29 +28,6 @@ pub struct SignInRequest {
     pub recovery_code: Option<String>,
 }
 
-/// The second factor sent with a sign-in, if any.
-pub fn second_factor(
-    totp_code: Option<&str>,
-    recovery_code: Option<&str>,
-) -> Result<Option<SecondFactor>, FieldErrors> {
-    fn given(value: Option<&str>) -> Option<&str> {
-        value.map(str::trim).filter(|v| !v.is_empty())
-    }
-    match (given(totp_code), given(recovery_code)) {
-        (None, None) => Ok(None),
-        (Some(_), Some(_)) => Err(FieldErrors::single(
-            "recovery_code",
-            "send either totp_code or recovery_code, not both",
-        )),
-        (Some(code), None) => TotpCode::parse(code)
-            .map(|c| Some(SecondFactor::Totp(c)))
-            .map_err(|e| FieldErrors::single("totp_code", e.to_string())),
-        (None, Some(code)) => RecoveryCode::parse(code)
-            .map(|c| Some(SecondFactor::Recovery(c)))
-            .map_err(|e| FieldErrors::single("recovery_code", e.to_string())),
-    }
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
     /// Send this in `X-CSRF-Token` on every state-changing request. It lasts the session.
@@ -69,7 +43,7 @@ pub struct SessionView {
     pub required_action: Option<String>,
 }
 
-fn required_action(user: &speciosa_store::User) -> Option<String> {
+fn required_action(user: &speciosa_app::records::User) -> Option<String> {
     AccountGate::for_user(user).map(|gate| {
         match gate {
             AccountGate::ChangePassword => "password_change_required",
@@ -91,19 +65,19 @@ pub async fn sign_in(
     ClientAddr(client_addr): ClientAddr,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<Response, ApiError> {
-    let second = second_factor(
+    let second = speciosa_app::sessions::second_factor(
         request.totp_code.as_deref(),
         request.recovery_code.as_deref(),
     )?;
-    let signed_in = auth::sign_in(
-        &state,
+    let signed_in = speciosa_app::sessions::sign_in(
+        &state.app,
         &request.email,
         request.password,
         second,
         &client_addr,
+        auth::session_durations(&state),
     )
-    .await
-    .map_err(sign_in_problem)?;
+    .await?;
     let idle = if signed_in.user.role.is_staff() {
         state.config.staff_idle_timeout
     } else {
@@ -118,40 +92,6 @@ pub async fn sign_in(
     };
     let cookie = auth::session_cookie(&signed_in.token, state.config.secure_cookies);
     Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
-}
-
-pub fn sign_in_problem(error: SignInError) -> ApiError {
-    match error {
-        SignInError::InvalidCredentials => ApiError::new(
-            problems::INVALID_CREDENTIALS,
-            "the email or password did not match an active account",
-        ),
-        SignInError::Throttled {
-            retry_after_seconds,
-        } => ApiError {
-            retry_after_seconds: Some(retry_after_seconds),
-            ..ApiError::new(
-                problems::TOO_MANY_SIGN_IN_FAILURES,
-                format!(
-                    "too many failed sign-ins for this account or from this address; try again in {} minutes",
-                    retry_after_seconds / 60
-                ),
-            )
-        },
-        SignInError::SecondFactorRequired { .. } => ApiError::new(
-            problems::SECOND_FACTOR_REQUIRED,
-            "this account signs in with two factors: send the same request again with totp_code (the 6-digit code from the authenticator app) or recovery_code",
-        ),
-        SignInError::InvalidSecondFactor => ApiError::new(
-            problems::INVALID_SECOND_FACTOR,
-            "the two-factor code did not match or was already used; wait for the next code or use a recovery code",
-        ),
-        SignInError::ChallengeExpired => ApiError::new(
-            problems::INVALID_CREDENTIALS,
-            "this sign-in took too long; start again with the email and password",
-        ),
-        SignInError::Store(error) => error.into(),
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/session", tag = "session",
@@ -179,7 +119,7 @@ pub async fn sign_out(
     state: axum::extract::State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Response, ApiError> {
-    auth::sign_out(&state, &user.session, &user.client_addr).await?;
+    speciosa_app::sessions::sign_out(&state.app, &user, &user.session.token_hash).await?;
     let cookie = auth::clearing_cookie(state.config.secure_cookies);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

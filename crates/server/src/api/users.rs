@@ -6,20 +6,15 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use speciosa_core::FieldErrors;
-use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
-use speciosa_core::audit::Outcome;
+use speciosa_app::records::User;
+use speciosa_app::users::{self, NewStaffUser};
 use speciosa_core::ids::UserId;
-use speciosa_core::policy::OrganizationAction;
-use speciosa_store::{NewUser, User};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
-use speciosa_app::passwords;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
 
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
@@ -65,24 +60,6 @@ pub struct CreateUserRequest {
     pub display_name: String,
 }
 
-/// Parsed sign-up fields shared by staff accounts and patient logins.
-pub struct AccountFields {
-    pub email: Email,
-    pub password: NewPassword,
-}
-
-pub fn parse_account(
-    email: &str,
-    password: &str,
-    errors: &mut FieldErrors,
-) -> Option<AccountFields> {
-    let email = errors.check("email", Email::parse(email));
-    let password = errors.check("password", NewPassword::parse(password));
-    Some(AccountFields {
-        email: email?,
-        password: password?,
-    })
-}
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
     responses(
@@ -95,21 +72,15 @@ pub async fn create(
     ApiUser(user): ApiUser,
     ApiJson(request): ApiJson<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    access::organization(
-        &state,
+    let created = users::create_user(
+        &state.app,
         &user,
-        OrganizationAction::ManageUsers,
-        "user.create",
-        "user",
-    )
-    .await?;
-    let created = create_staff_user(
-        &state,
-        &user,
-        &request.email,
-        &request.password,
-        &request.role,
-        &request.display_name,
+        NewStaffUser {
+            email: &request.email,
+            password: &request.password,
+            role: &request.role,
+            display_name: &request.display_name,
+        },
     )
     .await?;
     let location = format!("/api/v1/users/{}", created.id);
@@ -119,53 +90,6 @@ pub async fn create(
         Json(UserView::from(&created)),
     )
         .into_response())
-}
-
-/// Validates and creates a staff account; shared by the API and the admin page.
-pub async fn create_staff_user(
-    state: &AppState,
-    admin: &Authenticated,
-    email: &str,
-    password: &str,
-    role: &str,
-    display_name: &str,
-) -> Result<User, ApiError> {
-    let mut errors = FieldErrors::new();
-    let account = parse_account(email, password, &mut errors);
-    let role = errors.check("role", role.parse::<Role>()).and_then(|role| {
-        if role == Role::Patient {
-            errors.push("role", "patient logins are created from the patient's record (POST /api/v1/patients/{id}/account)");
-            None
-        } else {
-            Some(role)
-        }
-    });
-    let display_name = errors.check("display_name", DisplayName::parse(display_name));
-    let (Some(account), Some(role), Some(display_name)) = (account, role, display_name) else {
-        return Err(errors.into());
-    };
-    let password_hash = passwords::hash_password_blocking(account.password)
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let new = NewUser {
-        organization_id: admin.actor.organization_id,
-        email: account.email,
-        display_name,
-        role,
-        password_hash,
-    };
-    Ok(state
-        .store
-        .create_user(new, |created| {
-            admin.audit(
-                "user.create",
-                "user",
-                Some(created.id.to_string()),
-                None,
-                Outcome::Success,
-            )
-        })
-        .await?)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -182,37 +106,8 @@ pub async fn list(
     ApiUser(user): ApiUser,
     ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ManageUsers,
-        "user.list",
-        "user",
-    )
-    .await?;
-    let role = query
-        .role
-        .map(|r| r.parse::<Role>())
-        .transpose()
-        .map_err(|e| FieldErrors::single("role", e.to_string()))?;
-    let users = state
-        .store
-        .list_users(user.actor.organization_id, role)
-        .await?;
+    let users = users::list_users(&state.app, &user, query.role.as_deref()).await?;
     Ok(Json(users.iter().map(UserView::from).collect()))
-}
-
-async fn organization_user(
-    state: &AppState,
-    admin: &Authenticated,
-    id: UserId,
-) -> Result<User, ApiError> {
-    state
-        .store
-        .get_user(id)
-        .await?
-        .filter(|found| found.organization_id == admin.actor.organization_id)
-        .ok_or_else(|| ApiError::not_found("user"))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
@@ -222,16 +117,8 @@ pub async fn get_one(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<UserView>, ApiError> {
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ManageUsers,
-        "user.read",
-        "user",
-    )
-    .await?;
     Ok(Json(UserView::from(
-        &organization_user(&state, &user, id).await?,
+        &users::read_user(&state.app, &user, id).await?,
     )))
 }
 
@@ -250,44 +137,9 @@ pub async fn update(
     ApiPath(id): ApiPath<UserId>,
     ApiJson(request): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, ApiError> {
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ManageUsers,
-        "user.update",
-        "user",
-    )
-    .await?;
     Ok(Json(UserView::from(
-        &set_active(&state, &user, id, request.active).await?,
+        &users::set_user_active(&state.app, &user, id, request.active).await?,
     )))
-}
-
-/// Activates or deactivates an account; shared by the API and the admin page.
-pub async fn set_active(
-    state: &AppState,
-    admin: &Authenticated,
-    id: UserId,
-    active: bool,
-) -> Result<User, ApiError> {
-    organization_user(state, admin, id).await?;
-    if id == admin.actor.user_id && !active {
-        return Err(FieldErrors::single("active", "you cannot deactivate your own account").into());
-    }
-    let action = if active {
-        "user.activate"
-    } else {
-        "user.deactivate"
-    };
-    Ok(state
-        .store
-        .set_user_active(
-            admin.actor.organization_id,
-            id,
-            active,
-            admin.audit(action, "user", Some(id.to_string()), None, Outcome::Success),
-        )
-        .await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -309,54 +161,8 @@ pub async fn set_password(
     ApiPath(id): ApiPath<UserId>,
     ApiJson(request): ApiJson<TemporaryPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ManageUsers,
-        "user.password.set_temporary",
-        "user",
-    )
-    .await?;
-    set_temporary_password(&state, &user, id, &request.temporary_password).await?;
+    users::set_temporary_password(&state.app, &user, id, &request.temporary_password).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Gives a user of the admin's organization a temporary password; shared by the API
-/// and the admin page.
-pub async fn set_temporary_password(
-    state: &AppState,
-    admin: &Authenticated,
-    id: UserId,
-    temporary_password: &str,
-) -> Result<User, ApiError> {
-    organization_user(state, admin, id).await?;
-    if id == admin.actor.user_id {
-        return Err(FieldErrors::single(
-            "temporary_password",
-            "change your own password from your account (PUT /api/v1/account/password)",
-        )
-        .into());
-    }
-    let password = NewPassword::parse(temporary_password)
-        .map_err(|e| FieldErrors::single("temporary_password", e.to_string()))?;
-    let password_hash = passwords::hash_password_blocking(password)
-        .await
-        .map_err(|_| ApiError::internal())?;
-    Ok(state
-        .store
-        .set_temporary_password(
-            admin.actor.organization_id,
-            id,
-            &password_hash,
-            admin.audit(
-                "user.password.set_temporary",
-                "user",
-                Some(id.to_string()),
-                None,
-                Outcome::Success,
-            ),
-        )
-        .await?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -371,22 +177,10 @@ pub async fn clinicians(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<ClinicianView>>, ApiError> {
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ListClinicians,
-        "clinician.list",
-        "user",
-    )
-    .await?;
-    let clinicians = state
-        .store
-        .list_users(user.actor.organization_id, Some(Role::Clinician))
-        .await?;
+    let clinicians = users::list_clinicians(&state.app, &user, false).await?;
     Ok(Json(
         clinicians
             .into_iter()
-            .filter(|c| c.active)
             .map(|c| ClinicianView {
                 id: c.id.as_uuid(),
                 display_name: c.display_name,

@@ -9,12 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use serde::Deserialize;
-use speciosa_core::two_factor::TotpSecret;
+use speciosa_app::account::{self, TotpEnrolment};
 
-use crate::api::account::{
-    TotpEnrolmentView, activate, change_own_password, disable, enrolment_view, require_staff,
-    start_enrolment,
-};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -51,10 +47,7 @@ async fn account_page(
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let account = &user.session.user;
-    let organization = state
-        .store
-        .get_organization(user.actor.organization_id)
-        .await?;
+    let organization = account::own_organization(&state.app, user).await?;
     let clock = organization
         .as_ref()
         .map_or_else(Clock::utc, |o| Clock::named(o.time_zone.as_str()));
@@ -103,14 +96,22 @@ pub async fn change_password(
     submitted: PageForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    match change_own_password(&state, &user, form.current_password, &form.new_password).await {
+    let changed = account::change_own_password(
+        &state.app,
+        &user,
+        form.current_password,
+        &form.new_password,
+        &user.session.token_hash,
+    )
+    .await;
+    match changed {
         // Someone who had to change a temporary password goes on to their work.
         Ok(()) if user.session.user.password_change_required => {
             Ok(Redirect::to(home_path(user.actor.role)).into_response())
         }
         Ok(()) => Ok(Redirect::to("/account?saved=password#main").into_response()),
         Err(error) => {
-            let errors = FormErrors::from_api(error, PASSWORD_LABELS)?;
+            let errors = FormErrors::from_api(ApiError::from(error), PASSWORD_LABELS)?;
             account_page(&state, &user, errors, None).await
         }
     }
@@ -140,7 +141,7 @@ struct EnrolmentView {
 }
 
 impl EnrolmentView {
-    fn new(view: TotpEnrolmentView) -> Self {
+    fn new(view: TotpEnrolment) -> Self {
         let secret_grouped = view
             .secret
             .as_bytes()
@@ -179,30 +180,11 @@ async fn two_factor_page(
     recovery_codes: Vec<String>,
     errors: FormErrors,
 ) -> Result<Response, PageError> {
-    require_staff(state, user, "account.totp.read").await?;
     let account = &user.session.user;
     let enabled = account.totp_enabled || !recovery_codes.is_empty();
-    let enrolment = if enabled {
-        None
-    } else {
-        // Reloading the page keeps the secret the app may already have scanned.
-        let view = match state.store.pending_totp_secret(user.actor.user_id).await? {
-            Some(pending) => {
-                let secret = TotpSecret::from_base32(&pending).map_err(|_| ApiError::internal())?;
-                enrolment_view(user, &secret)?
-            }
-            None => start_enrolment(state, user).await?,
-        };
-        Some(EnrolmentView::new(view))
-    };
-    let unused_recovery_codes = if enabled {
-        state
-            .store
-            .unused_recovery_codes(user.actor.user_id)
-            .await?
-    } else {
-        0
-    };
+    let status_now = account::two_factor_status(&state.app, user, enabled).await?;
+    let enrolment = status_now.enrolment.map(EnrolmentView::new);
+    let unused_recovery_codes = status_now.unused_recovery_codes;
     let status = errors.status;
     let page = TwoFactorPage {
         nav: Nav::for_user(user).at("/account"),
@@ -234,11 +216,10 @@ pub async fn activate_two_factor(
     submitted: PageForm<CodeForm>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    require_staff(&state, &user, "account.totp.enable").await?;
-    match activate(&state, &user, &form.code).await {
+    match account::activate_totp(&state.app, &user, &form.code).await {
         Ok(codes) => two_factor_page(&state, &user, codes, FormErrors::none()).await,
         Err(error) => {
-            let errors = FormErrors::from_api(error, TWO_FACTOR_LABELS)?;
+            let errors = FormErrors::from_api(ApiError::from(error), TWO_FACTOR_LABELS)?;
             two_factor_page(&state, &user, Vec::new(), errors).await
         }
     }
@@ -255,11 +236,10 @@ pub async fn disable_two_factor(
     submitted: PageForm<DisableForm>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    require_staff(&state, &user, "account.totp.disable").await?;
-    match disable(&state, &user, form.password).await {
+    match account::disable_totp(&state.app, &user, form.password).await {
         Ok(()) => Ok(Redirect::to("/account?saved=two-factor-off#main").into_response()),
         Err(error) => {
-            let errors = FormErrors::from_api(error, TWO_FACTOR_LABELS)?;
+            let errors = FormErrors::from_api(ApiError::from(error), TWO_FACTOR_LABELS)?;
             two_factor_page(&state, &user, Vec::new(), errors).await
         }
     }

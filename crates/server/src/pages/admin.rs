@@ -1,26 +1,24 @@
 //! Administrators' pages: accounts and the audit log.
 
-use askama::Template;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
-use speciosa_core::account::Role;
-use speciosa_core::audit::AdminAuditEvent;
-use speciosa_core::ids::UserId;
-use speciosa_core::policy::OrganizationAction;
-use speciosa_store::User;
-
-use crate::access;
-use crate::api::audit_log::{AuditQuery, browse};
-use crate::api::organization::set_require_staff_totp;
-use crate::api::users::{create_staff_user, set_active, set_temporary_password};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
 use crate::pages::time::Clock;
 use crate::pages::{Choice, FormErrors, Nav, Notice, render};
 use crate::problems;
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use speciosa_app::audit::{self, AuditCriteria};
+use speciosa_app::organization;
+use speciosa_app::records::User;
+use speciosa_app::users::{self, NewStaffUser};
+use speciosa_core::FieldErrors;
+use speciosa_core::account::Role;
+use speciosa_core::audit::AdminAuditEvent;
+use speciosa_core::ids::UserId;
 
 const USER_LABELS: &[(&str, &str)] = &[
     ("display_name", "Name"),
@@ -89,24 +87,11 @@ async fn users_page(
     row_errors: FormErrors,
     notice: Option<String>,
 ) -> Result<Response, PageError> {
-    access::organization(
-        state,
-        user,
-        OrganizationAction::ManageUsers,
-        "user.list",
-        "user",
-    )
-    .await?;
-    let mut users = state
-        .store
-        .list_users(user.actor.organization_id, None)
-        .await?;
+    let mut users = users::list_users(&state.app, user, None).await?;
     users.sort_by_key(|u| (u.role.as_str(), u.display_name.to_lowercase()));
-    let require_staff_totp = state
-        .store
-        .get_organization(user.actor.organization_id)
+    let require_staff_totp = organization::read_organization(&state.app, user)
         .await?
-        .is_some_and(|o| o.require_staff_totp);
+        .require_staff_totp;
     let status = errors.status.max(row_errors.status);
     let page = UsersPage {
         nav: Nav::for_user(user).at("/admin/users"),
@@ -181,27 +166,21 @@ pub async fn create_user(
     submitted: PageForm<NewUserForm>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    access::organization(
-        &state,
+    let created = users::create_user(
+        &state.app,
         &user,
-        OrganizationAction::ManageUsers,
-        "user.create",
-        "user",
+        NewStaffUser {
+            email: &form.email,
+            password: &form.password,
+            role: &form.role,
+            display_name: &form.display_name,
+        },
     )
-    .await?;
-    match create_staff_user(
-        &state,
-        &user,
-        &form.email,
-        &form.password,
-        &form.role,
-        &form.display_name,
-    )
-    .await
-    {
+    .await;
+    match created {
         Ok(_) => Ok(Redirect::to("/admin/users?saved=created#main").into_response()),
         Err(error) => {
-            let errors = FormErrors::from_api(error, USER_LABELS)?;
+            let errors = FormErrors::from_api(error.into(), USER_LABELS)?;
             users_page(&state, &user, form, errors, FormErrors::none(), None).await
         }
     }
@@ -229,21 +208,13 @@ pub async fn set_user_active(
             );
         }
     };
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ManageUsers,
-        "user.update",
-        "user",
-    )
-    .await?;
-    match set_active(&state, &user, id, active).await {
+    match users::set_user_active(&state.app, &user, id, active).await {
         Ok(_) => {
             let saved = if active { "activated" } else { "deactivated" };
             Ok(Redirect::to(&format!("/admin/users?saved={saved}#main")).into_response())
         }
         Err(error) => {
-            let row_errors = FormErrors::from_api(error, USER_LABELS)?;
+            let row_errors = FormErrors::from_api(error.into(), USER_LABELS)?;
             users_page(
                 &state,
                 &user,
@@ -270,18 +241,10 @@ pub async fn set_user_password(
 ) -> Result<Response, PageError> {
     let id: UserId = id.parse().map_err(|_| ApiError::not_found("user"))?;
     let PageForm { user, form, .. } = submitted;
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ManageUsers,
-        "user.password.set_temporary",
-        "user",
-    )
-    .await?;
-    match set_temporary_password(&state, &user, id, &form.temporary_password).await {
+    match users::set_temporary_password(&state.app, &user, id, &form.temporary_password).await {
         Ok(_) => Ok(Redirect::to("/admin/users?saved=temporary-password#main").into_response()),
         Err(error) => {
-            let row_errors = FormErrors::from_api(error, USER_LABELS)?;
+            let row_errors = FormErrors::from_api(error.into(), USER_LABELS)?;
             users_page(
                 &state,
                 &user,
@@ -317,7 +280,7 @@ pub async fn set_require_two_factor(
             .into());
         }
     };
-    set_require_staff_totp(&state, &user, required).await?;
+    organization::set_require_staff_totp(&state.app, &user, required).await?;
     let saved = if required {
         "two-factor-required"
     } else {
@@ -346,15 +309,16 @@ pub struct AuditFilterForm {
 }
 
 impl AuditFilterForm {
-    fn to_query(&self) -> Result<AuditQuery, ApiError> {
+    fn to_query(&self) -> Result<AuditCriteria, FieldErrors> {
         let text = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
         let before_id = match text(&self.before_id) {
             None => None,
-            Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-                speciosa_core::FieldErrors::single("before_id", "must be an event number")
-            })?),
+            Some(raw) => Some(
+                raw.parse::<i64>()
+                    .map_err(|_| FieldErrors::single("before_id", "must be an event number"))?,
+            ),
         };
-        Ok(AuditQuery {
+        Ok(AuditCriteria {
             action: text(&self.action),
             outcome: text(&self.outcome),
             patient_id: text(&self.patient_id),
@@ -498,18 +462,13 @@ pub async fn audit(
         .map(|Query(f)| f)
         .map_err(|rejection| ApiError::new(problems::MALFORMED_REQUEST, rejection.body_text()))?;
     let result = match filters.to_query() {
-        Ok(query) => browse(&state, &user, &query).await,
+        Ok(criteria) => audit::browse_audit_log(&state.app, &user, &criteria)
+            .await
+            .map_err(ApiError::from),
         Err(error) => {
             // Bad paging alone still goes through the policy before the form is shown.
-            access::organization(
-                &state,
-                &user,
-                OrganizationAction::ReadAuditLog,
-                "audit.read",
-                "audit_log",
-            )
-            .await?;
-            Err(error)
+            audit::may_read_audit_log(&state.app, &user).await?;
+            Err(ApiError::from(error))
         }
     };
     let (events, next_before_id, errors) = match result {
@@ -517,18 +476,7 @@ pub async fn audit(
         Err(error) => (Vec::new(), None, FormErrors::from_api(error, AUDIT_LABELS)?),
     };
     // Names make the log readable; ids stay for filtering.
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ManageUsers,
-        "user.list",
-        "user",
-    )
-    .await?;
-    let users = state
-        .store
-        .list_users(user.actor.organization_id, None)
-        .await?;
+    let users = users::list_users(&state.app, &user, None).await?;
     // Events read in the organization's zone, named on each.
     let clock = Clock::organization(&state, &user).await?;
     let page = AuditPage {

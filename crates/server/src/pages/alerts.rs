@@ -7,13 +7,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use speciosa_app::alerts;
+use speciosa_app::records::{Alert, AlertAction, Review};
 use speciosa_core::account::Role;
 use speciosa_core::ids::AlertId;
 use speciosa_core::redirect::SafeReturnPath;
 use speciosa_core::safety::Rule;
-use speciosa_store::{Alert, AlertAction, Review};
 
-use crate::api::alerts::{read_alert, read_inbox, review};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{PageForm, PageUser};
@@ -253,7 +253,8 @@ pub async fn inbox(
         .to_owned();
     // Unresolved alerts are never cut short; the history tabs show the latest ones.
     let limit = matches!(tab.as_str(), "resolved" | "all").then_some(HISTORY_LIMIT);
-    let alerts = read_inbox(&state, &user, Some(&tab), limit.map(|l| l as i64 + 1)).await?;
+    let alerts =
+        alerts::read_inbox(&state.app, &user, Some(&tab), limit.map(|l| l as i64 + 1)).await?;
     let truncated = limit.is_some_and(|l| alerts.len() > l);
     let alerts = &alerts[..alerts.len().min(limit.unwrap_or(usize::MAX))];
     // Alerts across patients read in the organization's zone.
@@ -353,8 +354,7 @@ async fn alert_page(
     comment: String,
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
-    let (alert, actions) = read_alert(state, user, id).await?;
-    let patient = state.store.get_patient(alert.patient_id).await?;
+    let (alert, actions, patient) = alerts::read_alert_with_patient(&state.app, user, id).await?;
     let patient_name = patient
         .as_ref()
         .map(|p| p.details.display_name.as_str().to_owned())
@@ -409,7 +409,7 @@ async fn decide(
 ) -> Result<Response, PageError> {
     let id = alert_id(raw_id)?;
     let PageForm { user, form, .. } = submitted;
-    match review(state, &user, id, decision, &form.comment).await {
+    match alerts::review(&state.app, &user, id, decision, &form.comment).await {
         Ok(_) => {
             let saved = match decision {
                 Review::Acknowledge => "acknowledged",
@@ -421,7 +421,7 @@ async fn decide(
             Ok(Redirect::to(&format!("{back}{separator}saved={saved}")).into_response())
         }
         Err(error) => {
-            let errors = FormErrors::from_api(error, REVIEW_LABELS)?;
+            let errors = FormErrors::from_api(error.into(), REVIEW_LABELS)?;
             alert_page(state, &user, id, errors, form.comment, None).await
         }
     }

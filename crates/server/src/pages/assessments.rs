@@ -14,13 +14,15 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
+use speciosa_app::assessments::{
+    AssessmentSubmission, needs_crisis_contacts, read_history, submit_assessment,
+};
+use speciosa_app::records::{Alert, Assessment, Patient};
 use speciosa_core::account::Role;
 use speciosa_core::ids::PatientId;
 use speciosa_core::instrument::{Answer, EntryKind, Instrument, Rater, Response as ItemResponse};
 use speciosa_core::patient::SexAtBirth;
-use speciosa_store::{Alert, Assessment, Patient};
 
-use crate::api::assessments::{AssessmentRequest, read_history, submit_assessment};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -540,13 +542,16 @@ pub async fn create(
         .get(form.instrument.trim())
         .ok_or_else(|| ApiError::not_found("instrument"))?;
     let raw = raw_answers(instrument, &pairs);
-    let request = AssessmentRequest {
+    let request = AssessmentSubmission {
         instrument: instrument.code.clone(),
         answers: answers_from(instrument, &raw),
         completed_at: None,
     };
-    match submit_assessment(&state, &user, id, &request).await {
-        Ok((_, alerts)) if crate::api::assessments::needs_crisis_contacts(&alerts) => {
+    match submit_assessment(&state.app, &user, id, &request)
+        .await
+        .map_err(ApiError::from)
+    {
+        Ok((_, alerts)) if needs_crisis_contacts(&alerts) => {
             Ok(Redirect::to(&urgent_address(id, &alerts)).into_response())
         }
         Ok((assessment, _)) => Ok(Redirect::to(&format!(
@@ -856,7 +861,7 @@ pub async fn history(
     let id = patient_id(&id)?;
     let params = query.map(|q| q.0).unwrap_or_default();
     let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
-    let all = read_history(&state, &user, id, None).await?;
+    let all = read_history(&state.app, &user, id, None).await?;
     let selected = params.instrument.trim().to_owned();
     let filter: Vec<(String, String)> = state
         .app
@@ -994,7 +999,7 @@ async fn cows_page(
         .ok_or_else(|| ApiError::not_found("instrument"))?;
     let (patient, _) = speciosa_app::patients::read_patient(&state.app, user, id).await?;
     let zone = patient.details.time_zone.to_zone();
-    let history = read_history(state, user, id, Some("cows")).await?;
+    let history = read_history(&state.app, user, id, Some("cows")).await?;
     let mut previous: Option<Timestamp> = None;
     let mut series: Vec<SeriesRow> = Vec::new();
     let mut saved_row = None;
@@ -1139,12 +1144,15 @@ pub async fn cows_submit(
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
             }
         };
-    let request = AssessmentRequest {
+    let request = AssessmentSubmission {
         instrument: instrument.code.clone(),
         answers: answers_from(instrument, &raw),
         completed_at,
     };
-    match submit_assessment(&state, &user, id, &request).await {
+    match submit_assessment(&state.app, &user, id, &request)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok((assessment, _)) => Ok(Redirect::to(&format!(
             "/patients/{id}/cows?saved={}#saved",
             assessment.id

@@ -7,15 +7,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use speciosa_core::FieldErrors;
-use speciosa_core::audit::Outcome;
-use speciosa_core::patient::TimeZoneName;
-use speciosa_core::policy::OrganizationAction;
-use speciosa_store::Organization;
+use speciosa_app::records::Organization;
+use speciosa_app::{AppError, organization};
 
-use crate::access;
 use crate::app::AppState;
-use crate::error::{ApiError, PageError};
+use crate::error::PageError;
 use crate::extract::{Authenticated, PageForm, PageUser};
 use crate::pages::patients::COMMON_TIME_ZONES;
 use crate::pages::time::Clock;
@@ -34,14 +30,6 @@ struct OrganizationPage {
     time_zones: &'static [&'static str],
     errors: FormErrors,
     notice: Option<&'static str>,
-}
-
-async fn organization(state: &AppState, user: &Authenticated) -> Result<Organization, ApiError> {
-    state
-        .store
-        .get_organization(user.actor.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))
 }
 
 fn page(
@@ -69,15 +57,7 @@ pub async fn show(
     PageUser(user): PageUser,
     notice: Result<Query<Notice>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ConfigureOrganization,
-        "organization.read",
-        "organization",
-    )
-    .await?;
-    let organization = organization(&state, &user).await?;
+    let organization = organization::read_settings(&state.app, &user).await?;
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("time_zone") => Some("Time zone saved. Staff pages now show times in it."),
         _ => None,
@@ -97,34 +77,14 @@ pub async fn update(
     submitted: PageForm<SettingsForm>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ConfigureOrganization,
-        "organization.update",
-        "organization",
-    )
-    .await?;
-    let organization = organization(&state, &user).await?;
-    let zone = match TimeZoneName::parse(&form.time_zone) {
-        Ok(zone) => zone,
-        Err(detail) => {
-            let errors =
-                FormErrors::from_api(FieldErrors::single("time_zone", detail).into(), LABELS)?;
+    match organization::set_time_zone(&state.app, &user, &form.time_zone).await {
+        Ok(()) => {}
+        Err(AppError::Invalid(errors)) => {
+            let organization = organization::read_settings(&state.app, &user).await?;
+            let errors = FormErrors::from_api(errors.into(), LABELS)?;
             return page(&user, &organization, form.time_zone, errors, None);
         }
-    };
-    let mut entry = user.audit(
-        "organization.update",
-        "organization",
-        Some(organization.id.to_string()),
-        None,
-        Outcome::Success,
-    );
-    entry.detail = Some(format!("time_zone={}", zone.as_str()));
-    state
-        .store
-        .set_organization_time_zone(organization.id, &zone, entry)
-        .await?;
+        Err(error) => return Err(error.into()),
+    }
     Ok(Redirect::to("/admin/organization?saved=time_zone").into_response())
 }

@@ -6,11 +6,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use speciosa_core::account::Role;
-use speciosa_core::policy::OrganizationAction;
+use speciosa_app::{audit, users};
 
-use crate::access;
-use crate::api::audit_log::{TrailQuery, read_trail};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::PageUser;
@@ -70,29 +67,9 @@ pub async fn show(
         })?),
     };
     // The trail's own policy (care team only) answers first.
-    let trail = read_trail(
-        &state,
-        &user,
-        id,
-        &TrailQuery {
-            before_id,
-            limit: Some(PAGE_SIZE),
-        },
-    )
-    .await?;
+    let trail = audit::read_trail(&state.app, &user, id, before_id, Some(PAGE_SIZE)).await?;
     let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
-    access::organization(
-        &state,
-        &user,
-        OrganizationAction::ListClinicians,
-        "clinician.list",
-        "user",
-    )
-    .await?;
-    let clinicians = state
-        .store
-        .list_users(user.actor.organization_id, Some(Role::Clinician))
-        .await?;
+    let clinicians = users::list_clinicians(&state.app, &user, true).await?;
     let patient_name = patient.details.display_name.as_str().to_owned();
     let events = trail
         .events

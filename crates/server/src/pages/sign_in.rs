@@ -7,12 +7,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use speciosa_app::AppError;
+use speciosa_app::records::User;
+use speciosa_app::sessions::{self, SignedIn};
 use speciosa_core::redirect::SafeReturnPath;
-use speciosa_store::User;
 
-use crate::api::session::second_factor;
 use crate::app::AppState;
-use crate::auth::{self, SignInError, SignedIn};
+use crate::auth;
 use crate::error::{ApiError, PageError};
 use crate::extract::{AccountGate, ClientAddr, MaybePageUser, PageForm};
 use crate::pages::{home_path, render, sentence};
@@ -142,31 +143,39 @@ pub async fn submit(
         })?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let (status, message) =
-        match auth::sign_in(&state, &form.email, form.password, None, &client_addr).await {
-            Ok(signed_in) => return Ok(signed_in_response(&state, &signed_in, next.as_ref())),
-            Err(SignInError::SecondFactorRequired { user_id }) => {
-                let challenge = auth::begin_second_factor(&state, user_id).await?;
-                let page = render(&SignInPage {
-                    error: None,
-                    email: "",
-                    next: next_text,
-                    challenge: Some(&challenge),
-                })?;
-                return Ok(page.into_response());
-            }
-            Err(SignInError::Store(error)) => return Err(error.into()),
-            Err(SignInError::Throttled {
-                retry_after_seconds,
-            }) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                throttled_message(retry_after_seconds),
-            ),
-            Err(_) => (
-                StatusCode::UNAUTHORIZED,
-                "The email or password did not match. Check both and try again.".to_owned(),
-            ),
-        };
+    let (status, message) = match sessions::sign_in(
+        &state.app,
+        &form.email,
+        form.password,
+        None,
+        &client_addr,
+        auth::session_durations(&state),
+    )
+    .await
+    {
+        Ok(signed_in) => return Ok(signed_in_response(&state, &signed_in, next.as_ref())),
+        Err(AppError::SecondFactorRequired { user_id }) => {
+            let challenge = sessions::begin_second_factor(&state.app, user_id).await?;
+            let page = render(&SignInPage {
+                error: None,
+                email: "",
+                next: next_text,
+                challenge: Some(&challenge),
+            })?;
+            return Ok(page.into_response());
+        }
+        Err(AppError::SignInThrottled {
+            retry_after_seconds,
+        }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            throttled_message(retry_after_seconds),
+        ),
+        Err(AppError::InvalidCredentials | AppError::InvalidSecondFactor) => (
+            StatusCode::UNAUTHORIZED,
+            "The email or password did not match. Check both and try again.".to_owned(),
+        ),
+        Err(error) => return Err(error.into()),
+    };
     let page = render(&SignInPage {
         error: Some(&message),
         email: form.email.trim(),
@@ -196,7 +205,7 @@ pub async fn submit_second_factor(
     refuse_cross_site(&headers)?;
     let next = SafeReturnPath::parse_opt(form.next.as_deref());
     let next_text = next.as_ref().map_or("", SafeReturnPath::as_str);
-    let second = match second_factor(Some(&form.totp_code), Some(&form.recovery_code)) {
+    let second = match sessions::second_factor(Some(&form.totp_code), Some(&form.recovery_code)) {
         Ok(Some(second)) => Ok(second),
         Ok(None) => Err((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -213,13 +222,19 @@ pub async fn submit_second_factor(
     };
     let outcome = match second {
         Ok(second) => {
-            match auth::complete_second_factor(&state, &form.challenge, second, &client_addr).await
+            match sessions::complete_second_factor(
+                &state.app,
+                &form.challenge,
+                second,
+                &client_addr,
+                auth::session_durations(&state),
+            )
+            .await
             {
                 Ok(signed_in) => {
                     return Ok(signed_in_response(&state, &signed_in, next.as_ref()));
                 }
-                Err(SignInError::Store(error)) => return Err(error.into()),
-                Err(SignInError::ChallengeExpired) => {
+                Err(AppError::ChallengeExpired) => {
                     let page = render(&SignInPage {
                         error: Some("That took too long. Sign in again with your email and password."),
                         email: "",
@@ -228,17 +243,22 @@ pub async fn submit_second_factor(
                     })?;
                     return Ok((StatusCode::UNAUTHORIZED, page).into_response());
                 }
-                Err(SignInError::Throttled {
+                Err(AppError::SignInThrottled {
                     retry_after_seconds,
                 }) => (
                     StatusCode::TOO_MANY_REQUESTS,
                     throttled_message(retry_after_seconds),
                 ),
-                Err(_) => (
+                Err(
+                    AppError::InvalidSecondFactor
+                    | AppError::InvalidCredentials
+                    | AppError::SecondFactorRequired { .. },
+                ) => (
                     StatusCode::UNAUTHORIZED,
                     "That code did not match, or was already used. Wait for the next code and try again."
                         .to_owned(),
                 ),
+                Err(error) => return Err(error.into()),
             }
         }
         Err(refusal) => refusal,
@@ -260,7 +280,8 @@ pub async fn sign_out(
     State(state): State<AppState>,
     submitted: PageForm<SignOutForm>,
 ) -> Result<Response, PageError> {
-    auth::sign_out(&state, &submitted.user.session, &submitted.user.client_addr).await?;
+    let user = &submitted.user;
+    sessions::sign_out(&state.app, user, &user.session.token_hash).await?;
     let cookie = auth::clearing_cookie(state.config.secure_cookies);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }

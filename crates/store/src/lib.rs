@@ -26,6 +26,7 @@ mod organizations;
 mod patients;
 mod products;
 mod sessions;
+mod summaries;
 mod two_factor;
 mod types;
 mod users;
@@ -40,6 +41,9 @@ pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary, UnreadablePatient};
 pub use products::{Batch, BatchContent, Product};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
+pub use summaries::{
+    AlertCounts, BatchDay, DayTotal, LatestResult, PatientSummaryRow, RebuildReport, SummarySnapshot,
+};
 pub use types::{DbDate, DbTime};
 pub use users::{NewUser, User, UserCredentials};
 
@@ -271,7 +275,7 @@ impl Store {
             Backend::Sqlite(pool) => sqlite_migrator().run(pool).await?,
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
-        Ok(())
+        self.rebuild_summaries_if_never_built().await
     }
 
     /// For `/readyz`: can we reach the database right now?

@@ -23,6 +23,7 @@ mod products;
 mod resilience;
 mod session;
 mod session_lifetime;
+mod summaries;
 mod supervision_pages;
 mod timeline;
 mod users;

@@ -20,6 +20,7 @@ mod error;
 pub mod passwords;
 pub mod patients;
 pub mod products;
+pub mod roster;
 pub mod safety;
 
 pub use caller::Caller;

@@ -9,7 +9,8 @@ use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::dose;
 use speciosa_core::ids::{BatchId, PatientId};
 use speciosa_core::safety::{
-    self, AssessmentFact, BatchConcern, DayTotal, DoseFact, Finding, MedicationFact, PatientFacts, Recurrence,
+    self, AssessmentFact, BatchConcern, DayTotal, DoseFact, Finding, MedicationFact, PatientFacts,
+    Recurrence,
 };
 use speciosa_store::{AlertChange, NewAlert, Patient, StoreError};
 
@@ -81,7 +82,11 @@ pub async fn patient_facts(
     let since_day = since.to_zoned_datetime(zone.clone()).date();
     let mut per_batch: BTreeMap<BatchId, (f64, usize)> = BTreeMap::new();
     for day in store
-        .batch_days(patient.id, since_day.yesterday().unwrap_or(since_day), last_day)
+        .batch_days(
+            patient.id,
+            since_day.yesterday().unwrap_or(since_day),
+            last_day,
+        )
         .await?
     {
         let entry = per_batch.entry(day.batch_id).or_default();

@@ -11,8 +11,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::alerts::RecordFindings;
-use crate::summaries::MaintainSummaries;
 use crate::audit::AppendAudit;
+use crate::summaries::MaintainSummaries;
 use crate::{Alert, NewAlert, reading};
 use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool};
 

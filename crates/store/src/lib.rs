@@ -42,7 +42,8 @@ pub use patients::{CareTeamMember, Patient, PatientSummary, UnreadablePatient};
 pub use products::{Batch, BatchContent, Product};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
 pub use summaries::{
-    AlertCounts, BatchDay, DayTotal, LatestResult, PatientSummaryRow, RebuildReport, SummarySnapshot,
+    AlertCounts, BatchDay, DayTotal, LatestResult, PatientSummaryRow, RebuildReport, RosterEntry,
+    RosterWindow, SummarySnapshot,
 };
 pub use types::{DbDate, DbTime};
 pub use users::{NewUser, User, UserCredentials};

@@ -15,7 +15,13 @@ use speciosa_core::ids::{AssessmentId, BatchId, OrganizationId, PatientId, UserI
 use sqlx::{Postgres, Sqlite, Transaction};
 use uuid::Uuid;
 
-use crate::{BeginWrite, DbDate, DbTime, Result, Store, on_pool, reading};
+use sqlx::{FromRow, Row};
+
+use crate::patients::{PATIENT_COLUMNS, PATIENT_FROM, PatientRow};
+use crate::{
+    BeginWrite, DbDate, DbTime, Patient, Result, Store, StoreError, UnreadablePatient, on_pool,
+    reading,
+};
 
 /// Micrograms in a milligram and in a gram.
 const UG_PER_MG: f64 = 1_000.0;
@@ -73,8 +79,7 @@ impl DoseContribution {
 }
 
 /// The columns a removed dose is read back with (`RETURNING`), to subtract it.
-pub(crate) const CONTRIBUTION_COLUMNS: &str =
-    "patient_id, batch_id, taken_at, time_zone, mitragynine_mg, hydroxymitragynine_mg, grams, bedtime";
+pub(crate) const CONTRIBUTION_COLUMNS: &str = "patient_id, batch_id, taken_at, time_zone, mitragynine_mg, hydroxymitragynine_mg, grams, bedtime";
 
 pub(crate) type ContributionRow = (
     Uuid,
@@ -631,7 +636,12 @@ impl Store {
     }
 
     /// A patient's day totals for local days in `from..=to`, oldest first.
-    pub async fn day_totals(&self, patient: PatientId, from: Date, to: Date) -> Result<Vec<DayTotal>> {
+    pub async fn day_totals(
+        &self,
+        patient: PatientId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<DayTotal>> {
         on_pool!(self, pool => {
             let rows: Vec<DayRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {DAY_COLUMNS} FROM patient_day_totals WHERE patient_id = $1 AND day >= $2 AND day <= $3 \
@@ -675,7 +685,12 @@ impl Store {
     }
 
     /// The batches a patient used on local days in `from..=to`, with grams and doses per day.
-    pub async fn batch_days(&self, patient: PatientId, from: Date, to: Date) -> Result<Vec<BatchDay>> {
+    pub async fn batch_days(
+        &self,
+        patient: PatientId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<BatchDay>> {
         on_pool!(self, pool => {
             let rows: Vec<(Uuid, DbDate, i64, i64)> = sqlx::query_as(
                 "SELECT batch_id, day, grams_ug, doses FROM patient_day_batch_grams \
@@ -736,5 +751,180 @@ impl Store {
                 }
             }))
         })
+    }
+}
+
+/// One patient's row of the clinician's roster, from the summaries.
+#[derive(Clone, Debug)]
+pub struct RosterEntry {
+    pub patient: Patient,
+    pub summary: PatientSummaryRow,
+    /// Latest results, read from the assessments they point at.
+    pub latest: Vec<LatestResult>,
+    pub day_totals: Vec<DayTotal>,
+    /// Sleep diaries in the window asked for: when, and their computed metrics.
+    pub sleep_diaries: Vec<(Timestamp, Option<serde_json::Value>)>,
+}
+
+/// What the roster reads for a clinician's patients, and over which bounded windows.
+#[derive(Clone, Copy, Debug)]
+pub struct RosterWindow {
+    pub first_day: Date,
+    pub last_day: Date,
+    pub sleep_since: Timestamp,
+    pub sleep_until: Timestamp,
+}
+
+impl Store {
+    /// The clinician's patients with their summaries, in four queries whatever their
+    /// number or history: patients joined with their summary, the latest results (read
+    /// from the assessment records they point at, so a damaged record shows), day totals
+    /// and sleep diaries in `window`. A patient whose rows cannot be read is returned as
+    /// [`UnreadablePatient`], alone.
+    pub async fn care_team_roster(
+        &self,
+        organization: OrganizationId,
+        clinician: UserId,
+        window: RosterWindow,
+    ) -> Result<Vec<std::result::Result<RosterEntry, UnreadablePatient>>> {
+        let mut broken: BTreeMap<Uuid, StoreError> = BTreeMap::new();
+        let (patients, latest, sleep) = on_pool!(self, pool => {
+            let patients = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {PATIENT_COLUMNS}, s.last_check_in_at, COALESCE(s.open_urgent, 0) AS open_urgent, \
+                 COALESCE(s.open_warning, 0) AS open_warning, COALESCE(s.open_info, 0) AS open_info, \
+                 COALESCE(s.acknowledged, 0) AS acknowledged FROM {PATIENT_FROM} \
+                 JOIN care_team_members c ON c.patient_id = p.id AND c.clinician_id = $2 \
+                 LEFT JOIN patient_summary s ON s.patient_id = p.id \
+                 WHERE p.organization_id = $1 ORDER BY p.display_name, p.id"
+            )))
+            .bind(organization.as_uuid())
+            .bind(clinician.as_uuid())
+            .fetch_all(pool)
+            .await
+            .map_err(reading("patients"))?;
+            let patients: Vec<_> = patients
+                .iter()
+                .map(|row| {
+                    let id: Uuid = row.try_get("id").unwrap_or_default();
+                    let name: Option<String> = row.try_get("display_name").ok();
+                    let entry = PatientRow::from_row(row)
+                        .map_err(reading("patients"))
+                        .and_then(Patient::try_from)
+                        .and_then(|patient| {
+                            let at: Option<DbTime> = row.try_get("last_check_in_at").map_err(reading("patient_summary"))?;
+                            let count = |column: &str| -> Result<i64> {
+                                row.try_get(column).map_err(reading("patient_summary"))
+                            };
+                            Ok((patient, PatientSummaryRow {
+                                last_check_in_at: at.map(|t| t.0),
+                                alerts: AlertCounts {
+                                    open_urgent: count("open_urgent")?,
+                                    open_warning: count("open_warning")?,
+                                    open_info: count("open_info")?,
+                                    acknowledged: count("acknowledged")?,
+                                },
+                            }))
+                        });
+                    (id, name, entry)
+                })
+                .collect();
+            let latest: Vec<(Uuid, Result<LatestResult>)> = sqlx::query(
+                "SELECT r.patient_id, r.instrument, a.id AS assessment_id, a.total, a.band, a.completed_at, \
+                 r.previous_assessment_id, b.total AS previous_total, b.completed_at AS previous_completed_at \
+                 FROM patient_latest_results r \
+                 JOIN care_team_members c ON c.patient_id = r.patient_id AND c.clinician_id = $2 \
+                 AND c.organization_id = $1 \
+                 JOIN assessments a ON a.id = r.assessment_id \
+                 LEFT JOIN assessments b ON b.id = r.previous_assessment_id ORDER BY r.patient_id, r.instrument",
+            )
+            .bind(organization.as_uuid())
+            .bind(clinician.as_uuid())
+            .fetch_all(pool)
+            .await
+            .map_err(reading("assessments"))?
+            .iter()
+            .map(|row| {
+                let patient: Uuid = row.try_get("patient_id").unwrap_or_default();
+                let result = <LatestRow as FromRow<_>>::from_row(row)
+                    .map(latest_from_row)
+                    .map_err(reading("assessments"));
+                (patient, result)
+            })
+            .collect();
+            let sleep: Vec<(Uuid, Result<(Timestamp, Option<serde_json::Value>)>)> = sqlx::query(
+                "SELECT a.patient_id, a.completed_at, a.metrics FROM assessments a \
+                 JOIN care_team_members c ON c.patient_id = a.patient_id AND c.clinician_id = $2 \
+                 AND c.organization_id = $1 \
+                 WHERE a.instrument = 'sleep_diary' AND a.completed_at > $3 AND a.completed_at <= $4 \
+                 ORDER BY a.patient_id, a.completed_at",
+            )
+            .bind(organization.as_uuid())
+            .bind(clinician.as_uuid())
+            .bind(DbTime::from(window.sleep_since))
+            .bind(DbTime::from(window.sleep_until))
+            .fetch_all(pool)
+            .await
+            .map_err(reading("assessments"))?
+            .iter()
+            .map(|row| {
+                let patient: Uuid = row.try_get("patient_id").unwrap_or_default();
+                let read = <(Uuid, DbTime, Option<sqlx::types::Json<serde_json::Value>>) as FromRow<_>>::from_row(row)
+                    .map(|(_, at, metrics)| (at.0, metrics.map(|m| m.0)))
+                    .map_err(reading("assessments"));
+                (patient, read)
+            })
+            .collect();
+            (patients, latest, sleep)
+        });
+        let days = self
+            .care_team_day_totals(organization, clinician, window.first_day, window.last_day)
+            .await?;
+        let mut latest_by: BTreeMap<Uuid, Vec<LatestResult>> = BTreeMap::new();
+        for (patient, result) in latest {
+            match result {
+                Ok(result) => latest_by.entry(patient).or_default().push(result),
+                Err(error) => {
+                    broken.entry(patient).or_insert(error);
+                }
+            }
+        }
+        let mut sleep_by: BTreeMap<Uuid, Vec<(Timestamp, Option<serde_json::Value>)>> =
+            BTreeMap::new();
+        for (patient, read) in sleep {
+            match read {
+                Ok(night) => sleep_by.entry(patient).or_default().push(night),
+                Err(error) => {
+                    broken.entry(patient).or_insert(error);
+                }
+            }
+        }
+        let mut days_by: BTreeMap<Uuid, Vec<DayTotal>> = BTreeMap::new();
+        for day in days {
+            days_by
+                .entry(day.patient_id.as_uuid())
+                .or_default()
+                .push(day);
+        }
+        Ok(patients
+            .into_iter()
+            .map(|(id, display_name, entry)| {
+                let unreadable = |error| UnreadablePatient {
+                    id: PatientId::from_uuid(id),
+                    display_name: display_name.clone(),
+                    error,
+                };
+                let (patient, summary) = entry.map_err(unreadable)?;
+                if let Some(error) = broken.remove(&id) {
+                    return Err(unreadable(error));
+                }
+                Ok(RosterEntry {
+                    patient,
+                    summary,
+                    latest: latest_by.remove(&id).unwrap_or_default(),
+                    day_totals: days_by.remove(&id).unwrap_or_default(),
+                    sleep_diaries: sleep_by.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect())
     }
 }

@@ -84,7 +84,11 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
                     .collect::<Vec<_>>()
                     .join(", "),
                 concern.doses_in_window,
-                if concern.doses_in_window == 1 { "" } else { "s" }
+                if concern.doses_in_window == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             evidence: json!({
                 "batch_id": concern.batch_id,

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use crate::helpers::{Client, TestApp, on_both_backends};
 use crate::products::{batch, product};
 
-on_both_backends!(rebuilt_summaries_agree_with_those_kept_through_corrections_deletions_and_reviews);
+on_both_backends!(
+    rebuilt_summaries_agree_with_those_kept_through_corrections_deletions_and_reviews
+);
 
 async fn log(casey: &Client, patient: &str, batch: &str, grams: f64, hours_ago: i64) -> Value {
     let taken_at = Timestamp::now() - SignedDuration::from_hours(hours_ago);
@@ -69,13 +71,19 @@ async fn rebuilt_summaries_agree_with_those_kept_through_corrections_deletions_a
     // Two PHQ-9s: the first raises an urgent alert, which is then acknowledged.
     let assessments = format!("/api/v1/patients/{patient}/assessments");
     let submitted = dana
-        .post(&assessments, &json!({"instrument": "phq9", "answers": phq9(1)}))
+        .post(
+            &assessments,
+            &json!({"instrument": "phq9", "answers": phq9(1)}),
+        )
         .await;
     assert_eq!(submitted.status(), StatusCode::CREATED);
     let submitted: Value = submitted.json().await.unwrap();
     let alert = submitted["alerts"][0]["id"].as_str().unwrap().to_owned();
     let latest = dana
-        .post(&assessments, &json!({"instrument": "phq9", "answers": phq9(0)}))
+        .post(
+            &assessments,
+            &json!({"instrument": "phq9", "answers": phq9(0)}),
+        )
         .await;
     assert_eq!(latest.status(), StatusCode::CREATED);
     let latest: Value = latest.json().await.unwrap();
@@ -99,7 +107,10 @@ async fn rebuilt_summaries_agree_with_those_kept_through_corrections_deletions_a
     );
     let phq = &kept.latest_results[0];
     assert_eq!(phq.instrument, "phq9");
-    assert_eq!(phq.assessment_id.to_string(), latest["id"].as_str().unwrap());
+    assert_eq!(
+        phq.assessment_id.to_string(),
+        latest["id"].as_str().unwrap()
+    );
     assert!(phq.previous_assessment_id.is_some());
     let (_, last_check_in, urgent, _, _, acknowledged) = kept.patients[0];
     assert!(last_check_in.is_some());

@@ -113,6 +113,8 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit).await?;
+            // After the findings, which lock the patient first: the order every rule run takes.
             tx.count_assessment(
                 new.patient_id,
                 &new.instrument,
@@ -122,7 +124,6 @@ impl Store {
                 new.completed_at,
             )
             .await?;
-            let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit).await?;
             tx.append_audit(audit).await?;
             tx.commit().await?;
             changes

@@ -295,9 +295,16 @@ impl Store {
             let Some(superseded) = superseded else {
                 return Err(StoreError::Conflict("this dose was already corrected or deleted".into()));
             };
-            tx.count_dose(&contribution_of(superseded), -1).await?;
             insert_dose!(tx, id, corrected, Some(original))?;
-            tx.count_dose(&contribution_of_new(corrected), 1).await?;
+            // Earlier day first, so two corrections between the same days lock in one order.
+            let (old, new) = (contribution_of(superseded), contribution_of_new(corrected));
+            if old.day <= new.day {
+                tx.count_dose(&old, -1).await?;
+                tx.count_dose(&new, 1).await?;
+            } else {
+                tx.count_dose(&new, 1).await?;
+                tx.count_dose(&old, -1).await?;
+            }
             tx.append_audit(audit).await?;
             tx.commit().await?;
         });

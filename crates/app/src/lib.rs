@@ -30,6 +30,7 @@ pub mod organization;
 pub mod passwords;
 pub mod patients;
 pub mod products;
+pub mod roster;
 pub mod safety;
 pub mod sessions;
 pub mod users;

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::dose;
 use speciosa_core::ids::{BatchId, PatientId};
 use speciosa_core::safety::{
-    self, AssessmentFact, BatchConcern, DoseFact, Finding, MedicationFact, PatientFacts, Recurrence,
+    self, AssessmentFact, BatchConcern, DayTotal, DoseFact, Finding, MedicationFact, PatientFacts,
+    Recurrence,
 };
 use speciosa_store::{AlertChange, NewAlert, Patient, StoreError};
 
@@ -23,8 +23,9 @@ pub const SCHEDULER_LAST_RUN: &str = "speciosa_scheduler_last_run_timestamp_seco
 pub const SCHEDULER_PATIENTS_CHECKED: &str = "speciosa_scheduler_patients_checked_total";
 pub const SCHEDULER_PATIENTS_UNREADABLE: &str = "speciosa_scheduler_patients_unreadable_total";
 
-/// How far back the rules read doses: two weeks compared with the two before.
-const DOSE_HISTORY: SignedDuration = SignedDuration::from_hours(28 * 24);
+/// How far back the rules read individual doses (at most `safety::RECENT_DOSES` of
+/// them): the in-use window, which also holds the two weeks dose escalation compares.
+const DOSE_HISTORY: SignedDuration = safety::KRATOM_IN_USE_WINDOW;
 
 /// The stored form of a finding.
 pub fn new_alert(finding: &Finding) -> NewAlert {
@@ -41,21 +42,91 @@ pub fn new_alert(finding: &Finding) -> NewAlert {
     }
 }
 
-/// Gathers what the rules read about one patient.
+/// Gathers what the rules read about one patient: the maintained summaries and bounded
+/// windows, so its cost does not grow with the patient's history. Daily totals for
+/// the last `safety::DAY_TOTALS_READ` days; the latest `safety::RECENT_DOSES` doses and
+/// the latest dose of each batch used in the in-use window; the latest assessments of
+/// `safety::ASSESSMENTS_READ`; the last check-in from the patient's summary.
 pub async fn patient_facts(
     app: &App,
     patient: &Patient,
     now: Timestamp,
 ) -> Result<PatientFacts, StoreError> {
     let store = &app.store;
-    let doses = store
-        .list_doses(
-            patient.id,
-            now - DOSE_HISTORY,
-            now + SignedDuration::from_secs(1),
-            false,
-        )
+    let zone = patient.details.time_zone.to_zone();
+    let today = now.to_zoned_datetime(zone.clone()).date();
+    // A day of slack either side: doses are dated in the zone they were logged in.
+    let first_day = today
+        .checked_sub(jiff::Span::new().days(safety::DAY_TOTALS_READ))
+        .unwrap_or(today);
+    let last_day = today.tomorrow().unwrap_or(today);
+    let day_totals = store
+        .day_totals(patient.id, first_day, last_day)
+        .await?
+        .into_iter()
+        .map(|d| DayTotal {
+            date: d.day,
+            mitragynine_mg: d.mitragynine_mg,
+            hydroxymitragynine_mg: d.hydroxymitragynine_mg,
+            doses: usize::try_from(d.doses).unwrap_or_default(),
+            doses_without_mitragynine: usize::try_from(d.doses_without_mitragynine)
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut doses = store
+        .recent_doses(patient.id, now - DOSE_HISTORY, now, safety::RECENT_DOSES)
         .await?;
+    // Batches used on the local days the in-use window touches, with the heaviest day's
+    // grams: heavy metals are judged at the patient's own intake (USP <2232> daily limits).
+    let since = now - safety::KRATOM_IN_USE_WINDOW;
+    let since_day = since.to_zoned_datetime(zone.clone()).date();
+    let mut per_batch: BTreeMap<BatchId, (f64, usize)> = BTreeMap::new();
+    for day in store
+        .batch_days(
+            patient.id,
+            since_day.yesterday().unwrap_or(since_day),
+            last_day,
+        )
+        .await?
+    {
+        let entry = per_batch.entry(day.batch_id).or_default();
+        entry.0 = entry.0.max(day.grams);
+        if day.day >= since_day && day.day <= today {
+            entry.1 += usize::try_from(day.doses).unwrap_or_default();
+        }
+    }
+    let mut batch_concerns = Vec::new();
+    for (batch_id, (heaviest, doses_in_window)) in per_batch {
+        // The batch's own latest dose, so a batch used early in the window is judged even
+        // when many doses of another came since.
+        if !doses.iter().any(|d| d.batch_id == batch_id)
+            && let Some(latest) = store
+                .latest_dose_of_batch(patient.id, batch_id, since, now)
+                .await?
+        {
+            doses.push(latest);
+        }
+        let Some(batch) = store.get_batch(batch_id).await? else {
+            continue;
+        };
+        let Some(product) = store.get_product(batch.product_id).await? else {
+            continue;
+        };
+        let mut flags = crate::products::batch_flags(app, &product, &batch);
+        if let Some(assay) = &batch.assay {
+            flags.extend(app.knowledge.standards.heavy_metal_flags(assay, heaviest));
+        }
+        batch_concerns.push(BatchConcern {
+            batch_id,
+            product_name: product.details.name.clone(),
+            lot: batch.lot.clone(),
+            doses_in_window,
+            flags: flags
+                .into_iter()
+                .map(|f| (f.code.to_owned(), f.explanation))
+                .collect(),
+        });
+    }
     let dose_facts: Vec<DoseFact> = doses
         .iter()
         .map(|d| {
@@ -72,55 +143,25 @@ pub async fn patient_facts(
             }
         })
         .collect();
-    // Batches used in the in-use window, with the heaviest day's grams: heavy metals
-    // are judged at the patient's own intake (USP <2232> daily limits).
-    let since = now - safety::KRATOM_IN_USE_WINDOW;
-    let mut per_batch: BTreeMap<BatchId, BTreeMap<Date, f64>> = BTreeMap::new();
-    for (d, fact) in doses.iter().zip(&dose_facts) {
-        if d.taken_at > since {
-            *per_batch
-                .entry(d.batch_id)
-                .or_default()
-                .entry(fact.local_date)
-                .or_default() += d.grams.unwrap_or(0.0);
+    let mut assessments = Vec::new();
+    for (instrument, count) in safety::ASSESSMENTS_READ {
+        for a in store
+            .latest_assessments(patient.id, instrument, now, count)
+            .await?
+            .into_iter()
+            .rev()
+        {
+            assessments.push(AssessmentFact {
+                id: a.id,
+                instrument: a.instrument,
+                answers: a.answers,
+                total: a.total,
+                band: a.band,
+                completed_at: a.completed_at,
+            });
         }
     }
-    let mut batch_concerns = Vec::new();
-    for (batch_id, days) in per_batch {
-        let Some(batch) = store.get_batch(batch_id).await? else {
-            continue;
-        };
-        let Some(product) = store.get_product(batch.product_id).await? else {
-            continue;
-        };
-        let mut flags = crate::products::batch_flags(app, &product, &batch);
-        if let Some(assay) = &batch.assay {
-            let heaviest = days.values().copied().fold(0.0, f64::max);
-            flags.extend(app.knowledge.standards.heavy_metal_flags(assay, heaviest));
-        }
-        batch_concerns.push(BatchConcern {
-            batch_id,
-            product_name: product.details.name.clone(),
-            lot: batch.lot.clone(),
-            flags: flags
-                .into_iter()
-                .map(|f| (f.code.to_owned(), f.explanation))
-                .collect(),
-        });
-    }
-    let assessments = store
-        .list_assessments(patient.id, None)
-        .await?
-        .into_iter()
-        .map(|a| AssessmentFact {
-            id: a.id,
-            instrument: a.instrument,
-            answers: a.answers,
-            total: a.total,
-            band: a.band,
-            completed_at: a.completed_at,
-        })
-        .collect();
+    let last_check_in = store.patient_summary(patient.id).await?.last_check_in_at;
     let medications = store
         .list_medications(patient.id)
         .await?
@@ -135,11 +176,13 @@ pub async fn patient_facts(
         .collect();
     Ok(PatientFacts {
         now,
-        zone: patient.details.time_zone.to_zone(),
+        zone,
         enrolled_at: patient.created_at,
         pregnancy: patient.details.pregnancy_status,
         doses: dose_facts,
+        day_totals,
         assessments,
+        last_check_in,
         medications,
         batch_concerns,
     })

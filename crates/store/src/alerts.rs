@@ -9,6 +9,7 @@ use sqlx::{FromRow, Postgres, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
+use crate::summaries::{AlertCounts, MaintainSummaries};
 use crate::{BeginWrite, DbTime, Result, Store, StoreError, WriteTx, on_pool, reading};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -279,6 +280,7 @@ macro_rules! impl_record_findings {
                     .bind(now)
                     .execute(&mut **self)
                     .await?;
+                    self.count_alerts(patient, AlertCounts::one(&finding.severity, "open")).await?;
                     self.append_audit(alert_audit(audit, "alert.raise", id, finding)).await?;
                     changes.push(AlertChange::Raised(id));
                 }
@@ -478,13 +480,14 @@ impl Store {
         let now = DbTime::now();
         let changed = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let current: Option<(String, Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
-                "SELECT status, acknowledged_by, resolved_by FROM alerts WHERE id = $1",
+            let current: Option<(String, Option<Uuid>, Option<Uuid>, Uuid, String)> = sqlx::query_as(
+                "SELECT status, acknowledged_by, resolved_by, patient_id, severity FROM alerts WHERE id = $1",
             )
             .bind(id.as_uuid())
             .fetch_optional(&mut *tx)
             .await?;
-            let (status, acknowledged_by, resolved_by) = current.ok_or(StoreError::NotFound("alert"))?;
+            let (status, acknowledged_by, resolved_by, patient, severity) =
+                current.ok_or(StoreError::NotFound("alert"))?;
             let me = Some(by.as_uuid());
             let verdict = match (review, status.as_str()) {
                 (Review::Acknowledge, "open") | (Review::Resolve, "open" | "acknowledged") => None,
@@ -531,6 +534,12 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                let after = match review {
+                    Review::Acknowledge => "acknowledged",
+                    Review::Resolve => "resolved",
+                };
+                let change = AlertCounts::one(&severity, after).minus(AlertCounts::one(&severity, &status));
+                tx.count_alerts(PatientId::from_uuid(patient), change).await?;
                 tx.append_audit(audit).await?;
                 tx.commit().await?;
             }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::alerts::RecordFindings;
 use crate::audit::AppendAudit;
+use crate::summaries::MaintainSummaries;
 use crate::{Alert, NewAlert, reading};
 use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool};
 
@@ -113,6 +114,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit).await?;
+            // After the findings, which lock the patient first: the order every rule run takes.
+            tx.count_assessment(
+                new.patient_id,
+                &new.instrument,
+                id,
+                new.total,
+                new.band.as_deref(),
+                new.completed_at,
+            )
+            .await?;
             tx.append_audit(audit).await?;
             tx.commit().await?;
             changes
@@ -142,6 +153,31 @@ impl Store {
             .await
             .map_err(reading("assessments"))?;
             Ok(row.map(Assessment::from))
+        })
+    }
+
+    /// The patient's latest assessments of `instrument` completed by `until`, newest
+    /// first, at most `limit` of them.
+    pub async fn latest_assessments(
+        &self,
+        patient: PatientId,
+        instrument: &str,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Assessment>> {
+        on_pool!(self, pool => {
+            let rows: Vec<AssessmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE patient_id = $1 AND instrument = $2 \
+                 AND completed_at <= $3 ORDER BY completed_at DESC, entered_at DESC LIMIT $4"
+            )))
+            .bind(patient.as_uuid())
+            .bind(instrument)
+            .bind(DbTime::from(until))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await
+            .map_err(reading("assessments"))?;
+            Ok(rows.into_iter().map(Assessment::from).collect())
         })
     }
 

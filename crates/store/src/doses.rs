@@ -8,6 +8,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
+use crate::summaries::{
+    CONTRIBUTION_COLUMNS, ContributionRow, DoseContribution, MaintainSummaries, contribution_of,
+};
 use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool, parse_column, reading};
 
 /// A dose as stored. Superseded and deleted doses are kept, marked, for the record.
@@ -194,6 +197,19 @@ macro_rules! insert_dose {
     };
 }
 
+fn contribution_of_new(new: &NewDose) -> DoseContribution {
+    DoseContribution::of(
+        new.patient_id,
+        new.batch_id,
+        new.taken_at,
+        &new.time_zone,
+        new.mitragynine_mg,
+        new.hydroxymitragynine_mg,
+        new.grams,
+        new.bedtime,
+    )
+}
+
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -211,6 +227,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             match insert_dose!(tx, id, new, None::<DoseId>) {
                 Ok(_) => {
+                    tx.count_dose(&contribution_of_new(new), 1).await?;
                     tx.append_audit(audit(id)).await?;
                     tx.commit().await?;
                     true
@@ -270,19 +287,28 @@ impl Store {
         let id = DoseId::new();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let superseded = sqlx::query(
+            let superseded: Option<ContributionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "UPDATE doses SET superseded_at = $1, change_reason = $2 \
-                 WHERE id = $3 AND superseded_at IS NULL AND deleted_at IS NULL",
-            )
+                 WHERE id = $3 AND superseded_at IS NULL AND deleted_at IS NULL RETURNING {CONTRIBUTION_COLUMNS}"
+            )))
             .bind(DbTime::now())
             .bind(reason)
             .bind(original.as_uuid())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-            if superseded.rows_affected() == 0 {
+            let Some(superseded) = superseded else {
                 return Err(StoreError::Conflict("this dose was already corrected or deleted".into()));
-            }
+            };
             insert_dose!(tx, id, corrected, Some(original))?;
+            // Earlier day first, so two corrections between the same days lock in one order.
+            let (old, new) = (contribution_of(superseded), contribution_of_new(corrected));
+            if old.day <= new.day {
+                tx.count_dose(&old, -1).await?;
+                tx.count_dose(&new, 1).await?;
+            } else {
+                tx.count_dose(&new, 1).await?;
+                tx.count_dose(&old, -1).await?;
+            }
             tx.append_audit(audit).await?;
             tx.commit().await?;
         });
@@ -293,18 +319,19 @@ impl Store {
     pub async fn delete_dose(&self, id: DoseId, reason: &str, audit: AuditEntry) -> Result<Dose> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let deleted = sqlx::query(
+            let deleted: Option<ContributionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "UPDATE doses SET deleted_at = $1, change_reason = $2 \
-                 WHERE id = $3 AND superseded_at IS NULL AND deleted_at IS NULL",
-            )
+                 WHERE id = $3 AND superseded_at IS NULL AND deleted_at IS NULL RETURNING {CONTRIBUTION_COLUMNS}"
+            )))
             .bind(DbTime::now())
             .bind(reason)
             .bind(id.as_uuid())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-            if deleted.rows_affected() == 0 {
+            let Some(deleted) = deleted else {
                 return Err(StoreError::Conflict("this dose was already corrected or deleted".into()));
-            }
+            };
+            tx.count_dose(&contribution_of(deleted), -1).await?;
             tx.append_audit(audit).await?;
             tx.commit().await?;
         });
@@ -349,6 +376,56 @@ impl Store {
         })
     }
 
+    /// The patient's most recent current doses taken in `(since, until]`, newest first,
+    /// at most `limit` of them: the bounded slice the safety rules read one by one.
+    pub async fn recent_doses(
+        &self,
+        patient: PatientId,
+        since: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Dose>> {
+        on_pool!(self, pool => {
+            let rows: Vec<DoseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DOSE_COLUMNS} FROM doses WHERE patient_id = $1 AND taken_at > $2 AND taken_at <= $3 \
+                 AND superseded_at IS NULL AND deleted_at IS NULL ORDER BY taken_at DESC, entered_at DESC LIMIT $4"
+            )))
+            .bind(patient.as_uuid())
+            .bind(DbTime::from(since))
+            .bind(DbTime::from(until))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await
+            .map_err(reading("doses"))?;
+            rows.into_iter().map(Dose::try_from).collect()
+        })
+    }
+
+    /// The patient's latest current dose of `batch` taken in `(since, until]`.
+    pub async fn latest_dose_of_batch(
+        &self,
+        patient: PatientId,
+        batch: BatchId,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Dose>> {
+        on_pool!(self, pool => {
+            let row: Option<DoseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DOSE_COLUMNS} FROM doses WHERE patient_id = $1 AND batch_id = $2 AND taken_at > $3 \
+                 AND taken_at <= $4 AND superseded_at IS NULL AND deleted_at IS NULL \
+                 ORDER BY taken_at DESC, entered_at DESC LIMIT 1"
+            )))
+            .bind(patient.as_uuid())
+            .bind(batch.as_uuid())
+            .bind(DbTime::from(since))
+            .bind(DbTime::from(until))
+            .fetch_optional(pool)
+            .await
+            .map_err(reading("doses"))?;
+            row.map(Dose::try_from).transpose()
+        })
+    }
+
     /// The mitragynine mg of the patient's current doses taken since `since`, newest
     /// first, leaving out `except` (a dose being corrected) and doses of unknown mg: the
     /// bounded window a usual single dose is judged from.
@@ -358,8 +435,9 @@ impl Store {
         since: Timestamp,
         except: Option<DoseId>,
     ) -> Result<Vec<f64>> {
-        // A window of days holds a few dozen doses; the cap keeps a flood of entries cheap.
-        const CAP: i64 = 2000;
+        // A usual dose is judged from the most recent 50 within the window: enough for a
+        // stable median, and the cost of a write does not grow with the patient's history.
+        const CAP: i64 = 50;
         let rows: Vec<(Uuid, f64)> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, mitragynine_mg FROM doses WHERE patient_id = $1 AND taken_at >= $2 \
@@ -368,7 +446,7 @@ impl Store {
             )
             .bind(patient.as_uuid())
             .bind(DbTime::from(since))
-            .bind(CAP)
+            .bind(CAP + 1)
             .fetch_all(pool)
             .await?
         });
@@ -376,6 +454,7 @@ impl Store {
             .into_iter()
             .filter(|(id, _)| except.is_none_or(|e| e.as_uuid() != *id))
             .map(|(_, mg)| mg)
+            .take(CAP as usize)
             .collect())
     }
 

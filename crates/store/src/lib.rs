@@ -27,6 +27,7 @@ mod organizations;
 mod patients;
 mod products;
 mod sessions;
+mod summaries;
 mod two_factor;
 mod types;
 mod users;
@@ -51,6 +52,10 @@ pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary, UnreadablePatient};
 pub use products::{Batch, BatchContent, Product};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
+pub use summaries::{
+    AlertCounts, BatchDay, DayTotal, LatestResult, PatientSummaryRow, RebuildReport, RosterEntry,
+    RosterWindow, SummarySnapshot,
+};
 pub use types::{DbDate, DbTime};
 pub use users::{NewUser, User, UserCredentials};
 pub use writer::WriteStats;
@@ -297,7 +302,7 @@ impl Store {
             Backend::Sqlite(_) => {}
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
-        Ok(())
+        self.rebuild_summaries_if_never_built().await
     }
 
     /// On SQLite, how many write transactions have committed in how many batches.

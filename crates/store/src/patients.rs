@@ -49,14 +49,14 @@ pub struct CareTeamMember {
     pub added_at: Timestamp,
 }
 
-const PATIENT_COLUMNS: &str = "p.id, p.organization_id, p.user_id, lu.email AS login_email, p.display_name, \
+pub(crate) const PATIENT_COLUMNS: &str = "p.id, p.organization_id, p.user_id, lu.email AS login_email, p.display_name, \
     p.birth_date, p.sex_at_birth, p.time_zone, p.usual_bedtime, p.jurisdiction_country, \
     p.jurisdiction_subdivision, p.pregnancy_status, p.research_consent_date, p.concomitant_medications, \
     p.created_at, p.updated_at";
-const PATIENT_FROM: &str = "patients p LEFT JOIN users lu ON lu.id = p.user_id";
+pub(crate) const PATIENT_FROM: &str = "patients p LEFT JOIN users lu ON lu.id = p.user_id";
 
 #[derive(sqlx::FromRow)]
-struct PatientRow {
+pub(crate) struct PatientRow {
     id: Uuid,
     organization_id: Uuid,
     user_id: Option<Uuid>,

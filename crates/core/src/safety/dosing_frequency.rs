@@ -1,10 +1,9 @@
-//! Five or more doses a day on 3 of the last 7 days.
+//! Five or more doses a day on 3 of the last 7 days (patient-local days, from the
+//! maintained daily totals).
 //!
 //! Source: pharmacology.md §3 (Rogers 2024: withdrawal and kratom use disorder track
 //! dose *frequency* more than amount; Grundmann 2017: harms cluster at ≥22 doses a
 //! week) and instruments.md (Rogers 2024 [57]).
-
-use std::collections::BTreeMap;
 
 use jiff::ToSpan;
 use serde_json::json;
@@ -30,22 +29,20 @@ const DAYS_LOOKED_AT: i64 = 7;
 pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
     let today = facts.today();
     let first = today.checked_sub((DAYS_LOOKED_AT - 1).days()).ok()?;
-    let mut per_day: BTreeMap<_, Vec<_>> = BTreeMap::new();
-    for dose in facts.doses.iter().filter(|d| d.taken_at <= facts.now) {
-        if dose.local_date >= first && dose.local_date <= today {
-            per_day.entry(dose.local_date).or_default().push(dose);
-        }
-    }
+    let per_day = facts.days_between(first, today);
     let heavy_days: Vec<_> = per_day
         .iter()
-        .filter(|(_, doses)| doses.len() >= DOSES_PER_DAY)
+        .filter(|day| day.doses >= DOSES_PER_DAY)
         .collect();
     if heavy_days.len() < DAYS_NEEDED {
         return None;
     }
-    let latest = heavy_days
+    // The newest dose of a heavy day is among the recent doses read one by one
+    // (see `RECENT_DOSES`).
+    let latest = facts
+        .doses
         .iter()
-        .flat_map(|(_, doses)| doses.iter())
+        .filter(|d| d.taken_at <= facts.now && heavy_days.iter().any(|h| h.date == d.local_date))
         .max_by_key(|d| d.taken_at)?;
     Some(Finding {
         rule: Rule::DosingFrequency,
@@ -57,8 +54,8 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
             heavy_days.len()
         ),
         evidence: json!({
-            "days": per_day.iter().map(|(date, doses)| json!({
-                "date": date.to_string(), "doses": doses.len(),
+            "days": per_day.iter().map(|day| json!({
+                "date": day.date.to_string(), "doses": day.doses,
             })).collect::<Vec<_>>(),
             "days_with_5_or_more": heavy_days.len(),
             "from": first.to_string(),
@@ -71,7 +68,7 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::safety::test_support::{dose_at, facts, hours_ago};
+    use crate::safety::test_support::{day_totals_of, dose_at, facts, hours_ago};
 
     /// `count` doses on the day `days_ago` before today (UTC, test zone).
     fn day(days_ago: i64, count: usize) -> Vec<crate::safety::DoseFact> {
@@ -84,8 +81,10 @@ mod tests {
     fn five_doses_on_three_days_fires_and_on_two_days_does_not() {
         let mut f = facts();
         f.doses = [day(0, 5), day(2, 5), day(4, 4)].concat();
+        f.day_totals = day_totals_of(&f.doses);
         assert!(evaluate(&f).is_none(), "4 a day does not count");
         f.doses.extend(day(5, 5));
+        f.day_totals = day_totals_of(&f.doses);
         let finding = evaluate(&f).unwrap();
         assert_eq!(finding.evidence["days_with_5_or_more"], 3);
     }
@@ -94,8 +93,10 @@ mod tests {
     fn a_heavy_day_seven_days_ago_is_outside_the_week() {
         let mut f = facts();
         f.doses = [day(0, 6), day(1, 6), day(7, 6)].concat();
+        f.day_totals = day_totals_of(&f.doses);
         assert!(evaluate(&f).is_none());
         f.doses.extend(day(6, 5));
+        f.day_totals = day_totals_of(&f.doses);
         assert!(evaluate(&f).is_some());
     }
 }

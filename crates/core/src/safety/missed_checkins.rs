@@ -22,12 +22,7 @@ pub const GUIDANCE: Guidance = Guidance {
 pub const GAP: SignedDuration = SignedDuration::from_hours(3 * 24);
 
 pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
-    let last = facts
-        .assessments
-        .iter()
-        .map(|a| a.completed_at)
-        .filter(|at| *at <= facts.now)
-        .max();
+    let last = facts.last_check_in.filter(|at| *at <= facts.now);
     // A patient who never checked in is counted from enrolment.
     let since = last.unwrap_or(facts.enrolled_at);
     let gap = facts.now.duration_since(since);
@@ -59,14 +54,14 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::safety::test_support::{assessment, facts, hours_ago};
+    use crate::safety::test_support::{facts, hours_ago};
 
     #[test]
     fn seventy_one_hours_does_not_fire_and_seventy_two_does() {
         let mut f = facts();
-        f.assessments = vec![assessment("craving", 3.0, hours_ago(71))];
+        f.last_check_in = Some(hours_ago(71));
         assert!(evaluate(&f).is_none());
-        f.assessments = vec![assessment("craving", 3.0, hours_ago(72))];
+        f.last_check_in = Some(hours_ago(72));
         let finding = evaluate(&f).unwrap();
         assert_eq!(finding.evidence["days_without_check_in"], 3);
     }
@@ -83,10 +78,9 @@ mod tests {
     #[test]
     fn each_gap_is_its_own_episode() {
         let mut f = facts();
-        f.assessments = vec![assessment("craving", 3.0, hours_ago(100))];
+        f.last_check_in = Some(hours_ago(100));
         let first = evaluate(&f).unwrap().episode;
-        f.assessments
-            .push(assessment("craving", 3.0, hours_ago(90)));
+        f.last_check_in = Some(hours_ago(90));
         assert_ne!(evaluate(&f).unwrap().episode, first);
     }
 }

@@ -214,6 +214,34 @@ impl Finding {
     }
 }
 
+/// The patient's current doses on one patient-local day (the day in the zone each
+/// dose was logged in), from the maintained daily totals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DayTotal {
+    pub date: Date,
+    pub mitragynine_mg: f64,
+    pub hydroxymitragynine_mg: f64,
+    pub doses: usize,
+    /// Doses whose mitragynine could not be computed (no assay, no estimate).
+    pub doses_without_mitragynine: usize,
+}
+
+/// How many of the patient's most recent current doses the rules read one by one (the
+/// latest dose, the latest of each heavy day): everything else comes from day totals.
+/// The dosing-frequency rule needs the newest dose of its latest heavy day, and at most
+/// 6 lighter days of fewer than 5 doses follow it in its week, so 64 always reaches it.
+pub const RECENT_DOSES: usize = 64;
+const _: () = assert!(RECENT_DOSES > 6 * (dosing_frequency::DOSES_PER_DAY - 1));
+
+/// How many days of daily totals the rules read: two weeks compared with the two
+/// before, and a day either side for patients logging in other time zones.
+pub const DAY_TOTALS_READ: i64 = 30;
+
+/// The assessments the state rules read, newest first: `(instrument, how many)`. The
+/// latest AUDIT-C and COWS, and the latest two SOWS (a rise is measured between them).
+/// The last check-in comes from the patient's summary.
+pub const ASSESSMENTS_READ: [(&str, usize); 3] = [("auditc", 1), ("cows", 1), ("sows", 2)];
+
 /// A logged dose as the rules see it (only current doses: not deleted, not superseded).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DoseFact {
@@ -261,6 +289,8 @@ pub struct BatchConcern {
     pub batch_id: BatchId,
     pub product_name: String,
     pub lot: String,
+    /// Current doses of the batch on the patient-local days the in-use window touches.
+    pub doses_in_window: usize,
     /// `(code, explanation)` for every flag the batch carries.
     pub flags: Vec<(String, String)>,
 }
@@ -272,8 +302,15 @@ pub struct PatientFacts {
     pub zone: TimeZone,
     pub enrolled_at: Timestamp,
     pub pregnancy: PregnancyStatus,
+    /// The most recent current doses (at most [`RECENT_DOSES`], taken by `now`), plus
+    /// the latest dose of each batch used in the in-use window.
     pub doses: Vec<DoseFact>,
+    /// Daily totals for the last [`DAY_TOTALS_READ`] patient-local days.
+    pub day_totals: Vec<DayTotal>,
+    /// The latest assessments the rules need ([`ASSESSMENTS_READ`]).
     pub assessments: Vec<AssessmentFact>,
+    /// When the patient last completed any assessment.
+    pub last_check_in: Option<Timestamp>,
     pub medications: Vec<MedicationFact>,
     pub batch_concerns: Vec<BatchConcern>,
 }
@@ -293,6 +330,29 @@ impl PatientFacts {
             .collect();
         doses.sort_by_key(|d| d.taken_at);
         doses
+    }
+
+    /// Daily totals for local days in `from..=to`, oldest first.
+    pub fn days_between(&self, from: Date, to: Date) -> Vec<&DayTotal> {
+        let mut days: Vec<&DayTotal> = self
+            .day_totals
+            .iter()
+            .filter(|d| d.date >= from && d.date <= to)
+            .collect();
+        days.sort_by_key(|d| d.date);
+        days
+    }
+
+    /// Current doses on the patient-local days the in-use window touches (from the
+    /// local date of its start, in the patient's zone, through today).
+    pub fn doses_in_use_window(&self) -> usize {
+        let first = (self.now - KRATOM_IN_USE_WINDOW)
+            .to_zoned_datetime(self.zone.clone())
+            .date();
+        self.days_between(first, self.today())
+            .iter()
+            .map(|d| d.doses)
+            .sum()
     }
 
     /// The most recent dose in the kratom-in-use window, if kratom is being logged.
@@ -359,7 +419,9 @@ pub(crate) mod test_support {
             enrolled_at: "2026-09-01T09:00:00Z".parse().unwrap(),
             pregnancy: PregnancyStatus::NotPregnant,
             doses: Vec::new(),
+            day_totals: Vec::new(),
             assessments: Vec::new(),
+            last_check_in: None,
             medications: Vec::new(),
             batch_concerns: Vec::new(),
         }
@@ -374,6 +436,32 @@ pub(crate) mod test_support {
             mitragynine_mg: Some(mg),
             hydroxymitragynine_mg: Some(mg / 100.0),
         }
+    }
+
+    /// The daily totals of `doses`, as the store keeps them.
+    pub fn day_totals_of(doses: &[DoseFact]) -> Vec<DayTotal> {
+        let mut days: BTreeMap<Date, DayTotal> = BTreeMap::new();
+        for dose in doses {
+            let day = days.entry(dose.local_date).or_insert(DayTotal {
+                date: dose.local_date,
+                mitragynine_mg: 0.0,
+                hydroxymitragynine_mg: 0.0,
+                doses: 0,
+                doses_without_mitragynine: 0,
+            });
+            day.mitragynine_mg += dose.mitragynine_mg.unwrap_or(0.0);
+            day.hydroxymitragynine_mg += dose.hydroxymitragynine_mg.unwrap_or(0.0);
+            day.doses += 1;
+            day.doses_without_mitragynine += usize::from(dose.mitragynine_mg.is_none());
+        }
+        days.into_values().collect()
+    }
+
+    /// Facts holding `doses`, one by one and as daily totals.
+    pub fn with_doses(mut facts: PatientFacts, doses: Vec<DoseFact>) -> PatientFacts {
+        facts.day_totals = day_totals_of(&doses);
+        facts.doses = doses;
+        facts
     }
 
     pub fn hours_ago(hours: i64) -> Timestamp {

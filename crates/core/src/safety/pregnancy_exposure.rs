@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::{Finding, Guidance, KRATOM_IN_USE_WINDOW, PatientFacts, Rule, Source};
+use super::{Finding, Guidance, PatientFacts, Rule, Source};
 use crate::patient::PregnancyStatus;
 
 pub const GUIDANCE: Guidance = Guidance {
@@ -25,19 +25,20 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
         return None;
     }
     let latest = facts.latest_dose_in_use()?;
-    let doses = facts.doses_within(KRATOM_IN_USE_WINDOW);
+    // Counted by local day from the daily totals: the days the window touches.
+    let doses = facts.doses_in_use_window();
     Some(Finding {
         rule: Rule::PregnancyExposure,
         scope: String::new(),
         episode: facts.iso_week(),
         summary: format!(
             "Recorded as pregnant; {} kratom dose{} logged in the last 14 days",
-            doses.len(),
-            if doses.len() == 1 { "" } else { "s" }
+            doses,
+            if doses == 1 { "" } else { "s" }
         ),
         evidence: json!({
             "pregnancy_status": "pregnant",
-            "doses_in_last_14_days": doses.len(),
+            "doses_in_last_14_days": doses,
             "latest_dose_at": latest.taken_at.to_string(),
             "latest_dose_mitragynine_mg": latest.mitragynine_mg,
         }),

@@ -83,8 +83,12 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
                     .map(|c| flag_label(c))
                     .collect::<Vec<_>>()
                     .join(", "),
-                used.len(),
-                if used.len() == 1 { "" } else { "s" }
+                concern.doses_in_window,
+                if concern.doses_in_window == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             evidence: json!({
                 "batch_id": concern.batch_id,
@@ -93,7 +97,7 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
                 "flags": flags.iter().map(|(code, explanation)| json!({
                     "code": code, "explanation": explanation,
                 })).collect::<Vec<_>>(),
-                "doses_in_last_14_days": used.len(),
+                "doses_in_last_14_days": concern.doses_in_window,
                 "latest_dose_at": latest.taken_at.to_string(),
             }),
             source: Source::Dose(latest.id),
@@ -114,6 +118,7 @@ mod tests {
             batch_id: batch,
             product_name: "7-OH Max".into(),
             lot: "L1".into(),
+            doses_in_window: 1,
             flags: vec![(code.into(), "explained".into())],
         }
     }

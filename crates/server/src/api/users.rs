@@ -60,7 +60,6 @@ pub struct CreateUserRequest {
     pub display_name: String,
 }
 
-
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
     responses(
         (status = 201, description = "Created", body = UserView),

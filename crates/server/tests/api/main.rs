@@ -25,6 +25,7 @@ mod resilience;
 mod route_matrix;
 mod session;
 mod session_lifetime;
+mod summaries;
 mod supervision_pages;
 mod timeline;
 mod users;

@@ -122,3 +122,22 @@ async fn refuse_unless_allowed(
         .await?;
     Err(refusal)
 }
+
+/// Refuses an action made for one role (a page that makes no sense for the others), and
+/// records the refusal as the policy's own refusals are recorded.
+pub async fn require_role(
+    app: &App,
+    caller: &Caller,
+    role: Role,
+    audit_action: &str,
+    resource_type: &str,
+    detail: &str,
+) -> Result<(), AppError> {
+    if caller.actor.role == role {
+        return Ok(());
+    }
+    app.store
+        .append_audit(caller.audit(audit_action, resource_type, None, None, Outcome::Denied))
+        .await?;
+    Err(AppError::Forbidden(detail.to_owned()))
+}

@@ -36,7 +36,11 @@ pub mod sessions;
 pub mod users;
 
 pub use caller::Caller;
+
 pub use error::{AppError, log_chain};
+/// The store itself, for the adapters' integration tests only (`test-support`).
+#[cfg(feature = "test-support")]
+pub use speciosa_store as store;
 
 /// The records use cases return. Adapters render them; only this crate can fetch them.
 pub mod records {
@@ -49,7 +53,9 @@ pub mod records {
 }
 
 /// Where the data lives and how many connections to hold (re-exported for the binaries).
-pub use speciosa_store::{DatabaseLocation, PoolOptions, PoolStats};
+pub use speciosa_store::{
+    AuditSealer, DatabaseLocation, PoolOptions, PoolStats, SealError, SealerConfig,
+};
 
 /// Settings the use cases apply (the server's flags set them).
 #[derive(Clone, Debug)]
@@ -137,10 +143,10 @@ impl App {
         })
     }
 
-    /// The store, while the adapters move onto use cases. Removed once they have.
-    #[doc(hidden)]
-    pub fn store_during_migration(&self) -> &Store {
-        &self.store
+    /// Starts sequencing the audit log into its Merkle tree and signing checkpoints
+    /// (until [`AuditSealer::shutdown`], which signs a final one).
+    pub async fn start_audit_sealer(&self, config: SealerConfig) -> Result<AuditSealer, SealError> {
+        AuditSealer::start(self.store.clone(), config).await
     }
 
     /// The same application with other settings (the server's flags).

@@ -418,3 +418,10 @@ pub async fn sign_out(app: &App, caller: &Caller, token_hash: &str) -> Result<()
     let entry = caller.audit("session.delete", "session", None, None, Outcome::Success);
     Ok(app.store.delete_session(token_hash, entry).await?)
 }
+
+/// Removes idled-out sessions and sign-in failures older than the throttle's window.
+pub async fn sweep_expired(app: &App) -> Result<u64, AppError> {
+    let keep_failures =
+        jiff::SignedDuration::from_secs(speciosa_core::account::SignInThrottle::WINDOW_SECONDS);
+    Ok(app.store.sweep_expired(keep_failures).await?)
+}

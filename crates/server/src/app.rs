@@ -10,9 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jiff::SignedDuration;
 use speciosa_app::{App, AppSettings};
-use speciosa_store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -35,8 +33,6 @@ const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), browsing-topics
 pub struct AppState {
     /// The use cases: the only way to the data.
     pub app: App,
-    /// The store, while handlers move onto use cases.
-    pub store: Store,
     pub config: Arc<ServerConfig>,
 }
 
@@ -125,7 +121,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.app.ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
             crate::error::log_chain("readiness check", &error);
@@ -220,27 +216,25 @@ pub async fn serve_on(
     let app = app.with_settings(AppSettings {
         bedtime_window: config.bedtime_window,
     });
-    let store = app.store_during_migration().clone();
     let sealer = match &config.audit_sealer {
         Some(sealer) => Some(
-            speciosa_store::AuditSealer::start(store.clone(), sealer.clone())
+            app.start_audit_sealer(sealer.clone())
                 .await
                 .map_err(std::io::Error::other)?,
         ),
         None => None,
     };
-    let sweeper = tokio::spawn(sweep_periodically(store.clone()));
+    let sweeper = tokio::spawn(sweep_periodically(app.clone()));
     let state = AppState {
         app: app.clone(),
-        store: store.clone(),
         config: Arc::new(config),
     };
     let safety_checker = tokio::spawn(speciosa_app::safety::check_periodically(
         app.clone(),
         state.config.safety_check_interval,
     ));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
+    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sweeper.abort();
@@ -249,18 +243,16 @@ pub async fn serve_on(
     if let Some(sealer) = sealer {
         sealer.shutdown().await;
     }
-    store.close().await;
+    app.close().await;
     result
 }
 
 /// Removes idled-out sessions and stale sign-in failures every few minutes.
-async fn sweep_periodically(store: Store) {
+async fn sweep_periodically(app: App) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         interval.tick().await;
-        let keep_failures =
-            SignedDuration::from_secs(speciosa_core::account::SignInThrottle::WINDOW_SECONDS);
-        if let Err(error) = store.sweep_expired(keep_failures).await {
+        if let Err(error) = speciosa_app::sessions::sweep_expired(&app).await {
             crate::error::log_chain("sweeping expired sessions", &error);
         }
     }

@@ -38,7 +38,7 @@ pub struct ServerConfig {
     pub metrics_token: Option<String>,
     /// Sequence the audit log into its Merkle tree and sign checkpoints (key and
     /// checkpoint file outside the database); `None` leaves events unsequenced.
-    pub audit_sealer: Option<speciosa_store::SealerConfig>,
+    pub audit_sealer: Option<speciosa_app::SealerConfig>,
 }
 
 impl Default for ServerConfig {

@@ -10,7 +10,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Serialize;
 use speciosa_app::{AppError, sessions};
 use speciosa_core::{FieldError, FieldErrors};
-use speciosa_store::StoreError;
 
 use crate::app::AppState;
 use crate::auth;
@@ -84,26 +83,6 @@ impl From<FieldErrors> for ApiError {
             detail,
             errors: errors.errors,
             retry_after_seconds: None,
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Conflict(detail) => ApiError::new(problems::CONFLICT, detail),
-            StoreError::NotFound(what) => ApiError::not_found(what),
-            unavailable if unavailable.is_unavailable() => {
-                log_chain("database unavailable", &unavailable);
-                ApiError::new(
-                    problems::UNAVAILABLE,
-                    "the database cannot be reached; try again shortly",
-                )
-            }
-            other => {
-                log_chain("storage failure", &other);
-                ApiError::internal()
-            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod extract;
 mod metrics;
 mod pages;
 mod problems;
+mod views;
 
 pub use app::{AppState, router, serve, serve_on};
 pub use config::ServerConfig;

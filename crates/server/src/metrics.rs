@@ -204,7 +204,7 @@ pub async fn serve_metrics(State(state): State<AppState>, request: Request) -> R
     if !allowed {
         return crate::pages::not_found().await.into_response();
     }
-    let pool = state.store.pool_stats();
+    let pool = state.app.pool_stats();
     metrics::gauge!(POOL_CONNECTIONS).set(f64::from(pool.size));
     metrics::gauge!(POOL_IDLE).set(pool.idle as f64);
     let handle = handle();

@@ -224,12 +224,3 @@ pub async fn resolve(
     let alert = alerts::review(&state.app, &user, id, Review::Resolve, &request.comment).await?;
     Ok(Json(AlertView::from(&alert)))
 }
-
-/// For pages of other families not yet calling `speciosa_app::alerts::read_alert`.
-pub async fn read_alert(
-    state: &AppState,
-    user: &crate::extract::Authenticated,
-    id: AlertId,
-) -> Result<(Alert, Vec<AlertAction>), ApiError> {
-    Ok(alerts::read_alert(&state.app, user, id).await?)
-}

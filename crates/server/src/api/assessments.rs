@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::api::alerts::AlertView;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
 
 const PROBLEM: &str = "application/problem+json";
 
@@ -161,15 +161,6 @@ pub async fn get_instrument(
     Ok(Json(InstrumentView::from(&instrument)))
 }
 
-/// For pages of other families not yet calling `speciosa_app::assessments::effective_instrument`.
-pub async fn effective_instrument(
-    state: &AppState,
-    organization: speciosa_core::ids::OrganizationId,
-    code: &str,
-) -> Result<Option<Instrument>, ApiError> {
-    Ok(assessments::effective_instrument(&state.app, organization, code).await?)
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BandRequest {
@@ -295,7 +286,7 @@ pub async fn create(
     let location = format!("/api/v1/patients/{id}/assessments/{}", assessment.id);
     let mut view = AssessmentView::new(&state, &assessment, &alerts);
     if needs_crisis_contacts(&alerts) {
-        let (country, resources) = crate::api::checkin::crisis_resources(&state, &patient);
+        let (country, resources) = speciosa_app::checkin::crisis_resources(&state.app, &patient);
         view.crisis_resources = Some(serde_json::json!({
             "country": country,
             "source": resources.source,
@@ -311,16 +302,6 @@ pub async fn create(
 }
 
 pub use speciosa_app::assessments::needs_crisis_contacts;
-
-/// For pages of other families not yet calling `speciosa_app::assessments::submit_assessment`.
-pub async fn submit_assessment(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    request: &AssessmentRequest,
-) -> Result<(Assessment, Vec<Alert>), ApiError> {
-    Ok(assessments::submit_assessment(&state.app, user, id, &request.into()).await?)
-}
 
 #[derive(Deserialize, IntoParams, Default)]
 #[serde(deny_unknown_fields)]
@@ -347,16 +328,6 @@ pub async fn history(
     ))
 }
 
-/// For pages of other families not yet calling `speciosa_app::assessments::read_history`.
-pub async fn read_history(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    instrument: Option<&str>,
-) -> Result<Vec<Assessment>, ApiError> {
-    Ok(assessments::read_history(&state.app, user, id, instrument).await?)
-}
-
 #[utoipa::path(get, path = "/api/v1/patients/{id}/alerts", tag = "assessments", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The patient's safety alerts, newest first", body = [AlertView])))]
 pub async fn alerts(
@@ -366,13 +337,4 @@ pub async fn alerts(
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
     let alerts = assessments::read_patient_alerts(&state.app, &user, id).await?;
     Ok(Json(alerts.iter().map(AlertView::from).collect()))
-}
-
-/// For pages of other families not yet calling `speciosa_app::assessments::read_patient_alerts`.
-pub async fn read_patient_alerts(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-) -> Result<Vec<Alert>, ApiError> {
-    Ok(assessments::read_patient_alerts(&state.app, user, id).await?)
 }

@@ -70,12 +70,3 @@ pub async fn put_schedule(
     let items = checkin::due_today(&state.app, &user, id).await?;
     Ok(Json(views(&items)))
 }
-
-/// The crisis contacts for the patient's country, for adapters not yet moved onto
-/// `speciosa_app::checkin::crisis_resources`.
-pub fn crisis_resources<'a>(
-    state: &'a AppState,
-    patient: &speciosa_app::records::Patient,
-) -> (&'a str, &'a speciosa_core::checkin::CrisisResources) {
-    checkin::crisis_resources(&state.app, patient)
-}

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use serde::{Deserialize, Serialize};
 use speciosa_app::doses::{
-    BatchSafety, DateRange, DoseInput, DoseLogged, DoseRefusal, ImportInput, ImportOutcome,
+    DateRange, DoseInput, DoseLogged, DoseRefusal, ImportInput, ImportOutcome,
 };
 use speciosa_app::records::Dose;
 use speciosa_core::FieldErrors;
@@ -20,8 +20,9 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser, Authenticated};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
 use crate::problems;
+use crate::views::BatchSafetyView;
 
 const PROBLEM: &str = "application/problem+json";
 
@@ -269,16 +270,6 @@ pub async fn list(
     Ok(Json(doses.iter().map(DoseView::from).collect()))
 }
 
-/// The doses in a range (for pages not yet calling `speciosa_app` directly).
-pub async fn read_doses(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    query: &DateRangeQuery,
-) -> Result<Vec<Dose>, ApiError> {
-    Ok(speciosa_app::doses::read_doses(&state.app, user, id, &query.into()).await?)
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct DailyExposureView {
     /// Patient-local date, YYYY-MM-DD.
@@ -321,16 +312,6 @@ pub async fn daily(
 ) -> Result<Json<Vec<DailyExposureView>>, ApiError> {
     let days = speciosa_app::doses::daily_exposure(&state.app, &user, id, &(&query).into()).await?;
     Ok(Json(days.iter().map(DailyExposureView::from).collect()))
-}
-
-/// Daily totals in a range (for pages not yet calling `speciosa_app` directly).
-pub async fn daily_exposure(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-    query: &DateRangeQuery,
-) -> Result<Vec<DailyExposure>, ApiError> {
-    Ok(speciosa_app::doses::daily_exposure(&state.app, user, id, &query.into()).await?)
 }
 
 #[derive(Deserialize, ToSchema, Default, Clone)]
@@ -519,33 +500,6 @@ pub async fn import(
     Ok(Json(outcome.into()))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct BatchSafetyView {
-    pub batch_id: Uuid,
-    pub product_id: Uuid,
-    pub product_name: String,
-    pub lot: String,
-    /// The most the patient took of this batch on any one day in the window, g.
-    pub max_grams_per_day: f64,
-    pub days_used: usize,
-    /// The batch's own flags plus heavy-metal limits judged at this patient's intake.
-    pub flags: Vec<crate::api::products::QualityFlagView>,
-}
-
-impl From<BatchSafety> for BatchSafetyView {
-    fn from(judged: BatchSafety) -> Self {
-        BatchSafetyView {
-            batch_id: judged.batch.id.as_uuid(),
-            product_id: judged.product.id.as_uuid(),
-            product_name: judged.product.details.name,
-            lot: judged.batch.lot,
-            max_grams_per_day: judged.max_grams_per_day,
-            days_used: judged.days_used,
-            flags: judged.flags.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
 #[utoipa::path(get, path = "/api/v1/patients/{id}/product-safety", tag = "doses", params(("id" = Uuid, Path)),
     responses((status = 200, description = "Batches the patient used in the last 14 days, with flags judged at their own intake", body = [BatchSafetyView])))]
 pub async fn product_safety(
@@ -553,15 +507,6 @@ pub async fn product_safety(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<Vec<BatchSafetyView>>, ApiError> {
-    Ok(Json(batch_safety(&state, &user, id).await?))
-}
-
-/// The recently used batches, judged (for pages not yet calling `speciosa_app` directly).
-pub async fn batch_safety(
-    state: &AppState,
-    user: &Authenticated,
-    id: PatientId,
-) -> Result<Vec<BatchSafetyView>, ApiError> {
-    let judged = speciosa_app::doses::batch_safety(&state.app, user, id).await?;
-    Ok(judged.into_iter().map(Into::into).collect())
+    let judged = speciosa_app::doses::batch_safety(&state.app, &user, id).await?;
+    Ok(Json(judged.into_iter().map(Into::into).collect()))
 }

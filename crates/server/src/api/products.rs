@@ -11,13 +11,13 @@ use speciosa_app::products::{AssayFields, BatchFields, BatchPatch};
 use speciosa_app::records::{Batch, Product};
 use speciosa_core::ids::{BatchId, ProductId};
 use speciosa_core::product::{Alkaloids, Assay, HeavyMetals, Microbial, ProductFields};
-use speciosa_core::quality::QualityFlag;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiUser};
+use crate::views::QualityFlagView;
 
 const PROBLEM: &str = "application/problem+json";
 
@@ -160,37 +160,6 @@ impl From<&BatchRequest> for BatchFields {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct QualityFlagView {
-    /// Stable code, e.g. `no_assay`, `hydroxy_fraction_over_2pct`, `recalled`.
-    pub code: String,
-    /// `info`, `warning` or `urgent`.
-    pub severity: String,
-    /// What was found and why it matters, in plain words.
-    pub explanation: String,
-    /// The standard the rule applies.
-    pub standard: String,
-    pub reference: String,
-    /// How strong the evidence behind the rule is.
-    pub evidence: String,
-}
-
-impl From<QualityFlag> for QualityFlagView {
-    fn from(flag: QualityFlag) -> Self {
-        QualityFlagView {
-            code: flag.code.to_owned(),
-            severity: serde_json::to_value(flag.severity)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            explanation: flag.explanation,
-            standard: flag.standard,
-            reference: flag.reference,
-            evidence: flag.evidence,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct BatchView {
     pub id: Uuid,
     pub product_id: Uuid,
@@ -215,7 +184,7 @@ impl BatchView {
             assay: batch.assay.clone(),
             recalled: batch.recalled,
             recall_reason: batch.recall_reason.clone(),
-            flags: batch_flags(state, product, batch)
+            flags: speciosa_app::products::batch_flags(&state.app, product, batch)
                 .into_iter()
                 .map(QualityFlagView::from)
                 .collect(),
@@ -223,11 +192,6 @@ impl BatchView {
             updated_at: batch.updated_at.to_string(),
         }
     }
-}
-
-/// The quality flags of one batch (for pages not yet calling `speciosa_app` directly).
-pub fn batch_flags(state: &AppState, product: &Product, batch: &Batch) -> Vec<QualityFlag> {
-    speciosa_app::products::batch_flags(&state.app, product, batch)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -312,14 +276,6 @@ pub async fn list(
             .map(|p| ProductView::new(&state, p, &batches))
             .collect(),
     ))
-}
-
-/// The catalogue as the caller may see it (for pages not yet calling `speciosa_app` directly).
-pub async fn catalogue(
-    state: &AppState,
-    user: &crate::extract::Authenticated,
-) -> Result<(Vec<Product>, Vec<Batch>), ApiError> {
-    Ok(speciosa_app::products::catalogue(&state.app, user).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(("id" = Uuid, Path)),

@@ -17,7 +17,6 @@ use speciosa_core::account::Role;
 use speciosa_core::checkin::{CheckinLength, Frequency};
 use speciosa_core::instrument::{Instrument, Rater};
 
-use crate::api::assessments::{AssessmentRequest, submit_assessment};
 use crate::app::AppState;
 use crate::error::{PageError, urlencode};
 use crate::extract::{Authenticated, PageForm, PageUser};
@@ -27,6 +26,7 @@ use crate::pages::assessments::{
 };
 use crate::pages::time::Clock;
 use crate::pages::{Nav, NoFields, patient_id, render, require_role};
+use speciosa_app::assessments::{AssessmentSubmission, needs_crisis_contacts, submit_assessment};
 
 /// The order of the check-in: the morning diary first, then the quick ratings, the
 /// red-flag symptoms, and the weekly scales.
@@ -377,15 +377,18 @@ pub async fn submit(
             again.push(instrument_form(instrument, &section.raw, None));
             continue;
         }
-        let request = AssessmentRequest {
+        let submission = AssessmentSubmission {
             instrument: instrument.code.clone(),
             answers: answers_from(instrument, &section.raw),
             completed_at: None,
         };
-        match submit_assessment(&state, &user, patient.id, &request).await {
+        match submit_assessment(&state.app, &user, patient.id, &submission)
+            .await
+            .map_err(crate::error::ApiError::from)
+        {
             Ok((_, raised)) => {
                 saved.push(instrument.code.clone());
-                if crate::api::assessments::needs_crisis_contacts(&raised) {
+                if needs_crisis_contacts(&raised) {
                     alerts.extend(raised);
                 }
             }

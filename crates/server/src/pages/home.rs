@@ -18,9 +18,6 @@ use speciosa_core::progress::{
     last_full_day, local_days,
 };
 
-use crate::api::assessments::read_history;
-use crate::api::doses::{DateRangeQuery, daily_exposure, read_doses};
-use crate::api::products::catalogue;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
@@ -30,6 +27,7 @@ use crate::pages::doses::amount_text;
 use crate::pages::medications::ListedMedication;
 use crate::pages::time::Clock;
 use crate::pages::{HelpBar, Nav, Notice, home_path, mg_per_day_text, render};
+use speciosa_app::doses::DateRange;
 
 /// One day of the bar chart, in the same 0–1000 × 0–100 box as the line charts.
 pub struct Bar {
@@ -238,7 +236,7 @@ pub async fn show(
     };
     let due = names(&due_now);
     let done = names(&done_codes(&state, &patient, &schedule));
-    let assessments = read_history(&state, &user, own, None).await?;
+    let assessments = speciosa_app::assessments::read_history(&state.app, &user, own, None).await?;
     let checkin_days = local_days(
         assessments
             .iter()
@@ -271,12 +269,12 @@ pub async fn show(
         })
         .collect();
     // One day more than the chart, so the week comparison can stop at yesterday.
-    let range = DateRangeQuery {
+    let range = DateRange {
         from: Some(days_before(today_date, WINDOW_DAYS).to_string()),
         to: Some(today_date.to_string()),
         include_history: false,
     };
-    let exposure = daily_exposure(&state, &user, own, &range).await?;
+    let exposure = speciosa_app::doses::daily_exposure(&state.app, &user, own, &range).await?;
     let mut readings = vec![amount_reading(&exposure, today_date)];
     readings.extend(assessment_readings(&assessments, today_date, &zone));
     let latest = latest_dose(&state, &user, &patient, today_date).await?;
@@ -512,16 +510,17 @@ async fn latest_dose(
     patient: &Patient,
     today: Date,
 ) -> Result<Option<LatestDose>, PageError> {
-    let range = DateRangeQuery {
+    let range = DateRange {
         from: Some(days_before(today, WINDOW_DAYS - 1).to_string()),
         to: Some(today.to_string()),
         include_history: false,
     };
-    let doses: Vec<Dose> = read_doses(state, user, patient.id, &range).await?;
+    let doses: Vec<Dose> =
+        speciosa_app::doses::read_doses(&state.app, user, patient.id, &range).await?;
     let Some(dose) = doses.iter().max_by_key(|d| d.taken_at) else {
         return Ok(None);
     };
-    let (products, batches) = catalogue(state, user).await?;
+    let (products, batches) = speciosa_app::products::catalogue(&state.app, user).await?;
     let product = batches
         .iter()
         .find(|b| b.id == dose.batch_id)

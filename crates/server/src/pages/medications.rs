@@ -11,7 +11,6 @@ use speciosa_app::records::Medication;
 use speciosa_core::ids::{AlertId, MedicationId, PatientId};
 use speciosa_core::medication::{MedicationClass, MedicationFields};
 
-use crate::api::alerts::read_alert;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm};
@@ -304,7 +303,10 @@ async fn raised_alerts(
         .split(',')
         .filter_map(|raw| raw.trim().parse::<AlertId>().ok())
     {
-        match read_alert(state, user, id).await {
+        match speciosa_app::alerts::read_alert(&state.app, user, id)
+            .await
+            .map_err(crate::error::ApiError::from)
+        {
             Ok((alert, _)) if alert.patient_id == patient => {
                 lines.push((alert.id.to_string(), alert.summary))
             }

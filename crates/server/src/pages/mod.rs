@@ -10,7 +10,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use speciosa_core::FieldError;
 use speciosa_core::account::Role;
-use speciosa_core::audit::Outcome;
 use speciosa_core::ids::PatientId;
 
 use crate::app::AppState;
@@ -253,7 +252,7 @@ pub struct HelpBar {
 }
 
 impl HelpBar {
-    pub fn for_patient(state: &AppState, patient: &speciosa_store::Patient) -> HelpBar {
+    pub fn for_patient(state: &AppState, patient: &speciosa_app::records::Patient) -> HelpBar {
         HelpBar {
             patient_id: patient.id.to_string(),
             call: checkin::crisis_view(state, patient)
@@ -283,14 +282,15 @@ pub async fn require_role(
     resource_type: &str,
     detail: &str,
 ) -> Result<(), PageError> {
-    if user.actor.role == role {
-        return Ok(());
-    }
-    state
-        .store
-        .append_audit(user.audit(audit_action, resource_type, None, None, Outcome::Denied))
-        .await?;
-    Err(ApiError::forbidden(detail).into())
+    Ok(speciosa_app::access::require_role(
+        &state.app,
+        user,
+        role,
+        audit_action,
+        resource_type,
+        detail,
+    )
+    .await?)
 }
 
 /// A patient id from the address; anything that is not one names nothing (404).

@@ -482,7 +482,7 @@ pub async fn record_page(
     forms: RecordForms,
 ) -> Result<Response, PageError> {
     let (patient, team) = patients::read_patient(&state.app, user, id).await?;
-    let alerts = crate::api::assessments::read_patient_alerts(state, user, id)
+    let alerts = speciosa_app::assessments::read_patient_alerts(&state.app, user, id)
         .await?
         .iter()
         .filter(|a| a.status != "resolved")

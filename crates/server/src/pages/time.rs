@@ -4,8 +4,9 @@
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
+use speciosa_app::AppError;
+use speciosa_app::records::Patient;
 use speciosa_core::patient::TimeZoneName;
-use speciosa_store::{Patient, StoreError};
 
 use crate::app::AppState;
 use crate::extract::Authenticated;
@@ -46,10 +47,8 @@ impl Clock {
     }
 
     /// The zone of the viewer's organization, for pages across patients.
-    pub async fn organization(state: &AppState, user: &Authenticated) -> Result<Clock, StoreError> {
-        Ok(state
-            .store
-            .get_organization(user.actor.organization_id)
+    pub async fn organization(state: &AppState, user: &Authenticated) -> Result<Clock, AppError> {
+        Ok(speciosa_app::account::own_organization(&state.app, user)
             .await?
             .map_or_else(Clock::utc, |o| Clock::of(&o.time_zone)))
     }

@@ -533,7 +533,7 @@ async fn the_scheduled_check_finds_time_based_conditions_without_any_write(app: 
     let stored = app.store.get_patient(patient).await.unwrap().unwrap();
     app.store
         .insert_assessment(
-            &speciosa_store::NewAssessment {
+            &speciosa_app::store::NewAssessment {
                 organization_id: stored.organization_id,
                 patient_id: patient,
                 instrument: "craving".into(),

@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 use serde_json::json;
-use speciosa_store::AuditVerification;
+use speciosa_app::store::AuditVerification;
 
 use crate::helpers::{TestApp, create_patient, on_both_backends};
 

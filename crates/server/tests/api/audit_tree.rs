@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
+use speciosa_app::store::{AuditVerification, DatabaseLocation, SealerConfig};
 use speciosa_core::audit::{AuditEntry, AuditEvent, Outcome};
 use speciosa_server::ServerConfig;
-use speciosa_store::{AuditVerification, DatabaseLocation, SealerConfig};
 use sqlx::Connection;
 
 use crate::helpers::{Backend, TestApp, on_both_backends};
@@ -139,7 +139,7 @@ async fn an_event_committed_after_a_later_one_is_sequenced_by_a_later_batch_on_p
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
-    .bind(speciosa_store::DbTime(event.occurred_at))
+    .bind(speciosa_app::store::DbTime(event.occurred_at))
     .bind(&event.action)
     .bind(&event.resource_type)
     .bind(&event.outcome)
@@ -212,13 +212,13 @@ async fn each_checkpoint_is_signed_filed_and_sent_to_the_witness(app: TestApp) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let verifier = speciosa_store::load_verifier(&config.key_path, None)
+    let verifier = speciosa_app::store::load_verifier(&config.key_path, None)
         .unwrap()
         .expect("the key was created");
     let first = notes.first().expect("the witness received a checkpoint");
-    let checkpoint = speciosa_store::open_checkpoint(&verifier, first).expect("it is signed");
+    let checkpoint = speciosa_app::store::open_checkpoint(&verifier, first).expect("it is signed");
     assert!(checkpoint.tree_size > 0);
-    let filed = speciosa_store::read_checkpoint_file(&config.checkpoint_path)
+    let filed = speciosa_app::store::read_checkpoint_file(&config.checkpoint_path)
         .unwrap()
         .unwrap();
     assert!(filed.contains(first), "the witness got what the file holds");

@@ -204,7 +204,7 @@ async fn an_unusual_amount_is_refused_until_confirmed(app: TestApp) {
     );
     let audit = app
         .store
-        .list_audit_events(&speciosa_store::AuditFilter {
+        .list_audit_events(&speciosa_app::store::AuditFilter {
             limit: 1000,
             ..Default::default()
         })

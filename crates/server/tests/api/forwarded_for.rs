@@ -34,7 +34,7 @@ async fn sign_in_via_proxy(
 async fn sign_in_addresses(app: &TestApp) -> Vec<String> {
     let events = app
         .store
-        .list_audit_events(&speciosa_store::AuditFilter {
+        .list_audit_events(&speciosa_app::store::AuditFilter {
             action: Some("session.create".into()),
             limit: 1000,
             ..Default::default()

@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use jiff::SignedDuration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use speciosa_app::store::{DatabaseLocation, NewUser, PoolOptions, Store};
 use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_server::{ServerConfig, hash_password};
-use speciosa_store::{DatabaseLocation, NewUser, PoolOptions, Store};
 use sqlx::Connection;
 use tokio::net::TcpListener;
 
@@ -246,7 +246,7 @@ impl TestApp {
     pub async fn audit_actions(&self) -> Vec<(String, String, Option<String>)> {
         let events = self
             .store
-            .list_audit_events(&speciosa_store::AuditFilter {
+            .list_audit_events(&speciosa_app::store::AuditFilter {
                 limit: 1000,
                 ..Default::default()
             })

@@ -446,7 +446,7 @@ async fn the_scheduled_check_reaches_patients_after_one_whose_records_cannot_be_
     let stored = app.store.get_patient(later_id).await.unwrap().unwrap();
     app.store
         .insert_assessment(
-            &speciosa_store::NewAssessment {
+            &speciosa_app::store::NewAssessment {
                 organization_id: stored.organization_id,
                 patient_id: later_id,
                 instrument: "craving".into(),
@@ -510,7 +510,7 @@ async fn the_scheduled_check_reaches_patients_after_one_whose_records_cannot_be_
 async fn corrupt_assessments_of(app: &TestApp, patient: &str) {
     let patient: uuid::Uuid = patient.parse().unwrap();
     match (&app.backend, &app.location) {
-        (Backend::Sqlite, speciosa_store::DatabaseLocation::DataDir(dir)) => {
+        (Backend::Sqlite, speciosa_app::store::DatabaseLocation::DataDir(dir)) => {
             let url = format!("sqlite://{}", dir.join("speciosa.db").display());
             let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
             sqlx::query(
@@ -522,7 +522,7 @@ async fn corrupt_assessments_of(app: &TestApp, patient: &str) {
             .unwrap();
             pool.close().await;
         }
-        (Backend::Postgres, speciosa_store::DatabaseLocation::Url(url)) => {
+        (Backend::Postgres, speciosa_app::store::DatabaseLocation::Url(url)) => {
             let pool = sqlx::PgPool::connect(url).await.unwrap();
             sqlx::query("UPDATE assessments SET completed_at = 'infinity' WHERE patient_id = $1")
                 .bind(patient)

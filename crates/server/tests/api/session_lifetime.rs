@@ -4,8 +4,8 @@
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::json;
+use speciosa_app::store::{DATABASE_FILE, DatabaseLocation, DbTime};
 use speciosa_server::ServerConfig;
-use speciosa_store::{DATABASE_FILE, DatabaseLocation, DbTime};
 use sqlx::Connection;
 
 use crate::helpers::{Client, PASSWORD, TestApp, on_both_backends, problem, short_idle};

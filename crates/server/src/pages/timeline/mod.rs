@@ -27,11 +27,6 @@ use speciosa_core::patient::SexAtBirth;
 use speciosa_core::safety::Rule;
 use speciosa_core::time::{ClinicalDate, Era, TimeError};
 
-use crate::api::assessments::{effective_instrument, read_history};
-use crate::api::doses::{
-    BatchSafetyView, DateRangeQuery, batch_safety, daily_exposure, read_doses,
-};
-use crate::api::products::{QualityFlagView, batch_flags};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageUser};
@@ -41,6 +36,8 @@ use crate::pages::charts::{
 };
 use crate::pages::time::Clock;
 use crate::pages::{Nav, humanize, patient_id, render};
+use crate::views::{BatchSafetyView, QualityFlagView};
+use speciosa_app::doses::DateRange;
 
 mod sections;
 mod summary;
@@ -347,13 +344,13 @@ async fn load(
     let id = patient.id;
     // The summary compares the last 7 full days with the 7 before, whatever the range.
     let fortnight = Era::Clinical.clamp(range.to.checked_sub(14.days()).unwrap_or(range.to));
-    let doses_query = DateRangeQuery {
+    let doses_query = DateRange {
         from: Some(range.from.min(fortnight).to_string()),
         to: Some(range.to.to_string()),
         include_history: false,
     };
-    let days = daily_exposure(state, user, id, &doses_query).await?;
-    let doses = read_doses(state, user, id, &doses_query).await?;
+    let days = speciosa_app::doses::daily_exposure(&state.app, user, id, &doses_query).await?;
+    let doses = speciosa_app::doses::read_doses(&state.app, user, id, &doses_query).await?;
     let (from, to) = (range.from.to_string(), range.to.to_string());
     let dates = LocalDates {
         from: Some(&from),
@@ -361,9 +358,13 @@ async fn load(
     };
     let prediction =
         exposure::predict_exposure(&state.app, user, id, dates, prediction_step(range)).await?;
-    let assessments = read_history(state, user, id, None).await?;
-    let safety = batch_safety(state, user, id).await?;
-    let alerts = crate::api::assessments::read_patient_alerts(state, user, id).await?;
+    let assessments = speciosa_app::assessments::read_history(&state.app, user, id, None).await?;
+    let safety: Vec<BatchSafetyView> = speciosa_app::doses::batch_safety(&state.app, user, id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let alerts = speciosa_app::assessments::read_patient_alerts(&state.app, user, id).await?;
     let (_, medications) =
         speciosa_app::medications::read_medications(&state.app, user, id).await?;
     // Names for the batches in the dose log.
@@ -454,8 +455,12 @@ async fn fill(
     ] {
         let mut instruments = Vec::new();
         for code in codes {
-            if let Some(instrument) =
-                effective_instrument(state, patient.organization_id, code).await?
+            if let Some(instrument) = speciosa_app::assessments::effective_instrument(
+                &state.app,
+                patient.organization_id,
+                code,
+            )
+            .await?
             {
                 instruments.push(instrument);
             }

@@ -322,7 +322,7 @@ pub(super) fn batch_flag_views(
         .map(|(id, (product, batch))| {
             let flags = match judged.remove(&id.as_uuid()) {
                 Some(flags) => flags,
-                None => batch_flags(state, product, batch)
+                None => speciosa_app::products::batch_flags(&state.app, product, batch)
                     .into_iter()
                     .map(Into::into)
                     .collect(),

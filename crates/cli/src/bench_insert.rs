@@ -27,12 +27,12 @@ pub async fn run(args: BenchInsertArgs) -> Result<()> {
         bail!("--seconds must be a positive number");
     }
     let store = args.database.open().await?;
-    store
-        .ceiling_prepare()
+    let ceiling = store
+        .ceiling(args.connections)
         .await
         .context("creating the ceiling table")?;
     // Warm the pool so connection set-up is not measured.
-    store.ceiling_insert("warm-up").await?;
+    ceiling.insert("warm-up").await?;
 
     let window = Duration::from_secs_f64(args.seconds);
     let cpu_before = process_cpu_ticks();
@@ -40,13 +40,13 @@ pub async fn run(args: BenchInsertArgs) -> Result<()> {
     let deadline = started + window;
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..args.connections {
-        let store = store.clone();
+        let ceiling = ceiling.clone();
         tasks.spawn(async move {
             let payload = format!("task {task}");
             let mut latencies_us: Vec<u32> = Vec::new();
             while Instant::now() < deadline {
                 let begun = Instant::now();
-                store.ceiling_insert(&payload).await?;
+                ceiling.insert(&payload).await?;
                 let micros = begun.elapsed().as_micros();
                 latencies_us.push(u32::try_from(micros).unwrap_or(u32::MAX));
             }

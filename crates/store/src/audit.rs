@@ -381,6 +381,7 @@ impl Store {
         note: &str,
     ) -> Result<()> {
         on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO audit_checkpoints (tree_size, root_hash, signed_at, note) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (note) DO NOTHING",
@@ -389,8 +390,9 @@ impl Store {
             .bind(root_hash.to_hex())
             .bind(DbTime::from(signed_at))
             .bind(note)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(())
         })
     }

@@ -45,6 +45,7 @@ pub use audit_seal::{
     read_checkpoint_file, sign_checkpoint,
 };
 pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreReport};
+pub use ceiling::Ceiling;
 pub use checks::CheckQueue;
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;

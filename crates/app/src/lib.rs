@@ -26,6 +26,7 @@ mod error;
 pub mod export;
 pub mod exposure;
 pub mod medications;
+pub mod operations;
 pub mod organization;
 pub mod passwords;
 pub mod patients;

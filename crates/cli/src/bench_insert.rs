@@ -27,8 +27,7 @@ pub async fn run(args: BenchInsertArgs) -> Result<()> {
         bail!("--seconds must be a positive number");
     }
     let store = args.database.open().await?;
-    let ceiling = store
-        .ceiling(args.connections)
+    let ceiling = speciosa_app::operations::ceiling(&store, args.connections)
         .await
         .context("creating the ceiling table")?;
     // Warm the pool so connection set-up is not measured.

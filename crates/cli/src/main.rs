@@ -11,14 +11,15 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use jiff::SignedDuration;
-use speciosa_core::account::{DisplayName, Email, NewPassword, Role};
-use speciosa_core::audit::{AuditEntry, Outcome};
+use speciosa_core::account::{DisplayName, Email, NewPassword};
 use speciosa_server::{ServerConfig, demo};
 mod bench_insert;
 
-use speciosa_store::{
-    AuditAnchors, BackupError, DatabaseLocation, NewUser, PoolOptions, ProvenEvent, RestoreError,
-    SealerConfig, Store,
+use speciosa_app::operations::{
+    self, AuditAnchors, BackupError, ProvenEvent, RestoreError, StoreError,
+};
+use speciosa_app::{
+    App, AppError, AppSettings, DatabaseLocation, OpenError, PoolOptions, SealerConfig,
 };
 
 /// Speciosa: supervised, measurement-based recovery care for people whose opioid
@@ -124,13 +125,14 @@ impl DatabaseArgs {
         }
     }
 
-    async fn open(&self) -> Result<Store> {
+    async fn open(&self) -> Result<App> {
         let location = self.location();
-        Store::open(
+        App::open(
             &location,
             &PoolOptions {
                 max_connections: self.db_max_connections,
             },
+            AppSettings::default(),
         )
         .await
         .with_context(|| format!("opening {}", location.describe()))
@@ -408,18 +410,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => restore(args).await,
         Command::Summaries(SummariesCommand::Rebuild(args)) => rebuild_summaries(args).await,
         Command::Migrate(args) => {
-            let store = args.open().await?;
+            let app = args.open().await?;
             println!("{} is up to date", args.location().describe());
-            store.close().await;
+            app.close().await;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let store = args.database.open().await?;
-    let app = speciosa_app::App::with_store(store, speciosa_app::AppSettings::default())
-        .context("loading the bundled clinical data")?;
+    let app = args.database.open().await?;
     if args.demo {
         let seeded = demo::seed(&app).await.context("seeding the demo clinic")?;
         print_demo_logins(seeded);
@@ -490,51 +490,27 @@ async fn create_admin(args: AdminCreateArgs) -> Result<ExitCode> {
         .context("--display-name")?;
     let org_name = DisplayName::parse(&args.org).context("--org")?;
 
-    let store = args.database.open().await?;
-    let organization = match store.find_organization_by_name(org_name.as_str()).await? {
-        Some(existing) => existing,
-        None => store.create_organization(org_name.as_str()).await?,
-    };
+    let app = args.database.open().await?;
     let password_hash = speciosa_server::hash_password(&password)
         .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
-    let new = NewUser {
-        organization_id: organization.id,
-        email,
-        display_name,
-        role: Role::Admin,
-        password_hash,
-    };
-    let admin = match store
-        .create_user(new, |user| AuditEntry {
-            actor_user_id: None,
-            actor_role: None,
-            organization_id: Some(organization.id),
-            action: "user.create".into(),
-            resource_type: "user".into(),
-            resource_id: Some(user.id.to_string()),
-            patient_id: None,
-            outcome: Outcome::Success,
-            client_addr: Some("cli".into()),
-            detail: Some("speciosa admin create".into()),
-        })
-        .await
-    {
-        Ok(admin) => admin,
-        Err(speciosa_store::StoreError::Conflict(reason)) => bail!("{reason}: {}", args.email),
-        Err(other) => return Err(other.into()),
-    };
+    let (admin, organization) =
+        match operations::create_admin(&app, &org_name, email, display_name, password_hash).await {
+            Ok(created) => created,
+            Err(AppError::Conflict(reason)) => bail!("{reason}: {}", args.email),
+            Err(other) => return Err(other.into()),
+        };
     println!(
         "Created admin {} ({}) in \"{}\"",
         admin.email, admin.id, organization.name
     );
-    store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
 impl AuditVerifyArgs {
     fn anchors(&self) -> Result<AuditAnchors> {
         let files = self.audit.sealer(&self.database.data_dir);
-        let verifier = speciosa_store::load_verifier(&files.key_path, self.public_key.as_deref())?;
+        let verifier = operations::load_verifier(&files.key_path, self.public_key.as_deref())?;
         Ok(AuditAnchors {
             verifier,
             key_path: self.public_key.clone().unwrap_or(files.key_path),
@@ -545,12 +521,11 @@ impl AuditVerifyArgs {
 
 async fn verify_audit(args: AuditVerifyArgs) -> Result<ExitCode> {
     let anchors = args.anchors()?;
-    let store = args.database.open().await?;
-    let report = store
-        .verify_audit(&anchors)
+    let app = args.database.open().await?;
+    let report = operations::verify_audit(&app, &anchors)
         .await
         .context("reading the audit log")?;
-    store.close().await;
+    app.close().await;
     if let Some(broken) = &report.broken {
         eprintln!("audit log TAMPERED: {broken}");
         return Ok(ExitCode::from(REFUSED));
@@ -582,12 +557,12 @@ async fn prove_audit(args: AuditProveArgs) -> Result<ExitCode> {
             anchors.key_path.display()
         );
     };
-    let store = args.verify.database.open().await?;
-    let proven = store
-        .prove_audit_event(args.event_id, &verifier, &anchors.checkpoint_path)
-        .await
-        .context("reading the audit log")?;
-    store.close().await;
+    let app = args.verify.database.open().await?;
+    let proven =
+        operations::prove_audit_event(&app, args.event_id, &verifier, &anchors.checkpoint_path)
+            .await
+            .context("reading the audit log")?;
+    app.close().await;
     let (proof, checkpoint, note) = match proven {
         ProvenEvent::Proven {
             proof,
@@ -636,12 +611,11 @@ async fn prove_audit(args: AuditProveArgs) -> Result<ExitCode> {
 }
 
 async fn rebuild_summaries(args: DatabaseArgs) -> Result<ExitCode> {
-    let store = args.open().await?;
-    let report = store
-        .rebuild_summaries()
+    let app = args.open().await?;
+    let report = operations::rebuild_summaries(&app)
         .await
         .context("rebuilding the summaries");
-    store.close().await;
+    app.close().await;
     let report = report?;
     println!(
         "summaries rebuilt: {} patient-days, {} batch-days, {} latest results, {} patients; {}",
@@ -677,9 +651,9 @@ async fn backup(args: BackupArgs) -> Result<ExitCode> {
     let options = PoolOptions {
         max_connections: args.database.db_max_connections,
     };
-    let store = match Store::open_existing(&location, &options).await {
-        Ok(store) => store,
-        Err(speciosa_store::StoreError::Missing(path)) => {
+    let app = match App::open_existing(&location, &options).await {
+        Ok(app) => app,
+        Err(OpenError::Store(StoreError::Missing(path))) => {
             eprintln!(
                 "error: no Speciosa database at {} (check --data-dir)",
                 path.display()
@@ -691,9 +665,9 @@ async fn backup(args: BackupArgs) -> Result<ExitCode> {
         }
     };
     let bar = spinner(format!("backing up {}", location.describe()));
-    let written = store.backup_to(&args.out).await;
+    let written = operations::backup_to(&app, &args.out).await;
     bar.finish_and_clear();
-    store.close().await;
+    app.close().await;
     match written {
         Ok(report) => {
             println!(
@@ -724,7 +698,7 @@ async fn restore(args: RestoreArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(REFUSED));
     }
     let bar = spinner(format!("restoring {}", args.from.display()));
-    let restored = Store::restore_backup(&args.from, &args.data_dir).await;
+    let restored = operations::restore_backup(&args.from, &args.data_dir).await;
     bar.finish_and_clear();
     match restored {
         Ok(report) => {

@@ -354,7 +354,8 @@ fn expected(role: Option<&str>, scope: PageScope, target: Target) -> Expect {
 /// shows nothing of the target: it agrees with a refusal and with access alike. What must
 /// never happen is a page (2xx) where the policy refuses, or a refusal where it allows.
 fn agrees(got: Expect, want: Expect) -> bool {
-    got == want || (got == Expect::Redirected && matches!(want, Expect::Forbidden | Expect::Allowed))
+    got == want
+        || (got == Expect::Redirected && matches!(want, Expect::Forbidden | Expect::Allowed))
 }
 
 fn classify(response: &reqwest::Response) -> Expect {

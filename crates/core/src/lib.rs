@@ -24,6 +24,7 @@ pub mod redirect;
 pub mod roster;
 pub mod safety;
 pub mod sleep;
+pub mod taper;
 pub mod time;
 pub mod two_factor;
 pub mod validation;

@@ -26,15 +26,21 @@ pub enum GeneratorKind {
     FixedAmount,
     /// 10 % of the original per interval down to 30 % of it, then 10 % of the current target.
     CdcShortTerm,
+    /// Each step removes `percent` of the starting dose's estimated mu-opioid receptor
+    /// occupancy (hyperbolic tapering, Horowitz & Taylor 2019), with the central estimate of
+    /// [`occupancy`]'s half-occupancy dose. A model whose constants are uncertain about
+    /// tenfold (`plans-and-therapy.md` §2): the preview must say so.
+    Occupancy,
 }
 
 impl GeneratorKind {
-    pub const ALL: [GeneratorKind; 5] = [
+    pub const ALL: [GeneratorKind; 6] = [
         GeneratorKind::Constant,
         GeneratorKind::PercentOfOriginal,
         GeneratorKind::PercentOfCurrent,
         GeneratorKind::FixedAmount,
         GeneratorKind::CdcShortTerm,
+        GeneratorKind::Occupancy,
     ];
 
     pub fn code(self) -> &'static str {
@@ -44,6 +50,7 @@ impl GeneratorKind {
             GeneratorKind::PercentOfCurrent => "percent_of_current",
             GeneratorKind::FixedAmount => "fixed_amount",
             GeneratorKind::CdcShortTerm => "cdc_short_term",
+            GeneratorKind::Occupancy => "occupancy",
         }
     }
 
@@ -162,6 +169,9 @@ impl Generator {
                     current * (1.0 - CDC_CUT)
                 }
             }
+            GeneratorKind::Occupancy => {
+                occupancy::equal_occupancy_step(start, percent, k, occupancy::D50_CENTRAL_MG)
+            }
         }
     }
 
@@ -181,7 +191,12 @@ impl Generator {
             );
         }
         match (self.kind, self.percent) {
-            (GeneratorKind::PercentOfOriginal | GeneratorKind::PercentOfCurrent, None) => {
+            (
+                GeneratorKind::PercentOfOriginal
+                | GeneratorKind::PercentOfCurrent
+                | GeneratorKind::Occupancy,
+                None,
+            ) => {
                 errors.push("generator.percent", "give the percent each step cuts");
             }
             (_, Some(percent)) if !(percent.is_finite() && percent > 0.0 && percent < 100.0) => {
@@ -225,6 +240,48 @@ impl Generator {
             _ => {}
         }
         errors.into_result(|| ())
+    }
+}
+
+/// The mu-opioid receptor occupancy estimate behind [`GeneratorKind::Occupancy`]
+/// (`plans-and-therapy.md` §2, derived there "for orientation only"). Occupancy from
+/// mitragynine alone at steady state is `D / (D50 + D)` for a daily dose `D`, with
+/// `D50 = Ki / (fu · 0.449 nM per mg/day)` (Tanna 2022's CL/F; fu 0.05–0.15, Ya 2019; MOR Ki
+/// 77.9 or 709 nM, Obeng 2021, whose assignment to MG and 7-OH is in doubt). The caveats
+/// listed there (7-OH and other alkaloids not modelled, Ki is not an in-vivo ED50, partial
+/// agonism) must accompany any display of these figures.
+pub mod occupancy {
+    /// The half-occupancy daily dose of mitragynine, mg/day, at the favourable end of the
+    /// dossier's range (Ki 77.9 nM, fu 0.15): about 1,160 mg/day.
+    pub const D50_LOW_MG: f64 = 77.9 / (0.15 * NM_PER_MG_PER_DAY);
+    /// At the other end (Ki 709 nM, fu 0.05): about 31,600 mg/day.
+    pub const D50_HIGH_MG: f64 = 709.0 / (0.05 * NM_PER_MG_PER_DAY);
+    /// The geometric middle of that range, about 6,040 mg/day: the generator's estimate.
+    pub const D50_CENTRAL_MG: f64 = 6_044.0;
+    /// Average steady-state total plasma mitragynine per mg taken a day (Tanna 2022's
+    /// CL/F 233 L/h, molar mass 398.5 g/mol; `plans-and-therapy.md` §2).
+    pub const NM_PER_MG_PER_DAY: f64 = 0.449;
+
+    /// Estimated fraction of mu-opioid receptors occupied by mitragynine at `daily_mg`.
+    pub fn fraction(daily_mg: f64, d50_mg: f64) -> f64 {
+        daily_mg / (d50_mg + daily_mg)
+    }
+
+    /// The daily dose that gives occupancy `theta` (the inverse of [`fraction`]).
+    pub fn dose_for(theta: f64, d50_mg: f64) -> f64 {
+        d50_mg * theta / (1.0 - theta)
+    }
+
+    /// Step `k` of a taper from `start_mg` whose every step removes `share` (0–1) of the
+    /// starting occupancy: `O_k = O_0 (1 − k·share)`, `D_k = D50 O_k / (1 − O_k)`
+    /// (Horowitz & Taylor 2019, inverted as in `plans-and-therapy.md` §1.4).
+    pub fn equal_occupancy_step(start_mg: f64, share: f64, k: usize, d50_mg: f64) -> f64 {
+        let theta = fraction(start_mg, d50_mg) * (1.0 - share * k as f64);
+        if theta <= 0.0 {
+            0.0
+        } else {
+            dose_for(theta, d50_mg)
+        }
     }
 }
 
@@ -425,6 +482,61 @@ mod tests {
         assert_eq!(step_on(&steps, date(2026, 12, 13)).unwrap().daily_mg, 100.0);
         assert_eq!(step_on(&steps, date(2026, 12, 14)).unwrap().daily_mg, 50.0);
         assert_eq!(step_on(&steps, date(2027, 6, 1)).unwrap().daily_mg, 0.0);
+    }
+
+    #[test]
+    fn equal_occupancy_steps_remove_equal_occupancy_and_fall_faster_at_first() {
+        let mut g = generator(GeneratorKind::Occupancy);
+        g.start_mg = 1_000.0;
+        g.percent = Some(25.0);
+        let steps = g.steps().unwrap();
+        let d50 = occupancy::D50_CENTRAL_MG;
+        let theta: Vec<f64> = steps
+            .iter()
+            .map(|s| occupancy::fraction(s.daily_mg, d50))
+            .collect();
+        // Four steps of a quarter of the starting occupancy each, then none.
+        assert_eq!(steps.len(), 5);
+        for pair in theta.windows(2) {
+            assert!(
+                (pair[0] - pair[1] - theta[0] / 4.0).abs() < 1e-12,
+                "{theta:?}"
+            );
+        }
+        assert_eq!(steps[4].daily_mg, 0.0);
+        // By hand: O0 = 1000/7044 = 0.14196; O1 = 0.75 O0 = 0.10647;
+        // D1 = 6044 × 0.10647 / 0.89353 ≈ 720.2 mg.
+        let o0 = 1_000.0 / 7_044.0;
+        let o1 = 0.75 * o0;
+        assert!((steps[1].daily_mg - 6_044.0 * o1 / (1.0 - o1)).abs() < 1e-9);
+        assert!(
+            (steps[1].daily_mg - 720.2).abs() < 0.1,
+            "{}",
+            steps[1].daily_mg
+        );
+        // Hyperbolic: each cut in mg is smaller than the one before.
+        let cuts: Vec<f64> = steps
+            .windows(2)
+            .map(|w| w[0].daily_mg - w[1].daily_mg)
+            .collect();
+        assert!(cuts.windows(2).all(|c| c[0] > c[1]), "{cuts:?}");
+    }
+
+    #[test]
+    fn the_half_occupancy_dose_range_spans_the_dossiers_tenfold_uncertainty() {
+        assert!(
+            (occupancy::D50_LOW_MG - 1_157.0).abs() < 5.0,
+            "{}",
+            occupancy::D50_LOW_MG
+        );
+        assert!(
+            (occupancy::D50_HIGH_MG - 31_581.0).abs() < 50.0,
+            "{}",
+            occupancy::D50_HIGH_MG
+        );
+        let middle = (occupancy::D50_LOW_MG * occupancy::D50_HIGH_MG).sqrt();
+        assert!((occupancy::D50_CENTRAL_MG - middle).abs() < 5.0, "{middle}");
+        assert!((occupancy::dose_for(0.5, 6_044.0) - 6_044.0).abs() < 1e-9);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod model;
 pub mod nca;
 pub mod numerical;
 pub mod population;
+pub mod propagated;
 pub mod regimen;
 pub mod summary;
 

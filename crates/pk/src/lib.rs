@@ -15,6 +15,7 @@ pub mod estimation;
 pub mod model;
 pub mod nca;
 pub mod numerical;
+pub mod plan;
 pub mod population;
 pub mod propagated;
 pub mod regimen;

@@ -90,6 +90,11 @@ id_type!(
     MedicationId
 );
 
+id_type!(
+    /// One version of a patient's plan (drafts and signed versions alike).
+    PlanId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod instrument;
 pub mod medication;
 pub mod merkle;
 pub mod patient;
+pub mod plan;
 pub mod policy;
 pub mod product;
 pub mod progress;

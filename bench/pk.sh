@@ -5,7 +5,7 @@
 # pinned to one core with taskset when it is installed.
 #
 #   bench/pk.sh
-#   PK_SCIPY_PATIENTS=200 bench/pk.sh   # fewer SciPy virtual patients (about 25 ms each)
+#   PK_SCIPY_PATIENTS=200 bench/pk.sh   # fewer SciPy virtual patients (about 30 ms each)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=target/bench-venv

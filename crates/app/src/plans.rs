@@ -796,6 +796,15 @@ pub struct AdherenceDay {
     pub status: DayStatus,
 }
 
+/// Days measured against the plan, over the range actually read.
+#[derive(Clone, Debug)]
+pub struct Adherence {
+    pub patient: Patient,
+    pub from: Date,
+    pub to: Date,
+    pub days: Vec<AdherenceDay>,
+}
+
 /// The longest adherence range one request reads.
 pub const MAX_ADHERENCE_DAYS: i64 = 366;
 /// The default range: the four weeks up to today.
@@ -811,7 +820,7 @@ pub async fn adherence(
     id: PatientId,
     from: Option<&str>,
     to: Option<&str>,
-) -> Result<(Patient, Vec<AdherenceDay>), AppError> {
+) -> Result<Adherence, AppError> {
     let patient =
         access::patient_record(app, caller, id, PatientAction::Read, "plan.adherence").await?;
     let today = crate::medications::patient_today(&patient);
@@ -856,7 +865,12 @@ pub async fn adherence(
     );
     entry.detail = Some(format!("{from}..{to}"));
     app.store.append_audit(entry).await?;
-    Ok((patient, days))
+    Ok(Adherence {
+        patient,
+        from,
+        to,
+        days,
+    })
 }
 
 fn adherence_range(

@@ -477,27 +477,37 @@ pub fn parse_schedule(
         );
     }
     let slots = parse_slots(slots, &mut errors);
-    let (Some(kind), Some(start_mg), Some(start_date), Some(interval_days)) =
-        (kind, start_mg, start_date, interval_days)
-    else {
+    let Some(kind) = kind else {
         return Err(errors);
     };
+    // Check the generator even when another field failed, with stand-ins for the
+    // fields already reported, so a client hears about every field at once.
     let generator = Generator {
         kind,
-        start_mg,
+        start_mg: start_mg.unwrap_or(MAX_DAILY_MG),
         percent: generator.percent,
         amount_mg: generator.amount_mg,
-        interval_days,
+        interval_days: interval_days.unwrap_or(DEFAULT_INTERVAL_DAYS),
         min_mg: generator.min_mg,
         end_mg: generator.end_mg,
-        start_date,
+        start_date: start_date.unwrap_or(crate::time::EARLIEST_CLINICAL_DATE),
     };
     let steps = match generator.steps() {
         Ok(steps) => steps,
         Err(more) => {
-            errors.errors.extend(more.errors);
-            return Err(errors);
+            let reported: Vec<String> = errors.errors.iter().map(|e| e.field.clone()).collect();
+            errors.errors.extend(
+                more.errors
+                    .into_iter()
+                    .filter(|e| !reported.contains(&e.field)),
+            );
+            Vec::new()
         }
+    };
+    let (Some(start_mg), Some(start_date), Some(interval_days)) =
+        (start_mg, start_date, interval_days)
+    else {
+        return Err(errors);
     };
     if !errors.is_empty() {
         return Err(errors);

@@ -58,7 +58,7 @@ pub struct DoseRequest {
 }
 
 /// `amount`: a JSON number or a numeric string with a decimal point or comma.
-fn amount_schema() -> utoipa::openapi::schema::Schema {
+pub(crate) fn amount_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
     Schema::OneOf(
         OneOfBuilder::new()

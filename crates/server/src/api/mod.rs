@@ -17,6 +17,7 @@ pub mod fhir;
 pub mod medications;
 pub mod organization;
 pub mod patients;
+pub mod plans;
 pub mod predicted;
 pub mod products;
 pub mod session;
@@ -106,6 +107,17 @@ pub fn router() -> Router<AppState> {
             "/patients/{id}/schedule",
             get(checkin::get_schedule).put(checkin::put_schedule),
         )
+        .route("/patients/{id}/plans", get(plans::list).post(plans::create))
+        .route("/patients/{id}/plans/preview", post(plans::preview))
+        .route("/patients/{id}/plans/current", get(plans::current))
+        .route("/patients/{id}/plans/adherence", get(plans::adherence))
+        .route(
+            "/plans/{id}",
+            get(plans::get_one)
+                .patch(plans::update)
+                .delete(plans::discard),
+        )
+        .route("/plans/{id}/sign", post(plans::sign))
         .route("/audit-events", get(audit_log::list))
         .route("/patients/{id}/audit-events", get(audit_log::patient_trail))
         .route("/openapi.json", get(openapi))
@@ -137,6 +149,8 @@ pub fn router() -> Router<AppState> {
         assessments::history, assessments::alerts,
         alerts::inbox, alerts::get_one, alerts::acknowledge, alerts::resolve,
         medications::list, medications::create, medications::update, medications::remove,
+        plans::preview, plans::create, plans::list, plans::current, plans::adherence,
+        plans::get_one, plans::update, plans::discard, plans::sign,
         checkin::get_schedule, checkin::put_schedule,
         fhir::assessment_fhir,
         assessments::set_bands,
@@ -155,7 +169,8 @@ pub fn router() -> Router<AppState> {
         (name = "assessments", description = "Validated instruments, scoring, history and safety alerts"),
         (name = "alerts", description = "Safety alerts: the clinician's inbox, acknowledgement and resolution"),
         (name = "medications", description = "The patient's medication list, read by the safety rules"),
-        (name = "audit", description = "The hash-chained audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
+        (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
+        (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
     )
 )]
 pub struct ApiDoc;

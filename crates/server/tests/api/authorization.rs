@@ -215,7 +215,61 @@ pub(crate) fn operations() -> Vec<Operation> {
             "/api/v1/patients/{id}/medications/{medication_id}",
             PatientWrite,
         ),
+        op(Method::GET, "/api/v1/patients/{id}/plans", PatientRead),
+        op(Method::POST, "/api/v1/patients/{id}/plans", PatientWrite),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/plans/preview",
+            PatientWrite,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/plans/current",
+            PatientRead,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/plans/adherence",
+            PatientRead,
+        ),
+        // The plan ids below are each patient's signed plan: a change answers 409 (allowed).
+        op(Method::GET, "/api/v1/plans/{id}", PatientRead),
+        op(Method::PATCH, "/api/v1/plans/{id}", PatientWrite),
+        op(Method::DELETE, "/api/v1/plans/{id}", PatientWrite),
+        op(Method::POST, "/api/v1/plans/{id}/sign", PatientWrite),
     ]
+}
+
+/// A small taper any clinician may save for a patient.
+pub(crate) fn plan_body() -> Value {
+    json!({
+        "kind": "taper",
+        "generator": {"kind": "percent_of_original", "start_mg": 60, "percent": 25,
+                      "interval_days": 7, "start_date": "2026-11-02"},
+        "per_dose_max_mg": 60, "per_day_max_mg": 60, "rationale": "Agreed at the visit",
+    })
+}
+
+/// A signed plan for `patient`, saved and signed by `clinician` (on its care team).
+pub(crate) async fn signed_plan(clinician: &Client, patient: &str) -> String {
+    let plan = json_id(
+        clinician
+            .post(&format!("/api/v1/patients/{patient}/plans"), &plan_body())
+            .await,
+    )
+    .await;
+    let signed = clinician
+        .post(
+            &format!("/api/v1/plans/{plan}/sign"),
+            &json!({"password": PASSWORD, "statement": "I approve this plan."}),
+        )
+        .await;
+    assert!(
+        signed.status().is_success(),
+        "signing failed: {}",
+        signed.status()
+    );
+    plan
 }
 
 /// Signing in needs no session; it is tested on its own.
@@ -445,6 +499,10 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     )
     .await;
 
+    let own_plan = signed_plan(&clinician, &own_patient).await;
+    let same_clinic_plan = signed_plan(&colleague, &same_clinic_patient).await;
+    let foreign_plan = signed_plan(&foreign_clinician, &foreign_patient).await;
+
     let patient_email = clinician
         .get_json(&format!("/api/v1/patients/{own_patient}"))
         .await["login_email"]
@@ -493,6 +551,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     }
                     _ if op.path.starts_with("/api/v1/alerts/") => {
                         pick(&own_alert, &same_clinic_alert, &foreign_alert)
+                    }
+                    _ if op.path.starts_with("/api/v1/plans/") => {
+                        pick(&own_plan, &same_clinic_plan, &foreign_plan)
                     }
                     (_, Target::Own) => own_patient.clone(),
                     (_, Target::SameClinic) => same_clinic_patient.clone(),
@@ -544,6 +605,12 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                         json!({"email": format!("new{checks}@northside.test"), "password": PASSWORD, "role": "researcher", "display_name": "New"})
                     }
                     ("PATCH", "/api/v1/batches/{id}") => json!({"recalled": false}),
+                    ("PATCH", "/api/v1/plans/{id}") => json!({"rationale": "Revised"}),
+                    ("POST", "/api/v1/patients/{id}/plans")
+                    | ("POST", "/api/v1/patients/{id}/plans/preview") => plan_body(),
+                    ("POST", "/api/v1/plans/{id}/sign") => {
+                        json!({"password": PASSWORD, "statement": "I approve this plan."})
+                    }
                     ("PATCH", _) => json!({"active": true}),
                     ("POST", "/api/v1/patients") => patient_body("Newly Registered"),
                     ("PUT", "/api/v1/patients/{id}") => patient_body("Renamed Patient"),

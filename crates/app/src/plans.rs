@@ -22,7 +22,7 @@ use speciosa_core::policy::PatientAction;
 use speciosa_core::product::ProductForm;
 use speciosa_pk::TypicalParameters;
 use speciosa_pk::plan::{Slot, Step, StepPrediction};
-use speciosa_store::{Patient, PlanRecord, SignPlan, StoreError};
+use speciosa_store::{Patient, PlanRecord, SignPlan};
 
 use crate::{App, AppError, Caller, access};
 
@@ -483,11 +483,7 @@ pub async fn edit_draft(
     Ok(app
         .store
         .update_plan_draft(plan_id, &content, caller.actor.user_id, entry)
-        .await
-        .map_err(|error| match error {
-            StoreError::Conflict(message) => AppError::Conflict(message),
-            other => other.into(),
-        })?)
+        .await?)
 }
 
 /// Replaces a draft wholesale (the editor's form); same rules as [`edit_draft`].
@@ -529,13 +525,10 @@ pub async fn discard_draft(
         Some(patient.id),
         Outcome::Success,
     );
-    app.store
+    Ok(app
+        .store
         .discard_plan_draft(plan_id, caller.actor.user_id, entry)
-        .await
-        .map_err(|error| match error {
-            StoreError::Conflict(message) => AppError::Conflict(message),
-            other => other.into(),
-        })
+        .await?)
 }
 
 /// The days a naltrexone start needs free of opioids, kratom included (CDC 2022 p27:
@@ -697,11 +690,7 @@ pub async fn sign(
             },
             entry,
         )
-        .await
-        .map_err(|error| match error {
-            StoreError::Conflict(message) => AppError::Conflict(message),
-            other => other.into(),
-        })?;
+        .await?;
     crate::safety::after_write(app, caller, &patient).await;
     Ok(signed)
 }

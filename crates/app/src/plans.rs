@@ -15,8 +15,9 @@ use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{BatchId, PatientId, PlanId};
 use speciosa_core::medication::MedicationClass;
 use speciosa_core::plan::{
-    self, AssumedBatch, DayStatus, GeneratorInput, HoldSettings, LAST_STEP_DAYS, PlanContent,
-    PlanFieldsInput, PlanKind, PlanStatus, PlannedStep, Schedule, SlotInput, TransitionTo,
+    self, Adjustment, AssumedBatch, DayStatus, GeneratorInput, HoldSettings, LAST_STEP_DAYS,
+    PlanContent, PlanFieldsInput, PlanKind, PlanStatus, PlannedStep, Schedule, SlotInput,
+    TransitionTo,
 };
 use speciosa_core::policy::PatientAction;
 use speciosa_core::product::ProductForm;
@@ -33,6 +34,8 @@ pub struct ScheduleRequest {
     pub batch_id: Option<BatchId>,
     pub round_to: Option<f64>,
     pub slots: Option<Vec<SlotInput>>,
+    /// Holds and step-backs, applied to the generated steps in order.
+    pub adjustments: Vec<Adjustment>,
 }
 
 /// A whole version as a client sends it.
@@ -72,6 +75,7 @@ impl PlanRequest {
                         })
                         .collect(),
                 ),
+                adjustments: content.schedule.adjustments.clone(),
             },
             fields: PlanFieldsInput {
                 kind: content.kind.as_str().into(),
@@ -99,6 +103,7 @@ pub struct PlanPatch {
     pub per_day_max_mg: Option<f64>,
     pub rationale: Option<String>,
     pub holds: Option<HoldSettings>,
+    pub adjustments: Option<Vec<Adjustment>>,
 }
 
 /// The electronic signature a clinician gives.
@@ -196,12 +201,13 @@ async fn schedule_of(
         Some(batch_id) => Some(assumed_batch(app, caller, batch_id).await?),
         None => None,
     };
-    Ok(plan::parse_schedule(
+    let schedule = plan::parse_schedule(
         &request.generator,
         request.slots.as_deref(),
         batch,
         request.round_to,
-    )?)
+    )?;
+    Ok(plan::adjust(schedule, &request.adjustments)?)
 }
 
 /// The batch a plan assumes: the caller's organization's, with a mitragynine assay.
@@ -472,6 +478,9 @@ pub async fn edit_draft(
     if let Some(holds) = patch.holds {
         request.fields.holds = Some(holds);
     }
+    if let Some(adjustments) = &patch.adjustments {
+        request.schedule.adjustments = adjustments.clone();
+    }
     let content = content_of(app, caller, &request).await?;
     let entry = caller.audit(
         "plan.update",
@@ -504,6 +513,7 @@ pub async fn replace_draft(
         per_day_max_mg: request.fields.per_day_max_mg,
         rationale: Some(request.fields.rationale.clone()),
         holds: request.fields.holds,
+        adjustments: Some(request.schedule.adjustments.clone()),
     };
     edit_draft(app, caller, plan_id, &patch).await
 }
@@ -528,6 +538,60 @@ pub async fn discard_draft(
     Ok(app
         .store
         .discard_plan_draft(plan_id, caller.actor.user_id, entry)
+        .await?)
+}
+
+/// Draws a hold or a step back into a new draft of the patient's active plan (the
+/// clinician then reviews and signs it: nothing changes before). Audited as `plan.create`.
+pub async fn draft_adjustment(
+    app: &App,
+    caller: &Caller,
+    plan_id: PlanId,
+    adjustment: Adjustment,
+) -> Result<PlanRecord, AppError> {
+    let (patient, record) = managed_plan(app, caller, plan_id, "plan.create").await?;
+    if record.status != PlanStatus::Signed {
+        return Err(AppError::Conflict(
+            "a hold or step back changes the active (signed) plan; this version is not it".into(),
+        ));
+    }
+    let mut request = PlanRequest::of(&record.content);
+    let what = match &adjustment {
+        Adjustment::Hold { on, days, .. } => format!("Hold from {on} for {days} days"),
+        Adjustment::StepBack { on, days, .. } => {
+            format!("Step back from {on} for {days} days")
+        }
+    };
+    let reason = adjustment.reason().to_owned();
+    request.schedule.adjustments.push(adjustment);
+    request.fields.rationale = if reason.is_empty() {
+        format!("{what}.\n\n{}", record.content.rationale)
+    } else {
+        format!("{what}: {reason}.\n\n{}", record.content.rationale)
+    };
+    let content = content_of(app, caller, &request).await?;
+    Ok(app
+        .store
+        .insert_plan_draft(
+            patient.organization_id,
+            patient.id,
+            &content,
+            caller.actor.user_id,
+            |draft, version| {
+                let mut entry = caller.audit(
+                    "plan.create",
+                    "plan",
+                    Some(draft.to_string()),
+                    Some(patient.id),
+                    Outcome::Success,
+                );
+                entry.detail = Some(format!(
+                    "version {version}, {what} (from version {})",
+                    record.version
+                ));
+                entry
+            },
+        )
         .await?)
 }
 

@@ -224,6 +224,163 @@ pub struct Schedule {
     pub batch: Option<AssumedBatch>,
     /// The rounding unit, in the batch's units (mg without a batch).
     pub round_to: Option<f64>,
+    /// Holds and step-backs a clinician signed into this version, in order; `steps`
+    /// already has them applied.
+    #[serde(default)]
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// A change to a running taper after a step down went badly (`plans-and-therapy.md` §1.7:
+/// pause, or return to the last tolerated dose, then resume). Never automatic: a clinician
+/// draws it into a new version and signs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Adjustment {
+    /// Stay on the step in force on `on` for `days` more days; every later step moves
+    /// `days` later.
+    Hold { on: Date, days: u32, reason: String },
+    /// From `on`, return to the previous step's target for `days` days; then the step that
+    /// was in force on `on` starts again, and every later step moves with it.
+    StepBack { on: Date, days: u32, reason: String },
+}
+
+impl Adjustment {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Adjustment::Hold { .. } => "hold",
+            Adjustment::StepBack { .. } => "step_back",
+        }
+    }
+
+    pub fn on(&self) -> Date {
+        match self {
+            Adjustment::Hold { on, .. } | Adjustment::StepBack { on, .. } => *on,
+        }
+    }
+
+    pub fn days(&self) -> u32 {
+        match self {
+            Adjustment::Hold { days, .. } | Adjustment::StepBack { days, .. } => *days,
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Adjustment::Hold { reason, .. } | Adjustment::StepBack { reason, .. } => reason,
+        }
+    }
+
+    /// Parses one adjustment a client sends; `index` names it in errors.
+    pub fn parse(
+        index: usize,
+        kind: &str,
+        on: &str,
+        days: Option<i64>,
+        reason: &str,
+    ) -> Result<Adjustment, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let field = |name: &str| format!("adjustments[{index}].{name}");
+        let on = errors.check(
+            &field("on"),
+            crate::time::parse_date(on, crate::time::Era::Clinical),
+        );
+        let days = match days {
+            Some(d) if (1..=90).contains(&d) => Some(d as u32),
+            _ => {
+                errors.push(field("days"), "give from 1 to 90 days");
+                None
+            }
+        };
+        let reason = reason.trim().to_owned();
+        if reason.chars().count() > MAX_RATIONALE {
+            errors.push(field("reason"), "keep the reason shorter");
+        }
+        let kind = match kind.trim() {
+            "hold" => Some(true),
+            "step_back" => Some(false),
+            _ => {
+                errors.push(field("kind"), "kind must be hold or step_back");
+                None
+            }
+        };
+        let (Some(on), Some(days), Some(hold)) = (on, days, kind) else {
+            return Err(errors);
+        };
+        Ok(if hold {
+            Adjustment::Hold { on, days, reason }
+        } else {
+            Adjustment::StepBack { on, days, reason }
+        })
+    }
+}
+
+/// Applies `adjustments` in order to a schedule's steps (each read against the steps as
+/// the previous ones left them), recording them in the schedule.
+pub fn adjust(mut schedule: Schedule, adjustments: &[Adjustment]) -> Result<Schedule, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    for (index, adjustment) in adjustments.iter().enumerate() {
+        let steps = &mut schedule.steps;
+        let on = adjustment.on();
+        let Some(current) = steps.iter().rposition(|s| s.from <= on) else {
+            errors.push(
+                format!("adjustments[{index}].on"),
+                "the plan has not begun on this day",
+            );
+            continue;
+        };
+        let shift = |date: Date, days: i64| date.checked_add(jiff::Span::new().days(days)).ok();
+        match adjustment {
+            Adjustment::Hold { days, .. } => {
+                for step in steps.iter_mut().skip(current + 1) {
+                    match shift(step.from, i64::from(*days)) {
+                        Some(date) => step.from = date,
+                        None => errors.push(format!("adjustments[{index}].days"), "too far"),
+                    }
+                }
+            }
+            Adjustment::StepBack { days, .. } => {
+                if current == 0 {
+                    errors.push(
+                        format!("adjustments[{index}].on"),
+                        "there is no earlier step to return to on this day",
+                    );
+                    continue;
+                }
+                let previous = steps[current - 1].daily_mg;
+                let resumed = steps[current].daily_mg;
+                let Some(resume_on) = shift(on, i64::from(*days)) else {
+                    errors.push(format!("adjustments[{index}].days"), "too far");
+                    continue;
+                };
+                let delta = i64::from((resume_on - steps[current].from).get_days());
+                for step in steps.iter_mut().skip(current + 1) {
+                    match shift(step.from, delta) {
+                        Some(date) => step.from = date,
+                        None => errors.push(format!("adjustments[{index}].days"), "too far"),
+                    }
+                }
+                let mut insert = vec![
+                    ExactStep {
+                        from: on,
+                        daily_mg: previous,
+                    },
+                    ExactStep {
+                        from: resume_on,
+                        daily_mg: resumed,
+                    },
+                ];
+                if steps[current].from == on {
+                    // Stepping back on the step's first day replaces it for those days.
+                    steps.remove(current);
+                    steps.splice(current..current, insert.drain(..));
+                } else {
+                    steps.splice(current + 1..current + 1, insert.drain(..));
+                }
+            }
+        }
+    }
+    schedule.adjustments.extend(adjustments.iter().cloned());
+    errors.into_result(|| schedule)
 }
 
 /// The generator's parameters as stored with the version.
@@ -533,6 +690,7 @@ pub fn parse_schedule(
         slots,
         batch,
         round_to,
+        adjustments: Vec::new(),
     })
 }
 
@@ -935,6 +1093,76 @@ mod tests {
         assert_eq!(downs.len(), 4);
         assert_eq!(downs[0].on, date(2026, 12, 14));
         assert_eq!((downs[0].from_mg, downs[0].to_mg), (100.0, 75.0));
+    }
+
+    fn dates_and_targets(schedule: &Schedule) -> Vec<(Date, f64)> {
+        schedule
+            .steps
+            .iter()
+            .map(|s| (s.from, s.daily_mg))
+            .collect()
+    }
+
+    #[test]
+    fn a_hold_keeps_the_current_step_longer_and_moves_every_later_step() {
+        // 100, 75, 50, 25, 0 weekly from 7 December; hold 7 days on 16 December (on 75).
+        let schedule = parse_schedule(&generator("percent_of_original"), None, None, None).unwrap();
+        let hold = Adjustment::Hold {
+            on: date(2026, 12, 16),
+            days: 7,
+            reason: "SOWS up 12".into(),
+        };
+        let held = adjust(schedule, &[hold.clone()]).unwrap();
+        assert_eq!(
+            dates_and_targets(&held),
+            vec![
+                (date(2026, 12, 7), 100.0),
+                (date(2026, 12, 14), 75.0),
+                (date(2026, 12, 28), 50.0),
+                (date(2027, 1, 4), 25.0),
+                (date(2027, 1, 11), 0.0),
+            ]
+        );
+        assert_eq!(held.adjustments, vec![hold]);
+    }
+
+    #[test]
+    fn a_step_back_returns_to_the_previous_target_then_restarts_the_step() {
+        // On 23 December (3rd day of the 50 mg step) back to 75 mg for 7 days; 50 mg then
+        // starts again on 30 December for a full week.
+        let schedule = parse_schedule(&generator("percent_of_original"), None, None, None).unwrap();
+        let back = Adjustment::StepBack {
+            on: date(2026, 12, 23),
+            days: 7,
+            reason: "COWS 26".into(),
+        };
+        let adjusted = adjust(schedule, &[back]).unwrap();
+        let planned: Vec<f64> = adjusted
+            .planned_steps()
+            .iter()
+            .map(|s| s.planned_mg)
+            .collect();
+        assert_eq!(planned, vec![100.0, 75.0, 50.0, 75.0, 50.0, 25.0, 0.0]);
+        assert_eq!(
+            dates_and_targets(&adjusted),
+            vec![
+                (date(2026, 12, 7), 100.0),
+                (date(2026, 12, 14), 75.0),
+                (date(2026, 12, 21), 50.0),
+                (date(2026, 12, 23), 75.0),
+                (date(2026, 12, 30), 50.0),
+                (date(2027, 1, 6), 25.0),
+                (date(2027, 1, 13), 0.0),
+            ]
+        );
+        let first_step = Adjustment::StepBack {
+            on: date(2026, 12, 8),
+            days: 7,
+            reason: String::new(),
+        };
+        let schedule = parse_schedule(&generator("percent_of_original"), None, None, None).unwrap();
+        let errors = adjust(schedule, &[first_step]).unwrap_err();
+        assert_eq!(errors.errors[0].field, "adjustments[0].on");
     }
 
     #[test]

@@ -298,7 +298,8 @@ pub struct RoundedStep {
 }
 
 /// Converts each step to units at `mg_per_unit` and rounds it to the nearest multiple of
-/// `round_to`, never above the previous rounded step; a step that rounds equal to the
+/// `round_to`, never above the previous rounded step (unless the exact target itself rises:
+/// a step back); a step that rounds equal to the
 /// previous one is merged into it (the earlier step lasts longer). Nearest rather than
 /// always down (`plans-and-therapy.md` §1.1 suggests down), so the error stays small both
 /// ways; the exact figure is kept beside the rounded one.
@@ -311,7 +312,10 @@ pub fn round_steps(steps: &[Step], mg_per_unit: f64, round_to: f64) -> Vec<Round
         let exact_units = step.daily_mg / mg_per_unit;
         let mut units = (exact_units / round_to).round() * round_to;
         if let Some(previous) = rounded.last() {
-            units = units.min(previous.daily_units);
+            // A step back (the exact target rises, signed by a clinician) may round up.
+            if step.daily_mg <= previous.daily_mg {
+                units = units.min(previous.daily_units);
+            }
             if units == previous.daily_units {
                 continue;
             }

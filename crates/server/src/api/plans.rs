@@ -112,6 +112,42 @@ impl From<HoldSettings> for HoldsBody {
     }
 }
 
+/// A hold or a step back drawn into a version (`plans-and-therapy.md` §1.7).
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentBody {
+    /// `hold` (stay on the step in force on `on` for `days` more days) or `step_back`
+    /// (from `on`, the previous step's target for `days` days, then the step restarts).
+    #[schema(example = "hold")]
+    pub kind: String,
+    /// YYYY-MM-DD.
+    pub on: String,
+    /// 1 to 90.
+    pub days: Option<i64>,
+    /// Why, for the record (e.g. the alert that proposed it).
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn adjustments(
+    errors: &mut FieldErrors,
+    bodies: &[AdjustmentBody],
+) -> Vec<speciosa_core::plan::Adjustment> {
+    bodies
+        .iter()
+        .enumerate()
+        .filter_map(|(index, a)| {
+            match speciosa_core::plan::Adjustment::parse(index, &a.kind, &a.on, a.days, &a.reason) {
+                Ok(adjustment) => Some(adjustment),
+                Err(more) => {
+                    errors.errors.extend(more.errors);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 /// A schedule to preview, or a whole version to save as a draft (the preview ignores the
 /// version's other fields).
 #[derive(Clone, Deserialize, ToSchema)]
@@ -125,6 +161,8 @@ pub struct PlanBody {
     pub round_to: Option<AmountInput>,
     /// Dose times of the day (default: one at 08:00).
     pub slots: Option<Vec<SlotRequest>>,
+    /// Holds and step-backs applied to the generated steps, in order.
+    pub adjustments: Option<Vec<AdjustmentBody>>,
     /// `maintenance`, `taper` or `transition` (for saving).
     pub kind: Option<String>,
     /// For a transition: `buprenorphine`, `methadone` or `naltrexone`.
@@ -173,6 +211,7 @@ impl PlanBody {
             batch_id: self.batch_id.map(BatchId::from_uuid),
             round_to: number(errors, "round_to", &self.round_to),
             slots: self.slots.as_deref().map(|s| slot_inputs(errors, s)),
+            adjustments: adjustments(errors, self.adjustments.as_deref().unwrap_or_default()),
         }
     }
 
@@ -223,6 +262,7 @@ pub struct PlanPatchBody {
     pub per_day_max_mg: Option<AmountInput>,
     pub rationale: Option<String>,
     pub holds: Option<HoldsBody>,
+    pub adjustments: Option<Vec<AdjustmentBody>>,
 }
 
 impl PlanPatchBody {
@@ -245,6 +285,10 @@ impl PlanPatchBody {
             per_day_max_mg: number(&mut errors, "per_day_max_mg", &self.per_day_max_mg),
             rationale: self.rationale.clone(),
             holds: self.holds.map(HoldSettings::from),
+            adjustments: self
+                .adjustments
+                .as_deref()
+                .map(|a| adjustments(&mut errors, a)),
         };
         errors.into_result(|| patch)
     }
@@ -462,6 +506,8 @@ pub struct PlanView {
     pub per_day_max_mg: f64,
     pub rationale: String,
     pub holds: HoldsBody,
+    /// Holds and step-backs signed into this version.
+    pub adjustments: Vec<AdjustmentBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<SignatureView>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -532,6 +578,16 @@ impl PlanView {
             per_day_max_mg: content.per_day_max_mg,
             rationale: content.rationale.clone(),
             holds: content.holds.into(),
+            adjustments: schedule
+                .adjustments
+                .iter()
+                .map(|a| AdjustmentBody {
+                    kind: a.kind().into(),
+                    on: a.on().to_string(),
+                    days: Some(i64::from(a.days())),
+                    reason: a.reason().into(),
+                })
+                .collect(),
             signature: record.signature.as_ref().map(|s| SignatureView {
                 signed_by: s.signed_by.as_uuid(),
                 signed_at: s.signed_at.to_string(),
@@ -744,4 +800,35 @@ pub async fn sign(
     };
     let record = plans::sign(&state.app, &user, id, &signing).await?;
     Ok(Json(PlanView::new(&record)))
+}
+
+#[utoipa::path(post, path = "/api/v1/plans/{id}/adjustments", tag = "plans", params(("id" = Uuid, Path)), request_body = AdjustmentBody,
+    responses(
+        (status = 201, description = "A new draft of the active plan with the hold or step back drawn in; nothing changes until it is signed", body = PlanView),
+        (status = 409, description = "The version is not the active plan", body = crate::api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, naming each", body = crate::api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn adjust(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PlanId>,
+    ApiJson(body): ApiJson<AdjustmentBody>,
+) -> Result<Response, ApiError> {
+    let adjustment =
+        speciosa_core::plan::Adjustment::parse(0, &body.kind, &body.on, body.days, &body.reason)
+            .map_err(|errors| {
+                // One adjustment: name its fields plainly.
+                let mut plain = FieldErrors::new();
+                for error in errors.errors {
+                    plain.push(error.field.replace("adjustments[0].", ""), error.detail);
+                }
+                plain
+            })?;
+    let record = plans::draft_adjustment(&state.app, &user, id, adjustment).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/plans/{}", record.id))],
+        Json(PlanView::new(&record)),
+    )
+        .into_response())
 }

@@ -237,6 +237,7 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::PATCH, "/api/v1/plans/{id}", PatientWrite),
         op(Method::DELETE, "/api/v1/plans/{id}", PatientWrite),
         op(Method::POST, "/api/v1/plans/{id}/sign", PatientWrite),
+        op(Method::POST, "/api/v1/plans/{id}/adjustments", PatientWrite),
     ]
 }
 
@@ -608,6 +609,9 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     ("PATCH", "/api/v1/plans/{id}") => json!({"rationale": "Revised"}),
                     ("POST", "/api/v1/patients/{id}/plans")
                     | ("POST", "/api/v1/patients/{id}/plans/preview") => plan_body(),
+                    ("POST", "/api/v1/plans/{id}/adjustments") => {
+                        json!({"kind": "hold", "on": "2026-11-10", "days": 7})
+                    }
                     ("POST", "/api/v1/plans/{id}/sign") => {
                         json!({"password": PASSWORD, "statement": "I approve this plan."})
                     }

@@ -17,6 +17,7 @@ on_both_backends!(a_draft_changes_only_in_the_fields_a_patch_names);
 on_both_backends!(a_naltrexone_start_within_seven_days_of_kratom_needs_a_challenge_or_a_reason);
 on_both_backends!(each_day_is_on_plan_over_under_or_not_logged_against_the_signed_target);
 on_both_backends!(bad_plan_input_is_refused_naming_each_field);
+on_both_backends!(a_hold_or_step_back_is_a_new_draft_that_changes_nothing_until_signed);
 
 struct Setup {
     casey: Client,
@@ -643,5 +644,82 @@ async fn bad_plan_input_is_refused_naming_each_field(app: TestApp) {
     assert_eq!(
         error_fields(&problem(unknown, StatusCode::UNPROCESSABLE_ENTITY).await),
         ["batch_id"]
+    );
+}
+
+async fn a_hold_or_step_back_is_a_new_draft_that_changes_nothing_until_signed(app: TestApp) {
+    let s = setup(&app).await;
+    let path = format!("/api/v1/patients/{}/plans", s.patient);
+    let plan = json_of(
+        s.casey.post(&path, &taper("2026-12-07")).await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sign(&s.casey, &plan).await;
+    let adjustments = format!("/api/v1/plans/{plan}/adjustments");
+    let refused = s
+        .casey
+        .post(
+            &adjustments,
+            &json!({"kind": "pause", "on": "2026-12-16", "days": 0}),
+        )
+        .await;
+    let mut fields = error_fields(&problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await);
+    fields.sort();
+    assert_eq!(fields, ["days", "kind"]);
+    let draft = json_of(
+        s.casey
+            .post(
+                &adjustments,
+                &json!({"kind": "step_back", "on": "2026-12-23", "days": 7,
+                        "reason": "COWS 26 two days after the step"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["version"], 2);
+    assert_eq!(draft["adjustments"][0]["kind"], "step_back");
+    assert!(
+        draft["rationale"]
+            .as_str()
+            .unwrap()
+            .starts_with("Step back from 2026-12-23")
+    );
+    let planned: Vec<(String, f64)> = draft["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["from"].as_str().unwrap().to_owned(),
+                s["planned_mg"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        planned[2..5],
+        [
+            ("2026-12-21".to_owned(), 50.0),
+            ("2026-12-23".to_owned(), 75.0),
+            ("2026-12-30".to_owned(), 50.0),
+        ]
+    );
+    // Until it is signed, the active plan is the old one.
+    assert_eq!(
+        s.casey.get_json(&format!("{path}/current")).await["id"],
+        plan.as_str()
+    );
+    let patient_sees = s.patient_client.get_json(&format!("{path}/current")).await;
+    assert_eq!(patient_sees["adjustments"], json!([]));
+    let draft_id = draft["id"].as_str().unwrap();
+    sign(&s.casey, draft_id).await;
+    assert_eq!(
+        s.patient_client.get_json(&format!("{path}/current")).await["id"],
+        draft_id
     );
 }

@@ -185,6 +185,8 @@ pub async fn patient_facts(
         last_check_in,
         medications,
         batch_concerns,
+        plan: None,
+        plan_assessments: Vec::new(),
     })
 }
 

@@ -579,6 +579,39 @@ pub(crate) mod test_support {
         }
     }
 
+    pub fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    pub fn craving(value: f64, completed_at: &str) -> AssessmentFact {
+        let mut a = assessment("craving", value, at(completed_at));
+        a.answers.insert("1".into(), Answer::Number(value));
+        a
+    }
+
+    /// A diary completed at `completed_at` for 8 h in bed (22:00–06:00) with `awake_min`
+    /// minutes awake: sleep efficiency (480 − awake) / 480.
+    pub fn diary(completed_at: &str, awake_min: f64) -> AssessmentFact {
+        let text = |t: &str| Answer::Text(t.into());
+        let answers = BTreeMap::from([
+            ("1".to_owned(), text("22:00")),
+            ("2".to_owned(), text("22:00")),
+            ("3".to_owned(), Answer::Number(0.0)),
+            ("4".to_owned(), Answer::Number(1.0)),
+            ("5".to_owned(), Answer::Number(awake_min)),
+            ("6".to_owned(), text("06:00")),
+            ("7".to_owned(), text("06:00")),
+        ]);
+        AssessmentFact {
+            id: AssessmentId::new(),
+            instrument: "sleep_diary".into(),
+            answers,
+            total: None,
+            band: None,
+            completed_at: at(completed_at),
+        }
+    }
+
     pub fn assessment(instrument: &str, total: f64, completed_at: Timestamp) -> AssessmentFact {
         AssessmentFact {
             id: AssessmentId::new(),

@@ -321,19 +321,10 @@ pub fn daily_mean(values: impl Iterator<Item = (Date, f64)>) -> Option<(f64, usi
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use jiff::Timestamp;
     use jiff::civil::date;
 
     use super::*;
-    use crate::ids::AssessmentId;
-    use crate::instrument::Answer;
-    use crate::safety::test_support::{assessment, facts, plan};
-
-    fn at(text: &str) -> Timestamp {
-        text.parse().unwrap()
-    }
+    use crate::safety::test_support::{assessment, at, craving, diary, facts, plan};
 
     /// Today is 2026-11-24. A plan stepping down 100 → 80 mg on 2026-11-20, default holds
     /// (within 14 days; SOWS +10, COWS 13, craving +3, sleep efficiency −10).
@@ -346,35 +337,6 @@ mod tests {
         ));
         f.plan_assessments = assessments;
         f
-    }
-
-    fn craving(value: f64, completed_at: &str) -> AssessmentFact {
-        let mut a = assessment("craving", value, at(completed_at));
-        a.answers.insert("1".into(), Answer::Number(value));
-        a
-    }
-
-    /// A diary completed at `completed_at` for 8 h in bed (22:00–06:00) with `awake_min`
-    /// minutes awake: sleep efficiency (480 − awake) / 480.
-    fn diary(completed_at: &str, awake_min: f64) -> AssessmentFact {
-        let text = |t: &str| Answer::Text(t.into());
-        let answers = BTreeMap::from([
-            ("1".to_owned(), text("22:00")),
-            ("2".to_owned(), text("22:00")),
-            ("3".to_owned(), Answer::Number(0.0)),
-            ("4".to_owned(), Answer::Number(1.0)),
-            ("5".to_owned(), Answer::Number(awake_min)),
-            ("6".to_owned(), text("06:00")),
-            ("7".to_owned(), text("06:00")),
-        ]);
-        AssessmentFact {
-            id: AssessmentId::new(),
-            instrument: "sleep_diary".into(),
-            answers,
-            total: None,
-            band: None,
-            completed_at: at(completed_at),
-        }
     }
 
     fn proposal(f: &PatientFacts) -> Option<String> {

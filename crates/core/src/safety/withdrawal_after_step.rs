@@ -53,8 +53,7 @@ pub fn watched_step(content: &PlanContent, today: Date) -> Option<StepDown> {
     content
         .step_downs()
         .into_iter()
-        .filter(|s| s.on <= today)
-        .next_back()
+        .rfind(|s| s.on <= today)
         .filter(|s| s.on >= earliest)
 }
 
@@ -83,8 +82,7 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
     let sows = watch.of("sows");
     if let Some(baseline) = sows
         .iter()
-        .filter(|a| !watch.is_after(a) && a.total.is_some())
-        .next_back()
+        .rfind(|a| !watch.is_after(a) && a.total.is_some())
         && let Some(before) = baseline.total
         && let Some((worst, total)) = sows
             .iter()
@@ -152,7 +150,7 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
             .iter()
             .filter(|c| c.0 >= step.on)
             .map(|c| c.2)
-            .last()
+            .next_back()
         {
             behind.push(last);
         }
@@ -182,7 +180,12 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
     if let (Some((before, nights_before)), Some((after, nights_after))) = (before, after)
         && before - after >= holds.sleep_efficiency_drop - EPSILON
     {
-        if let Some(last) = nights.iter().filter(|n| n.0 >= step.on).map(|n| n.2).last() {
+        if let Some(last) = nights
+            .iter()
+            .filter(|n| n.0 >= step.on)
+            .map(|n| n.2)
+            .next_back()
+        {
             behind.push(last);
         }
         triggers.push(json!({

@@ -30,6 +30,7 @@ pub mod operations;
 pub mod organization;
 pub mod passwords;
 pub mod patients;
+pub mod plans;
 pub mod products;
 pub mod roster;
 pub mod safety;
@@ -51,6 +52,7 @@ pub mod records {
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,
         SessionRecord, User,
     };
+    pub use speciosa_store::{PlanRecord, PlanSignature};
 }
 
 /// Where the data lives and how many connections to hold (re-exported for the binaries).

@@ -388,6 +388,40 @@ pub(crate) async fn verify_own_password(
     }
 }
 
+/// An electronic signature's re-authentication: the caller's own password and, when
+/// two-factor sign-in is on, a current TOTP code (or a recovery code). Misses are audited
+/// under `audit_action` and throttled like sign-ins.
+pub(crate) async fn reauthenticate(
+    app: &App,
+    caller: &Caller,
+    password: String,
+    totp_code: Option<&str>,
+    audit_action: &str,
+) -> Result<(), AppError> {
+    if password.is_empty() {
+        return Err(AppError::field("password", "enter your password to sign"));
+    }
+    let credentials = verify_own_password(app, caller, password, audit_action, "password").await?;
+    if credentials.totp_secret.is_none() {
+        return Ok(());
+    }
+    let Some(second) = second_factor(totp_code, None)? else {
+        return Err(AppError::field(
+            "totp_code",
+            "two-factor sign-in is on: enter the 6-digit code from your authenticator app",
+        ));
+    };
+    check_second_factor(app, &credentials, &second, &caller.client_addr)
+        .await
+        .map(|_| ())
+        .map_err(|error| match error {
+            AppError::InvalidSecondFactor => {
+                AppError::field("totp_code", "this code is not right, or was already used")
+            }
+            other => other,
+        })
+}
+
 /// The live session behind `token`, if any.
 pub async fn load_session(app: &App, token: &str) -> Result<Option<SessionRecord>, AppError> {
     Ok(app.store.load_session(&token_hash(token)).await?)

@@ -71,6 +71,9 @@ pub enum PatientAction {
     ManageMedications,
     /// Read the patient's audit trail with its clinical detail (care team only).
     ReadAuditTrail,
+    /// Draft, edit, preview and sign the patient's plan (care team clinicians only; the
+    /// patient reads signed versions through `Read`).
+    ManagePlans,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +131,8 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
             | PatientAction::ManageLogin
             | PatientAction::ReviewAlerts
             | PatientAction::ManageMedications
-            | PatientAction::ReadAuditTrail => Decision::Forbidden,
+            | PatientAction::ReadAuditTrail
+            | PatientAction::ManagePlans => Decision::Forbidden,
         },
         Role::Patient => Decision::NotFound,
         Role::Admin | Role::Researcher => Decision::Forbidden,
@@ -184,7 +188,7 @@ pub fn product_visibility(actor: &Actor, origin: &ProductOrigin) -> ProductVisib
 mod tests {
     use super::*;
 
-    const PATIENT_ACTIONS: [PatientAction; 9] = [
+    const PATIENT_ACTIONS: [PatientAction; 10] = [
         PatientAction::Read,
         PatientAction::UpdateDetails,
         PatientAction::ManageCareTeam,
@@ -194,6 +198,7 @@ mod tests {
         PatientAction::ReviewAlerts,
         PatientAction::ManageMedications,
         PatientAction::ReadAuditTrail,
+        PatientAction::ManagePlans,
     ];
     const ORG_ACTIONS: [OrganizationAction; 11] = [
         OrganizationAction::ManageUsers,

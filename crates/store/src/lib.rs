@@ -25,6 +25,7 @@ mod doses;
 mod medications;
 mod organizations;
 mod patients;
+mod plans;
 mod products;
 mod sessions;
 mod summaries;
@@ -51,6 +52,7 @@ pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;
 pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary, UnreadablePatient};
+pub use plans::{PLAN_HISTORY_LIMIT, PlanRecord, PlanSignature, SignPlan};
 pub use products::{Batch, BatchContent, Product};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
 pub use summaries::{

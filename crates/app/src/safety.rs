@@ -154,7 +154,10 @@ pub async fn patient_facts(
             assessments.push(assessment_fact(a));
         }
     }
-    let plan: Option<PlanFacts> = None;
+    let plan = store.active_plan(patient.id).await?.map(|p| PlanFacts {
+        plan_id: p.id,
+        content: p.content,
+    });
     let plan_assessments = plan_assessments(app, patient.id, plan.as_ref(), &zone, now).await?;
     let last_check_in = store.patient_summary(patient.id).await?.last_check_in_at;
     let medications = store

@@ -225,7 +225,9 @@ fn finding(
     Finding {
         rule: Rule::WithdrawalAfterStep,
         scope: String::new(),
-        episode: step.on.to_string(),
+        // One alert per step and proposal: a standing alert is folded (its latest evidence
+        // updated) when a hold turns into a step back, which an unchanged episode would not.
+        episode: format!("{}/{proposal}", step.on),
         summary: format!(
             "After the step down on {} ({:.0} → {:.0} mg): {}. Proposed: {proposed}; nothing \
              changes until a clinician signs a change to the plan",
@@ -369,7 +371,7 @@ mod tests {
         assert_eq!(e["triggers"][0]["signal"], "sows");
         assert_eq!(e["triggers"][0]["baseline"], 10.0);
         assert_eq!(e["triggers"][0]["rise"], 10.0);
-        assert_eq!(findings[0].episode, "2026-11-20");
+        assert_eq!(findings[0].episode, "2026-11-20/hold");
         assert_eq!(
             findings[0].source,
             Source::Assessment(f.plan_assessments[2].id)
@@ -391,6 +393,7 @@ mod tests {
         ]);
         assert_eq!(proposal(&f).as_deref(), Some("step_back"));
         assert!(evaluate(&f)[0].summary.contains("step back to 100 mg"));
+        assert_eq!(evaluate(&f)[0].episode, "2026-11-20/step_back");
     }
 
     #[test]
@@ -504,7 +507,7 @@ mod tests {
             120.0,
         ));
         assert_eq!(proposal(&f).as_deref(), Some("hold"));
-        assert_eq!(evaluate(&f)[0].episode, "2026-11-10");
+        assert_eq!(evaluate(&f)[0].episode, "2026-11-10/hold");
         // On the 9th: 15 days ago, no longer watched.
         f.plan = Some(plan(
             &[(date(2026, 11, 1), 100.0), (date(2026, 11, 9), 80.0)],

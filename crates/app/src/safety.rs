@@ -46,7 +46,8 @@ pub fn new_alert(finding: &Finding) -> NewAlert {
 /// windows, so its cost does not grow with the patient's history. Daily totals for
 /// the last `safety::DAY_TOTALS_READ` days; the latest `safety::RECENT_DOSES` doses and
 /// the latest dose of each batch used in the in-use window; the latest assessments of
-/// `safety::ASSESSMENTS_READ`; the last check-in from the patient's summary.
+/// `safety::ASSESSMENTS_READ`; the last check-in from the patient's summary; the active
+/// signed plan and, while one of its step downs is watched, the assessments around it.
 pub async fn patient_facts(
     app: &App,
     patient: &Patient,

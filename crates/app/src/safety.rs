@@ -10,7 +10,7 @@ use speciosa_core::dose;
 use speciosa_core::ids::{BatchId, PatientId};
 use speciosa_core::safety::{
     self, AssessmentFact, BatchConcern, DayTotal, DoseFact, Finding, MedicationFact, PatientFacts,
-    Recurrence,
+    PlanFacts, Recurrence, withdrawal_after_step,
 };
 use speciosa_store::{AlertChange, NewAlert, Patient, StoreError};
 
@@ -46,7 +46,8 @@ pub fn new_alert(finding: &Finding) -> NewAlert {
 /// windows, so its cost does not grow with the patient's history. Daily totals for
 /// the last `safety::DAY_TOTALS_READ` days; the latest `safety::RECENT_DOSES` doses and
 /// the latest dose of each batch used in the in-use window; the latest assessments of
-/// `safety::ASSESSMENTS_READ`; the last check-in from the patient's summary.
+/// `safety::ASSESSMENTS_READ`; the last check-in from the patient's summary; the active
+/// signed plan and, while one of its step downs is watched, the assessments around it.
 pub async fn patient_facts(
     app: &App,
     patient: &Patient,
@@ -151,16 +152,14 @@ pub async fn patient_facts(
             .into_iter()
             .rev()
         {
-            assessments.push(AssessmentFact {
-                id: a.id,
-                instrument: a.instrument,
-                answers: a.answers,
-                total: a.total,
-                band: a.band,
-                completed_at: a.completed_at,
-            });
+            assessments.push(assessment_fact(a));
         }
     }
+    let plan = store.active_plan(patient.id).await?.map(|p| PlanFacts {
+        plan_id: p.id,
+        content: p.content,
+    });
+    let plan_assessments = plan_assessments(app, patient.id, plan.as_ref(), &zone, now).await?;
     let last_check_in = store.patient_summary(patient.id).await?.last_check_in_at;
     let medications = store
         .list_medications(patient.id)
@@ -185,7 +184,76 @@ pub async fn patient_facts(
         last_check_in,
         medications,
         batch_concerns,
+        plan,
+        plan_assessments,
     })
+}
+
+fn assessment_fact(a: speciosa_store::Assessment) -> AssessmentFact {
+    AssessmentFact {
+        id: a.id,
+        instrument: a.instrument,
+        answers: a.answers,
+        total: a.total,
+        band: a.band,
+        completed_at: a.completed_at,
+    }
+}
+
+/// What the hold/step-back rule reads, only while a step down of `plan` is watched: each
+/// of `safety::PLAN_INSTRUMENTS` completed from the baseline week before the step through
+/// `now` (at most `safety::PLAN_ASSESSMENTS_READ` of each, newest kept), and the last
+/// SOWS before the step however old, since a SOWS rise is measured from it.
+async fn plan_assessments(
+    app: &App,
+    patient: PatientId,
+    plan: Option<&PlanFacts>,
+    zone: &jiff::tz::TimeZone,
+    now: Timestamp,
+) -> Result<Vec<AssessmentFact>, StoreError> {
+    let today = now.to_zoned_datetime(zone.clone()).date();
+    let Some(step) = plan.and_then(|p| withdrawal_after_step::watched_step(&p.content, today))
+    else {
+        return Ok(Vec::new());
+    };
+    let start_of = |day: jiff::civil::Date| {
+        zone.to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .unwrap_or(now)
+    };
+    let from = start_of(withdrawal_after_step::baseline_start(step.on));
+    let mut found = Vec::new();
+    for instrument in safety::PLAN_INSTRUMENTS {
+        found.extend(
+            app.store
+                .assessments_between(
+                    patient,
+                    instrument,
+                    from,
+                    now,
+                    safety::PLAN_ASSESSMENTS_READ,
+                )
+                .await?
+                .into_iter()
+                .map(assessment_fact),
+        );
+    }
+    let step_start = start_of(step.on);
+    let has_baseline_sows = found
+        .iter()
+        .any(|a| a.instrument == "sows" && a.completed_at < step_start);
+    if !has_baseline_sows {
+        // Times are stored to the microsecond: this is the last instant before the step.
+        let before_step = step_start - SignedDuration::from_micros(1);
+        found.extend(
+            app.store
+                .latest_assessments(patient, "sows", before_step, 1)
+                .await?
+                .into_iter()
+                .map(assessment_fact),
+        );
+    }
+    Ok(found)
 }
 
 /// Runs the state rules for one patient and records what they found. `trigger` is the

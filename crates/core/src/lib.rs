@@ -17,6 +17,7 @@ pub mod medication;
 pub mod merkle;
 pub mod patient;
 pub mod plan;
+pub mod plan_report;
 pub mod policy;
 pub mod product;
 pub mod progress;

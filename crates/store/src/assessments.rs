@@ -181,6 +181,34 @@ impl Store {
         })
     }
 
+    /// The patient's assessments of `instrument` completed in `[from, until]`, newest
+    /// first, at most `limit` of them (`assessments_by_patient` serves the range).
+    pub async fn assessments_between(
+        &self,
+        patient: PatientId,
+        instrument: &str,
+        from: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Assessment>> {
+        on_pool!(self, pool => {
+            let rows: Vec<AssessmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE patient_id = $1 AND instrument = $2 \
+                 AND completed_at >= $3 AND completed_at <= $4 \
+                 ORDER BY completed_at DESC, entered_at DESC LIMIT $5"
+            )))
+            .bind(patient.as_uuid())
+            .bind(instrument)
+            .bind(DbTime::from(from))
+            .bind(DbTime::from(until))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await
+            .map_err(reading("assessments"))?;
+            Ok(rows.into_iter().map(Assessment::from).collect())
+        })
+    }
+
     /// A patient's assessments, oldest first, optionally of one instrument.
     pub async fn list_assessments(
         &self,

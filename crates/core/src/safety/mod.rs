@@ -12,13 +12,16 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::ids::{AssessmentId, BatchId, DoseId, MedicationId};
+use crate::ids::{AssessmentId, BatchId, DoseId, MedicationId, PlanId};
 use crate::instrument::{Answer, Instrument};
 use crate::medication::MedicationClass;
 use crate::patient::PregnancyStatus;
+use crate::plan::PlanContent;
 pub use crate::quality::Severity;
+use crate::sleep::DiaryEntry;
 
 pub mod cns_depressant_combination;
+pub mod dose_above_plan;
 pub mod dose_escalation;
 pub mod dosing_frequency;
 pub mod missed_checkins;
@@ -26,6 +29,7 @@ pub mod phq9_item9;
 pub mod pregnancy_exposure;
 pub mod product_quality;
 pub mod red_flag_symptom;
+pub mod withdrawal_after_step;
 pub mod withdrawal_rising;
 
 /// How far back a dose counts as "kratom is being logged" for the rules that
@@ -46,6 +50,8 @@ pub enum Rule {
     WithdrawalRising,
     MissedCheckins,
     CnsDepressantCombination,
+    DoseAbovePlan,
+    WithdrawalAfterStep,
 }
 
 /// Whether a new finding is the "same condition" as an earlier alert.
@@ -70,7 +76,7 @@ pub struct Guidance {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 11] = [
         Rule::Phq9Item9,
         Rule::RedFlagSymptom,
         Rule::PregnancyExposure,
@@ -80,6 +86,8 @@ impl Rule {
         Rule::WithdrawalRising,
         Rule::MissedCheckins,
         Rule::CnsDepressantCombination,
+        Rule::DoseAbovePlan,
+        Rule::WithdrawalAfterStep,
     ];
 
     pub fn code(self) -> &'static str {
@@ -93,6 +101,8 @@ impl Rule {
             Rule::WithdrawalRising => "withdrawal_rising",
             Rule::MissedCheckins => "missed_checkins",
             Rule::CnsDepressantCombination => "cns_depressant_combination",
+            Rule::DoseAbovePlan => "dose_above_plan",
+            Rule::WithdrawalAfterStep => "withdrawal_after_step",
         }
     }
 
@@ -108,7 +118,9 @@ impl Rule {
             | Rule::DoseEscalation
             | Rule::DosingFrequency
             | Rule::WithdrawalRising
-            | Rule::CnsDepressantCombination => Severity::Warning,
+            | Rule::CnsDepressantCombination
+            | Rule::DoseAbovePlan
+            | Rule::WithdrawalAfterStep => Severity::Warning,
         }
     }
 
@@ -142,6 +154,8 @@ impl Rule {
             Rule::WithdrawalRising => withdrawal_rising::GUIDANCE,
             Rule::MissedCheckins => missed_checkins::GUIDANCE,
             Rule::CnsDepressantCombination => cns_depressant_combination::GUIDANCE,
+            Rule::DoseAbovePlan => dose_above_plan::GUIDANCE,
+            Rule::WithdrawalAfterStep => withdrawal_after_step::GUIDANCE,
         }
     }
 }
@@ -271,7 +285,52 @@ impl AssessmentFact {
             _ => None,
         }
     }
+
+    /// The patient-local date it was completed on.
+    pub fn local_date(&self, zone: &TimeZone) -> Date {
+        self.completed_at.to_zoned_datetime(zone.clone()).date()
+    }
+
+    /// A craving rating (`data/instruments/craving.toml`, item "1", 0–10), else `None`.
+    pub fn craving(&self) -> Option<f64> {
+        if self.instrument != "craving" {
+            return None;
+        }
+        self.answer("1").or(self.total)
+    }
+
+    /// A sleep diary's night and its sleep efficiency (%). The diary describes the night
+    /// before the morning it was completed on; the night is dated by the evening it
+    /// began, so the night of a step's first day is the first night on the new dose.
+    pub fn sleep_night(&self, zone: &TimeZone) -> Option<(Date, f64)> {
+        if self.instrument != "sleep_diary" {
+            return None;
+        }
+        let morning = self.local_date(zone);
+        let metrics = DiaryEntry::from_answers(&self.answers, morning)?
+            .metrics(zone)
+            .ok()?;
+        Some((morning.yesterday().ok()?, metrics.sleep_efficiency_pct))
+    }
 }
+
+/// The patient's active plan (the signed version in force), as the plan rules read it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanFacts {
+    pub plan_id: PlanId,
+    pub content: PlanContent,
+}
+
+/// How many assessments of each plan instrument ([`PLAN_INSTRUMENTS`]) the rules read
+/// around a step down: the watched days (at most 56) and the week before them (63 days),
+/// with room for twice-daily entries.
+pub const PLAN_ASSESSMENTS_READ: usize = 128;
+
+/// The instruments the hold/step-back rule reads after a step down.
+pub const PLAN_INSTRUMENTS: [&str; 4] = ["sows", "cows", "craving", "sleep_diary"];
+
+/// The days before a step down whose craving and sleep are the baseline.
+pub const BASELINE_DAYS: i64 = 7;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MedicationFact {
@@ -313,6 +372,12 @@ pub struct PatientFacts {
     pub last_check_in: Option<Timestamp>,
     pub medications: Vec<MedicationFact>,
     pub batch_concerns: Vec<BatchConcern>,
+    /// The active signed plan, if any.
+    pub plan: Option<PlanFacts>,
+    /// For the latest step down of the plan still watched: the [`PLAN_INSTRUMENTS`]
+    /// completed from [`BASELINE_DAYS`] before it through `now` (at most
+    /// [`PLAN_ASSESSMENTS_READ`] of each), and the last SOWS before it however old.
+    pub plan_assessments: Vec<AssessmentFact>,
 }
 
 impl PatientFacts {
@@ -400,6 +465,8 @@ pub fn evaluate_state(facts: &PatientFacts) -> Vec<Finding> {
     findings.extend(withdrawal_rising::evaluate(facts));
     findings.extend(missed_checkins::evaluate(facts));
     findings.extend(cns_depressant_combination::evaluate(facts));
+    findings.extend(dose_above_plan::evaluate(facts));
+    findings.extend(withdrawal_after_step::evaluate(facts));
     findings
 }
 
@@ -424,6 +491,8 @@ pub(crate) mod test_support {
             last_check_in: None,
             medications: Vec::new(),
             batch_concerns: Vec::new(),
+            plan: None,
+            plan_assessments: Vec::new(),
         }
     }
 
@@ -468,6 +537,82 @@ pub(crate) mod test_support {
         now() - SignedDuration::from_hours(hours)
     }
 
+    /// A signed plan of `steps` (`from`, mg a day), unrounded, one slot a day.
+    pub fn plan(steps: &[(Date, f64)], per_dose_max_mg: f64, per_day_max_mg: f64) -> PlanFacts {
+        use crate::plan::{DoseSlot, ExactStep, GeneratorParams, HoldSettings, PlanKind, Schedule};
+        let start = steps
+            .first()
+            .map_or(jiff::civil::date(2026, 11, 1), |s| s.0);
+        PlanFacts {
+            plan_id: PlanId::new(),
+            content: PlanContent {
+                kind: PlanKind::Taper,
+                transition_to: None,
+                schedule: Schedule {
+                    generator: GeneratorParams {
+                        kind: "fixed_amount".into(),
+                        start_mg: steps.first().map_or(0.0, |s| s.1),
+                        percent: None,
+                        amount_mg: Some(10.0),
+                        interval_days: 7,
+                        min_mg: None,
+                        end_mg: None,
+                        start_date: start,
+                    },
+                    steps: steps
+                        .iter()
+                        .map(|&(from, daily_mg)| ExactStep { from, daily_mg })
+                        .collect(),
+                    slots: vec![DoseSlot {
+                        time: jiff::civil::time(8, 0, 0, 0),
+                        share: 1.0,
+                        bedtime: false,
+                    }],
+                    batch: None,
+                    round_to: None,
+                    adjustments: Vec::new(),
+                },
+                per_dose_max_mg,
+                per_day_max_mg,
+                rationale: "Test plan".into(),
+                holds: HoldSettings::default(),
+            },
+        }
+    }
+
+    pub fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    pub fn craving(value: f64, completed_at: &str) -> AssessmentFact {
+        let mut a = assessment("craving", value, at(completed_at));
+        a.answers.insert("1".into(), Answer::Number(value));
+        a
+    }
+
+    /// A diary completed at `completed_at` for 8 h in bed (22:00–06:00) with `awake_min`
+    /// minutes awake: sleep efficiency (480 − awake) / 480.
+    pub fn diary(completed_at: &str, awake_min: f64) -> AssessmentFact {
+        let text = |t: &str| Answer::Text(t.into());
+        let answers = BTreeMap::from([
+            ("1".to_owned(), text("22:00")),
+            ("2".to_owned(), text("22:00")),
+            ("3".to_owned(), Answer::Number(0.0)),
+            ("4".to_owned(), Answer::Number(1.0)),
+            ("5".to_owned(), Answer::Number(awake_min)),
+            ("6".to_owned(), text("06:00")),
+            ("7".to_owned(), text("06:00")),
+        ]);
+        AssessmentFact {
+            id: AssessmentId::new(),
+            instrument: "sleep_diary".into(),
+            answers,
+            total: None,
+            band: None,
+            completed_at: at(completed_at),
+        }
+    }
+
     pub fn assessment(instrument: &str, total: f64, completed_at: Timestamp) -> AssessmentFact {
         AssessmentFact {
             id: AssessmentId::new(),
@@ -498,7 +643,9 @@ mod tests {
                 "dosing_frequency",
                 "withdrawal_rising",
                 "missed_checkins",
-                "cns_depressant_combination"
+                "cns_depressant_combination",
+                "dose_above_plan",
+                "withdrawal_after_step"
             ]
         );
         for rule in Rule::ALL {

@@ -19,6 +19,7 @@ mod medications_pages;
 mod metrics;
 mod pages;
 mod patients;
+mod plan_rules;
 mod plans;
 mod product_privacy;
 mod products;

@@ -1026,3 +1026,127 @@ pub async fn today(
         doses_today,
     }))
 }
+
+/// The instruments a plan report reads: withdrawal, craving, sleep and PHQ-9 item 9.
+const REPORT_INSTRUMENTS: [&str; 5] = ["sows", "cows", "craving", "sleep_diary", "phq9"];
+/// At most this many of each instrument in one report (several a day for a year).
+const REPORT_ASSESSMENTS_READ: usize = 2000;
+
+/// A version measured over the days it was in force.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub patient: Patient,
+    pub plan: PlanRecord,
+    pub from: Date,
+    pub to: Date,
+    pub report: speciosa_core::plan_report::PlanReport,
+    /// The holds and step-backs signed into the version.
+    pub holds: usize,
+    pub step_backs: usize,
+}
+
+/// Per day, per step and for the whole plan (`plan_report`): from the version's first step
+/// to today or the day it was superseded, at most the last [`MAX_ADHERENCE_DAYS`] of that
+/// (so its cost does not grow with the patient's history). Drafts have no report. Audited
+/// as `plan.report`.
+pub async fn report(app: &App, caller: &Caller, plan_id: PlanId) -> Result<Report, AppError> {
+    let record = app
+        .store
+        .get_plan(plan_id)
+        .await?
+        .ok_or(AppError::NotFound("plan"))?;
+    let patient = access::patient_record(
+        app,
+        caller,
+        record.patient_id,
+        PatientAction::Read,
+        "plan.report",
+    )
+    .await?;
+    if !record.status.was_signed() {
+        return Err(if caller.actor.role == Role::Patient {
+            AppError::NotFound("plan")
+        } else {
+            AppError::Conflict("a draft has no days to measure yet: sign it first".into())
+        });
+    }
+    let zone = patient.details.time_zone.to_zone();
+    let today = crate::medications::patient_today(&patient);
+    let ended = record
+        .superseded_at
+        .map(|t| t.to_zoned_datetime(zone.clone()).date())
+        .unwrap_or(today)
+        .min(today);
+    let start = record.content.schedule.generator.start_date;
+    let earliest = ended
+        .checked_sub(Span::new().days(MAX_ADHERENCE_DAYS - 1))
+        .unwrap_or(start);
+    let from = start.max(earliest);
+    let to = ended.max(from);
+    let totals = app.store.day_totals(patient.id, from, to).await?;
+    let mut days = Vec::new();
+    let mut date = from;
+    while date <= to {
+        let taken = totals
+            .iter()
+            .find(|t| t.day == date && t.doses > 0)
+            .map(|t| t.mitragynine_mg);
+        days.push((date, taken));
+        date = match date.tomorrow() {
+            Ok(next) => next,
+            Err(_) => break,
+        };
+    }
+    let instant = |day: Date| {
+        zone.to_ambiguous_timestamp(day.to_datetime(Time::midnight()))
+            .compatible()
+            .map_err(|error| AppError::Defect(format!("the start of {day}: {error}")))
+    };
+    let since = instant(from)?;
+    let until = instant(to.tomorrow().unwrap_or(to))?;
+    let mut assessments = Vec::new();
+    for instrument in REPORT_INSTRUMENTS {
+        assessments.extend(
+            app.store
+                .assessments_between(
+                    patient.id,
+                    instrument,
+                    since,
+                    until,
+                    REPORT_ASSESSMENTS_READ,
+                )
+                .await?
+                .into_iter()
+                .map(crate::safety::assessment_fact),
+        );
+    }
+    let report = speciosa_core::plan_report::report(&record.content, &days, &assessments, &zone);
+    let count = |kind: &str| {
+        record
+            .content
+            .schedule
+            .adjustments
+            .iter()
+            .filter(|a| a.kind() == kind)
+            .count()
+    };
+    let (holds, step_backs) = (count("hold"), count("step_back"));
+    let mut entry = caller.audit(
+        "plan.report",
+        "plan",
+        Some(plan_id.to_string()),
+        Some(patient.id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!("{from}..{to}"));
+    app.store.append_audit(entry).await?;
+    Ok(Report {
+        patient,
+        plan: record,
+        from,
+        to,
+        report,
+        holds,
+        step_backs,
+    })
+}

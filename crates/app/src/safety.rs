@@ -189,7 +189,7 @@ pub async fn patient_facts(
     })
 }
 
-fn assessment_fact(a: speciosa_store::Assessment) -> AssessmentFact {
+pub(crate) fn assessment_fact(a: speciosa_store::Assessment) -> AssessmentFact {
     AssessmentFact {
         id: a.id,
         instrument: a.instrument,

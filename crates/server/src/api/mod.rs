@@ -119,6 +119,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/plans/{id}/sign", post(plans::sign))
         .route("/plans/{id}/adjustments", post(plans::adjust))
+        .route("/plans/{id}/report", get(plans::report))
         .route("/audit-events", get(audit_log::list))
         .route("/patients/{id}/audit-events", get(audit_log::patient_trail))
         .route("/openapi.json", get(openapi))
@@ -151,7 +152,7 @@ pub fn router() -> Router<AppState> {
         alerts::inbox, alerts::get_one, alerts::acknowledge, alerts::resolve,
         medications::list, medications::create, medications::update, medications::remove,
         plans::preview, plans::create, plans::list, plans::current, plans::adherence,
-        plans::get_one, plans::update, plans::discard, plans::sign, plans::adjust,
+        plans::get_one, plans::update, plans::discard, plans::sign, plans::adjust, plans::report,
         checkin::get_schedule, checkin::put_schedule,
         fhir::assessment_fhir,
         assessments::set_bands,

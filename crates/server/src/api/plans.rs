@@ -832,3 +832,100 @@ pub async fn adjust(
     )
         .into_response())
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportDayView {
+    pub date: String,
+    pub planned_mg: f64,
+    /// Absent when nothing was logged.
+    pub taken_mg: Option<f64>,
+    /// `on_plan` (within ±10 %), `over`, `under` or `no_log`.
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportStepView {
+    pub from: String,
+    /// The step's last day; absent for the final step.
+    pub to: Option<String>,
+    pub planned_mg: f64,
+    pub days_on_step: usize,
+    /// Share of the step's days on plan, 0–1.
+    pub adherence: Option<f64>,
+    pub mean_sows: Option<f64>,
+    /// Percent, by night.
+    pub mean_sleep_efficiency: Option<f64>,
+    pub mean_craving: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportSummaryView {
+    /// The first day on the final step that was on plan.
+    pub reached_end_on: Option<String>,
+    pub holds: usize,
+    pub step_backs: usize,
+    /// Area under the SOWS curve per week (score × days ÷ weeks).
+    pub withdrawal_burden_per_week: Option<f64>,
+    /// PHQ-9s with item 9 above 0 over the plan's days.
+    pub phq9_item9_events: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportView {
+    pub plan_id: Uuid,
+    pub from: String,
+    pub to: String,
+    pub days: Vec<ReportDayView>,
+    pub steps: Vec<ReportStepView>,
+    pub plan: ReportSummaryView,
+}
+
+#[utoipa::path(get, path = "/api/v1/plans/{id}/report", tag = "plans", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Planned against actual per day, per step and for the plan, over the days the version was in force (at most the last 366)", body = ReportView),
+        (status = 409, description = "A draft has no days yet", body = crate::api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn report(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiPath(id): ApiPath<PlanId>,
+) -> Result<Json<ReportView>, ApiError> {
+    let report = plans::report(&state.app, &user, id).await?;
+    let r = &report.report;
+    Ok(Json(ReportView {
+        plan_id: report.plan.id.as_uuid(),
+        from: report.from.to_string(),
+        to: report.to.to_string(),
+        days: r
+            .days
+            .iter()
+            .map(|d| ReportDayView {
+                date: d.date.to_string(),
+                planned_mg: d.planned_mg,
+                taken_mg: d.taken_mg,
+                status: d.status.as_str().into(),
+            })
+            .collect(),
+        steps: r
+            .steps
+            .iter()
+            .map(|s| ReportStepView {
+                from: s.from.to_string(),
+                to: s.to.map(|d| d.to_string()),
+                planned_mg: s.planned_mg,
+                days_on_step: s.days_on_step,
+                adherence: s.adherence,
+                mean_sows: s.mean_sows,
+                mean_sleep_efficiency: s.mean_sleep_efficiency,
+                mean_craving: s.mean_craving,
+            })
+            .collect(),
+        plan: ReportSummaryView {
+            reached_end_on: r.plan.reached_end_on.map(|d| d.to_string()),
+            holds: report.holds,
+            step_backs: report.step_backs,
+            withdrawal_burden_per_week: r.plan.withdrawal_burden_per_week,
+            phq9_item9_events: r.plan.phq9_item9_events,
+        },
+    }))
+}

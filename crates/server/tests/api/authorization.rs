@@ -238,6 +238,7 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::DELETE, "/api/v1/plans/{id}", PatientWrite),
         op(Method::POST, "/api/v1/plans/{id}/sign", PatientWrite),
         op(Method::POST, "/api/v1/plans/{id}/adjustments", PatientWrite),
+        op(Method::GET, "/api/v1/plans/{id}/report", PatientRead),
     ]
 }
 

@@ -569,6 +569,33 @@ async fn each_day_is_on_plan_over_under_or_not_logged_against_the_signed_target(
         ],
         "days before the plan are left out"
     );
+    let mut phq9 = serde_json::Map::new();
+    for item in 1..=9 {
+        phq9.insert(item.to_string(), json!(if item == 9 { 1 } else { 0 }));
+    }
+    let answered = s
+        .patient_client
+        .post(
+            &format!("/api/v1/patients/{}/assessments", s.patient),
+            &json!({"instrument": "phq9", "answers": phq9}),
+        )
+        .await;
+    assert_eq!(answered.status(), StatusCode::CREATED);
+    let report = s
+        .patient_client
+        .get_json(&format!("/api/v1/plans/{plan}/report"))
+        .await;
+    assert_eq!(report["from"], day(3).to_string());
+    assert_eq!(report["days"].as_array().unwrap().len(), 4);
+    let step = &report["steps"][0];
+    assert_eq!(step["days_on_step"], 4);
+    assert_eq!(step["adherence"], 0.25, "one day of four on plan");
+    assert_eq!(report["plan"]["phq9_item9_events"], 1);
+    assert_eq!(report["plan"]["holds"], 0);
+    assert!(
+        report["plan"]["reached_end_on"].as_str().is_some(),
+        "a maintenance plan's only step is its end"
+    );
     // The patient reads their own days; a range too long is refused on `from`.
     let mine = s
         .patient_client

@@ -499,7 +499,7 @@ impl PlanQuestion {
             |_| input.amount.trim().to_owned(),
             |a| amount_text(a, input.unit.trim()),
         );
-        let whose = if for_self { "Your" } else { "The patient's" };
+        let whose = if for_self { "Your plan" } else { "The plan" };
         let day = if excess.on == today {
             "today".to_owned()
         } else {
@@ -511,13 +511,13 @@ impl PlanQuestion {
         )];
         if excess.over_dose {
             lines.push(format!(
-                "{whose} plan's most for one dose is {} mg.",
+                "{whose}'s most for one dose is {} mg.",
                 mg_text(excess.per_dose_max_mg)
             ));
         }
         if excess.over_day {
             lines.push(format!(
-                "With it, {day}'s logged total comes to {} mg; {} plan's most for one day is {} mg.",
+                "With it, {day}'s logged total comes to {} mg; {}'s most for one day is {} mg.",
                 mg_text(excess.day_total_mg()),
                 whose.to_lowercase(),
                 mg_text(excess.per_day_max_mg)

@@ -681,6 +681,38 @@ mod tests {
     use jiff::civil::date;
 
     #[test]
+    fn a_days_slots_read_as_one_sentence_naming_counted_units_once() {
+        let at = |h, m| jiff::civil::Time::constant(h, m, 0, 0);
+        let slots = [(at(8, 0), 2.0, false), (at(21, 30), 1.0, true)];
+        assert_eq!(
+            slots_text(&slots, "capsule"),
+            "2 capsules at 08:00 and 1 at 21:30 (bedtime)"
+        );
+        let three = [
+            (at(8, 0), 1.0, false),
+            (at(14, 0), 0.0, false),
+            (at(21, 0), 0.5, false),
+        ];
+        assert_eq!(
+            slots_text(&three, "g"),
+            "1 g at 08:00 and 0.5 g at 21:00",
+            "measured units each time; empty slots left out"
+        );
+        assert_eq!(
+            slots_text(&[(at(8, 0), 1.0, false)], "tablet"),
+            "1 tablet at 08:00"
+        );
+        assert_eq!(
+            slots_text(&[(at(8, 0), 33.333, false)], "mg"),
+            "33 mg at 08:00"
+        );
+        assert_eq!(
+            slots_text(&[(at(8, 0), 0.0, false)], "mg"),
+            "no doses planned"
+        );
+    }
+
+    #[test]
     fn chart_scales_end_on_a_round_number() {
         assert_eq!(round_up(47.0), 50.0);
         assert_eq!(round_up(120.0), 200.0);

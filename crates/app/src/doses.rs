@@ -152,7 +152,7 @@ fn fingerprint(patient: PatientId, input: &DoseInput) -> String {
 }
 
 /// Turns an input into a dose with its milligrams computed from the batch.
-async fn prepare_dose(
+pub(crate) async fn prepare_dose(
     app: &App,
     caller: &Caller,
     patient: &Patient,

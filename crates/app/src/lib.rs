@@ -30,6 +30,7 @@ pub mod operations;
 pub mod organization;
 pub mod passwords;
 pub mod patients;
+pub mod plan_checks;
 pub mod plans;
 pub mod products;
 pub mod roster;

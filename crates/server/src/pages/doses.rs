@@ -15,6 +15,7 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::Deserialize;
 use speciosa_app::doses::{BatchSafety, DateRange, DoseRefusal, Unusual, mg_text};
+use speciosa_app::plan_checks::PlanExcess;
 use speciosa_app::records::{Batch, Dose, Patient, Product};
 use speciosa_core::amount::{AmountInput, input_text, parse_amount};
 use speciosa_core::dose::{
@@ -38,6 +39,7 @@ const DOSE_LABELS: &[(&str, &str)] = &[
     ("taken_at", "Time taken"),
     ("confirm_backdated", "Dose more than 7 days ago"),
     ("confirm_unusual_amount", "Unusual amount"),
+    ("confirm_above_plan", "Above the plan's maximum"),
     ("contexts", "Why it was taken"),
     ("note", "Note"),
     ("reason", "Reason for the correction"),
@@ -135,6 +137,9 @@ pub struct DoseInput {
     /// The "this amount is right" box; its value names the amount, unit and batch it
     /// confirmed, so a confirmation never carries over to an amount changed afterwards.
     confirm_unusual_amount: Option<String>,
+    /// The "this is what was taken" box for a dose above the plan's maximum; like the
+    /// unusual-amount box, its value names what it confirmed (and when).
+    confirm_above_plan: Option<String>,
     #[serde(default)]
     note: String,
     #[serde(default)]
@@ -175,6 +180,17 @@ impl DoseInput {
     fn unusual_signature(&self) -> String {
         let amount = parse_amount(&self.amount).map_or_else(|_| self.amount.clone(), input_text);
         format!("{amount} {} {}", self.unit.trim(), self.batch_id.trim())
+    }
+
+    /// What a confirmation of a dose above the plan must name to count for this input.
+    fn plan_signature(&self) -> String {
+        format!("{} {}", self.unusual_signature(), self.taken_at.trim())
+    }
+
+    fn above_plan_confirmed(&self) -> bool {
+        self.confirm_above_plan
+            .as_deref()
+            .is_some_and(|value| value == self.plan_signature())
     }
 
     fn unusual_confirmed(&self) -> bool {
@@ -239,6 +255,7 @@ impl DoseInput {
                 > BACKDATE_CONFIRMATION_AFTER)
                 .then(|| "on".into()),
             confirm_unusual_amount: None,
+            confirm_above_plan: None,
             note: dose.note.clone().unwrap_or_default(),
             idempotency_key: String::new(),
             reason: String::new(),
@@ -466,6 +483,66 @@ impl UnusualQuestion {
     }
 }
 
+/// "Is this right?": a dose above the signed plan's per-dose or per-day maximum, asked
+/// about before it is saved and logged as taken once confirmed (issue 12 item 5).
+struct PlanQuestion {
+    /// What goes beyond the plan, one sentence each.
+    lines: Vec<String>,
+    confirm_label: String,
+    /// The confirmation box's value (see [`DoseInput::plan_signature`]).
+    signature: String,
+}
+
+impl PlanQuestion {
+    fn new(excess: &PlanExcess, input: &DoseInput, for_self: bool, today: Date) -> Self {
+        let amount = parse_amount(&input.amount).map_or_else(
+            |_| input.amount.trim().to_owned(),
+            |a| amount_text(a, input.unit.trim()),
+        );
+        let whose = if for_self { "Your plan" } else { "The plan" };
+        let day = if excess.on == today {
+            "today".to_owned()
+        } else {
+            format!("on {}", long_date(excess.on))
+        };
+        let mut lines = vec![format!(
+            "{amount} is about {} mg of mitragynine.",
+            mg_text(excess.dose_mg)
+        )];
+        if excess.over_dose {
+            lines.push(format!(
+                "{whose}'s most for one dose is {} mg.",
+                mg_text(excess.per_dose_max_mg)
+            ));
+        }
+        if excess.over_day {
+            lines.push(format!(
+                "With it, {day}'s logged total comes to {} mg; {}'s most for one day is {} mg.",
+                mg_text(excess.day_total_mg()),
+                whose.to_lowercase(),
+                mg_text(excess.per_day_max_mg)
+            ));
+        }
+        PlanQuestion {
+            lines,
+            confirm_label: format!("Yes, {amount} is what was taken: log it"),
+            signature: input.plan_signature(),
+        }
+    }
+
+    fn errors(&self) -> FormErrors {
+        FormErrors {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            general: None,
+            fields: vec![speciosa_core::FieldError {
+                field: "amount".into(),
+                detail: format!("Is this right? {}", self.lines.join(" ")),
+            }],
+            labels: DOSE_LABELS,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dose_form.html")]
 struct DoseFormPage {
@@ -487,6 +564,7 @@ struct DoseFormPage {
     contexts: Vec<ContextChoice>,
     repeat: Option<RepeatLast>,
     unusual: Option<UnusualQuestion>,
+    above_plan: Option<PlanQuestion>,
     zone: String,
 }
 
@@ -530,12 +608,14 @@ async fn new_dose_page(
     input: DoseInput,
     errors: FormErrors,
     unusual: Option<UnusualQuestion>,
+    above_plan: Option<PlanQuestion>,
 ) -> Result<Response, PageError> {
     let (products, batches) = speciosa_app::products::catalogue(&state.app, user).await?;
     // While a question about the amount is open, the page offers nothing else to log.
-    let last = match unusual {
-        Some(_) => None,
-        None => speciosa_app::doses::repeat_offer(&state.app, user, patient.id).await?,
+    let last = if unusual.is_some() || above_plan.is_some() {
+        None
+    } else {
+        speciosa_app::doses::repeat_offer(&state.app, user, patient.id).await?
     };
     let repeat = match &last {
         Some(dose) => {
@@ -608,6 +688,7 @@ async fn new_dose_page(
         errors,
         repeat,
         unusual,
+        above_plan,
         zone: patient.details.time_zone.as_str().to_owned(),
     };
     page.respond()
@@ -644,7 +725,16 @@ pub async fn new_form(
         taken_at: local_input(Timestamp::now(), &patient.details.time_zone.to_zone()),
         ..Default::default()
     };
-    new_dose_page(&state, &user, &patient, input, FormErrors::none(), None).await
+    new_dose_page(
+        &state,
+        &user,
+        &patient,
+        input,
+        FormErrors::none(),
+        None,
+        None,
+    )
+    .await
 }
 
 /// The dose log address, reaching back far enough to show `dose`.
@@ -678,6 +768,16 @@ pub async fn create(
     let patient = speciosa_app::doses::dose_patient(&state.app, &user, id).await?;
     let taken_at = form.taken_at(&patient.details.time_zone.to_zone());
     let input = form.to_input(&taken_at, None);
+    if !form.above_plan_confirmed()
+        && let Some(excess) =
+            speciosa_app::plan_checks::dose_input_against_plan(&state.app, &user, id, &input)
+                .await?
+    {
+        let ctx = form_context(&user, &patient);
+        let question = PlanQuestion::new(&excess, &form, ctx.for_self, today_in(&patient));
+        let errors = question.errors();
+        return new_dose_page(&state, &user, &patient, form, errors, None, Some(question)).await;
+    }
     match speciosa_app::doses::log_dose(&state.app, &user, id, &input, form.key()).await {
         Ok(logged) => {
             Ok(Redirect::to(&log_address(&patient, logged.dose(), "logged")).into_response())
@@ -691,7 +791,7 @@ pub async fn create(
                 patient.details.display_name.as_str(),
             );
             let errors = question.errors();
-            new_dose_page(&state, &user, &patient, form, errors, Some(question)).await
+            new_dose_page(&state, &user, &patient, form, errors, Some(question), None).await
         }
         Err(DoseRefusal::KeyReused) => {
             // The form was used for another dose (e.g. after going back): a fresh key
@@ -706,7 +806,7 @@ pub async fn create(
                 fields: Vec::new(),
                 labels: DOSE_LABELS,
             };
-            new_dose_page(&state, &user, &patient, form, errors, None).await
+            new_dose_page(&state, &user, &patient, form, errors, None, None).await
         }
         Err(DoseRefusal::Error(error)) => {
             let errors = for_the_form(
@@ -714,7 +814,7 @@ pub async fn create(
                 &form,
                 &taken_at,
             );
-            new_dose_page(&state, &user, &patient, form, errors, None).await
+            new_dose_page(&state, &user, &patient, form, errors, None, None).await
         }
     }
 }
@@ -767,6 +867,7 @@ async fn correction_page(
         errors,
         repeat: None,
         unusual,
+        above_plan: None,
         zone: dose.time_zone.clone(),
     };
     page.respond()

@@ -172,6 +172,126 @@ impl MedicationLine {
     }
 }
 
+/// The signed plan's day as the patient reads it: what is planned, what comes next and
+/// what was logged. It describes the plan and the log; it never says what is "left".
+pub struct PlanToday {
+    /// `2 capsules at 08:00 and 1 at 21:30 (bedtime)`.
+    pub target: String,
+    /// `75 mg of mitragynine in all`, for plans in a product's units.
+    pub target_mg: Option<String>,
+    /// `Monday 14 December`.
+    pub next_from: Option<String>,
+    pub next_target: Option<String>,
+    pub next_mg: Option<String>,
+    /// `25 mg of mitragynine, from 1 dose`.
+    pub logged: String,
+    /// `about 1 capsule of the plan's product`.
+    pub logged_units: Option<String>,
+    /// Logged today is above today's plan (beyond the ±10 % of "on plan").
+    pub over: bool,
+    pub product: Option<String>,
+}
+
+/// `3 capsules`, `1 capsule`, `1.5 g`, `40 mg`.
+fn units_text(units: f64, unit: &str) -> String {
+    match unit {
+        "mg" => format!("{} mg", speciosa_app::doses::mg_text(units)),
+        "ml" => format!("{} mL", number_text(units)),
+        "g" => format!("{} g", number_text(units)),
+        other => {
+            let noun = if (units - 1.0).abs() < 1e-9 {
+                other.to_owned()
+            } else {
+                format!("{other}s")
+            };
+            format!("{} {noun}", number_text(units))
+        }
+    }
+}
+
+/// A day's slots in words: `2 capsules at 08:00 and 1 at 21:30 (bedtime)`. Counted units
+/// are named once; measured ones each time. Slots with nothing planned are left out.
+pub fn slots_text(slots: &[(jiff::civil::Time, f64, bool)], unit: &str) -> String {
+    let counted = !matches!(unit, "mg" | "g" | "ml");
+    let parts: Vec<String> = slots
+        .iter()
+        .filter(|(_, units, _)| *units > 1e-9)
+        .enumerate()
+        .map(|(i, (time, units, bedtime))| {
+            let amount = if counted && i > 0 {
+                number_text(*units)
+            } else {
+                units_text(*units, unit)
+            };
+            format!(
+                "{amount} at {}{}",
+                time.strftime("%H:%M"),
+                if *bedtime { " (bedtime)" } else { "" }
+            )
+        })
+        .collect();
+    match parts.as_slice() {
+        [] => "no doses planned".to_owned(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+impl PlanToday {
+    fn new(day: &speciosa_app::plans::TodayPlan) -> PlanToday {
+        let schedule = &day.plan.content.schedule;
+        let unit = day.unit.as_str();
+        let in_units = unit != "mg";
+        let mg = |value: f64| format!("{} mg", speciosa_app::doses::mg_text(value));
+        let next = day.next_step.map(|step| {
+            let slots: Vec<_> = schedule
+                .slots
+                .iter()
+                .zip(schedule.slot_units(step.units))
+                .map(|(slot, units)| (slot.time, units, slot.bedtime))
+                .collect();
+            (step, slots_text(&slots, unit))
+        });
+        let doses = match day.doses_today {
+            1 => "1 dose".to_owned(),
+            n => format!("{n} doses"),
+        };
+        PlanToday {
+            target: slots_text(&day.slots, unit),
+            target_mg: in_units
+                .then(|| format!("{} of mitragynine in all", mg(day.step.planned_mg))),
+            next_from: next
+                .as_ref()
+                .map(|(step, _)| step.from.strftime("%A %-d %B").to_string()),
+            next_target: next.as_ref().map(|(_, text)| text.clone()),
+            next_mg: next
+                .as_ref()
+                .filter(|_| in_units)
+                .map(|(step, _)| format!("{} of mitragynine in all", mg(step.planned_mg))),
+            logged: if day.doses_today == 0 {
+                "nothing yet".to_owned()
+            } else {
+                format!("{} of mitragynine, from {doses}", mg(day.taken_mg))
+            },
+            logged_units: (in_units && day.doses_today > 0 && schedule.mg_per_unit() > 0.0).then(
+                || {
+                    format!(
+                        "about {} of the plan's product",
+                        units_text(
+                            (day.taken_mg / schedule.mg_per_unit() * 10.0).round() / 10.0,
+                            unit
+                        )
+                    )
+                },
+            ),
+            over: day.doses_today > 0
+                && speciosa_core::plan::day_status(day.step.planned_mg, Some(day.taken_mg))
+                    == speciosa_core::plan::DayStatus::Over,
+            product: schedule.batch.as_ref().map(|b| b.label.clone()),
+        }
+    }
+}
+
 /// The latest dose and where to log the same again.
 pub struct LatestDose {
     pub what: String,
@@ -201,6 +321,8 @@ struct HomePage {
     window_days: i64,
     readings: Vec<Reading>,
     latest: Option<LatestDose>,
+    /// Today under the signed plan in force; nothing without one.
+    plan: Option<PlanToday>,
     medications: Vec<MedicationLine>,
     /// Crisis help one tap away, at the top.
     help: HelpBar,
@@ -278,6 +400,10 @@ pub async fn show(
     let mut readings = vec![amount_reading(&exposure, today_date)];
     readings.extend(assessment_readings(&assessments, today_date, &zone));
     let latest = latest_dose(&state, &user, &patient, today_date).await?;
+    let plan = speciosa_app::plans::today(&state.app, &user, own)
+        .await?
+        .as_ref()
+        .map(PlanToday::new);
     let (_, medications) =
         speciosa_app::medications::read_medications(&state.app, &user, own).await?;
     let notice = match Notice::read(notice).saved.as_deref() {
@@ -302,6 +428,7 @@ pub async fn show(
         window_days: WINDOW_DAYS,
         readings,
         latest,
+        plan,
         medications: medications
             .iter()
             .map(|m| MedicationLine::new(&ListedMedication::new(m, today_date)))
@@ -552,6 +679,38 @@ async fn latest_dose(
 mod tests {
     use super::*;
     use jiff::civil::date;
+
+    #[test]
+    fn a_days_slots_read_as_one_sentence_naming_counted_units_once() {
+        let at = |h, m| jiff::civil::Time::constant(h, m, 0, 0);
+        let slots = [(at(8, 0), 2.0, false), (at(21, 30), 1.0, true)];
+        assert_eq!(
+            slots_text(&slots, "capsule"),
+            "2 capsules at 08:00 and 1 at 21:30 (bedtime)"
+        );
+        let three = [
+            (at(8, 0), 1.0, false),
+            (at(14, 0), 0.0, false),
+            (at(21, 0), 0.5, false),
+        ];
+        assert_eq!(
+            slots_text(&three, "g"),
+            "1 g at 08:00 and 0.5 g at 21:00",
+            "measured units each time; empty slots left out"
+        );
+        assert_eq!(
+            slots_text(&[(at(8, 0), 1.0, false)], "tablet"),
+            "1 tablet at 08:00"
+        );
+        assert_eq!(
+            slots_text(&[(at(8, 0), 33.333, false)], "mg"),
+            "33 mg at 08:00"
+        );
+        assert_eq!(
+            slots_text(&[(at(8, 0), 0.0, false)], "mg"),
+            "no doses planned"
+        );
+    }
 
     #[test]
     fn chart_scales_end_on_a_round_number() {

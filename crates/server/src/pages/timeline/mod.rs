@@ -39,6 +39,7 @@ use crate::pages::{Nav, humanize, patient_id, render};
 use crate::views::{BatchSafetyView, QualityFlagView};
 use speciosa_app::doses::DateRange;
 
+mod plan;
 mod sections;
 mod summary;
 
@@ -333,6 +334,8 @@ struct Records {
     alerts: Vec<Alert>,
     medications: Vec<Medication>,
     products: BTreeMap<BatchId, (Product, Batch)>,
+    /// Each day of the range (up to today) under a signed plan, measured against it.
+    plan_days: Vec<speciosa_app::plans::AdherenceDay>,
 }
 
 async fn load(
@@ -370,6 +373,17 @@ async fn load(
     // Names for the batches in the dose log.
     let used: Vec<BatchId> = doses.iter().map(|d| d.batch_id).collect();
     let products = exposure::products_of_batches(&state.app, user, id, &used).await?;
+    let today = Timestamp::now()
+        .to_zoned_datetime(patient.details.time_zone.to_zone())
+        .date();
+    // A range wholly in the future has no days to measure.
+    let plan_days = if range.from <= today {
+        speciosa_app::plans::adherence(&state.app, user, id, Some(&from), Some(&to))
+            .await?
+            .1
+    } else {
+        Vec::new()
+    };
     Ok(Records {
         days,
         doses,
@@ -379,6 +393,7 @@ async fn load(
         alerts,
         medications,
         products,
+        plan_days,
     })
 }
 
@@ -435,11 +450,12 @@ async fn fill(
     page.products = products_used(&records, &flags, range.to, &words);
     (page.medications, page.medications_note) = medication_lines(&records, patient, today);
 
-    let mut sections = vec![
-        mg_section(&records, axis, state, patient, &words),
+    let mut sections = vec![mg_section(&records, axis, state, patient, &words)];
+    sections.extend(plan::plan_section(&records.plan_days, axis, today, &words));
+    sections.extend([
         hydroxy_section(&records, axis, &words),
         dose_times_section(&records, axis, patient, &words),
-    ];
+    ]);
     let (pk_section, figures) = pk_section(&records.prediction, axis, &zone, &words);
     sections.push(pk_section);
     page.pk = Some(figures);

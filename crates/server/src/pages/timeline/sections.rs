@@ -33,6 +33,7 @@ pub(super) fn mg_section(
         days.iter()
             .map(|d| d.mitragynine_mg)
             .chain(ranges.values().map(|(_, high)| *high))
+            .chain([super::plan::highest_target(&records.plan_days)])
             .fold(0.0, f64::max)
             // Room above the tallest bar for its bedtime mark.
             * 1.1,
@@ -99,6 +100,10 @@ pub(super) fn mg_section(
             }),
         ]);
     }
+    let planned = !records.plan_days.is_empty();
+    if planned {
+        super::plan::draw_target(&mut chart, &records.plan_days, axis, top);
+    }
     let total: f64 = days.iter().map(|d| d.mitragynine_mg).sum();
     chart.description = format!(
         "Bar chart of mitragynine per day: doses on {} of {} days, mean {} mg per day over the range{}.",
@@ -156,11 +161,21 @@ pub(super) fn mg_section(
             words.pick("Some doses' mg unknown", "Some amounts unknown"),
         );
     }
-    if days.is_empty() {
-        chart.empty = Some(words.pick(
-            "No doses logged in this range.",
-            "You have not logged any doses in this range.",
-        ));
+    if planned {
+        super::plan::target_keys(&mut chart, words);
+        chart
+            .description
+            .push_str(" The signed plan's daily target is drawn as a step line.");
+    }
+    let nothing = words.pick(
+        "No doses logged in this range.",
+        "You have not logged any doses in this range.",
+    );
+    if days.is_empty() && !planned {
+        chart.empty = Some(nothing);
+    } else if days.is_empty() {
+        // The plan's target is still drawn.
+        chart.note(nothing);
     }
     chart.table = Table {
         caption: words.pick("Milligrams per day, days with doses", "Your daily totals"),

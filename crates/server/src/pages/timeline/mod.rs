@@ -378,9 +378,16 @@ async fn load(
         .date();
     // A range wholly in the future has no days to measure.
     let plan_days = if range.from <= today {
-        speciosa_app::plans::adherence(&state.app, user, id, Some(&from), Some(&to))
+        // The plan strip reads at most the adherence window's year, the range's last.
+        let year_back = range
+            .to
+            .checked_sub((speciosa_app::plans::MAX_ADHERENCE_DAYS - 1).days())
+            .unwrap_or(range.from)
+            .max(range.from)
+            .to_string();
+        speciosa_app::plans::adherence(&state.app, user, id, Some(&year_back), Some(&to))
             .await?
-            .1
+            .days
     } else {
         Vec::new()
     };

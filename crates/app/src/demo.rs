@@ -255,7 +255,105 @@ pub async fn seed(app: &crate::App) -> Result<bool, DemoError> {
         seed_doses(store, &standards, &catalogue, demo, patient).await?;
         seed_checkins(store, &instruments, &CHECKIN_STORIES[index], demo, patient).await?;
     }
+    seed_plan(store, &staff[1], &patients[0].0, &catalogue[0].1).await?;
     Ok(true)
+}
+
+/// Dana's signed taper, two weeks in: 10 % of the starting dose a week (CDC 2022's
+/// shorter-use pace, plans-and-therapy.md §1.1) in grams of the characterized leaf, with the
+/// evening dose as her bedtime slot.
+async fn seed_plan(
+    store: &Store,
+    clinician: &User,
+    patient: &Patient,
+    leaf: &Batch,
+) -> Result<(), DemoError> {
+    use speciosa_core::plan::{
+        self, AssumedBatch, GeneratorInput, PlanFieldsInput, STANDARD_STATEMENT, SlotInput,
+    };
+    let today = Timestamp::now()
+        .to_zoned_datetime(patient.details.time_zone.to_zone())
+        .date();
+    let start = today
+        .checked_sub(jiff::Span::new().days(14))
+        .map_err(invalid)?;
+    let mg_per_g = leaf
+        .assay
+        .as_ref()
+        .and_then(|a| a.alkaloids.mitragynine_mg_per_g)
+        .unwrap_or(19.5);
+    let slot = |time: &str, share: f64, bedtime: bool| SlotInput {
+        time: time.into(),
+        share: Some(share),
+        bedtime,
+    };
+    let schedule = plan::parse_schedule(
+        &GeneratorInput {
+            kind: "percent_of_original".into(),
+            start_mg: Some(175.0),
+            percent: Some(10.0),
+            interval_days: Some(7),
+            start_date: start.to_string(),
+            ..Default::default()
+        },
+        Some(&[
+            slot("07:30", 0.4, false),
+            slot("13:00", 0.3, false),
+            slot("21:00", 0.3, true),
+        ]),
+        Some(AssumedBatch {
+            batch_id: leaf.id,
+            label: format!("Yellow Indonesian leaf (characterized), lot {}", leaf.lot),
+            unit: "g".into(),
+            mg_per_unit: mg_per_g,
+        }),
+        Some(0.25),
+    )
+    .map_err(invalid)?;
+    let content = plan::parse_content(
+        &PlanFieldsInput {
+            kind: "taper".into(),
+            per_dose_max_mg: Some(80.0),
+            per_day_max_mg: Some(185.0),
+            rationale: "Dana wants to stop kratom by spring. Agreed at her visit: 10 % of the \
+                        starting dose a week, the evening dose kept as her bedtime dose \
+                        until the last steps; review weekly SOWS and her sleep diary."
+                .into(),
+            ..Default::default()
+        },
+        schedule,
+    )
+    .map_err(invalid)?;
+    let draft = store
+        .insert_plan_draft(
+            patient.organization_id,
+            patient.id,
+            &content,
+            clinician.id,
+            |id, _| {
+                let mut entry = seed_entry(clinician, "plan.create", "plan", Some(patient.id));
+                entry.resource_id = Some(id.to_string());
+                entry
+            },
+        )
+        .await?;
+    let digest = plan::content_digest(&draft.content_json);
+    let mut entry = seed_entry(clinician, "plan.sign", "plan", Some(patient.id));
+    entry.resource_id = Some(draft.id.to_string());
+    entry.detail = Some(format!("version 1, sha256 {digest}"));
+    store
+        .sign_plan(
+            speciosa_store::SignPlan {
+                id: draft.id,
+                by: clinician.id,
+                statement: STANDARD_STATEMENT,
+                content_sha256: &digest,
+                start_gate_note: None,
+            },
+            entry,
+        )
+        .await?;
+    Ok(())
 }
 
 async fn seed_patient(

@@ -219,6 +219,11 @@ async fn assumed_batch(app: &App, caller: &Caller, id: BatchId) -> Result<Assume
         .await?
         .filter(|b| b.organization_id == caller.actor.organization_id)
         .ok_or_else(|| refuse("no batch with this id in your clinic's catalogue"))?;
+    if batch.recalled {
+        return Err(refuse(
+            "this batch was recalled: a plan cannot send the patient back to it; choose another batch",
+        ));
+    }
     let product = app
         .store
         .get_product(batch.product_id)

@@ -136,3 +136,25 @@ async fn a_pass_checks_only_the_patients_that_are_due() {
         assert_eq!(queue.due, 5, "all five fall due again after the interval");
     }
 }
+
+#[tokio::test]
+async fn the_demo_clinic_has_a_signed_taper_whose_signature_covers_its_stored_content() {
+    for fixture in fixtures().await {
+        let patients = fixture.store.all_patient_ids().await.expect("patients");
+        let mut signed = Vec::new();
+        for (_, patient) in patients {
+            if let Some(plan) = fixture.store.active_plan(patient).await.expect("plans") {
+                signed.push(plan);
+            }
+        }
+        assert_eq!(signed.len(), 1, "Dana's taper");
+        let plan = &signed[0];
+        let signature = plan.signature.as_ref().expect("a signature");
+        assert_eq!(
+            signature.content_sha256,
+            speciosa_core::plan::content_digest(&plan.content_json)
+        );
+        assert_eq!(plan.content.schedule.unit(), "g");
+        assert!(plan.content.schedule.bedtime().is_some());
+    }
+}

@@ -5,7 +5,7 @@ CREATE TABLE plan_versions (
     id                 UUID PRIMARY KEY,
     organization_id    UUID NOT NULL REFERENCES organizations (id),
     patient_id         UUID NOT NULL REFERENCES patients (id),
-    version            INTEGER NOT NULL,
+    version            BIGINT NOT NULL,
     status             TEXT NOT NULL CHECK (status IN ('draft', 'signed', 'superseded', 'discarded')),
     kind               TEXT NOT NULL,
     start_date         DATE NOT NULL,

@@ -19,6 +19,7 @@ mod medications_pages;
 mod metrics;
 mod pages;
 mod patients;
+mod plan_pages;
 mod product_privacy;
 mod products;
 mod resilience;

@@ -28,7 +28,7 @@ use speciosa_core::taper::GeneratorKind;
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
-use crate::pages::charts::{DayAxis, DayChart, Size, Tick, Whisker, YScale, nice_ceiling};
+use crate::pages::charts::{DayAxis, DayChart, Size, Tick, nice_ceiling};
 use crate::pages::time::Clock;
 use crate::pages::{Choice, FormErrors, Nav, Notice, humanize, mg_text, patient_id, render};
 
@@ -776,8 +776,11 @@ fn quantity(value: f64, unit: &str) -> String {
     }
 }
 
-/// `2 capsules at 08:00 and 1 at 21:30 (bedtime)`.
+/// `2 capsules at 08:00 and 1 at 21:30 (bedtime)`; `none` for a day without kratom.
 fn slots_text(slots: &[(Time, f64, bool)], unit: &str) -> String {
+    if slots.iter().all(|(_, units, _)| *units <= 0.0) {
+        return "none".into();
+    }
     let parts: Vec<String> = slots
         .iter()
         .enumerate()
@@ -934,7 +937,6 @@ fn curve_chart(preview: &Preview) -> Option<(DayChart, Vec<Tick>)> {
         .filter_map(|s| axis.index(s.step.from))
         .map(|i| format!("{:.1}", axis.left(i)))
         .collect();
-    let scale = YScale::new(0.0, top, size.units());
     for s in &preview.steps {
         let last_day = match s.until {
             Some(next) => next.yesterday().ok(),
@@ -945,22 +947,15 @@ fn curve_chart(preview: &Preview) -> Option<(DayChart, Vec<Tick>)> {
         let Some(x) = axis.x_at(last_day.to_datetime(at)) else {
             continue;
         };
-        let what = if s.predicted.bedtime_ng_ml.is_some() {
-            "bedtime"
-        } else {
-            "trough"
-        };
-        chart.whiskers.push(Whisker {
-            x: format!("{x:.1}"),
-            low: format!("{:.1}", scale.y(s.predicted.band_5_ng_ml)),
-            high: format!("{:.1}", scale.y(s.predicted.band_95_ng_ml)),
-            label: format!(
-                "Step from {}: {what} 5–95 % of people {}–{} ng/mL",
-                s.step.from,
-                ng(s.predicted.band_5_ng_ml),
-                ng(s.predicted.band_95_ng_ml)
-            ),
-        });
+        // The band spans the step's last day: drawn under the curve, it stays visible.
+        let day_start = axis.x_at(last_day.to_datetime(Time::midnight()));
+        if let Some(left) = day_start {
+            let right = left + axis.column();
+            chart.area(&[
+                (left, s.predicted.band_5_ng_ml, s.predicted.band_95_ng_ml),
+                (right, s.predicted.band_5_ng_ml, s.predicted.band_95_ng_ml),
+            ]);
+        }
         if let Some(bedtime) = s.predicted.bedtime_ng_ml {
             chart.mark(
                 x,
@@ -983,7 +978,14 @@ fn curve_chart(preview: &Preview) -> Option<(DayChart, Vec<Tick>)> {
     if preview.bedtime.is_some() {
         chart.key("bedtime", "At bedtime, each step's last day");
     }
-    chart.key("whisker", "5–95 % of 1,000 virtual patients");
+    chart.key(
+        "band",
+        if preview.bedtime.is_some() {
+            "5–95 % of 1,000 virtual patients at bedtime, each step's last day"
+        } else {
+            "5–95 % of 1,000 virtual patients at the trough, each step's last day"
+        },
+    );
     let ticks = axis.ticks();
     Some((chart, ticks))
 }

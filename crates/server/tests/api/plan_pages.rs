@@ -16,6 +16,7 @@ on_both_backends!(
     a_patient_sees_signed_versions_and_never_a_draft,
     the_diff_shows_a_changed_figure_and_refuses_another_patients_version,
     a_starting_dose_typed_with_a_decimal_comma_is_read_as_a_decimal,
+    a_naltrexone_start_after_recent_kratom_asks_for_a_challenge_or_a_reason,
 );
 
 /// A capsule batch of 12 mg mitragynine per capsule (0.5 g at 24 mg/g).
@@ -394,4 +395,67 @@ async fn a_starting_dose_typed_with_a_decimal_comma_is_read_as_a_decimal(app: Te
         body.contains("href=\"#generator.start_mg\""),
         "the field is named: {body}"
     );
+}
+
+async fn a_naltrexone_start_after_recent_kratom_asks_for_a_challenge_or_a_reason(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let patient = create_patient(&casey, "Dana Reyes").await;
+    let batch = capsule_batch(&casey).await;
+    let logged = casey
+        .post(
+            &format!("/api/v1/patients/{patient}/doses"),
+            &json!({"batch_id": batch, "amount": 2, "unit": "capsule"}),
+        )
+        .await;
+    assert_eq!(logged.status(), StatusCode::CREATED);
+    let mut fields = maintenance("40", "save");
+    for field in fields.iter_mut() {
+        match field.0 {
+            "kind" => field.1 = "transition",
+            "transition_to" => field.1 = "naltrexone",
+            _ => {}
+        }
+    }
+    let id = save_draft(&casey, &patient, &fields).await;
+
+    let (_, draft) = page(&casey, &format!("/plans/{id}")).await;
+    assert!(draft.contains("Naltrexone start gate"), "{draft}");
+    assert!(draft.contains("kratom was logged on 1 day(s)"));
+    assert!(
+        draft.contains("name=\"naloxone_challenge\"") && draft.contains("name=\"override_reason\"")
+    );
+
+    let response = post_form(
+        &casey,
+        &format!("/plans/{id}/sign"),
+        &[
+            ("password", PASSWORD),
+            ("statement", "I approve this plan."),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"#naloxone_challenge\"")
+    );
+
+    let response = post_form(
+        &casey,
+        &format!("/plans/{id}/sign"),
+        &[
+            ("password", PASSWORD),
+            ("statement", "I approve this plan."),
+            ("override_reason", "Inpatient start under observation."),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, signed) = page(&casey, &format!("/plans/{id}")).await;
+    assert!(signed.contains("override: Inpatient start under observation."));
+    assert!(signed.contains("Transition to naltrexone"));
 }

@@ -426,14 +426,16 @@ pub struct BatchOption {
     pub label: String,
 }
 
+/// A recalled batch is offered only when the version already assumes it, and says so.
 async fn batch_options(
     state: &AppState,
     user: &Authenticated,
+    selected: &str,
 ) -> Result<Vec<BatchOption>, PageError> {
     let (products, batches) = speciosa_app::products::catalogue(&state.app, user).await?;
     let mut options: Vec<BatchOption> = batches
         .iter()
-        .filter(|b| !b.recalled)
+        .filter(|b| !b.recalled || b.id.to_string() == selected)
         .filter_map(|b| {
             let per_g = b
                 .assay
@@ -455,13 +457,26 @@ async fn batch_options(
                 (ProductForm::Liquid, _) => format!("{} mg mitragynine per mL", mg_text(per_g)),
                 _ => format!("{} mg mitragynine per g", mg_text(per_g)),
             };
+            let recalled = if b.recalled { ", recalled" } else { "" };
             Some(BatchOption {
                 value: b.id.to_string(),
-                label: format!("{}, lot {} ({content})", d.name, b.lot),
+                label: format!("{}, lot {} ({content}){recalled}", d.name, b.lot),
             })
         })
         .collect();
     options.sort_by_key(|o| o.label.to_lowercase());
+    // A batch the version assumed that can no longer carry a plan stays chosen, so drawing
+    // a new version never drops it silently; saving names what is wrong with it.
+    if !selected.is_empty() && !options.iter().any(|o| o.value == selected) {
+        options.insert(
+            0,
+            BatchOption {
+                value: selected.to_owned(),
+                label: "The batch assumed so far (no longer an assayed batch of the catalogue)"
+                    .into(),
+            },
+        );
+    }
     Ok(options)
 }
 
@@ -509,7 +524,7 @@ async fn editor_page(
     errors: FormErrors,
     preview: Option<Preview>,
 ) -> Result<Response, PageError> {
-    let batches = batch_options(state, user).await?;
+    let batches = batch_options(state, user, form.batch_id.trim()).await?;
     EditorPage {
         nav: Nav::for_user(user).at("/patients"),
         patient_name: patient.details.display_name.as_str().to_owned(),

@@ -220,6 +220,12 @@ async fn a_clinician_previews_saves_and_signs_a_plan_from_the_pages(app: TestApp
 
     let (_, history) = page(&casey, &format!("/patients/{patient}/plans")).await;
     assert!(history.contains(&format!("/plans/{id}")) && history.contains(&digest[..12]));
+    let (_, drawn) = page(&casey, &format!("/patients/{patient}/plans/new?from={id}")).await;
+    assert!(
+        drawn.contains(&format!("value=\"{batch}\" selected")),
+        "a new version keeps the assumed batch"
+    );
+    assert!(drawn.contains("value=\"75\"") && drawn.contains("value=\"21:30\""));
     let (_, record) = page(&casey, &format!("/patients/{patient}")).await;
     assert!(
         record.contains(&format!(

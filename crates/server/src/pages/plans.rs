@@ -642,8 +642,8 @@ pub async fn new_form(
 
 /// The editor's two buttons: preview (nothing saved) or save.
 enum Outcome {
-    Saved(PlanRecord),
-    Previewed(Preview),
+    Saved(PlanId),
+    Previewed(Box<Preview>),
 }
 
 async fn submit(
@@ -655,11 +655,11 @@ async fn submit(
 ) -> Result<Outcome, ApiError> {
     let request = form.request().map_err(ApiError::from)?;
     if form.previewing() {
-        Ok(Outcome::Previewed(
+        Ok(Outcome::Previewed(Box::new(
             plans::preview(&state.app, user, id, &request.schedule).await?,
-        ))
+        )))
     } else {
-        Ok(Outcome::Saved(save(&request).await?))
+        Ok(Outcome::Saved(save(&request).await?.id))
     }
 }
 
@@ -681,10 +681,10 @@ pub async fn create(
     })
     .await;
     let (errors, preview) = match outcome {
-        Ok(Outcome::Saved(record)) => {
-            return Ok(Redirect::to(&format!("/plans/{}?saved=draft", record.id)).into_response());
+        Ok(Outcome::Saved(saved)) => {
+            return Ok(Redirect::to(&format!("/plans/{saved}?saved=draft")).into_response());
         }
-        Ok(Outcome::Previewed(preview)) => (FormErrors::none(), Some(preview)),
+        Ok(Outcome::Previewed(preview)) => (FormErrors::none(), Some(*preview)),
         Err(error) => (FormErrors::from_api(error, LABELS)?, None),
     };
     let patient = managed_patient(&state, &user, id, "plan.create").await?;
@@ -755,7 +755,7 @@ pub async fn update(
         Ok(Outcome::Saved(_)) => {
             return Ok(Redirect::to(&format!("/plans/{id}?saved=edited")).into_response());
         }
-        Ok(Outcome::Previewed(preview)) => (FormErrors::none(), Some(preview)),
+        Ok(Outcome::Previewed(preview)) => (FormErrors::none(), Some(*preview)),
         Err(error) => (FormErrors::from_api(error, LABELS)?, None),
     };
     let editor = if record.status == PlanStatus::Draft {

@@ -30,6 +30,7 @@ mod medications;
 mod organization;
 mod patient_audit;
 mod patients;
+mod plans;
 mod products;
 mod roster;
 mod sign_in;
@@ -88,6 +89,16 @@ pub fn router() -> Router<AppState> {
             "/patients/{id}/cows",
             get(assessments::cows).post(assessments::cows_submit),
         )
+        .route(
+            "/patients/{id}/plans",
+            get(plans::history).post(plans::create),
+        )
+        .route("/patients/{id}/plans/new", get(plans::new_form))
+        .route("/plans/{id}", get(plans::show).post(plans::update))
+        .route("/plans/{id}/edit", get(plans::edit_form))
+        .route("/plans/{id}/discard", post(plans::discard))
+        .route("/plans/{id}/sign", post(plans::sign))
+        .route("/plans/{id}/diff", get(plans::diff))
         .route("/products", get(products::list).post(products::create))
         .route("/products/{id}", get(products::show).post(products::update))
         .route("/products/{id}/batches", post(products::create_batch))

@@ -463,6 +463,8 @@ struct RecordPage {
     medications: medications::MedicationSection,
     /// Alerts no one has resolved yet, most urgent first.
     alerts: Vec<crate::pages::alerts::AlertCard>,
+    /// The active plan's one-line summary, if there is one.
+    plan: Option<String>,
 }
 
 impl RecordForms {
@@ -494,6 +496,7 @@ pub async fn record_page(
             )
         })
         .collect();
+    let plan = crate::pages::plans::record_line(state, user, id).await?;
     let due = speciosa_app::checkin::due_today(&state.app, user, id).await?;
     let schedule = crate::pages::checkin::schedule_rows(
         state,
@@ -551,6 +554,7 @@ pub async fn record_page(
         schedule,
         medications,
         alerts,
+        plan,
     };
     Ok((status, render(&page)?).into_response())
 }

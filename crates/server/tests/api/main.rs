@@ -20,6 +20,7 @@ mod metrics;
 mod pages;
 mod patient_plan_pages;
 mod patients;
+mod plan_pages;
 mod plan_rules;
 mod plans;
 mod product_privacy;

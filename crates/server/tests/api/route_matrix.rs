@@ -125,6 +125,16 @@ fn pages() -> Vec<Page> {
         page(get.clone(), "/patients/{id}/assessments/new", PatientDose),
         page(get.clone(), "/patients/{id}/cows", ClinicianCareTeam),
         page(post.clone(), "/patients/{id}/cows", ClinicianCareTeam),
+        page(get.clone(), "/patients/{id}/plans", PatientRead),
+        page(post.clone(), "/patients/{id}/plans", CareTeam),
+        page(get.clone(), "/patients/{id}/plans/new", CareTeam),
+        page(get.clone(), "/plans/{plan_id}", PatientRead),
+        page(post.clone(), "/plans/{plan_id}", CareTeam),
+        // A signed version's edit address leads to a new version drawn from it.
+        page(get.clone(), "/plans/{plan_id}/edit", CareTeam),
+        page(post.clone(), "/plans/{plan_id}/discard", CareTeam),
+        page(post.clone(), "/plans/{plan_id}/sign", CareTeam),
+        page(get.clone(), "/plans/{plan_id}/diff", PatientRead),
         page(get.clone(), "/products", Role(&["clinician", "patient"])),
         page(post.clone(), "/products", Role(&["clinician", "patient"])),
         page(get.clone(), "/products/{product_id}", CatalogRead),
@@ -273,6 +283,7 @@ fn normalise(path: &str) -> String {
         .replace("{batch_id}", "{id}")
         .replace("{alert_id}", "{id}")
         .replace("{user_id}", "{id}")
+        .replace("{plan_id}", "{id}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -394,6 +405,7 @@ async fn every_page_answers_every_role_as_the_policy_says(app: TestApp) {
     let mut doses = Vec::new();
     let mut alerts = Vec::new();
     let mut medications = Vec::new();
+    let mut plans = Vec::new();
     let mut phq9 = serde_json::Map::new();
     for item in 1..=9 {
         phq9.insert(item.to_string(), json!(if item == 9 { 1 } else { 0 }));
@@ -455,6 +467,8 @@ async fn every_page_answers_every_role_as_the_policy_says(app: TestApp) {
         ));
         products.push(product);
         batches.push(batch);
+        // Signed, so the patient themself may read it.
+        plans.push(crate::plan_pages::signed_plan(who, patient_id).await);
     }
     let users = [colleague.id(), colleague.id(), foreign_clinician.id()];
     let patients = [own_patient, same_clinic_patient, foreign_patient];
@@ -493,6 +507,7 @@ async fn every_page_answers_every_role_as_the_policy_says(app: TestApp) {
                     .replace("{alert_id}", &alerts[index])
                     .replace("{medication_id}", &medications[index])
                     .replace("{user_id}", &users[index])
+                    .replace("{plan_id}", &plans[index])
                     .replace("{slug}", "validation");
                 let who = client.clone().unwrap_or_else(|| app.anonymous());
                 let response = if page.method == Method::POST {

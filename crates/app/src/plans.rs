@@ -560,7 +560,6 @@ pub async fn draft_adjustment(
             "a hold or step back changes the active (signed) plan; this version is not it".into(),
         ));
     }
-    let mut request = PlanRequest::of(&record.content);
     let what = match &adjustment {
         Adjustment::Hold { on, days, .. } => format!("Hold from {on} for {days} days"),
         Adjustment::StepBack { on, days, .. } => {
@@ -568,13 +567,15 @@ pub async fn draft_adjustment(
         }
     };
     let reason = adjustment.reason().to_owned();
-    request.schedule.adjustments.push(adjustment);
-    request.fields.rationale = if reason.is_empty() {
+    let mut fields = PlanRequest::of(&record.content).fields;
+    fields.rationale = if reason.is_empty() {
         format!("{what}.\n\n{}", record.content.rationale)
     } else {
         format!("{what}: {reason}.\n\n{}", record.content.rationale)
     };
-    let content = content_of(app, caller, &request).await?;
+    // Applied to the steps as signed, so the draft differs from the active plan only by it.
+    let schedule = plan::adjust(record.content.schedule.clone(), &[adjustment])?;
+    let content = plan::parse_content(&fields, schedule)?;
     Ok(app
         .store
         .insert_plan_draft(

@@ -283,6 +283,8 @@ pub async fn inbox(
 struct AlertPage {
     nav: Nav,
     alert: AlertCard,
+    /// For a hold or step-back proposal: the form that draws it into a draft plan.
+    plan_change: Option<PlanChangeOffer>,
     actions: Vec<ActionRow>,
     errors: FormErrors,
     comment: String,
@@ -362,8 +364,10 @@ async fn alert_page(
     // An alert on a patient's record reads in the patient's zone.
     let clock = patient.as_ref().map_or_else(Clock::utc, Clock::patient);
     let status = errors.status;
+    let plan_change = PlanChangeOffer::of(&alert, &clock);
     let page = AlertPage {
         nav: Nav::for_user(user).at("/alerts"),
+        plan_change,
         alert: AlertCard::new(&alert, &patient_name, &clock),
         actions: actions.iter().map(|a| ActionRow::new(a, &clock)).collect(),
         errors,
@@ -372,6 +376,32 @@ async fn alert_page(
         notice,
     };
     Ok((status, render(&page)?).into_response())
+}
+
+/// A `withdrawal_after_step` alert proposes a hold or a step back of a signed plan; the
+/// page offers to draw it into a new draft (signed separately: nothing changes before).
+struct PlanChangeOffer {
+    plan_id: String,
+    /// `hold` or `step_back`.
+    proposal: String,
+    /// Today in the patient's zone: the default first day of the change.
+    today: String,
+    reason: String,
+}
+
+impl PlanChangeOffer {
+    fn of(alert: &Alert, clock: &Clock) -> Option<PlanChangeOffer> {
+        if alert.rule != Rule::WithdrawalAfterStep.code() || alert.status == "resolved" {
+            return None;
+        }
+        let evidence = alert.last_evidence.as_ref().unwrap_or(&alert.evidence);
+        Some(PlanChangeOffer {
+            plan_id: evidence["plan_id"].as_str()?.to_owned(),
+            proposal: evidence["proposal"].as_str().unwrap_or("hold").to_owned(),
+            today: clock.at(jiff::Timestamp::now()).date().to_string(),
+            reason: alert.summary.chars().take(300).collect(),
+        })
+    }
 }
 
 #[derive(Deserialize)]

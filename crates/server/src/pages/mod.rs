@@ -98,6 +98,7 @@ pub fn router() -> Router<AppState> {
         .route("/plans/{id}/edit", get(plans::edit_form))
         .route("/plans/{id}/discard", post(plans::discard))
         .route("/plans/{id}/sign", post(plans::sign))
+        .route("/plans/{id}/adjustments", post(plans::adjust))
         .route("/plans/{id}/diff", get(plans::diff))
         .route("/products", get(products::list).post(products::create))
         .route("/products/{id}", get(products::show).post(products::update))

@@ -1382,6 +1382,42 @@ pub async fn discard(
     .into_response())
 }
 
+/// The alert page's offer: a hold or a step back, as typed.
+#[derive(Deserialize, Default)]
+pub struct AdjustmentForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    on: String,
+    #[serde(default)]
+    days: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /plans/{id}/adjustments`: draws a hold or a step back into a new draft of the
+/// active plan and opens it for review and signing.
+pub async fn adjust(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    submitted: PageForm<AdjustmentForm>,
+) -> Result<Response, PageError> {
+    let id = plan_id(&id)?;
+    let PageForm { user, form, .. } = submitted;
+    let days = form.days.trim().parse::<i64>().ok();
+    let adjustment =
+        speciosa_core::plan::Adjustment::parse(0, &form.kind, &form.on, days, &form.reason)
+            .map_err(|errors| {
+                let mut plain = speciosa_core::FieldErrors::new();
+                for error in errors.errors {
+                    plain.push(error.field.replace("adjustments[0].", ""), error.detail);
+                }
+                ApiError::from(speciosa_app::AppError::Invalid(plain))
+            })?;
+    let draft = plans::draft_adjustment(&state.app, &user, id, adjustment).await?;
+    Ok(Redirect::to(&format!("/plans/{}", draft.id)).into_response())
+}
+
 // ---------------------------------------------------------------------------
 // The history.
 

@@ -14,7 +14,7 @@ use speciosa_core::plan::{
     content_digest,
 };
 
-use crate::helpers::{Client, TestApp, on_both_backends};
+use crate::helpers::{Client, TestApp, location, on_both_backends, post_form};
 use crate::products::{batch, product};
 
 on_both_backends!(
@@ -253,7 +253,7 @@ async fn sows_rising_after_a_step_down_proposes_a_hold_and_cows_of_25_turns_it_i
 ) {
     let s = setup(&app).await;
     let plan = s
-        .sign_plan(&app, &[(-10, 100.0), (-2, 80.0)], 60.0, 150.0)
+        .sign_plan(&app, &[(-10, 100.0), (-2, 80.0)], 100.0, 150.0)
         .await;
     // The last SOWS before the step is 12 days old, older than the week before the step
     // that the rule reads in bulk: it is still the baseline.
@@ -305,4 +305,57 @@ async fn sows_rising_after_a_step_down_proposes_a_hold_and_cows_of_25_turns_it_i
     assert_eq!(latest["proposal"], "step_back");
     assert_eq!(latest["triggers"][1]["signal"], "cows");
     assert_eq!(latest["triggers"][1]["total"], 25.0);
+
+    // The alert page offers to draw the proposal into a draft; nothing changes until signed.
+    let alert_id = alerts[0]["id"].as_str().unwrap();
+    let page = s
+        .casey
+        .get(&format!("/alerts/{alert_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Draw the proposed change into the plan"));
+    assert!(
+        page.contains("value=\"step_back\" checked"),
+        "the proposal is preselected"
+    );
+    let today = s.day(0).to_string();
+    let drawn = post_form(
+        &s.casey,
+        &format!("/plans/{plan}/adjustments"),
+        &[
+            ("kind", "step_back"),
+            ("on", &today),
+            ("days", "7"),
+            ("reason", "COWS 25"),
+        ],
+    )
+    .await;
+    assert_eq!(drawn.status(), StatusCode::SEE_OTHER);
+    let draft_path = location(&drawn);
+    let draft_id = draft_path.trim_start_matches("/plans/");
+    let draft = s.casey.get_json(&format!("/api/v1/plans/{draft_id}")).await;
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["adjustments"][0]["kind"], "step_back");
+    let planned: Vec<f64> = draft["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["planned_mg"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        planned,
+        vec![100.0, 80.0, 100.0, 80.0],
+        "back to 100 mg for a week, then 80 again"
+    );
+    let current = s
+        .casey
+        .get_json(&format!("/api/v1/patients/{}/plans/current", s.patient))
+        .await;
+    assert_eq!(
+        current["id"],
+        plan.to_string(),
+        "the signed plan is unchanged"
+    );
 }

@@ -134,6 +134,7 @@ fn pages() -> Vec<Page> {
         page(get.clone(), "/plans/{plan_id}/edit", CareTeam),
         page(post.clone(), "/plans/{plan_id}/discard", CareTeam),
         page(post.clone(), "/plans/{plan_id}/sign", CareTeam),
+        page(post.clone(), "/plans/{plan_id}/adjustments", CareTeam),
         page(get.clone(), "/plans/{plan_id}/diff", PatientRead),
         page(get.clone(), "/products", Role(&["clinician", "patient"])),
         page(post.clone(), "/products", Role(&["clinician", "patient"])),

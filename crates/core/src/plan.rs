@@ -639,13 +639,16 @@ pub fn parse_schedule(
     };
     // Check the generator even when another field failed, with stand-ins for the
     // fields already reported, so a client hears about every field at once.
+    let min_mg = generator
+        .min_mg
+        .or_else(|| default_floor(kind, start_mg, generator.end_mg, batch.as_ref(), round_to));
     let generator = Generator {
         kind,
         start_mg: start_mg.unwrap_or(MAX_DAILY_MG),
         percent: generator.percent,
         amount_mg: generator.amount_mg,
         interval_days: interval_days.unwrap_or(DEFAULT_INTERVAL_DAYS),
-        min_mg: generator.min_mg,
+        min_mg,
         end_mg: generator.end_mg,
         start_date: start_date.unwrap_or(crate::time::EARLIEST_CLINICAL_DATE),
     };
@@ -692,6 +695,34 @@ pub fn parse_schedule(
         round_to,
         adjustments: Vec::new(),
     })
+}
+
+/// The share of the starting dose below which a shape that never reaches zero by itself
+/// stops, when neither `min_mg` nor a rounding unit says otherwise.
+pub const DEFAULT_FLOOR_FRACTION: f64 = 0.10;
+
+/// For the shapes that never reach zero by themselves (exponential, CDC's second phase), the
+/// floor when the client gives none and the taper ends at zero: the smallest amount the
+/// patient can measure (one rounding unit; CDC 2022: "once the smallest available dose is
+/// reached", plans-and-therapy.md §1.1), else 10 % of the starting dose. Stored with the
+/// version, so the preview and the signature show it.
+fn default_floor(
+    kind: GeneratorKind,
+    start_mg: Option<f64>,
+    end_mg: Option<f64>,
+    batch: Option<&AssumedBatch>,
+    round_to: Option<f64>,
+) -> Option<f64> {
+    if !kind.needs_floor() || end_mg.is_some_and(|end| end > 0.0) {
+        return None;
+    }
+    let start = start_mg.filter(|s| s.is_finite() && *s > 0.0)?;
+    let per_unit = batch.map_or(1.0, |b| b.mg_per_unit);
+    let unit_mg = round_to
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .map(|r| r * per_unit)
+        .filter(|mg| *mg < start);
+    Some(unit_mg.unwrap_or(start * DEFAULT_FLOOR_FRACTION))
 }
 
 fn parse_slots(slots: Option<&[SlotInput]>, errors: &mut FieldErrors) -> Vec<DoseSlot> {
@@ -970,6 +1001,24 @@ mod tests {
             .collect();
         assert_eq!(planned, vec![96.0, 72.0, 48.0, 24.0, 0.0]);
         assert_eq!(schedule.steps[1].daily_mg, 75.0);
+    }
+
+    #[test]
+    fn an_exponential_taper_without_a_floor_stops_at_the_smallest_measurable_unit() {
+        // 100 mg, -25 % of the current dose a week, 12 mg capsules rounded to 1: the floor is
+        // one capsule. 100, 75, 56.25, 42.19, 31.64, 23.73, 17.80, 13.35; 10.01 < 12 → 0.
+        let mut input = generator("percent_of_current");
+        input.min_mg = None;
+        let schedule =
+            parse_schedule(&input, None, Some(batch(12.0, "capsule")), Some(1.0)).unwrap();
+        assert_eq!(schedule.generator.min_mg, Some(12.0));
+        let targets: Vec<f64> = schedule.steps.iter().map(|s| s.daily_mg).collect();
+        assert_eq!(targets.len(), 9);
+        assert_eq!(targets.last(), Some(&0.0));
+        assert!((targets[7] - 100.0 * 0.75_f64.powi(7)).abs() < 1e-9);
+        // Without a rounding unit: 10 % of the starting dose.
+        let plain = parse_schedule(&input, None, None, None).unwrap();
+        assert_eq!(plain.generator.min_mg, Some(10.0));
     }
 
     #[test]

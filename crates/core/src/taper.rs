@@ -60,7 +60,7 @@ impl GeneratorKind {
 
     /// Shapes whose targets shrink towards zero without reaching it: they end only at
     /// `min_mg`, which must then be given.
-    fn needs_floor(self) -> bool {
+    pub fn needs_floor(self) -> bool {
         matches!(
             self,
             GeneratorKind::PercentOfCurrent | GeneratorKind::CdcShortTerm

@@ -61,13 +61,15 @@ pub struct GeneratorRequest {
 pub struct SlotRequest {
     /// Local time, HH:MM.
     #[schema(example = "21:30")]
+    #[serde(alias = "at", alias = "local_time")]
     pub time: String,
     /// Share of the day's target (all slots' shares add up to 1); omit on every slot to
     /// split the day evenly.
     #[schema(schema_with = amount_schema)]
+    #[serde(alias = "fraction")]
     pub share: Option<AmountInput>,
     /// The bedtime dose (at most one slot).
-    #[serde(default)]
+    #[serde(default, alias = "is_bedtime")]
     pub bedtime: bool,
 }
 

@@ -288,6 +288,15 @@ async fn judge_amount(
     }
 }
 
+/// Whether a dose about to be logged is an unusual amount (the question `log_dose` would
+/// ask), without logging it: a page that has another question asks both at once.
+pub(crate) async fn unusual_of(app: &App, new: &NewDose) -> Result<Option<Unusual>, AppError> {
+    let recent = recent_mitragynine(app, new.patient_id, None).await?;
+    Ok(UNUSUAL_AMOUNT
+        .check(new.mitragynine_mg, &recent)
+        .map(|check| Unusual::of(new, check)))
+}
+
 /// Logs a dose, or returns the original for a retried `key` (a client's idempotency key,
 /// already checked by the adapter).
 pub async fn log_dose(

@@ -131,6 +131,43 @@ pub async fn dose_input_against_plan(
     judge_on(app, caller, patient_id, mg, on).await
 }
 
+/// The questions a page asks before logging a dose, both at once: the plan's maxima
+/// (unless `plan_confirmed`) and an unusual amount (unless `unusual_confirmed`). Only the
+/// plan's question makes this read the unusual one early; otherwise `log_dose` asks it.
+pub struct DoseQuestions {
+    pub plan: Option<PlanExcess>,
+    pub unusual: Option<crate::doses::Unusual>,
+}
+
+pub async fn dose_questions(
+    app: &App,
+    caller: &Caller,
+    patient_id: PatientId,
+    input: &DoseInput,
+    plan_confirmed: bool,
+) -> Result<DoseQuestions, AppError> {
+    let plan = if plan_confirmed {
+        None
+    } else {
+        dose_input_against_plan(app, caller, patient_id, input).await?
+    };
+    let mut unusual = None;
+    if plan.is_some() && !input.confirm_unusual_amount {
+        let patient = access::patient_record(
+            app,
+            caller,
+            patient_id,
+            PatientAction::RecordDose,
+            "dose.create",
+        )
+        .await?;
+        if let Ok(new) = crate::doses::prepare_dose(app, caller, &patient, input, None).await {
+            unusual = crate::doses::unusual_of(app, &new).await?;
+        }
+    }
+    Ok(DoseQuestions { plan, unusual })
+}
+
 async fn judge_on(
     app: &App,
     caller: &Caller,

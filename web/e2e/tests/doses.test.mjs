@@ -120,13 +120,11 @@ test('an unusual amount is asked about with both numbers, and confirming saves i
     await form.locator('textarea[name=note]').fill('double checked the scale');
     await form.getByRole('button', { name: 'Log dose', exact: true }).click();
 
-    // Dana's signed taper allows at most 80 mg a dose: that question comes first.
+    // Dana's signed taper allows at most 80 mg a dose: that is asked in the same round.
     const planQuestion = page.getByRole('alert').filter({ hasText: 'Is this right?' });
     await expectVisible(planQuestion, "the question about the plan's maximum");
     assert.match(await planQuestion.innerText(), /Your plan's most for one dose is 80 mg/);
     await shot('above-plan-question');
-    await form.getByLabel('Yes, 15 g is what was taken: log it').check();
-    await form.getByRole('button', { name: 'Log dose', exact: true }).click();
 
     // The same form comes back with the question, everything typed kept.
     const question = page.getByRole('alert').filter({ hasText: 'Please check the amount' });
@@ -144,6 +142,7 @@ test('an unusual amount is asked about with both numbers, and confirming saves i
     await shot('unusual-confirm-box');
 
     await form.getByLabel('Yes, 15 g is right').check();
+    await form.getByLabel('Yes, 15 g is what was taken: log it').check();
     await form.getByRole('button', { name: 'Log dose', exact: true }).click();
     await expectPath(page, DOSE_LOG_PATH, 'the dose log after confirming');
     const saved = page.getByRole('status').filter({ hasText: 'Dose logged' });

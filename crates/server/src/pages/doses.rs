@@ -768,15 +768,40 @@ pub async fn create(
     let patient = speciosa_app::doses::dose_patient(&state.app, &user, id).await?;
     let taken_at = form.taken_at(&patient.details.time_zone.to_zone());
     let input = form.to_input(&taken_at, None);
-    if !form.above_plan_confirmed()
-        && let Some(excess) =
-            speciosa_app::plan_checks::dose_input_against_plan(&state.app, &user, id, &input)
-                .await?
-    {
+    let questions = speciosa_app::plan_checks::dose_questions(
+        &state.app,
+        &user,
+        id,
+        &input,
+        form.above_plan_confirmed(),
+    )
+    .await?;
+    if let Some(excess) = questions.plan {
+        // Both questions at once when the amount is also unusual, so the patient confirms once.
         let ctx = form_context(&user, &patient);
         let question = PlanQuestion::new(&excess, &form, ctx.for_self, today_in(&patient));
-        let errors = question.errors();
-        return new_dose_page(&state, &user, &patient, form, errors, None, Some(question)).await;
+        let unusual = questions.unusual.map(|unusual| {
+            UnusualQuestion::new(
+                &unusual,
+                &form,
+                ctx.for_self,
+                patient.details.display_name.as_str(),
+            )
+        });
+        let mut errors = question.errors();
+        if let Some(unusual) = &unusual {
+            errors.fields.extend(unusual.errors().fields);
+        }
+        return new_dose_page(
+            &state,
+            &user,
+            &patient,
+            form,
+            errors,
+            unusual,
+            Some(question),
+        )
+        .await;
     }
     match speciosa_app::doses::log_dose(&state.app, &user, id, &input, form.key()).await {
         Ok(logged) => {

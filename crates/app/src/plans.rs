@@ -436,6 +436,25 @@ async fn managed_plan(
     Ok((patient, record))
 }
 
+/// Refuses (409) a change to a version that is no longer a draft, once the caller may
+/// manage it: an adapter asks before reading a change's fields, so a signed version answers
+/// "immutable" whatever was sent.
+pub async fn require_draft(app: &App, caller: &Caller, plan_id: PlanId) -> Result<(), AppError> {
+    let (_, record) = managed_plan(app, caller, plan_id, "plan.update").await?;
+    if record.status != PlanStatus::Draft {
+        return Err(immutable(&record));
+    }
+    Ok(())
+}
+
+fn immutable(record: &PlanRecord) -> AppError {
+    AppError::Conflict(format!(
+        "version {} is {}: a signed plan never changes; draw a new version instead",
+        record.version,
+        record.status.as_str()
+    ))
+}
+
 /// Changes a draft; a signed version is immutable (409: draw a new version instead).
 /// Audited as `plan.update`.
 pub async fn edit_draft(
@@ -446,11 +465,7 @@ pub async fn edit_draft(
 ) -> Result<PlanRecord, AppError> {
     let (patient, record) = managed_plan(app, caller, plan_id, "plan.update").await?;
     if record.status != PlanStatus::Draft {
-        return Err(AppError::Conflict(format!(
-            "version {} is {}: a signed plan never changes; draw a new version instead",
-            record.version,
-            record.status.as_str()
-        )));
+        return Err(immutable(&record));
     }
     let mut request = PlanRequest::of(&record.content);
     if let Some(generator) = &patch.generator {

@@ -759,8 +759,11 @@ pub async fn update(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PlanId>,
-    ApiJson(body): ApiJson<PlanPatchBody>,
+    ApiJson(raw): ApiJson<serde_json::Value>,
 ) -> Result<Json<PlanView>, ApiError> {
+    // A signed version answers 409 whatever the body holds; a draft's change is then read.
+    plans::require_draft(&state.app, &user, id).await?;
+    let body: PlanPatchBody = crate::extract::parse_json(raw.to_string().as_bytes())?;
     let patch = body.patch()?;
     let record = plans::edit_draft(&state.app, &user, id, &patch).await?;
     Ok(Json(PlanView::new(&record)))

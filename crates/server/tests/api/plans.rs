@@ -239,6 +239,11 @@ async fn a_draft_becomes_the_active_plan_only_when_signed_with_the_password(app:
         )
         .await;
     problem(patched, StatusCode::CONFLICT).await;
+    let unknown = s
+        .casey
+        .patch(&format!("/api/v1/plans/{plan}"), &json!({"steps": []}))
+        .await;
+    problem(unknown, StatusCode::CONFLICT).await;
     let again = s.casey.get_json(&format!("/api/v1/plans/{plan}")).await;
     assert_eq!(
         again["per_day_max_mg"], 110.0,

@@ -1131,6 +1131,23 @@ impl ContentView {
             "Per-day maximum",
             format!("{} mg", mg_text(content.per_day_max_mg)),
         ));
+        for adjustment in &s.adjustments {
+            let what = match adjustment {
+                speciosa_core::plan::Adjustment::Hold { .. } => "Hold",
+                speciosa_core::plan::Adjustment::StepBack { .. } => "Step back",
+            };
+            let reason = adjustment.reason();
+            fields.push((
+                what,
+                format!(
+                    "from {} for {} days{}{}",
+                    adjustment.on(),
+                    adjustment.days(),
+                    if reason.is_empty() { "" } else { ": " },
+                    reason
+                ),
+            ));
+        }
         ContentView {
             kind: kind_text(content),
             shape: shape_text(&s.generator.kind),

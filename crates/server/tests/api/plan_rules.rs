@@ -338,6 +338,11 @@ async fn sows_rising_after_a_step_down_proposes_a_hold_and_cows_of_25_turns_it_i
     let draft = s.casey.get_json(&format!("/api/v1/plans/{draft_id}")).await;
     assert_eq!(draft["status"], "draft");
     assert_eq!(draft["adjustments"][0]["kind"], "step_back");
+    let draft_page = s.casey.get(&draft_path).await.text().await.unwrap();
+    assert!(
+        draft_page.contains(&format!("from {today} for 7 days: COWS 25")),
+        "the version page lists the step back"
+    );
     let planned: Vec<f64> = draft["steps"]
         .as_array()
         .unwrap()

@@ -802,7 +802,7 @@ impl Store {
                 now,
             );
             tx.enqueue(&messages).await?;
-            let interval = SignedDuration::from_secs(interval.max(60));
+            let interval = SignedDuration::from_secs(interval.max(1));
             // The next round one interval after this one was due; a server that was down
             // sends one round now rather than every round it missed.
             let mut next_at = opened_at.0 + interval * i32::try_from(round + 1).unwrap_or(i32::MAX);

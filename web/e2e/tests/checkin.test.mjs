@@ -86,7 +86,7 @@ test('a patient completes the daily check-in and a red flag takes them to urgent
 
     await expectPath(page, URGENT_PATH, 'the urgent help page after a red flag');
     await expectVisible(page.getByRole('heading', { name: 'Please reach out for help now', level: 1 }), 'the urgent help heading');
-    await expectVisible(page.getByText('Your care team has been alerted'), 'that the care team has been alerted');
+    await expectVisible(page.getByRole('heading', { name: 'What happens next' }), 'what happens next, and when');
     const body = await page.locator('main').innerText();
     assert.match(body, /988/, `the urgent page should offer 988, got:\n${body}`);
     assert.match(body, /911/, `the urgent page should offer 911, got:\n${body}`);

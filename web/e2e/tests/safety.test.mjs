@@ -90,7 +90,7 @@ test('a red-flag check-in reaches the clinician, who reviews the timeline and ac
     await answerCheckIn(page);
     await page.getByRole('button', { name: /^Save (check-in|answers)$/ }).click();
     await expectPath(page, new RegExp(`^/patients/${UUID}/urgent$`, 'i'), 'the urgent help page');
-    await expectVisible(page.getByText('Your care team has been alerted'), 'that the care team has been alerted');
+    await expectVisible(page.getByRole('heading', { name: 'What happens next' }), 'what happens next, and when');
     await shot('patient-urgent-help');
     await signOut(page);
 

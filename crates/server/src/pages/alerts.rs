@@ -286,10 +286,71 @@ struct AlertPage {
     /// For a hold or step-back proposal: the form that draws it into a draft plan.
     plan_change: Option<PlanChangeOffer>,
     actions: Vec<ActionRow>,
+    paging: Option<PagingLines>,
     errors: FormErrors,
     comment: String,
     return_to: String,
     notice: Option<&'static str>,
+}
+
+/// Who an urgent alert paged, how and when ("Notified Dr Okafor by e-mail 01:12").
+struct PagingLines {
+    lines: Vec<PagingLine>,
+    /// "Escalates to the on-call list at 01:27 unless acknowledged", or why it stopped.
+    state: String,
+}
+
+struct PagingLine {
+    text: String,
+    status: String,
+    /// Why it has not been delivered (failed or dead).
+    problem: String,
+}
+
+impl PagingLines {
+    fn new(history: &speciosa_app::notify::PagingHistory, clock: &Clock) -> Option<Self> {
+        let paging = history.paging.as_ref()?;
+        let lines = history
+            .messages
+            .iter()
+            .map(|m| {
+                let channel = m
+                    .channel
+                    .parse::<speciosa_core::notify::Channel>()
+                    .map_or(m.channel.clone(), |c| c.label().to_owned());
+                let verb = if m.kind == "urgent_escalation" {
+                    "Escalated to"
+                } else {
+                    "Notified"
+                };
+                let when = match (m.status.as_str(), m.sent_at) {
+                    ("sent", Some(at)) => clock.minute(at),
+                    _ => format!("queued {}", clock.minute(m.created_at)),
+                };
+                PagingLine {
+                    text: format!("{verb} {} by {channel}, {when}", m.recipient_name),
+                    status: m.status.clone(),
+                    problem: m.last_error.clone().unwrap_or_default(),
+                }
+            })
+            .collect();
+        let state = match (&paging.stopped_at, &paging.stop_reason) {
+            (Some(at), reason) => format!(
+                "Paging stopped {}{}.",
+                clock.minute(*at),
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+            (None, _) => format!(
+                "Unless someone acknowledges it, the on-call list is paged at {} and every {} minutes after.",
+                clock.minute(paging.next_round_at),
+                paging.interval.as_mins()
+            ),
+        };
+        Some(PagingLines { lines, state })
+    }
 }
 
 struct ActionRow {
@@ -365,7 +426,9 @@ async fn alert_page(
     let clock = patient.as_ref().map_or_else(Clock::utc, Clock::patient);
     let status = errors.status;
     let plan_change = PlanChangeOffer::of(&alert, &clock);
+    let history = speciosa_app::notify::paging_history(&state.app, user, id).await?;
     let page = AlertPage {
+        paging: PagingLines::new(&history, &clock),
         nav: Nav::for_user(user).at("/alerts"),
         plan_change,
         alert: AlertCard::new(&alert, &patient_name, &clock),

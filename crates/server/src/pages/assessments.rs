@@ -371,7 +371,14 @@ pub fn urgent_address(patient: PatientId, alerts: &[Alert]) -> String {
         (true, false) => "mood",
         _ => "symptoms",
     };
-    format!("/patients/{patient}/urgent?reason={reason}")
+    // The urgent alert itself, so the page can say who was messaged and when.
+    match alerts.iter().find(|a| a.severity == "urgent") {
+        Some(alert) => format!(
+            "/patients/{patient}/urgent?reason={reason}&alert={}",
+            alert.id
+        ),
+        None => format!("/patients/{patient}/urgent?reason={reason}"),
+    }
 }
 
 /// Who the page is for, and where "back" goes.

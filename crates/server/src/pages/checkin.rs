@@ -446,6 +446,23 @@ pub async fn submit(
 pub struct UrgentQuery {
     #[serde(default)]
     reason: String,
+    /// The urgent alert the answers opened.
+    #[serde(default)]
+    alert: String,
+}
+
+/// What the patient's urgent page promises, all of it true at the time it is shown.
+pub struct Promise {
+    /// Care-team clinicians a message was written to.
+    pub messaged: usize,
+    /// A channel that can leave this server was among them.
+    pub deliverable: bool,
+    /// When the alert opened, patient-local HH:MM.
+    pub opened: String,
+    /// When the on-call list (or the care team again) is messaged if nobody has opened it.
+    pub escalates: String,
+    pub minutes: i64,
+    pub on_call: bool,
 }
 
 #[derive(Template)]
@@ -463,6 +480,7 @@ struct UrgentPage {
     /// Opened from "Need help now?" on the home page: no alert was raised.
     asked: bool,
     crisis: CrisisView,
+    promise: Option<Promise>,
 }
 
 pub async fn urgent(
@@ -472,9 +490,14 @@ pub async fn urgent(
     query: Result<Query<UrgentQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
-    let reason = query.map(|q| q.0.reason).unwrap_or_default();
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let reason = query.reason;
     let (patient, _) = speciosa_app::patients::read_patient(&state.app, &user, id).await?;
     let v = viewer(&user, &patient);
+    let promise = match query.alert.parse::<uuid::Uuid>() {
+        Ok(alert) => promise(&state, &user, &patient, alert).await?,
+        Err(_) => None,
+    };
     let page = UrgentPage {
         nav: v.nav,
         for_self: v.for_self,
@@ -485,8 +508,41 @@ pub async fn urgent(
         symptoms: matches!(reason.as_str(), "symptoms" | "both"),
         asked: reason == "asked",
         crisis: crisis_view(&state, &patient),
+        promise,
     };
     Ok(render(&page)?.into_response())
+}
+
+/// The paging of `alert`, as the patient's page states it; `None` when the alert is not
+/// this patient's (the page then says only what is always true).
+async fn promise(
+    state: &AppState,
+    user: &Authenticated,
+    patient: &Patient,
+    alert: uuid::Uuid,
+) -> Result<Option<Promise>, PageError> {
+    let alert = speciosa_core::ids::AlertId::from_uuid(alert);
+    let Ok((found, _)) = speciosa_app::alerts::read_alert(&state.app, user, alert).await else {
+        return Ok(None);
+    };
+    if found.patient_id != patient.id {
+        return Ok(None);
+    }
+    let promise = speciosa_app::notify::urgent_promise(&state.app, user, alert).await?;
+    let zone = patient.details.time_zone.to_zone();
+    let clock = |at: Timestamp| {
+        at.to_zoned_datetime(zone.clone())
+            .strftime("%H:%M")
+            .to_string()
+    };
+    Ok(Some(Promise {
+        messaged: promise.care_team_messaged,
+        deliverable: promise.deliverable,
+        opened: clock(found.raised_at),
+        escalates: clock(found.raised_at + promise.escalation),
+        minutes: promise.escalation.as_mins(),
+        on_call: promise.on_call,
+    }))
 }
 
 // ---------------------------------------------------------------------------

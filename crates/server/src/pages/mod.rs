@@ -27,6 +27,7 @@ mod dose_import;
 mod doses;
 mod home;
 mod medications;
+mod notifications;
 mod organization;
 mod patient_audit;
 mod patients;
@@ -121,11 +122,20 @@ pub fn router() -> Router<AppState> {
             post(admin::set_require_two_factor),
         )
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/notifications", get(notifications::admin))
+        .route("/admin/notifications/retry", post(notifications::retry))
+        .route("/admin/on-call", post(notifications::save_on_call))
+        .route("/admin/webhook", post(notifications::save_webhook))
+        .route("/admin/webhook/delete", post(notifications::remove_webhook))
         .route(
             "/admin/organization",
             get(organization::show).post(organization::update),
         )
         .route("/account", get(account::show))
+        .route(
+            "/account/notifications",
+            get(notifications::preferences).post(notifications::save_preferences),
+        )
         .route("/account/password", post(account::change_password))
         .route(
             "/account/two-factor",

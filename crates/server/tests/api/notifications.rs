@@ -284,6 +284,25 @@ async fn urgent_email(backend: Backend) {
         actions.iter().filter(|a| *a == "notification.sent").count(),
         2
     );
+    // The patient's page says who was messaged and when the next step comes.
+    let page = c
+        .patient_client
+        .get(&format!(
+            "/patients/{}/urgent?reason=mood&alert={alert}",
+            c.patient
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("began messaging the 2 clinicians on your care team"),
+        "{page}"
+    );
+    assert!(
+        page.contains("(15 minutes later), your care team is messaged again"),
+        "without an on-call list the care team is paged again: {page}"
+    );
     // Sam, off the care team, was not paged.
     assert!(smtp.messages().iter().all(|m| !m.contains("sam.lind")));
     let _ = &c.sam;

@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, on_both_backends, post_form};
+use crate::helpers::{Client, TestApp, location, on_both_backends, post_form};
 use crate::products::{batch, product};
 
 on_both_backends!(
@@ -509,7 +509,10 @@ async fn a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contac
     let response = post_form(&dana, &checkin, &fields).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.text().await.unwrap();
-    assert!(body.contains("Your care team has been alerted"), "{body}");
+    assert!(
+        body.contains("Some of your answers need attention today"),
+        "{body}"
+    );
     assert!(body.contains("tel:988"), "{body}");
     assert!(
         body.contains("value=\"22:30\""),
@@ -526,10 +529,22 @@ async fn a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contac
     fields.extend([("phq9.difficulty", "1"), ("save", "phq9")]);
     let response = post_form(&dana, &checkin, &fields).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        response.headers()[reqwest::header::LOCATION],
-        format!("/patients/{patient}/urgent?reason=mood").as_str()
+    let urgent = location(&response);
+    assert!(
+        urgent.starts_with(&format!("/patients/{patient}/urgent?reason=mood&alert=")),
+        "{urgent}"
     );
+    // The page says what happens, and only what is true: this server sends no e-mail,
+    // so the care team sees the alert in Speciosa. The crisis contacts come first.
+    let page = dana.get(&urgent).await.text().await.unwrap();
+    let crisis = page.find("tel:988").expect("the crisis line");
+    let next = page.find("What happens next").expect("what happens next");
+    assert!(crisis < next, "the crisis contacts come first");
+    assert!(
+        page.contains("Messages to them could not be sent from here right now"),
+        "{page}"
+    );
+    assert!(!page.contains("They will contact you"));
     let mut rules = urgent_alerts().await;
     rules.sort();
     assert_eq!(rules, ["phq9_item9", "red_flag_symptom"]);

@@ -163,7 +163,9 @@ pub async fn subscribe(
         endpoint: input.endpoint,
         p256dh: keys.p256dh,
         auth: keys.auth,
-        user_agent: input.user_agent.map(|agent| shorten(&agent, MAX_USER_AGENT_CHARS)),
+        user_agent: input
+            .user_agent
+            .map(|agent| shorten(&agent, MAX_USER_AGENT_CHARS)),
     };
     // The audit names the subscription, never its keys or endpoint.
     let (id, created) = app
@@ -185,7 +187,10 @@ pub async fn subscribe(
 /// there (whoever else may).
 pub async fn unsubscribe(app: &App, caller: &Caller, endpoint: &str) -> Result<(), AppError> {
     if endpoint.is_empty() {
-        return Err(AppError::field("endpoint", "give the subscription's endpoint"));
+        return Err(AppError::field(
+            "endpoint",
+            "give the subscription's endpoint",
+        ));
     }
     app.store
         .delete_push_subscription(caller.actor.user_id, endpoint, |id| {
@@ -247,7 +252,10 @@ pub async fn send_to_user(
             }
             Delivery::Gone => {
                 report.removed_gone += 1;
-                if let Err(error) = app.store.remove_gone_push_subscription(subscription.id).await
+                if let Err(error) = app
+                    .store
+                    .remove_gone_push_subscription(subscription.id)
+                    .await
                 {
                     log_chain("removing a gone push subscription", &error);
                 }
@@ -468,7 +476,10 @@ impl BrowserKeys {
                 "must be the browser's P-256 public key: 65 bytes, base64url",
             );
         }
-        let auth = BASE64URL.decode(auth).ok().filter(|bytes| bytes.len() == 16);
+        let auth = BASE64URL
+            .decode(auth)
+            .ok()
+            .filter(|bytes| bytes.len() == 16);
         if auth.is_none() {
             errors.push(
                 "keys.auth",
@@ -624,8 +635,7 @@ mod tests {
             urgency: PushUrgency::High,
             ttl_seconds: 3600,
         };
-        let payload: serde_json::Value =
-            serde_json::from_slice(&message.payload()).expect("json");
+        let payload: serde_json::Value = serde_json::from_slice(&message.payload()).expect("json");
         let mut keys: Vec<&str> = payload
             .as_object()
             .expect("object")

@@ -25,6 +25,7 @@ mod plan_rules;
 mod plans;
 mod product_privacy;
 mod products;
+mod push;
 mod resilience;
 mod route_matrix;
 mod session;

@@ -265,6 +265,12 @@ async fn clinician(app: &TestApp) -> Client {
 async fn a_browser_subscribes_and_the_same_endpoint_again_updates_it(app: TestApp) {
     let casey = clinician(&app).await;
     let browser = Browser::new("https://push.example/send/abc".into());
+    // A cookie alone is not enough: the session's CSRF token is required.
+    let mut forged = casey.clone();
+    forged.csrf = None;
+    let refused = forged.post(SUBSCRIPTIONS, &browser.subscription()).await;
+    let refused = problem(refused, StatusCode::FORBIDDEN).await;
+    assert_eq!(refused["type"], "/problems/csrf");
     let first = browser.subscribe(&casey).await;
     let again = Browser {
         endpoint: browser.endpoint.clone(),

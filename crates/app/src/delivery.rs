@@ -54,6 +54,8 @@ pub struct Channels {
     public_url: String,
     /// The domain of `Message-ID`s.
     domain: String,
+    /// The contact in Web Push's VAPID claims (`mailto:` the sender, else the public URL).
+    push_subscriber: String,
 }
 
 impl Channels {
@@ -68,7 +70,7 @@ impl Channels {
             ),
             None => None,
         };
-        let mail_from = match &settings.mail_from {
+        let mail_from: Option<lettre::message::Mailbox> = match &settings.mail_from {
             Some(from) => Some(
                 from.parse()
                     .map_err(|e| SendError::Permanent(format!("--mail-from: {e}")))?,
@@ -86,7 +88,12 @@ impl Channels {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SendError::Permanent(e.to_string()))?;
+        let push_subscriber = match &mail_from {
+            Some(from) => format!("mailto:{}", from.email),
+            None => settings.public_url.trim_end_matches('/').to_owned(),
+        };
         Ok(Self {
+            push_subscriber,
             mailer,
             mail_from,
             http,
@@ -186,13 +193,33 @@ impl Channels {
 
     async fn push(
         &self,
-        _app: &App,
-        _message: &Notification,
-        _kind: MessageKind,
+        app: &App,
+        message: &Notification,
+        kind: MessageKind,
     ) -> Result<(), SendError> {
-        Err(SendError::Permanent(
-            "Web Push is not available on this server".into(),
-        ))
+        use crate::web_push::{PushError, PushMessage, PushUrgency, send_to_user};
+        let push = PushMessage {
+            id: message.id,
+            title: kind.title().to_owned(),
+            body: kind.body().to_owned(),
+            url: self.link(message),
+            // One notification per message on a device, however often it is resent.
+            tag: format!("speciosa-{}", message.id),
+            urgency: if kind.urgent() {
+                PushUrgency::High
+            } else {
+                PushUrgency::Normal
+            },
+            // An urgent page is worth little after an hour; a reminder after a few.
+            ttl_seconds: if kind.urgent() { 3600 } else { 4 * 3600 },
+        };
+        match send_to_user(app, message.recipient_id, &push, &self.push_subscriber).await {
+            Ok(_) => Ok(()),
+            Err(PushError::Transient(e)) => Err(SendError::Transient(e)),
+            Err(e @ (PushError::NoSubscription | PushError::Rejected(_))) => {
+                Err(SendError::Permanent(e.to_string()))
+            }
+        }
     }
 }
 

@@ -39,6 +39,7 @@ pub mod roster;
 pub mod safety;
 pub mod sessions;
 pub mod users;
+pub mod web_push;
 
 pub use caller::Caller;
 

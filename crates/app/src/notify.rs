@@ -536,12 +536,22 @@ pub async fn urgent_promise(
     people.sort();
     people.dedup();
     let webhook = app.store.webhook(caller.actor.organization_id).await?;
-    let deliverable = first_round.iter().any(|m| match m.channel.as_str() {
-        "email" => app.settings.smtp_url.is_some(),
-        "webhook" => webhook.is_some(),
-        "push" => true,
-        _ => false,
-    });
+    let mut deliverable = false;
+    for m in &first_round {
+        deliverable |= match m.channel.as_str() {
+            "email" => app.settings.smtp_url.is_some(),
+            "webhook" => webhook.is_some(),
+            "push" => !app
+                .store
+                .push_subscriptions_for_user(m.recipient_id)
+                .await?
+                .is_empty(),
+            _ => false,
+        };
+        if deliverable {
+            break;
+        }
+    }
     let escalation = history
         .paging
         .as_ref()

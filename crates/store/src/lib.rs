@@ -28,6 +28,7 @@ mod organizations;
 mod patients;
 mod plans;
 mod products;
+mod push;
 mod sessions;
 mod summaries;
 mod two_factor;
@@ -58,6 +59,7 @@ pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary, UnreadablePatient};
 pub use plans::{PLAN_HISTORY_LIMIT, PlanRecord, PlanSignature, SignPlan};
 pub use products::{Batch, BatchContent, Product};
+pub use push::{NewPushSubscription, PUSH_SUBSCRIPTIONS_PER_USER, PushSubscription, VapidKeys};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
 pub use summaries::{
     AlertCounts, BatchDay, DayTotal, LatestResult, PatientSummaryRow, RebuildReport, RosterEntry,

@@ -21,6 +21,7 @@ pub mod patients;
 pub mod plans;
 pub mod predicted;
 pub mod products;
+pub mod push;
 pub mod session;
 pub mod users;
 
@@ -38,6 +39,11 @@ pub fn router() -> Router<AppState> {
             post(account::begin_totp).delete(account::disable_totp),
         )
         .route("/account/totp/activate", post(account::activate_totp))
+        .route(
+            "/account/push-subscriptions",
+            post(push::subscribe).delete(push::unsubscribe),
+        )
+        .route("/push/vapid-public-key", get(push::vapid_public_key))
         .route(
             "/organization",
             get(organization::get_one).patch(organization::update),
@@ -157,6 +163,7 @@ pub fn router() -> Router<AppState> {
     paths(
         session::sign_in, session::current, session::sign_out,
         account::change_password, account::begin_totp, account::activate_totp, account::disable_totp,
+        push::vapid_public_key, push::subscribe, push::unsubscribe,
         users::create, users::list, users::get_one, users::update, users::set_password, users::clinicians,
         organization::get_one, organization::update,
         patients::create, patients::list, patients::get_one, patients::update,
@@ -186,6 +193,7 @@ pub fn router() -> Router<AppState> {
     tags(
         (name = "session", description = "Signing in and out (with a two-factor code when the account has it on)"),
         (name = "account", description = "Your own password and two-factor sign-in (TOTP, RFC 6238)"),
+        (name = "push", description = "Notifications on your own browsers (Web Push: RFC 8030, 8291, 8292)"),
         (name = "users", description = "Accounts, temporary passwords and the organization's sign-in settings (admins)"),
         (name = "patients", description = "Patient records and care teams (clinicians; patients see themselves)"),
         (name = "products", description = "The product catalogue, batch certificates of analysis and quality flags"),

@@ -147,6 +147,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/static/app.css", get(stylesheet))
         .route("/static/cows.js", get(cows_script))
+        .route("/static/push.js", get(push_script))
         .route("/problems/{slug}", get(problem_page))
 }
 
@@ -197,6 +198,22 @@ async fn cows_script() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../../../web/static/cows.js"),
+    )
+        .into_response()
+}
+
+/// Turning notifications on this device on and off (Web Push); the page says what to do
+/// without it.
+async fn push_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../web/static/push.js"),
     )
         .into_response()
 }

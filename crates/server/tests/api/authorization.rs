@@ -75,6 +75,18 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::POST, "/api/v1/account/totp/activate", Staff),
         op(Method::POST, "/api/v1/account/totp", Staff),
         op(Method::DELETE, "/api/v1/account/totp", Staff),
+        op(Method::GET, "/api/v1/push/vapid-public-key", AnySignedIn),
+        // Each browser subscription saved here is removed by the DELETE after it.
+        op(
+            Method::POST,
+            "/api/v1/account/push-subscriptions",
+            AnySignedIn,
+        ),
+        op(
+            Method::DELETE,
+            "/api/v1/account/push-subscriptions",
+            AnySignedIn,
+        ),
         op(
             Method::GET,
             "/api/v1/organization",
@@ -321,6 +333,11 @@ pub(crate) async fn signed_plan(clinician: &Client, patient: &str) -> String {
     );
     plan
 }
+
+/// A browser's push keys (RFC 8291 Appendix A's user agent).
+pub(crate) const PUSH_P256DH: &str =
+    "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+pub(crate) const PUSH_AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
 
 /// Signing in needs no session; it is tested on its own.
 pub(crate) const PUBLIC: [(&str, &str); 1] = [("POST", "/api/v1/session")];
@@ -651,6 +668,11 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                             "phq9"
                         },
                     );
+                // One browser per role and target, so each DELETE finds its own.
+                let push_endpoint = format!(
+                    "https://push.example/{}/{target:?}",
+                    role.unwrap_or("anonymous")
+                );
                 let body = match (op.method.as_str(), op.path) {
                     // The same password again, so every later sign-in still works.
                     ("PUT", "/api/v1/account/password") => {
@@ -659,6 +681,13 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     ("POST", "/api/v1/account/totp/activate") => json!({"code": "000000"}),
                     ("POST", "/api/v1/account/totp") => json!({}),
                     ("DELETE", "/api/v1/account/totp") => json!({"password": PASSWORD}),
+                    ("POST", "/api/v1/account/push-subscriptions") => json!({
+                        "endpoint": push_endpoint,
+                        "keys": {"p256dh": PUSH_P256DH, "auth": PUSH_AUTH},
+                    }),
+                    ("DELETE", "/api/v1/account/push-subscriptions") => {
+                        json!({"endpoint": push_endpoint})
+                    }
                     // Left off, so nobody is sent to enrol mid-matrix.
                     ("PATCH", "/api/v1/organization") => json!({"require_staff_totp": false}),
                     ("PUT", "/api/v1/users/{id}/password") => {

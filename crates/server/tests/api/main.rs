@@ -26,6 +26,7 @@ mod plan_rules;
 mod plans;
 mod product_privacy;
 mod products;
+mod push;
 mod resilience;
 mod route_matrix;
 mod session;

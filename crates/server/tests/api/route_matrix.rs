@@ -187,6 +187,7 @@ fn pages() -> Vec<Page> {
         page(post.clone(), "/account/two-factor/disable", Staff),
         page(get.clone(), "/static/app.css", Public),
         page(get.clone(), "/static/cows.js", Public),
+        page(get.clone(), "/static/push.js", Public),
         page(get.clone(), "/problems/{slug}", Public),
         page(get.clone(), "/healthz", Public),
         page(get.clone(), "/readyz", Public),

@@ -26,7 +26,16 @@ use crate::pages::assessments::{
 };
 use crate::pages::time::Clock;
 use crate::pages::{Nav, NoFields, patient_id, render, require_role};
-use speciosa_app::assessments::{AssessmentSubmission, needs_crisis_contacts, submit_assessment};
+use speciosa_app::assessments::{
+    AssessmentSubmission, AssessmentSubmitted, needs_crisis_contacts, submit_assessment_once,
+};
+use uuid::Uuid;
+
+/// A form's idempotency key as the API accepts it: 1 to 200 visible ASCII characters
+/// (room left for the section's code).
+fn valid_key(key: &str) -> bool {
+    key.len() <= 200 && key.chars().all(|c| c.is_ascii_graphic())
+}
 
 /// The order of the check-in: the morning diary first, then the quick ratings, the
 /// red-flag symptoms, and the weekly scales.
@@ -145,6 +154,9 @@ struct CheckinPage {
     /// Sections saved by the submission just made.
     saved: Vec<String>,
     optional: Vec<OptionalLink>,
+    /// The form's idempotency key: each section is stored under `{key}:{instrument}`, so
+    /// a check-in sent twice (a retry, the patient app's offline queue) is stored once.
+    idempotency_key: String,
     /// Shown when this submission raised an urgent alert and the page is shown again.
     urgent: Option<CrisisView>,
     /// An answer to a safety question in a section not yet saved: the contacts are shown
@@ -282,10 +294,13 @@ pub async fn form(
         done: short_names(&state, &done_codes(&state, &patient, &due)),
         saved: short_names(&state, &saved_codes),
         optional: optional_links(&state, &patient),
+        idempotency_key: Uuid::now_v7().to_string(),
         urgent: None,
         unsaved_safety: None,
     };
-    Ok(render(&page)?.into_response())
+    Ok(crate::pages::offline::allow_offline_copy(
+        render(&page)?.into_response(),
+    ))
 }
 
 /// What a submitted section holds.
@@ -354,6 +369,16 @@ pub async fn submit(
         .find(|(name, _)| name == "save")
         .map(|(_, code)| code.trim().to_owned())
         .filter(|code| codes.contains(code));
+    let field = |wanted: &str| {
+        pairs
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let mut key = field("idempotency_key").filter(|key| valid_key(key));
+    // When the answers were given, if the page says (the offline queue sends it later).
+    let completed_at = field("completed_at");
     let mut saved = Vec::new();
     let mut alerts: Vec<Alert> = Vec::new();
     let mut again = Vec::new();
@@ -380,19 +405,28 @@ pub async fn submit(
         let submission = AssessmentSubmission {
             instrument: instrument.code.clone(),
             answers: answers_from(instrument, &section.raw),
-            completed_at: None,
+            completed_at: completed_at.clone(),
         };
-        match submit_assessment(&state.app, &user, patient.id, &submission)
+        let section_key = key.as_ref().map(|key| format!("{key}:{code}"));
+        match submit_assessment_once(&state.app, &user, patient.id, &submission, section_key)
             .await
             .map_err(crate::error::ApiError::from)
         {
-            Ok((_, raised)) => {
+            Ok(AssessmentSubmitted::Created { alerts: raised, .. }) => {
                 saved.push(instrument.code.clone());
                 if needs_crisis_contacts(&raised) {
                     alerts.extend(raised);
                 }
             }
-            Err(error) if is_form_error(&error) => {
+            Ok(AssessmentSubmitted::Replayed { .. }) => saved.push(instrument.code.clone()),
+            Err(mut error) if is_form_error(&error) => {
+                if error.errors.iter().any(|e| e.field == "Idempotency-Key") {
+                    // The form saved other answers for this section before (sent again
+                    // after going back): a fresh key lets these be saved on purpose.
+                    error.errors.clear();
+                    error.detail = "this form already saved different answers for this section, so these were not saved. If they are new answers, press “Save check-in” again".into();
+                    key = None;
+                }
                 kept_answers = true;
                 unsaved_safety |= section.answers_a_safety_question();
                 again.push(instrument_form(instrument, &section.raw, Some(&error)));
@@ -432,6 +466,7 @@ pub async fn submit(
         done: short_names(&state, &done_codes(&state, &patient, &due)),
         saved: short_names(&state, &saved),
         optional: optional_links(&state, &patient),
+        idempotency_key: key.unwrap_or_else(|| Uuid::now_v7().to_string()),
         urgent: (!alerts.is_empty()).then(|| crisis_view(&state, &patient)),
         unsaved_safety: (unsaved_safety && alerts.is_empty())
             .then(|| crisis_view(&state, &patient)),
@@ -486,7 +521,14 @@ pub async fn urgent(
         asked: reason == "asked",
         crisis: crisis_view(&state, &patient),
     };
-    Ok(render(&page)?.into_response())
+    let for_self = page.for_self;
+    let response = render(&page)?.into_response();
+    // The patient's own help page opens offline; a clinician's view of it is never kept.
+    Ok(if for_self {
+        crate::pages::offline::allow_offline_copy(response)
+    } else {
+        response
+    })
 }
 
 // ---------------------------------------------------------------------------

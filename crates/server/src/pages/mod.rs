@@ -27,6 +27,7 @@ mod dose_import;
 mod doses;
 mod home;
 mod medications;
+pub mod offline;
 mod organization;
 mod patient_audit;
 mod patients;
@@ -137,6 +138,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/static/app.css", get(stylesheet))
         .route("/static/cows.js", get(cows_script))
+        .route("/static/offline.js", get(offline::offline_script))
+        .route("/static/icons/{name}", get(offline::icon))
+        .route("/manifest.webmanifest", get(offline::manifest))
+        .route("/sw.js", get(offline::service_worker))
+        .route("/offline", get(offline::page))
         .route("/problems/{slug}", get(problem_page))
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
 use speciosa_core::account::Role;
 use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{OrganizationId, PatientId};
@@ -14,10 +15,7 @@ use speciosa_core::policy::{OrganizationAction, PatientAction};
 use speciosa_core::safety::{self, AssessmentFact};
 use speciosa_core::sleep::DiaryEntry;
 use speciosa_core::time::ClinicalInstant;
-use sha2::{Digest, Sha256};
-use speciosa_store::{
-    Alert, Assessment, AssessmentInsert, NewAssessment, Patient, StoreError,
-};
+use speciosa_store::{Alert, Assessment, AssessmentInsert, NewAssessment, Patient, StoreError};
 
 use crate::{App, AppError, Caller, access, log_chain};
 
@@ -200,9 +198,10 @@ pub async fn submit_assessment_for(
             alerts,
             patient,
         } => Ok((assessment, alerts, patient)),
-        AssessmentSubmitted::Replayed { assessment, patient } => {
-            Ok((assessment, Vec::new(), patient))
-        }
+        AssessmentSubmitted::Replayed {
+            assessment,
+            patient,
+        } => Ok((assessment, Vec::new(), patient)),
     }
 }
 

@@ -40,16 +40,19 @@ const ICON_MASKABLE: &[u8] = include_bytes!("../../../../web/static/icons/icon-m
 /// new build with changed assets installs a new worker and drops the old caches.
 static SERVICE_WORKER_SOURCE: LazyLock<String> = LazyLock::new(|| {
     let mut hasher = DefaultHasher::new();
-    for text in [SERVICE_WORKER, OFFLINE_SCRIPT, MANIFEST, APP_CSS, COWS_SCRIPT] {
+    for text in [
+        SERVICE_WORKER,
+        OFFLINE_SCRIPT,
+        MANIFEST,
+        APP_CSS,
+        COWS_SCRIPT,
+    ] {
         text.hash(&mut hasher);
     }
     for bytes in [ICON_192, ICON_512, ICON_MASKABLE] {
         bytes.hash(&mut hasher);
     }
-    SERVICE_WORKER.replace(
-        "__ASSETS_VERSION__",
-        &format!("{:016x}", hasher.finish()),
-    )
+    SERVICE_WORKER.replace("__ASSETS_VERSION__", &format!("{:016x}", hasher.finish()))
 });
 
 /// `/sw.js`, at the root so its scope is the whole app. Never kept in the HTTP cache,

@@ -17,6 +17,7 @@ mod doses;
 mod forwarded_for;
 mod medications_pages;
 mod metrics;
+mod offline_app;
 mod pages;
 mod patient_plan_pages;
 mod patients;

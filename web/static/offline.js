@@ -200,15 +200,14 @@
       return;
     }
     box.hidden = false;
+    box.classList.toggle("all-sent", !entries.length);
     if (message) {
       box.appendChild(element("p", { class: "offline-note", role: "status" }, message));
     }
     if (waiting.length) {
       const count = waiting.length === 1 ? "1 entry waiting to be sent" : waiting.length + " entries waiting to be sent";
-      const later = navigator.onLine
-        ? " — they will be sent as soon as the connection works again."
-        : " — they will be sent when you are back online.";
-      box.appendChild(element("h2", { class: "offline-count" }, count + (waiting.length === 1 ? later.replace("they", "it") : later)));
+      const later = waiting.length === 1 ? " — it will be sent when you are back online." : " — they will be sent when you are back online.";
+      box.appendChild(element("h2", { class: "offline-count" }, count + later));
       const list = element("ul", { class: "plain offline-list" });
       waiting.forEach((e) => list.appendChild(element("li", {}, KIND_NAMES[e.kind] + ", " + when(e.created_at))));
       box.appendChild(list);
@@ -249,6 +248,14 @@
     return "the server answered " + status + ".";
   }
 
+  /// The server answered: an offline copy says it is one no longer up to date.
+  function backOnline() {
+    const copy = document.querySelector(".offline-copy");
+    if (copy) {
+      copy.textContent = "You are back online. This page is the copy kept on this device: reload it to bring it up to date.";
+    }
+  }
+
   /// Sends what is waiting for this patient, oldest first, each with its own key and
   /// this page's CSRF token. Stops at the first network failure (still offline).
   async function flush() {
@@ -275,6 +282,7 @@
         } catch (_) {
           break; // still no network: try again later
         }
+        backOnline();
         const landed = new URL(response.url, location.origin).pathname;
         if (landed === "/login") {
           lastReport = "Sign in again to send what is waiting.";
@@ -304,6 +312,17 @@
     if (urgent) {
       // A check-in sent late raised an urgent alert: the help page comes first.
       location.assign(urgent);
+    }
+  }
+
+  /// Whether the server answers now (a network failure after this is caught by the
+  /// service worker, which keeps the entry too).
+  async function reachable() {
+    try {
+      const response = await fetch("/healthz", { cache: "no-store", signal: AbortSignal.timeout(5000) });
+      return response.ok;
+    } catch (_) {
+      return false;
     }
   }
 
@@ -382,14 +401,23 @@
         renewTime(form);
       }
       restore(form);
-      form.addEventListener("submit", (event) => {
-        if (form.dataset.restoring && navigator.onLine) {
-          SpeciosaQueue.remove(form.dataset.restoring);
+      form.addEventListener("submit", async (event) => {
+        if (form.dataset.reachable) {
+          delete form.dataset.reachable; // checked just now: post as without JavaScript
+          return;
         }
-        if (!navigator.onLine) {
-          event.preventDefault();
-          queueForm(form, event.submitter);
+        event.preventDefault();
+        const submitter = event.submitter;
+        // `navigator.onLine` can say online with no way through, so the server is asked.
+        if (navigator.onLine && (await reachable())) {
+          if (form.dataset.restoring) {
+            await SpeciosaQueue.remove(form.dataset.restoring);
+          }
+          form.dataset.reachable = "yes";
+          form.requestSubmit(submitter || undefined);
+          return;
         }
+        queueForm(form, submitter);
       });
     });
 
@@ -433,6 +461,8 @@
     render(queued ? "Saved on this device. It is sent when you are back online." : undefined).then(flush);
 
     window.addEventListener("online", flush);
+    // Browsers do not always say when the connection returns: try again now and then.
+    setInterval(flush, 30000);
     window.addEventListener("offline", () => render());
 
     if ("serviceWorker" in navigator) {

@@ -98,7 +98,7 @@ async function offlineCopy(path) {
 async function networkFirst(request, path) {
   try {
     const response = await fetch(request);
-    if (path === "/login" && response.ok) {
+    if (response.ok && new URL(response.url || request.url).pathname === "/login") {
       // Signed out (or never in): nothing of a patient stays on the device.
       await dropPages();
     } else {

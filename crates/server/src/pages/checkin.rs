@@ -323,6 +323,21 @@ impl Section<'_> {
             .all(|i| self.raw.get(&i.id).is_some_and(|v| !v.is_empty()))
     }
 
+    /// The safety rules (`phq9_item9`, `red_flag_symptom`) its answers above zero raise.
+    fn safety_rules_answered(&self) -> Vec<String> {
+        self.instrument
+            .items
+            .iter()
+            .filter(|i| {
+                self.raw
+                    .get(&i.id)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v > 0.0)
+            })
+            .filter_map(|i| i.safety.clone())
+            .collect()
+    }
+
     /// An answer above zero to a question that raises a safety rule (PHQ-9 item 9, a red flag).
     fn answers_a_safety_question(&self) -> bool {
         self.instrument.items.iter().any(|i| {
@@ -381,6 +396,7 @@ pub async fn submit(
     let completed_at = field("completed_at");
     let mut saved = Vec::new();
     let mut alerts: Vec<Alert> = Vec::new();
+    let mut replayed_safety: Vec<String> = Vec::new();
     let mut again = Vec::new();
     let mut unsaved_safety = false;
     let mut kept_answers = false;
@@ -418,7 +434,12 @@ pub async fn submit(
                     alerts.extend(raised);
                 }
             }
-            Ok(AssessmentSubmitted::Replayed { .. }) => saved.push(instrument.code.clone()),
+            Ok(AssessmentSubmitted::Replayed { .. }) => {
+                // Sent again (the device's queue, a lost answer): the alert its safety
+                // answers raised the first time stands, so the help page still comes first.
+                replayed_safety.extend(section.safety_rules_answered());
+                saved.push(instrument.code.clone());
+            }
             Err(mut error) if is_form_error(&error) => {
                 if error.errors.iter().any(|e| e.field == "Idempotency-Key") {
                     // The form saved other answers for this section before (sent again
@@ -438,6 +459,15 @@ pub async fn submit(
     if !kept_answers {
         let to = if !alerts.is_empty() {
             urgent_address(patient.id, &alerts)
+        } else if !replayed_safety.is_empty() {
+            let mood = replayed_safety.iter().any(|r| r == "phq9_item9");
+            let symptoms = replayed_safety.iter().any(|r| r != "phq9_item9");
+            let reason = match (mood, symptoms) {
+                (true, true) => "both",
+                (true, false) => "mood",
+                _ => "symptoms",
+            };
+            format!("/patients/{}/urgent?reason={reason}", patient.id)
         } else if again.is_empty() {
             "/home?saved=checkin".to_owned()
         } else {

@@ -15,6 +15,7 @@ on_both_backends!(
     only_the_patients_own_pages_may_be_kept_offline,
     the_offline_page_keeps_the_patients_crisis_line,
     a_check_in_sent_again_with_its_key_is_stored_once,
+    a_red_flag_check_in_sent_again_still_leads_to_urgent_help,
     an_assessment_retried_with_the_same_idempotency_key_returns_the_original,
 );
 
@@ -274,6 +275,35 @@ async fn a_check_in_sent_again_with_its_key_is_stored_once(app: TestApp) {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
     }
     assert_eq!(assessments(&dana, &patient).await.len(), 4);
+}
+
+async fn a_red_flag_check_in_sent_again_still_leads_to_urgent_help(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let (patient, dana) = app.patient_with_login(&casey, "Dana Reyes").await;
+    let checkin = format!("/patients/{patient}/checkin");
+    let fields = [
+        ("instruments", "red_flags"),
+        ("red_flags.1", "0"),
+        ("red_flags.2", "0"),
+        ("red_flags.3", "0"),
+        ("red_flags.4", "0"),
+        ("red_flags.5", "1"),
+        ("idempotency_key", "device-entry-red"),
+    ];
+    let urgent = format!("/patients/{patient}/urgent?reason=symptoms");
+
+    let first = post_form(&dana, &checkin, &fields).await;
+    assert_eq!(location(&first), urgent);
+    // The first answer was lost on the way back; the queue sends it again.
+    let again = post_form(&dana, &checkin, &fields).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&again), urgent, "the help page still comes first");
+    assert_eq!(assessments(&dana, &patient).await.len(), 1, "stored once");
+    let alerts = casey
+        .get_json(&format!("/api/v1/patients/{patient}/alerts"))
+        .await;
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
 }
 
 async fn an_assessment_retried_with_the_same_idempotency_key_returns_the_original(app: TestApp) {

@@ -150,5 +150,39 @@ test('a dose and a check-in entered offline wait on the phone and are stored onc
     assert.equal(cravings.length, cravingBefore + 1, 'the check-in section is stored once');
     assert.equal(await page.evaluate(async () => (await self.SpeciosaQueue.all()).length), 0);
     await shot('sent');
+
+    // A Web Push message (as the push service delivers it) becomes a notification with the
+    // payload's title, body and tag, carrying its link.
+    await context.grantPermissions(['notifications']);
+    const cdp = await context.newCDPSession(page);
+    const registrationId = new Promise((resolve) => {
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const ours = registrations.find((r) => r.scopeURL.endsWith('/') && !r.isDeleted);
+        if (ours) resolve(ours.registrationId);
+      });
+    });
+    await cdp.send('ServiceWorker.enable');
+    const payload = { id: 'c0ffee00-0000-4000-8000-000000000001', title: 'Speciosa: reminder', body: "Time for today's check-in.", url: '/home', tag: 'reminder-checkin' };
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: new URL(page.url()).origin,
+      registrationId: await registrationId,
+      data: JSON.stringify(payload),
+    });
+    const shown = await until(
+      page,
+      async () => {
+        const list = await (await navigator.serviceWorker.ready).getNotifications();
+        return list.length ? list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })) : null;
+      },
+      null,
+      'the push notification'
+    );
+    assert.deepEqual(shown, [{ title: payload.title, body: payload.body, tag: payload.tag, data: { url: '/home', id: payload.id } }]);
+
+    // Signing out leaves no page of the patient on the device.
+    assert.ok(await page.evaluate(() => caches.has('speciosa-pages')));
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await expectPath(page, '/login', 'the sign-in page after signing out');
+    await until(page, async () => !(await caches.has('speciosa-pages')), null, 'the kept pages to be dropped');
   });
 });

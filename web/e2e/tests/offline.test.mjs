@@ -186,3 +186,45 @@ test('a dose and a check-in entered offline wait on the phone and are stored onc
     await until(page, async () => !(await caches.has('speciosa-pages')), null, 'the kept pages to be dropped');
   });
 });
+
+test('a dose whose post fails on the way is kept by the service worker and sent once later', async (t) => {
+  const phone = { viewport: { width: 390, height: 844 } };
+  await scenario(browser, t.name, phone, async ({ page }) => {
+    const context = page.context();
+    await page.goto('/login');
+    await page.fill('input[name=email]', PATIENT);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await expectPath(page, '/home', '/home after signing in');
+    await until(page, () => navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller), null, 'the service worker to control the page');
+    await until(page, async () => (await (await caches.open('speciosa-pages')).keys()).some((k) => k.url.endsWith('/doses/new')), null, 'the dose form to be kept');
+
+    await page.getByRole('link', { name: 'Log a dose', exact: true }).first().click();
+    await expectPath(page, NEW_DOSE_PATH, 'the dose form');
+    const patient = new URL(page.url()).pathname.match(NEW_DOSE_PATH)[1];
+    const dosesPath = `/api/v1/patients/${patient}/doses`;
+
+    // The server answers, but the dose's own post is lost on the way (a flaky network).
+    await context.route('**/patients/*/doses', (route) =>
+      route.request().method() === 'POST' ? route.abort('connectionreset') : route.continue()
+    );
+    const form = page.locator('form').filter({ has: page.locator('select[name=batch_id]') });
+    const select = form.locator('select[name=batch_id]');
+    await select.selectOption(await select.locator('optgroup').first().locator('option').first().getAttribute('value'));
+    await form.locator('input[name=amount]').fill('2');
+    await form.locator('textarea[name=note]').fill(NOTE);
+    await form.getByRole('button', { name: 'Log dose', exact: true }).click();
+    await page.waitForURL((url) => url.searchParams.get('queued') === '1');
+    const queue = page.getByTestId('offline-queue');
+    await expectVisible(queue.getByText('1 entry waiting to be sent'), 'the kept dose');
+    assert.equal(withNote(await json(page, dosesPath)).length, 0);
+
+    // The connection works again: the next page sends it, once.
+    await context.unrouteAll();
+    await page.goto('/home');
+    await expectVisible(queue.getByText('1 entry was sent'), 'that the dose was sent');
+    const doses = withNote(await json(page, dosesPath));
+    assert.equal(doses.length, 1, JSON.stringify(doses));
+    assert.equal(doses[0].amount, 2);
+  });
+});

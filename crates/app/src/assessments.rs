@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
 use speciosa_core::account::Role;
 use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{OrganizationId, PatientId};
@@ -14,7 +15,7 @@ use speciosa_core::policy::{OrganizationAction, PatientAction};
 use speciosa_core::safety::{self, AssessmentFact};
 use speciosa_core::sleep::DiaryEntry;
 use speciosa_core::time::ClinicalInstant;
-use speciosa_store::{Alert, Assessment, NewAssessment, Patient, StoreError};
+use speciosa_store::{Alert, Assessment, AssessmentInsert, NewAssessment, Patient, StoreError};
 
 use crate::{App, AppError, Caller, access, log_chain};
 
@@ -191,6 +192,63 @@ pub async fn submit_assessment_for(
     id: PatientId,
     submission: &AssessmentSubmission,
 ) -> Result<(Assessment, Vec<Alert>, Patient), AppError> {
+    match submit_assessment_once(app, caller, id, submission, None).await? {
+        AssessmentSubmitted::Created {
+            assessment,
+            alerts,
+            patient,
+        } => Ok((assessment, alerts, patient)),
+        AssessmentSubmitted::Replayed {
+            assessment,
+            patient,
+        } => Ok((assessment, Vec::new(), patient)),
+    }
+}
+
+/// What submitting an assessment with an idempotency key came to.
+#[derive(Clone, Debug)]
+pub enum AssessmentSubmitted {
+    /// Stored now, with the alerts its answers raised.
+    Created {
+        assessment: Assessment,
+        alerts: Vec<Alert>,
+        patient: Patient,
+    },
+    /// A retry with the same key and the same answers: the original, stored once.
+    Replayed {
+        assessment: Assessment,
+        patient: Patient,
+    },
+}
+
+/// The hex SHA-256 of what was submitted, with its patient: what a retried key must match.
+fn fingerprint(patient: PatientId, submission: &AssessmentSubmission) -> String {
+    let completed_at = submission
+        .completed_at
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let canonical = serde_json::to_vec(&(
+        patient,
+        submission.instrument.trim(),
+        &submission.answers,
+        completed_at,
+    ))
+    .unwrap_or_default();
+    hex::encode(Sha256::digest(canonical))
+}
+
+/// Scores and stores a submission as [`submit_assessment`] does; with `key` (a client's
+/// idempotency key, already checked by the adapter) a retry of the same submission
+/// returns the original instead of storing it twice, and the key used for different
+/// answers is refused naming `Idempotency-Key`.
+pub async fn submit_assessment_once(
+    app: &App,
+    caller: &Caller,
+    id: PatientId,
+    submission: &AssessmentSubmission,
+    key: Option<String>,
+) -> Result<AssessmentSubmitted, AppError> {
     let patient = access::patient_record(
         app,
         caller,
@@ -266,9 +324,10 @@ pub async fn submit_assessment_for(
             .map(crate::safety::new_alert)
             .collect::<Vec<_>>()
     };
-    let (assessment, mut raised) = app
+    let idempotency = key.map(|key| (key, fingerprint(id, submission)));
+    let inserted = app
         .store
-        .insert_assessment(&new, findings, |assessment_id| {
+        .insert_assessment_once(&new, idempotency, findings, |assessment_id| {
             let mut entry = caller.audit(
                 "assessment.create",
                 "assessment",
@@ -280,9 +339,36 @@ pub async fn submit_assessment_for(
             entry
         })
         .await?;
-    // State rules that read this answer among others (COWS, SOWS, AUDIT-C) run now too.
-    raised.extend(crate::safety::after_write(app, caller, &patient).await);
-    Ok((assessment, raised, patient))
+    match inserted {
+        AssessmentInsert::Created(assessment, mut raised) => {
+            // State rules that read this answer among others (COWS, SOWS, AUDIT-C) run now too.
+            raised.extend(crate::safety::after_write(app, caller, &patient).await);
+            Ok(AssessmentSubmitted::Created {
+                assessment,
+                alerts: raised,
+                patient,
+            })
+        }
+        AssessmentInsert::Replayed(assessment) => {
+            let mut entry = caller.audit(
+                "assessment.read",
+                "assessment",
+                Some(assessment.id.to_string()),
+                Some(id),
+                Outcome::Success,
+            );
+            entry.detail = Some("idempotent retry returned the original assessment".into());
+            app.store.append_audit(entry).await?;
+            Ok(AssessmentSubmitted::Replayed {
+                assessment,
+                patient,
+            })
+        }
+        AssessmentInsert::KeyReused => Err(AppError::field(
+            "Idempotency-Key",
+            "this key was already used for a different assessment; use a new key for a new assessment",
+        )),
+    }
 }
 
 /// For sleep diaries: the night's metrics, or a 422 explaining why the diary is impossible.

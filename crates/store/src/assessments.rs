@@ -80,6 +80,21 @@ impl From<AssessmentRow> for Assessment {
 
 const ASSESSMENT_COLUMNS: &str = "id, organization_id, patient_id, instrument, answers, total, band, metrics, \
     completed_at, entered_by, entered_at";
+/// The outcome of storing an assessment that may carry a client's idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AssessmentInsert {
+    /// Stored, with the alerts its answers raised.
+    Created(Assessment, Vec<Alert>),
+    /// A retry: the key was seen with the same request, and this is the original.
+    Replayed(Assessment),
+    /// The key was seen with a different request.
+    KeyReused,
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
 impl Store {
     /// Stores an assessment and records every rule its answers fired, in one
     /// transaction with its audit event, so a signal can never be lost between the
@@ -90,15 +105,37 @@ impl Store {
         findings: impl FnOnce(AssessmentId) -> Vec<NewAlert>,
         audit: impl FnOnce(AssessmentId) -> AuditEntry,
     ) -> Result<(Assessment, Vec<Alert>)> {
+        match self
+            .insert_assessment_once(new, None, findings, audit)
+            .await?
+        {
+            AssessmentInsert::Created(assessment, raised) => Ok((assessment, raised)),
+            AssessmentInsert::Replayed(_) | AssessmentInsert::KeyReused => {
+                Err(StoreError::NotFound("assessment"))
+            }
+        }
+    }
+
+    /// As [`Store::insert_assessment`], with an optional idempotency key and the hash of
+    /// the request it came with: a retry (even one racing the original) returns the
+    /// original instead of storing a second assessment.
+    pub async fn insert_assessment_once(
+        &self,
+        new: &NewAssessment,
+        idempotency: Option<(String, String)>,
+        findings: impl FnOnce(AssessmentId) -> Vec<NewAlert>,
+        audit: impl FnOnce(AssessmentId) -> AuditEntry,
+    ) -> Result<AssessmentInsert> {
         let id = AssessmentId::new();
         let now = DbTime::now();
         let findings = findings(id);
         let audit = audit(id);
         let changes = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO assessments (id, organization_id, patient_id, instrument, answers, total, band, metrics, \
-                 completed_at, entered_by, entered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 completed_at, entered_by, entered_at, idempotency_key, request_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(id.as_uuid())
             .bind(new.organization_id.as_uuid())
@@ -111,23 +148,38 @@ impl Store {
             .bind(DbTime::from(new.completed_at))
             .bind(new.entered_by.as_uuid())
             .bind(now)
+            .bind(idempotency.as_ref().map(|(key, _)| key.clone()))
+            .bind(idempotency.as_ref().map(|(_, hash)| hash.clone()))
             .execute(&mut *tx)
-            .await?;
-            let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit, self.paging_interval).await?;
-            // After the findings, which lock the patient first: the order every rule run takes.
-            tx.count_assessment(
-                new.patient_id,
-                &new.instrument,
-                id,
-                new.total,
-                new.band.as_deref(),
-                new.completed_at,
-            )
-            .await?;
-            tx.append_audit(audit).await?;
-            tx.commit().await?;
-            changes
+            .await;
+            match inserted {
+                Ok(_) => {
+                    let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit, self.paging_interval).await?;
+                    // After the findings, which lock the patient first: the order every rule run takes.
+                    tx.count_assessment(
+                        new.patient_id,
+                        &new.instrument,
+                        id,
+                        new.total,
+                        new.band.as_deref(),
+                        new.completed_at,
+                    )
+                    .await?;
+                    tx.append_audit(audit).await?;
+                    tx.commit().await?;
+                    Some(changes)
+                }
+                // The original holds the key (see `insert_dose` on why the rollback waits).
+                Err(error) if is_unique_violation(&error) && idempotency.is_some() => {
+                    tx.rollback().await?;
+                    None
+                }
+                Err(error) => return Err(error.into()),
+            }
         });
+        let Some(changes) = changes else {
+            return self.original_assessment(new.patient_id, idempotency).await;
+        };
         let assessment = self
             .get_assessment(id)
             .await?
@@ -140,7 +192,40 @@ impl Store {
                     .ok_or(StoreError::NotFound("alert"))?,
             );
         }
-        Ok((assessment, raised))
+        Ok(AssessmentInsert::Created(assessment, raised))
+    }
+
+    /// The assessment that already holds `idempotency`'s key, if its request matches.
+    async fn original_assessment(
+        &self,
+        patient: PatientId,
+        idempotency: Option<(String, String)>,
+    ) -> Result<AssessmentInsert> {
+        let Some((key, hash)) = idempotency else {
+            return Err(StoreError::NotFound("assessment"));
+        };
+        let original = on_pool!(self, pool => {
+            let row: Option<(Uuid, Option<String>)> = sqlx::query_as(
+                "SELECT id, request_hash FROM assessments WHERE patient_id = $1 AND idempotency_key = $2",
+            )
+            .bind(patient.as_uuid())
+            .bind(&key)
+            .fetch_optional(pool)
+            .await
+            .map_err(reading("assessments"))?;
+            row
+        });
+        match original {
+            Some((id, Some(stored))) if stored == hash => {
+                let assessment = self
+                    .get_assessment(AssessmentId::from_uuid(id))
+                    .await?
+                    .ok_or(StoreError::NotFound("assessment"))?;
+                Ok(AssessmentInsert::Replayed(assessment))
+            }
+            Some(_) => Ok(AssessmentInsert::KeyReused),
+            None => Err(StoreError::NotFound("assessment")),
+        }
     }
 
     pub async fn get_assessment(&self, id: AssessmentId) -> Result<Option<Assessment>> {

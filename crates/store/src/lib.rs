@@ -37,7 +37,7 @@ mod users;
 mod writer;
 
 pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, ReviewOutcome};
-pub use assessments::{Assessment, NewAssessment};
+pub use assessments::{Assessment, AssessmentInsert, NewAssessment};
 pub use audit::{
     AuditFilter, AuditVerification, InclusionProof, SequenceReport, SequencingLag,
     StoredCheckpoint, TreeCheck,

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use speciosa_app::assessments::{self, AssessmentSubmission};
+use speciosa_app::assessments::{self, AssessmentSubmission, AssessmentSubmitted};
 use speciosa_app::records::{Alert, Assessment};
 use speciosa_core::ids::PatientId;
 use speciosa_core::instrument::{
@@ -270,19 +270,33 @@ impl AssessmentView {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/patients/{id}/assessments", tag = "assessments", params(("id" = Uuid, Path)), request_body = AssessmentRequest,
+#[utoipa::path(post, path = "/api/v1/patients/{id}/assessments", tag = "assessments", params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and answers return the original assessment, stored once")), request_body = AssessmentRequest,
     responses(
         (status = 201, description = "Scored; any safety rule it fired has already raised an alert", body = AssessmentView),
-        (status = 422, description = "Unknown instrument, or invalid or incomplete answers naming the items", body = crate::api::Problem, content_type = PROBLEM),
+        (status = 200, description = "A retry with the same Idempotency-Key: the original assessment", body = AssessmentView),
+        (status = 422, description = "Unknown instrument, invalid or incomplete answers naming the items, or a key reused for different answers (`errors` names `Idempotency-Key`)", body = crate::api::Problem, content_type = PROBLEM),
     ))]
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<AssessmentRequest>,
 ) -> Result<Response, ApiError> {
-    let (assessment, alerts, patient) =
-        assessments::submit_assessment_for(&state.app, &user, id, &(&request).into()).await?;
+    let key = crate::api::doses::idempotency_key(&headers)?;
+    let submitted =
+        assessments::submit_assessment_once(&state.app, &user, id, &(&request).into(), key).await?;
+    let (status, assessment, alerts, patient) = match submitted {
+        AssessmentSubmitted::Created {
+            assessment,
+            alerts,
+            patient,
+        } => (StatusCode::CREATED, assessment, alerts, patient),
+        AssessmentSubmitted::Replayed {
+            assessment,
+            patient,
+        } => (StatusCode::OK, assessment, Vec::new(), patient),
+    };
     let location = format!("/api/v1/patients/{id}/assessments/{}", assessment.id);
     let mut view = AssessmentView::new(&state, &assessment, &alerts);
     if needs_crisis_contacts(&alerts) {
@@ -293,12 +307,7 @@ pub async fn create(
             "resources": resources.resources,
         }));
     }
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response())
+    Ok((status, [(header::LOCATION, location)], Json(view)).into_response())
 }
 
 pub use speciosa_app::assessments::needs_crisis_contacts;

@@ -26,7 +26,16 @@ use crate::pages::assessments::{
 };
 use crate::pages::time::Clock;
 use crate::pages::{Nav, NoFields, patient_id, render, require_role};
-use speciosa_app::assessments::{AssessmentSubmission, needs_crisis_contacts, submit_assessment};
+use speciosa_app::assessments::{
+    AssessmentSubmission, AssessmentSubmitted, needs_crisis_contacts, submit_assessment_once,
+};
+use uuid::Uuid;
+
+/// A form's idempotency key as the API accepts it: 1 to 200 visible ASCII characters
+/// (room left for the section's code).
+fn valid_key(key: &str) -> bool {
+    key.len() <= 200 && key.chars().all(|c| c.is_ascii_graphic())
+}
 
 /// The order of the check-in: the morning diary first, then the quick ratings, the
 /// red-flag symptoms, and the weekly scales.
@@ -145,6 +154,9 @@ struct CheckinPage {
     /// Sections saved by the submission just made.
     saved: Vec<String>,
     optional: Vec<OptionalLink>,
+    /// The form's idempotency key: each section is stored under `{key}:{instrument}`, so
+    /// a check-in sent twice (a retry, the patient app's offline queue) is stored once.
+    idempotency_key: String,
     /// Shown when this submission raised an urgent alert and the page is shown again.
     urgent: Option<CrisisView>,
     /// An answer to a safety question in a section not yet saved: the contacts are shown
@@ -282,10 +294,13 @@ pub async fn form(
         done: short_names(&state, &done_codes(&state, &patient, &due)),
         saved: short_names(&state, &saved_codes),
         optional: optional_links(&state, &patient),
+        idempotency_key: Uuid::now_v7().to_string(),
         urgent: None,
         unsaved_safety: None,
     };
-    Ok(render(&page)?.into_response())
+    Ok(crate::pages::offline::allow_offline_copy(
+        render(&page)?.into_response(),
+    ))
 }
 
 /// What a submitted section holds.
@@ -306,6 +321,21 @@ impl Section<'_> {
             .iter()
             .filter(|i| i.required)
             .all(|i| self.raw.get(&i.id).is_some_and(|v| !v.is_empty()))
+    }
+
+    /// The safety rules (`phq9_item9`, `red_flag_symptom`) its answers above zero raise.
+    fn safety_rules_answered(&self) -> Vec<String> {
+        self.instrument
+            .items
+            .iter()
+            .filter(|i| {
+                self.raw
+                    .get(&i.id)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v > 0.0)
+            })
+            .filter_map(|i| i.safety.clone())
+            .collect()
     }
 
     /// An answer above zero to a question that raises a safety rule (PHQ-9 item 9, a red flag).
@@ -354,8 +384,19 @@ pub async fn submit(
         .find(|(name, _)| name == "save")
         .map(|(_, code)| code.trim().to_owned())
         .filter(|code| codes.contains(code));
+    let field = |wanted: &str| {
+        pairs
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let mut key = field("idempotency_key").filter(|key| valid_key(key));
+    // When the answers were given, if the page says (the offline queue sends it later).
+    let completed_at = field("completed_at");
     let mut saved = Vec::new();
     let mut alerts: Vec<Alert> = Vec::new();
+    let mut replayed_safety: Vec<String> = Vec::new();
     let mut again = Vec::new();
     let mut unsaved_safety = false;
     let mut kept_answers = false;
@@ -380,19 +421,33 @@ pub async fn submit(
         let submission = AssessmentSubmission {
             instrument: instrument.code.clone(),
             answers: answers_from(instrument, &section.raw),
-            completed_at: None,
+            completed_at: completed_at.clone(),
         };
-        match submit_assessment(&state.app, &user, patient.id, &submission)
+        let section_key = key.as_ref().map(|key| format!("{key}:{code}"));
+        match submit_assessment_once(&state.app, &user, patient.id, &submission, section_key)
             .await
             .map_err(crate::error::ApiError::from)
         {
-            Ok((_, raised)) => {
+            Ok(AssessmentSubmitted::Created { alerts: raised, .. }) => {
                 saved.push(instrument.code.clone());
                 if needs_crisis_contacts(&raised) {
                     alerts.extend(raised);
                 }
             }
-            Err(error) if is_form_error(&error) => {
+            Ok(AssessmentSubmitted::Replayed { .. }) => {
+                // Sent again (the device's queue, a lost answer): the alert its safety
+                // answers raised the first time stands, so the help page still comes first.
+                replayed_safety.extend(section.safety_rules_answered());
+                saved.push(instrument.code.clone());
+            }
+            Err(mut error) if is_form_error(&error) => {
+                if error.errors.iter().any(|e| e.field == "Idempotency-Key") {
+                    // The form saved other answers for this section before (sent again
+                    // after going back): a fresh key lets these be saved on purpose.
+                    error.errors.clear();
+                    error.detail = "this form already saved different answers for this section, so these were not saved. If they are new answers, press “Save check-in” again".into();
+                    key = None;
+                }
                 kept_answers = true;
                 unsaved_safety |= section.answers_a_safety_question();
                 again.push(instrument_form(instrument, &section.raw, Some(&error)));
@@ -404,6 +459,15 @@ pub async fn submit(
     if !kept_answers {
         let to = if !alerts.is_empty() {
             urgent_address(patient.id, &alerts)
+        } else if !replayed_safety.is_empty() {
+            let mood = replayed_safety.iter().any(|r| r == "phq9_item9");
+            let symptoms = replayed_safety.iter().any(|r| r != "phq9_item9");
+            let reason = match (mood, symptoms) {
+                (true, true) => "both",
+                (true, false) => "mood",
+                _ => "symptoms",
+            };
+            format!("/patients/{}/urgent?reason={reason}", patient.id)
         } else if again.is_empty() {
             "/home?saved=checkin".to_owned()
         } else {
@@ -432,6 +496,7 @@ pub async fn submit(
         done: short_names(&state, &done_codes(&state, &patient, &due)),
         saved: short_names(&state, &saved),
         optional: optional_links(&state, &patient),
+        idempotency_key: key.unwrap_or_else(|| Uuid::now_v7().to_string()),
         urgent: (!alerts.is_empty()).then(|| crisis_view(&state, &patient)),
         unsaved_safety: (unsaved_safety && alerts.is_empty())
             .then(|| crisis_view(&state, &patient)),
@@ -510,7 +575,14 @@ pub async fn urgent(
         crisis: crisis_view(&state, &patient),
         promise,
     };
-    Ok(render(&page)?.into_response())
+    let for_self = page.for_self;
+    let response = render(&page)?.into_response();
+    // The patient's own help page opens offline; a clinician's view of it is never kept.
+    Ok(if for_self {
+        crate::pages::offline::allow_offline_copy(response)
+    } else {
+        response
+    })
 }
 
 /// The paging of `alert`, as the patient's page states it; `None` when the alert is not

@@ -725,7 +725,8 @@ pub async fn new_form(
         taken_at: local_input(Timestamp::now(), &patient.details.time_zone.to_zone()),
         ..Default::default()
     };
-    new_dose_page(
+    let for_self = user.actor.own_patient_id == Some(patient.id);
+    let response = new_dose_page(
         &state,
         &user,
         &patient,
@@ -734,7 +735,13 @@ pub async fn new_form(
         None,
         None,
     )
-    .await
+    .await?;
+    // The patient's own form opens offline; a clinician's is never kept on their device.
+    Ok(if for_self {
+        crate::pages::offline::allow_offline_copy(response)
+    } else {
+        response
+    })
 }
 
 /// The dose log address, reaching back far enough to show `dose`.

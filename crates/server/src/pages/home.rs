@@ -436,7 +436,9 @@ pub async fn show(
         help: HelpBar::for_patient(&state, &patient),
         notice,
     };
-    Ok(render(&page)?.into_response())
+    Ok(crate::pages::offline::allow_offline_copy(
+        render(&page)?.into_response(),
+    ))
 }
 
 /// Daily mitragynine as bars, and how the last full week compares with the one before.

@@ -28,6 +28,7 @@ mod doses;
 mod home;
 mod medications;
 mod notifications;
+pub mod offline;
 mod organization;
 mod patient_audit;
 mod patients;
@@ -148,6 +149,11 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(stylesheet))
         .route("/static/cows.js", get(cows_script))
         .route("/static/push.js", get(push_script))
+        .route("/static/offline.js", get(offline::offline_script))
+        .route("/static/icons/{name}", get(offline::icon))
+        .route("/manifest.webmanifest", get(offline::manifest))
+        .route("/sw.js", get(offline::service_worker))
+        .route("/offline", get(offline::page))
         .route("/problems/{slug}", get(problem_page))
 }
 

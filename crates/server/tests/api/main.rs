@@ -18,6 +18,7 @@ mod forwarded_for;
 mod medications_pages;
 mod metrics;
 mod notifications;
+mod offline_app;
 mod pages;
 mod patient_plan_pages;
 mod patients;

@@ -188,6 +188,11 @@ fn pages() -> Vec<Page> {
         page(get.clone(), "/static/app.css", Public),
         page(get.clone(), "/static/cows.js", Public),
         page(get.clone(), "/static/push.js", Public),
+        page(get.clone(), "/static/offline.js", Public),
+        page(get.clone(), "/static/icons/{name}", Public),
+        page(get.clone(), "/manifest.webmanifest", Public),
+        page(get.clone(), "/sw.js", Public),
+        page(get.clone(), "/offline", Public),
         page(get.clone(), "/problems/{slug}", Public),
         page(get.clone(), "/healthz", Public),
         page(get.clone(), "/readyz", Public),
@@ -227,6 +232,7 @@ fn sample(path: &str) -> String {
         match part {
             "{code}" => out.push_str("phq9"),
             "{slug}" => out.push_str("validation"),
+            "{name}" => out.push_str("icon-192.png"),
             p if p.starts_with('{') => out.push_str(nil),
             p => out.push_str(p),
         }
@@ -517,7 +523,8 @@ async fn every_page_answers_every_role_as_the_policy_says(app: TestApp) {
                     .replace("{medication_id}", &medications[index])
                     .replace("{user_id}", &users[index])
                     .replace("{plan_id}", &plans[index])
-                    .replace("{slug}", "validation");
+                    .replace("{slug}", "validation")
+                    .replace("{name}", "icon-192.png");
                 let who = client.clone().unwrap_or_else(|| app.anonymous());
                 let response = if page.method == Method::POST {
                     post_form(&who, &path, &[]).await

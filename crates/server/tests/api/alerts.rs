@@ -356,11 +356,19 @@ async fn resolving_needs_a_comment_and_a_resolved_alert_cannot_change(app: TestA
 
 async fn five_doses_a_day_on_three_days_raises_one_dosing_frequency_alert(app: TestApp) {
     let s = setup(&app).await;
-    // Five doses on each of three recent days, an hour apart (patient-local days in
-    // Chicago: 30, 54 and 78 hours ago fall on three different dates).
-    for day in 0..3 {
+    // Five doses on each of three recent days, an hour apart from 10:00 patient-local
+    // (Chicago), so each day's five fall on one date whatever the time the test runs.
+    let zone = jiff::tz::TimeZone::get("America/Chicago").unwrap();
+    let now = Timestamp::now();
+    let today = now.to_zoned_datetime(zone.clone()).date();
+    for day in 2..5 {
+        let date = today - jiff::Span::new().days(day);
         for dose in 0..5 {
-            s.dose(1.0, 30 + day * 24 + dose).await;
+            let at = zone
+                .to_ambiguous_timestamp(date.at(10 + dose as i8, 0, 0, 0))
+                .compatible()
+                .unwrap();
+            s.dose(1.0, (now - at).as_hours()).await;
         }
     }
     let alerts = s.alerts("dosing_frequency").await;

@@ -294,11 +294,19 @@ async fn a_red_flag_check_in_sent_again_still_leads_to_urgent_help(app: TestApp)
     let urgent = format!("/patients/{patient}/urgent?reason=symptoms");
 
     let first = post_form(&dana, &checkin, &fields).await;
-    assert_eq!(location(&first), urgent);
+    assert!(
+        location(&first).starts_with(&urgent),
+        "{}",
+        location(&first)
+    );
     // The first answer was lost on the way back; the queue sends it again.
     let again = post_form(&dana, &checkin, &fields).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&again), urgent, "the help page still comes first");
+    assert!(
+        location(&again).starts_with(&urgent),
+        "the help page still comes first: {}",
+        location(&again)
+    );
     assert_eq!(assessments(&dana, &patient).await.len(), 1, "stored once");
     let alerts = casey
         .get_json(&format!("/api/v1/patients/{patient}/alerts"))

@@ -800,3 +800,220 @@ async fn seed_user(
         .unwrap();
     (organization.id, user.id)
 }
+
+on_both_backends!(
+    a_due_check_in_reminder_is_sent_unless_the_check_in_is_already_done,
+    a_dose_time_reminder_is_sent_only_while_the_plan_leaves_a_dose_for_it,
+);
+
+async fn patient_user(app: &TestApp, patient: &str) -> speciosa_core::ids::UserId {
+    let id = speciosa_core::ids::PatientId::from_uuid(patient.parse().unwrap());
+    app.store
+        .get_patient(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .user_id
+        .unwrap()
+}
+
+/// Makes a patient's reminder due now, as the clock reaching its time would.
+async fn make_due(app: &TestApp, patient: &str, reminder: &str) {
+    let user = patient_user(app, patient).await;
+    let preferences = app
+        .store
+        .notification_preferences(user)
+        .await
+        .unwrap()
+        .expect("saved preferences");
+    app.store
+        .set_notification_preferences(
+            user,
+            &preferences,
+            &[(reminder.to_owned(), Timestamp::now())],
+            speciosa_core::audit::AuditEntry {
+                actor_user_id: None,
+                actor_role: None,
+                organization_id: None,
+                action: "test.clock".into(),
+                resource_type: "user".into(),
+                resource_id: None,
+                patient_id: None,
+                outcome: speciosa_core::audit::Outcome::Success,
+                client_addr: None,
+                detail: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn next_reminder(client: &Client) -> Timestamp {
+    client
+        .get_json("/api/v1/account/notification-preferences")
+        .await["next_reminders"][0]["at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn a_due_check_in_reminder_is_sent_unless_the_check_in_is_already_done(app: TestApp) {
+    let c = clinic(&app).await;
+    let (other, other_client) = app.patient_with_login(&c.casey, "Ola Berg").await;
+    for client in [&c.patient_client, &other_client] {
+        let saved = client
+            .put(
+                "/api/v1/account/notification-preferences",
+                &json!({"channels": ["email"], "check_in_reminder": "08:30"}),
+            )
+            .await;
+        assert_eq!(saved.status(), StatusCode::OK);
+    }
+    // Ola has checked in today; Dana has not.
+    let checked_in = other_client
+        .post(
+            &format!("/api/v1/patients/{other}/assessments"),
+            &json!({"instrument": "craving", "answers": {"1": 2}}),
+        )
+        .await;
+    assert_eq!(checked_in.status(), StatusCode::CREATED);
+    make_due(&app, &c.patient, "check_in").await;
+    make_due(&app, &other, "check_in").await;
+
+    let log = wait_for_log(&c.admin, |log| {
+        log.iter().any(|n| n["kind"] == "check_in_reminder")
+    })
+    .await;
+    let reminders: Vec<&Value> = log
+        .iter()
+        .filter(|n| n["kind"] == "check_in_reminder")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{log:?}");
+    assert_eq!(reminders[0]["recipient_name"], "Dana Reyes");
+    // Both reminders ran and were set for the next 08:30 in the patient's zone.
+    let started = std::time::Instant::now();
+    while next_reminder(&other_client).await < Timestamp::now()
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for client in [&c.patient_client, &other_client] {
+        let next = next_reminder(client).await;
+        assert!(next > Timestamp::now(), "rescheduled: {next}");
+        assert!(next < Timestamp::now() + SignedDuration::from_hours(25));
+    }
+    let log = c.admin.get_json("/api/v1/notifications").await;
+    assert_eq!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "check_in_reminder")
+            .count(),
+        1,
+        "Ola, already checked in today, was not reminded"
+    );
+}
+
+/// Signs a one-slot plan of 20 mg a day for `patient`, its slot at this very minute in
+/// the patient's zone, and turns the patient's dose reminders on.
+async fn plan_due_now(c: &Clinic, patient: &str, patient_client: &Client) {
+    let record = c
+        .casey
+        .get_json(&format!("/api/v1/patients/{patient}"))
+        .await;
+    let zone = jiff::tz::TimeZone::get(record["time_zone"].as_str().unwrap()).unwrap();
+    let now = Timestamp::now().to_zoned_datetime(zone);
+    let plan = c
+        .casey
+        .post(
+            &format!("/api/v1/patients/{patient}/plans"),
+            &json!({
+                "kind": "maintenance",
+                "generator": {"kind": "constant", "start_mg": 20, "start_date": now.date().to_string()},
+                "slots": [{"time": now.strftime("%H:%M").to_string()}],
+                "per_dose_max_mg": 20, "per_day_max_mg": 20, "rationale": "Agreed at the visit",
+            }),
+        )
+        .await;
+    let status = plan.status();
+    let plan: Value = plan.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    let signed = c
+        .casey
+        .post(
+            &format!("/api/v1/plans/{}/sign", plan["id"].as_str().unwrap()),
+            &json!({"password": crate::helpers::PASSWORD, "statement": "I approve this plan."}),
+        )
+        .await;
+    assert!(
+        signed.status().is_success(),
+        "{}",
+        signed.text().await.unwrap()
+    );
+    let saved = patient_client
+        .put(
+            "/api/v1/account/notification-preferences",
+            &json!({"channels": ["email"], "dose_reminders": true}),
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(saved["next_reminders"][0]["reminder"], "dose", "{saved}");
+}
+
+async fn a_dose_time_reminder_is_sent_only_while_the_plan_leaves_a_dose_for_it(app: TestApp) {
+    let c = clinic(&app).await;
+    let (other, other_client) = app.patient_with_login(&c.casey, "Ola Berg").await;
+    plan_due_now(&c, &c.patient, &c.patient_client).await;
+    plan_due_now(&c, &other, &other_client).await;
+    // Ola has already logged the plan's 20 mg today (1.1 g of leaf at 19.5 mg/g).
+    let leaf = crate::products::product(
+        &c.casey,
+        json!({"name": "Characterized leaf", "form": "leaf_powder"}),
+    )
+    .await;
+    let leaf = crate::products::batch(
+        &c.casey,
+        leaf["id"].as_str().unwrap(),
+        json!({"lot": "K51", "assay": {"mitragynine_mg_per_g": 19.5, "hydroxymitragynine_mg_per_g": 0.1}}),
+    )
+    .await;
+    let logged = other_client
+        .post(
+            &format!("/api/v1/patients/{other}/doses"),
+            &json!({"batch_id": leaf["id"], "amount": 1.1, "unit": "g"}),
+        )
+        .await;
+    assert_eq!(logged.status(), StatusCode::CREATED);
+
+    make_due(&app, &c.patient, "dose").await;
+    make_due(&app, &other, "dose").await;
+    let log = wait_for_log(&c.admin, |log| {
+        log.iter().any(|n| n["kind"] == "dose_reminder")
+    })
+    .await;
+    let reminders: Vec<&Value> = log
+        .iter()
+        .filter(|n| n["kind"] == "dose_reminder")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{log:?}");
+    assert_eq!(reminders[0]["recipient_name"], "Dana Reyes");
+    let started = std::time::Instant::now();
+    while next_reminder(&other_client).await < Timestamp::now()
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(next_reminder(&other_client).await > Timestamp::now());
+    let log = c.admin.get_json("/api/v1/notifications").await;
+    assert_eq!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "dose_reminder")
+            .count(),
+        1,
+        "Ola, who has taken what the plan says, is not prompted to take more"
+    );
+}

@@ -16,8 +16,10 @@ use speciosa_store::Store;
 pub mod access;
 pub mod account;
 pub mod alerts;
+pub mod appointments;
 pub mod assessments;
 pub mod audit;
+pub mod calendar;
 mod caller;
 pub mod checkin;
 pub mod demo;
@@ -54,6 +56,7 @@ pub mod records {
         SessionRecord, User,
     };
     pub use speciosa_store::{PlanRecord, PlanSignature};
+    pub use speciosa_store::Appointment;
 }
 
 /// Where the data lives and how many connections to hold (re-exported for the binaries).

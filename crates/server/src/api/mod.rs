@@ -2,15 +2,17 @@
 //! OpenAPI 3.1 description is generated from these handlers' annotations.
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use utoipa::OpenApi;
 
 use crate::app::AppState;
 
 pub mod account;
 pub mod alerts;
+pub mod appointments;
 pub mod assessments;
 pub mod audit_log;
+pub mod calendar;
 pub mod checkin;
 pub mod doses;
 pub mod fhir;
@@ -37,6 +39,15 @@ pub fn router() -> Router<AppState> {
             post(account::begin_totp).delete(account::disable_totp),
         )
         .route("/account/totp/activate", post(account::activate_totp))
+        .route(
+            "/account/calendar-feed",
+            post(calendar::create).delete(calendar::revoke),
+        )
+        .route(
+            "/patients/{id}/appointments",
+            get(appointments::list).post(appointments::create),
+        )
+        .route("/appointments/{id}", delete(appointments::cancel))
         .route(
             "/organization",
             get(organization::get_one).patch(organization::update),
@@ -139,6 +150,8 @@ pub fn router() -> Router<AppState> {
     paths(
         session::sign_in, session::current, session::sign_out,
         account::change_password, account::begin_totp, account::activate_totp, account::disable_totp,
+        calendar::create, calendar::revoke,
+        appointments::create, appointments::list, appointments::cancel,
         users::create, users::list, users::get_one, users::update, users::set_password, users::clinicians,
         organization::get_one, organization::update,
         patients::create, patients::list, patients::get_one, patients::update,
@@ -171,6 +184,7 @@ pub fn router() -> Router<AppState> {
         (name = "assessments", description = "Validated instruments, scoring, history and safety alerts"),
         (name = "alerts", description = "Safety alerts: the clinician's inbox, acknowledgement and resolution"),
         (name = "medications", description = "The patient's medication list, read by the safety rules"),
+        (name = "appointments", description = "Visits and therapy sessions: scheduled and cancelled by the care team, seen by the patient"),
         (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
         (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
     )

@@ -20,7 +20,9 @@ use crate::problems::ProblemType;
 mod account;
 mod admin;
 pub mod alerts;
+mod appointments;
 mod assessments;
+mod calendar;
 mod charts;
 mod checkin;
 mod dose_import;
@@ -60,6 +62,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/patients/{id}/medications/{medication_id}/remove",
             post(medications::remove),
+        )
+        .route("/patients/{id}/appointments", post(appointments::create))
+        .route(
+            "/appointments/{appointment_id}/cancel",
+            post(appointments::cancel),
         )
         .route("/patients/{id}/doses", get(doses::log).post(doses::create))
         .route("/patients/{id}/doses/new", get(doses::new_form))
@@ -135,6 +142,10 @@ pub fn router() -> Router<AppState> {
             "/account/two-factor/disable",
             post(account::disable_two_factor),
         )
+        .route("/account/calendar-feed", post(calendar::create))
+        .route("/account/calendar-feed/revoke", post(calendar::revoke))
+        // The feed itself: the secret address is the credential, so no session.
+        .route("/calendar/{file}", get(calendar::feed))
         .route("/static/app.css", get(stylesheet))
         .route("/static/cows.js", get(cows_script))
         .route("/problems/{slug}", get(problem_page))

@@ -65,7 +65,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/patients/{id}/appointments", post(appointments::create))
         .route(
-            "/appointments/{appointment_id}/cancel",
+            "/appointments/{id}/cancel",
             post(appointments::cancel),
         )
         .route("/patients/{id}/doses", get(doses::log).post(doses::create))

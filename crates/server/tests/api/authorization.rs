@@ -73,6 +73,8 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::POST, "/api/v1/account/totp/activate", Staff),
         op(Method::POST, "/api/v1/account/totp", Staff),
         op(Method::DELETE, "/api/v1/account/totp", Staff),
+        op(Method::POST, "/api/v1/account/calendar-feed", AnySignedIn),
+        op(Method::DELETE, "/api/v1/account/calendar-feed", AnySignedIn),
         op(
             Method::GET,
             "/api/v1/organization",
@@ -239,6 +241,18 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::POST, "/api/v1/plans/{id}/sign", PatientWrite),
         op(Method::POST, "/api/v1/plans/{id}/adjustments", PatientWrite),
         op(Method::GET, "/api/v1/plans/{id}/report", PatientRead),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/appointments",
+            PatientRead,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/appointments",
+            PatientWrite,
+        ),
+        // Each patient's own appointment; cancelling one already cancelled answers 204 too.
+        op(Method::DELETE, "/api/v1/appointments/{id}", PatientWrite),
     ]
 }
 
@@ -272,6 +286,12 @@ pub(crate) async fn signed_plan(clinician: &Client, patient: &str) -> String {
         signed.status()
     );
     plan
+}
+
+/// A visit a week from now, as any care-team clinician may schedule it.
+pub(crate) fn appointment_body() -> Value {
+    let starts_at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(7 * 24);
+    json!({"kind": "visit", "starts_at": starts_at.to_string(), "duration_minutes": 30})
 }
 
 /// Signing in needs no session; it is tested on its own.
@@ -505,6 +525,25 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     let same_clinic_plan = signed_plan(&colleague, &same_clinic_patient).await;
     let foreign_plan = signed_plan(&foreign_clinician, &foreign_patient).await;
 
+    let own_appointment = create(
+        &clinician,
+        format!("/api/v1/patients/{own_patient}/appointments"),
+        appointment_body(),
+    )
+    .await;
+    let same_clinic_appointment = create(
+        &colleague,
+        format!("/api/v1/patients/{same_clinic_patient}/appointments"),
+        appointment_body(),
+    )
+    .await;
+    let foreign_appointment = create(
+        &foreign_clinician,
+        format!("/api/v1/patients/{foreign_patient}/appointments"),
+        appointment_body(),
+    )
+    .await;
+
     let patient_email = clinician
         .get_json(&format!("/api/v1/patients/{own_patient}"))
         .await["login_email"]
@@ -557,6 +596,11 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     _ if op.path.starts_with("/api/v1/plans/") => {
                         pick(&own_plan, &same_clinic_plan, &foreign_plan)
                     }
+                    _ if op.path.starts_with("/api/v1/appointments/") => pick(
+                        &own_appointment,
+                        &same_clinic_appointment,
+                        &foreign_appointment,
+                    ),
                     (_, Target::Own) => own_patient.clone(),
                     (_, Target::SameClinic) => same_clinic_patient.clone(),
                     (_, Target::OtherClinic) => foreign_patient.clone(),
@@ -598,6 +642,8 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     ("POST", "/api/v1/account/totp/activate") => json!({"code": "000000"}),
                     ("POST", "/api/v1/account/totp") => json!({}),
                     ("DELETE", "/api/v1/account/totp") => json!({"password": PASSWORD}),
+                    ("POST", "/api/v1/account/calendar-feed") => Value::Null,
+                    ("POST", "/api/v1/patients/{id}/appointments") => appointment_body(),
                     // Left off, so nobody is sent to enrol mid-matrix.
                     ("PATCH", "/api/v1/organization") => json!({"require_staff_totp": false}),
                     ("PUT", "/api/v1/users/{id}/password") => {

@@ -160,11 +160,7 @@ async fn audit_list(
 
 /// Cancels an appointment (care team clinicians). Cancelling one already cancelled
 /// changes nothing and succeeds. Returns its patient.
-pub async fn cancel(
-    app: &App,
-    caller: &Caller,
-    id: AppointmentId,
-) -> Result<PatientId, AppError> {
+pub async fn cancel(app: &App, caller: &Caller, id: AppointmentId) -> Result<PatientId, AppError> {
     let appointment = app
         .store
         .get_appointment(id)

@@ -94,7 +94,11 @@ pub async fn fetch_feed(
         .calendar_feed_owner(&token_hash(token))
         .await?
         .ok_or_else(not_found)?;
-    let credentials = app.store.credentials_of(owner).await?.ok_or_else(not_found)?;
+    let credentials = app
+        .store
+        .credentials_of(owner)
+        .await?
+        .ok_or_else(not_found)?;
     if !credentials.user.active {
         return Err(not_found());
     }
@@ -219,7 +223,12 @@ async fn check_in_event(
 /// One daily event per dose slot of the signed plan, from the day it is in force to the
 /// last day with a dose (open-ended while the plan has no end). Titled as the patient's
 /// home titles them, without amounts or substance names.
-fn dose_events(plan: &PlanRecord, patient: &Patient, zone: &TimeZone, base: &str) -> Vec<FeedEvent> {
+fn dose_events(
+    plan: &PlanRecord,
+    patient: &Patient,
+    zone: &TimeZone,
+    base: &str,
+) -> Vec<FeedEvent> {
     let steps = plan.content.schedule.planned_steps();
     let Some(first) = steps.first() else {
         return Vec::new();

@@ -49,6 +49,7 @@ pub use speciosa_store as store;
 
 /// The records use cases return. Adapters render them; only this crate can fetch them.
 pub mod records {
+    pub use speciosa_store::Appointment;
     pub use speciosa_store::SessionLimits;
     pub use speciosa_store::{
         Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,
@@ -56,7 +57,6 @@ pub mod records {
         SessionRecord, User,
     };
     pub use speciosa_store::{PlanRecord, PlanSignature};
-    pub use speciosa_store::Appointment;
 }
 
 /// Where the data lives and how many connections to hold (re-exported for the binaries).

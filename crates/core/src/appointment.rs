@@ -113,7 +113,10 @@ impl NewAppointment {
         }
         let starts_at = match parse_start(fields.starts_at, zone) {
             Ok(at) if at < now - PAST_GRACE => {
-                errors.push("starts_at", "this time has passed; choose a time from now on");
+                errors.push(
+                    "starts_at",
+                    "this time has passed; choose a time from now on",
+                );
                 None
             }
             Ok(at) if at > now + MAX_AHEAD => {
@@ -234,8 +237,7 @@ mod tests {
 
     #[test]
     fn a_local_time_skipped_by_the_spring_change_moves_forward_by_the_gap() {
-        let booked =
-            NewAppointment::parse(&fields("2027-03-14T02:30"), &zone(), now()).unwrap();
+        let booked = NewAppointment::parse(&fields("2027-03-14T02:30"), &zone(), now()).unwrap();
         assert_eq!(booked.starts_at, "2027-03-14T07:30:00Z".parse().unwrap());
     }
 
@@ -267,7 +269,11 @@ mod tests {
                 duration_minutes: Some(minutes),
                 ..fields("2026-12-10T14:30")
             };
-            assert_eq!(NewAppointment::parse(&f, &zone(), now()).is_ok(), ok, "{minutes}");
+            assert_eq!(
+                NewAppointment::parse(&f, &zone(), now()).is_ok(),
+                ok,
+                "{minutes}"
+            );
         }
     }
 
@@ -283,6 +289,9 @@ mod tests {
             AppointmentKind::parse("Therapy session"),
             Some(AppointmentKind::TherapySession)
         );
-        assert_eq!(AppointmentKind::parse("VISIT"), Some(AppointmentKind::Visit));
+        assert_eq!(
+            AppointmentKind::parse("VISIT"),
+            Some(AppointmentKind::Visit)
+        );
     }
 }

@@ -98,9 +98,7 @@ pub async fn show(
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("password") => Some("Password changed. You have been signed out everywhere else."),
         Some("two-factor-off") => Some("Two-factor sign-in is off."),
-        Some("calendar-revoked") => {
-            Some("Calendar feed revoked. Its address no longer works.")
-        }
+        Some("calendar-revoked") => Some("Calendar feed revoked. Its address no longer works."),
         _ => None,
     };
     account_page(&state, &user, FormErrors::none(), notice).await

@@ -118,7 +118,8 @@ pub async fn section(
 ) -> Result<AppointmentSection, PageError> {
     let clock = Clock::patient(patient);
     let upcoming = appointments::upcoming(&state.app, user, patient.id, RECORD_LIST).await?;
-    let (form, errors) = attempt.unwrap_or_else(|| (AppointmentForm::default(), FormErrors::none()));
+    let (form, errors) =
+        attempt.unwrap_or_else(|| (AppointmentForm::default(), FormErrors::none()));
     let chosen = if form.clinician_id.is_empty() {
         user.actor.user_id.to_string()
     } else {
@@ -240,8 +241,8 @@ pub async fn cancel(
         .parse()
         .map_err(|_| PageError::from(ApiError::not_found("appointment")))?;
     let patient = appointments::cancel(&state.app, &submitted.user, id).await?;
-    Ok(
-        Redirect::to(&format!("/patients/{patient}?saved=appointment-cancelled#visits-heading"))
-            .into_response(),
-    )
+    Ok(Redirect::to(&format!(
+        "/patients/{patient}?saved=appointment-cancelled#visits-heading"
+    ))
+    .into_response())
 }

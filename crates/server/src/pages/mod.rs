@@ -64,10 +64,7 @@ pub fn router() -> Router<AppState> {
             post(medications::remove),
         )
         .route("/patients/{id}/appointments", post(appointments::create))
-        .route(
-            "/appointments/{id}/cancel",
-            post(appointments::cancel),
-        )
+        .route("/appointments/{id}/cancel", post(appointments::cancel))
         .route("/patients/{id}/doses", get(doses::log).post(doses::create))
         .route("/patients/{id}/doses/new", get(doses::new_form))
         .route(

@@ -443,10 +443,7 @@ pub struct RecordForms {
     notice: Option<&'static str>,
     medication_attempt: Option<(medications::Attempt, FormErrors)>,
     medication_saved: Option<medications::Saved>,
-    appointment_attempt: Option<(
-        crate::pages::appointments::AppointmentForm,
-        FormErrors,
-    )>,
+    appointment_attempt: Option<(crate::pages::appointments::AppointmentForm, FormErrors)>,
 }
 
 #[derive(Template)]
@@ -565,9 +562,9 @@ pub async fn record_page(
         medications.status,
         appointments.status,
     ]
-        .into_iter()
-        .max()
-        .unwrap_or(StatusCode::OK);
+    .into_iter()
+    .max()
+    .unwrap_or(StatusCode::OK);
     let page = RecordPage {
         nav: Nav::for_user(user).at("/patients"),
         age: age(&patient),

@@ -193,14 +193,20 @@ async fn only_the_care_team_schedules_and_only_they_and_the_patient_see(app: Tes
     problem(s.dana.get(&other_path).await, StatusCode::NOT_FOUND).await;
     problem(
         s.dana
-            .delete(&format!("/api/v1/appointments/{}", visit["id"].as_str().unwrap()))
+            .delete(&format!(
+                "/api/v1/appointments/{}",
+                visit["id"].as_str().unwrap()
+            ))
             .await,
         StatusCode::NOT_FOUND,
     )
     .await;
     problem(
         s.colleague
-            .delete(&format!("/api/v1/appointments/{}", visit["id"].as_str().unwrap()))
+            .delete(&format!(
+                "/api/v1/appointments/{}",
+                visit["id"].as_str().unwrap()
+            ))
             .await,
         StatusCode::FORBIDDEN,
     )
@@ -252,9 +258,7 @@ async fn a_cancelled_visit_leaves_the_list_and_the_cancellation_is_audited(app: 
     );
 }
 
-async fn the_record_page_schedules_and_cancels_and_the_home_shows_what_is_coming_up(
-    app: TestApp,
-) {
+async fn the_record_page_schedules_and_cancels_and_the_home_shows_what_is_coming_up(app: TestApp) {
     let s = setup(&app).await;
     let record = format!("/patients/{}", s.patient);
     let (typed, _) = chicago(3, Time::constant(14, 0, 0, 0));
@@ -291,7 +295,10 @@ async fn the_record_page_schedules_and_cancels_and_the_home_shows_what_is_coming
     let page = s.casey.get(&record).await.text().await.unwrap();
     assert!(page.contains("Visits and sessions"));
     assert!(page.contains("America/Chicago"));
-    assert!(page.contains(&format!("{}:00 C", &typed[11..13])), "14:00 CST/CDT shown");
+    assert!(
+        page.contains(&format!("{}:00 C", &typed[11..13])),
+        "14:00 CST/CDT shown"
+    );
     assert!(page.contains("Yes, cancel it"));
 
     let home = s.dana.get("/home").await.text().await.unwrap();

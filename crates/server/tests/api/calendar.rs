@@ -111,7 +111,10 @@ impl Part {
                             .map(|q| {
                                 (
                                     q.key.as_str().to_owned(),
-                                    q.val.as_ref().map(|v| v.as_str().to_owned()).unwrap_or_default(),
+                                    q.val
+                                        .as_ref()
+                                        .map(|v| v.as_str().to_owned())
+                                        .unwrap_or_default(),
                                 )
                             })
                             .collect(),
@@ -150,7 +153,13 @@ fn parse(text: &str) -> Part {
         props: calendar
             .properties
             .iter()
-            .map(|p| (p.name.as_str().to_owned(), p.val.as_str().to_owned(), BTreeMap::new()))
+            .map(|p| {
+                (
+                    p.name.as_str().to_owned(),
+                    p.val.as_str().to_owned(),
+                    BTreeMap::new(),
+                )
+            })
             .collect(),
         parts: calendar.components.iter().map(Part::of).collect(),
     }
@@ -270,7 +279,10 @@ async fn the_check_in_stays_at_nine_local_across_the_spring_change(app: TestApp)
         .following(Timestamp::now())
         .find(|t| t.dst().is_dst())
         .unwrap();
-    let change_day = change.timestamp().to_zoned_datetime(new_york.clone()).date();
+    let change_day = change
+        .timestamp()
+        .to_zoned_datetime(new_york.clone())
+        .date();
     for day in [
         change_day.yesterday().unwrap(),
         change_day,
@@ -278,7 +290,10 @@ async fn the_check_in_stays_at_nine_local_across_the_spring_change(app: TestApp)
     ] {
         assert!(day >= first.date());
         let nine = day.to_datetime(first.time());
-        let expected = nine.to_zoned_datetime(new_york.clone()).unwrap().timestamp();
+        let expected = nine
+            .to_zoned_datetime(new_york.clone())
+            .unwrap()
+            .timestamp();
         assert_eq!(by_vtimezone(zone, nine), expected, "09:00 on {day}");
     }
     let before: Date = change_day.yesterday().unwrap();
@@ -301,7 +316,11 @@ async fn revoking_or_making_a_new_address_makes_the_old_one_answer_404(app: Test
     assert_eq!(fetch(&second).await.status(), StatusCode::OK);
     let revoked = s
         .dana
-        .send(reqwest::Method::DELETE, "/api/v1/account/calendar-feed", None)
+        .send(
+            reqwest::Method::DELETE,
+            "/api/v1/account/calendar-feed",
+            None,
+        )
         .await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     assert_eq!(fetch(&second).await.status(), StatusCode::NOT_FOUND);
@@ -341,9 +360,7 @@ fn taper_from_tomorrow() -> Value {
     })
 }
 
-async fn the_patient_feed_carries_planned_doses_and_visits_without_amounts_or_names(
-    app: TestApp,
-) {
+async fn the_patient_feed_carries_planned_doses_and_visits_without_amounts_or_names(app: TestApp) {
     let s = setup(&app).await;
     let plan: Value = s
         .casey
@@ -415,8 +432,14 @@ async fn the_patient_feed_carries_planned_doses_and_visits_without_amounts_or_na
         Some(starts_at.strftime("%Y%m%dT%H%M%SZ").to_string().as_str())
     );
     assert_eq!(visits[0].get("DURATION"), Some("PT45M"));
-    assert_eq!(visits[0].get("LOCATION"), Some("Clinic room 2, first floor"));
-    assert!(text.contains("LOCATION:Clinic room 2\\, first floor\r\n"), "escaped");
+    assert_eq!(
+        visits[0].get("LOCATION"),
+        Some("Clinic room 2, first floor")
+    );
+    assert!(
+        text.contains("LOCATION:Clinic room 2\\, first floor\r\n"),
+        "escaped"
+    );
     assert_alarm(visits[0], "-PT1H");
 }
 
@@ -444,10 +467,12 @@ async fn a_clinician_feed_names_patients_by_initials_only(app: TestApp) {
         .map(|e| e.get("SUMMARY").unwrap())
         .collect();
     assert_eq!(summaries, ["Visit (D. R.)", "Therapy session (D. R.)"]);
-    assert!(event(&calendar, "session-")[0]
-        .get("URL")
-        .unwrap()
-        .ends_with(&format!("/patients/{}", s.patient)));
+    assert!(
+        event(&calendar, "session-")[0]
+            .get("URL")
+            .unwrap()
+            .ends_with(&format!("/patients/{}", s.patient))
+    );
     // The patient's own feed is not the clinician's.
     let dana = parse(&feed_text(&new_feed(&s.dana).await).await);
     assert_eq!(event(&dana, "checkin-").len(), 1);
@@ -481,7 +506,9 @@ async fn a_served_feed_parses_with_pythons_icalendar(app: TestApp) {
             std::env::var_os("SPECIOSA_REQUIRE_ICAL_PARSER").is_none(),
             "SPECIOSA_ICAL_PYTHON is required"
         );
-        eprintln!("skipped: set SPECIOSA_ICAL_PYTHON (scripts/test does) to parse feeds with Python's icalendar");
+        eprintln!(
+            "skipped: set SPECIOSA_ICAL_PYTHON (scripts/test does) to parse feeds with Python's icalendar"
+        );
         return;
     };
     let s = setup(&app).await;

@@ -22,12 +22,14 @@ pub mod audit;
 pub mod calendar;
 mod caller;
 pub mod checkin;
+pub mod delivery;
 pub mod demo;
 pub mod doses;
 mod error;
 pub mod export;
 pub mod exposure;
 pub mod medications;
+pub mod notify;
 pub mod operations;
 pub mod organization;
 pub mod passwords;
@@ -56,6 +58,7 @@ pub mod records {
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,
         SessionRecord, User,
     };
+    pub use speciosa_store::{Notification, Paging, Webhook};
     pub use speciosa_store::{PlanRecord, PlanSignature};
 }
 
@@ -70,12 +73,25 @@ pub struct AppSettings {
     /// Doses taken this long before the patient's usual bedtime count as bedtime doses.
     /// A clinic setting: no published cut-off exists.
     pub bedtime_window: SignedDuration,
+    /// An unacknowledged urgent alert pages the on-call list this long after it opened,
+    /// and again at each further interval (`--urgent-escalation-minutes`).
+    pub urgent_escalation: SignedDuration,
+    /// Where people reach Speciosa: links in messages and feeds start with it.
+    pub public_url: String,
+    /// `smtp://host:port` (or `smtps://…`, with credentials) to send e-mail through.
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail, and the contact in Web Push's VAPID claims.
+    pub mail_from: Option<String>,
 }
 
 impl Default for AppSettings {
     fn default() -> Self {
         Self {
             bedtime_window: SignedDuration::from_mins(120),
+            urgent_escalation: speciosa_store::DEFAULT_PAGING_INTERVAL,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            smtp_url: None,
+            mail_from: None,
         }
     }
 }
@@ -126,6 +142,8 @@ pub struct App {
     pub(crate) store: Store,
     pub(crate) knowledge: Arc<Knowledge>,
     pub(crate) settings: Arc<AppSettings>,
+    /// Wakes the delivery worker when messages are written (see [`delivery`]).
+    pub(crate) delivery_wake: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -136,7 +154,9 @@ impl App {
         options: &PoolOptions,
         settings: AppSettings,
     ) -> Result<Self, OpenError> {
-        let store = Store::open(location, options).await?;
+        let store = Store::open(location, options)
+            .await?
+            .with_paging_interval(settings.urgent_escalation);
         Self::with_store(store, settings)
     }
 
@@ -144,9 +164,10 @@ impl App {
     #[doc(hidden)]
     pub fn with_store(store: Store, settings: AppSettings) -> Result<Self, OpenError> {
         Ok(Self {
-            store,
+            store: store.with_paging_interval(settings.urgent_escalation),
             knowledge: Arc::new(Knowledge::bundled()?),
             settings: Arc::new(settings),
+            delivery_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -158,8 +179,14 @@ impl App {
 
     /// The same application with other settings (the server's flags).
     pub fn with_settings(mut self, settings: AppSettings) -> Self {
+        self.store = self.store.with_paging_interval(settings.urgent_escalation);
         self.settings = Arc::new(settings);
         self
+    }
+
+    /// Tells the delivery worker that messages are waiting.
+    pub fn wake_delivery(&self) {
+        self.delivery_wake.notify_one();
     }
 
     pub fn knowledge(&self) -> &Knowledge {

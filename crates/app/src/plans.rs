@@ -777,6 +777,10 @@ pub async fn sign(
         )
         .await?;
     crate::safety::after_write(app, caller, &patient).await;
+    if let Err(error) = crate::notify::plan_changed(app, &patient).await {
+        // The plan is signed; the reminders catch up at their next run.
+        crate::log_chain("rescheduling dose reminders after signing", &error);
+    }
     Ok(signed)
 }
 

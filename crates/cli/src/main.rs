@@ -236,6 +236,34 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     safety_check_interval_seconds: u64,
+    /// Minutes an urgent alert waits for an acknowledgement before the organization's
+    /// on-call list is paged, and again every this many minutes until someone acknowledges.
+    #[arg(
+        long,
+        env = "SPECIOSA_URGENT_ESCALATION_MINUTES",
+        default_value_t = 15,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=24 * 60)
+    )]
+    urgent_escalation_minutes: u32,
+    /// Send e-mail (urgent-alert pages, reminders) through this SMTP server:
+    /// smtp://HOST:PORT (plain or STARTTLS when offered), smtps://HOST (TLS),
+    /// smtp://USER:PASS@HOST:PORT?tls=required.
+    #[arg(
+        long,
+        env = "SPECIOSA_SMTP_URL",
+        value_name = "URL",
+        requires = "mail_from",
+        hide_env_values = true
+    )]
+    smtp_url: Option<String>,
+    /// The sender of Speciosa's e-mail, e.g. "Riverside Clinic <alerts@clinic.example>".
+    #[arg(long, env = "SPECIOSA_MAIL_FROM", value_name = "ADDRESS")]
+    mail_from: Option<String>,
+    /// The address people reach Speciosa at (links in e-mail, push and calendar feeds);
+    /// by default http:// + the listen address.
+    #[arg(long, env = "SPECIOSA_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
     /// Bearer token that lets a scraper off this host read GET /metrics (loopback needs none).
     #[arg(
         long,
@@ -440,6 +468,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         bedtime_window: SignedDuration::from_mins(args.bedtime_window_minutes.into()),
         safety_check_interval: Duration::from_secs(args.safety_check_interval_seconds),
         metrics_token: args.metrics_token.filter(|token| !token.is_empty()),
+        urgent_escalation: SignedDuration::from_mins(args.urgent_escalation_minutes.into()),
+        public_url: args.public_url.filter(|url| !url.is_empty()),
+        smtp_url: args.smtp_url.filter(|url| !url.is_empty()),
+        mail_from: args.mail_from.filter(|from| !from.is_empty()),
         audit_sealer: Some(SealerConfig {
             checkpoint_interval: Duration::from_secs(args.checkpoint_interval),
             witness_url: args.audit_witness_url.filter(|url| !url.is_empty()),

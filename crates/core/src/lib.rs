@@ -17,6 +17,7 @@ pub mod import;
 pub mod instrument;
 pub mod medication;
 pub mod merkle;
+pub mod notify;
 pub mod patient;
 pub mod plan;
 pub mod plan_report;

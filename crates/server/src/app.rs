@@ -213,8 +213,19 @@ pub async fn serve_on(
     app: App,
     config: ServerConfig,
 ) -> std::io::Result<()> {
+    // Port 0 (tests) is known only once bound.
+    let mut config = config;
+    if config.public_url.is_none()
+        && let Ok(bound) = listener.local_addr()
+    {
+        config.public_url = Some(format!("http://{bound}"));
+    }
     let app = app.with_settings(AppSettings {
         bedtime_window: config.bedtime_window,
+        urgent_escalation: config.urgent_escalation,
+        public_url: config.public_url(),
+        smtp_url: config.smtp_url.clone(),
+        mail_from: config.mail_from.clone(),
     });
     let sealer = match &config.audit_sealer {
         Some(sealer) => Some(
@@ -233,12 +244,14 @@ pub async fn serve_on(
         app.clone(),
         state.config.safety_check_interval,
     ));
+    let deliveries = tokio::spawn(speciosa_app::delivery::run(app.clone()));
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sweeper.abort();
     safety_checker.abort();
+    deliveries.abort();
     // After the last request: sequence what is left and sign the final checkpoint.
     if let Some(sealer) = sealer {
         sealer.shutdown().await;

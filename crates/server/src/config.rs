@@ -39,6 +39,25 @@ pub struct ServerConfig {
     /// Sequence the audit log into its Merkle tree and sign checkpoints (key and
     /// checkpoint file outside the database); `None` leaves events unsequenced.
     pub audit_sealer: Option<speciosa_app::SealerConfig>,
+    /// An unacknowledged urgent alert pages the on-call list this long after it opened,
+    /// and again at each further interval.
+    pub urgent_escalation: SignedDuration,
+    /// Links in messages and feeds start with this; by default `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// `smtp://host:port` to send e-mail through; none sends no e-mail.
+    pub smtp_url: Option<String>,
+    /// The sender address of e-mail.
+    pub mail_from: Option<String>,
+}
+
+impl ServerConfig {
+    /// Where people reach this server.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -58,6 +77,10 @@ impl Default for ServerConfig {
             safety_check_interval: Duration::from_secs(300),
             metrics_token: None,
             audit_sealer: None,
+            urgent_escalation: SignedDuration::from_mins(15),
+            public_url: None,
+            smtp_url: None,
+            mail_from: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Safety alerts: raised by rules, folded when the same condition fires again, and
 //! closed only by a person, with every step in the audit chain.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use speciosa_core::audit::AuditEntry;
 use speciosa_core::ids::{AlertId, OrganizationId, PatientId, UserId};
 use sqlx::types::Json;
@@ -9,6 +9,7 @@ use sqlx::{FromRow, Postgres, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::audit::AppendAudit;
+use crate::notify::Outbox;
 use crate::summaries::{AlertCounts, MaintainSummaries};
 use crate::{BeginWrite, DbTime, Result, Store, StoreError, WriteTx, on_pool, reading};
 
@@ -197,6 +198,7 @@ pub(crate) trait RecordFindings {
         patient: PatientId,
         findings: &[NewAlert],
         audit: &AuditEntry,
+        paging: SignedDuration,
     ) -> Result<Vec<AlertChange>>;
 }
 
@@ -209,6 +211,7 @@ macro_rules! impl_record_findings {
                 patient: PatientId,
                 findings: &[NewAlert],
                 audit: &AuditEntry,
+                paging: SignedDuration,
             ) -> Result<Vec<AlertChange>> {
                 // Serializes rule runs for one patient (a row lock on PostgreSQL;
                 // SQLite's write transactions are already exclusive), so two
@@ -282,6 +285,10 @@ macro_rules! impl_record_findings {
                     .await?;
                     self.count_alerts(patient, AlertCounts::one(&finding.severity, "open")).await?;
                     self.append_audit(alert_audit(audit, "alert.raise", id, finding)).await?;
+                    if finding.severity == "urgent" {
+                        // The care team's pages commit with the alert (issue 13).
+                        self.start_paging(organization, patient, id, paging, audit).await?;
+                    }
                     changes.push(AlertChange::Raised(id));
                 }
                 Ok(changes)
@@ -327,7 +334,7 @@ impl Store {
         }
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let changes = tx.record_findings(organization, patient, findings, audit).await?;
+            let changes = tx.record_findings(organization, patient, findings, audit, self.paging_interval).await?;
             tx.commit().await?;
             Ok(changes)
         })
@@ -540,6 +547,7 @@ impl Store {
                 };
                 let change = AlertCounts::one(&severity, after).minus(AlertCounts::one(&severity, &status));
                 tx.count_alerts(PatientId::from_uuid(patient), change).await?;
+                tx.stop_paging(id, &format!("{after} in Speciosa")).await?;
                 tx.append_audit(audit).await?;
                 tx.commit().await?;
             }

@@ -113,7 +113,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit).await?;
+            let changes = tx.record_findings(new.organization_id, new.patient_id, &findings, &audit, self.paging_interval).await?;
             // After the findings, which lock the patient first: the order every rule run takes.
             tx.count_assessment(
                 new.patient_id,

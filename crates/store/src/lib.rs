@@ -24,6 +24,7 @@ mod ceiling;
 mod checks;
 mod doses;
 mod medications;
+mod notify;
 mod organizations;
 mod patients;
 mod plans;
@@ -52,6 +53,9 @@ pub use ceiling::Ceiling;
 pub use checks::CheckQueue;
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;
+pub use notify::{
+    Delivery, NOTIFICATION_PAGE_LIMIT, NewNotification, Notification, PageRound, Paging, Webhook,
+};
 pub use organizations::Organization;
 pub use patients::{CareTeamMember, Patient, PatientSummary, UnreadablePatient};
 pub use plans::{PLAN_HISTORY_LIMIT, PlanRecord, PlanSignature, SignPlan};
@@ -202,7 +206,12 @@ pub(crate) enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// How long an urgent alert waits for an acknowledgement before each escalation.
+    pub(crate) paging_interval: jiff::SignedDuration,
 }
+
+/// The default escalation interval of urgent alerts (`--urgent-escalation-minutes`).
+pub const DEFAULT_PAGING_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 
 /// Pool sizes; PostgreSQL's is configurable because several app servers share one database.
 #[derive(Clone, Debug)]
@@ -252,6 +261,7 @@ impl Store {
                     .await?;
                 Ok(Store {
                     backend: Backend::Postgres(pool),
+                    paging_interval: DEFAULT_PAGING_INTERVAL,
                 })
             }
             DatabaseLocation::Url(url) => Err(StoreError::UnsupportedUrl(url.clone())),
@@ -298,6 +308,7 @@ impl Store {
                 writer,
                 options,
             }),
+            paging_interval: DEFAULT_PAGING_INTERVAL,
         })
     }
 
@@ -308,6 +319,12 @@ impl Store {
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         self.rebuild_summaries_if_never_built().await
+    }
+
+    /// The same store, escalating unacknowledged urgent alerts every `interval`.
+    pub fn with_paging_interval(mut self, interval: jiff::SignedDuration) -> Self {
+        self.paging_interval = interval;
+        self
     }
 
     /// On SQLite, how many write transactions have committed in how many batches.

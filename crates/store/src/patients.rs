@@ -244,6 +244,20 @@ impl Store {
         })
     }
 
+    /// The patient record a patient's sign-in is linked to.
+    pub async fn patient_of_user(&self, user: UserId) -> Result<Option<Patient>> {
+        on_pool!(self, pool => {
+            let row: Option<PatientRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {PATIENT_COLUMNS} FROM {PATIENT_FROM} WHERE p.user_id = $1"
+            )))
+            .bind(user.as_uuid())
+            .fetch_optional(pool)
+            .await
+            .map_err(reading("patients"))?;
+            row.map(Patient::try_from).transpose()
+        })
+    }
+
     /// What the policy needs to decide on a patient: its organization and whether
     /// `user` is on its care team. `None` when no such patient exists.
     pub async fn patient_scope(

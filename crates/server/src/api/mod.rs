@@ -17,6 +17,7 @@ pub mod checkin;
 pub mod doses;
 pub mod fhir;
 pub mod medications;
+pub mod notifications;
 pub mod organization;
 pub mod patients;
 pub mod plans;
@@ -52,6 +53,23 @@ pub fn router() -> Router<AppState> {
             "/organization",
             get(organization::get_one).patch(organization::update),
         )
+        .route(
+            "/account/notification-preferences",
+            get(notifications::get_preferences).put(notifications::put_preferences),
+        )
+        .route(
+            "/organization/on-call",
+            get(notifications::get_on_call).put(notifications::put_on_call),
+        )
+        .route(
+            "/organization/webhook",
+            get(notifications::get_webhook)
+                .put(notifications::put_webhook)
+                .delete(notifications::delete_webhook),
+        )
+        .route("/notifications", get(notifications::log))
+        .route("/notifications/{id}/retry", post(notifications::retry))
+        .route("/alerts/{id}/paging", get(notifications::paging))
         .route("/users", post(users::create).get(users::list))
         .route("/users/{id}", get(users::get_one).patch(users::update))
         .route("/users/{id}/password", put(users::set_password))
@@ -172,6 +190,10 @@ pub fn router() -> Router<AppState> {
         predicted::predicted,
         audit_log::list,
         audit_log::patient_trail,
+        notifications::get_preferences, notifications::put_preferences,
+        notifications::get_on_call, notifications::put_on_call,
+        notifications::get_webhook, notifications::put_webhook, notifications::delete_webhook,
+        notifications::log, notifications::retry, notifications::paging,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
     tags(
@@ -186,6 +208,7 @@ pub fn router() -> Router<AppState> {
         (name = "medications", description = "The patient's medication list, read by the safety rules"),
         (name = "appointments", description = "Visits and therapy sessions: scheduled and cancelled by the care team, seen by the patient"),
         (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
+        (name = "notifications", description = "Reaching people: your channels, quiet hours and reminders; the on-call list, webhook and delivery log (admins); an alert's paging"),
         (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
     )
 )]

@@ -34,6 +34,8 @@ enum Scope {
     /// Acknowledging or resolving a patient's alert: only clinicians on the care team;
     /// every other role is refused whoever the alert concerns.
     AlertReview,
+    /// One message of the organization's delivery log (admins only).
+    OrgNotification,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +199,52 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::GET, "/api/v1/alerts/{id}", PatientRead),
         op(Method::POST, "/api/v1/alerts/{id}/acknowledge", AlertReview),
         op(Method::POST, "/api/v1/alerts/{id}/resolve", AlertReview),
+        op(Method::GET, "/api/v1/alerts/{id}/paging", PatientRead),
+        op(
+            Method::GET,
+            "/api/v1/account/notification-preferences",
+            AnySignedIn,
+        ),
+        op(
+            Method::PUT,
+            "/api/v1/account/notification-preferences",
+            AnySignedIn,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/organization/on-call",
+            Organization(&["admin"]),
+        ),
+        op(
+            Method::PUT,
+            "/api/v1/organization/on-call",
+            Organization(&["admin"]),
+        ),
+        op(
+            Method::GET,
+            "/api/v1/organization/webhook",
+            Organization(&["admin"]),
+        ),
+        op(
+            Method::PUT,
+            "/api/v1/organization/webhook",
+            Organization(&["admin"]),
+        ),
+        op(
+            Method::DELETE,
+            "/api/v1/organization/webhook",
+            Organization(&["admin"]),
+        ),
+        op(
+            Method::GET,
+            "/api/v1/notifications",
+            Organization(&["admin"]),
+        ),
+        op(
+            Method::POST,
+            "/api/v1/notifications/{id}/retry",
+            OrgNotification,
+        ),
         op(
             Method::GET,
             "/api/v1/patients/{id}/medications",
@@ -313,7 +361,7 @@ fn expected(role: Option<&str>, scope: Scope, target: Target) -> Expect {
                 Forbidden
             }
         }
-        Scope::OrgUser => match (role, target) {
+        Scope::OrgUser | Scope::OrgNotification => match (role, target) {
             ("admin", Target::OtherClinic) => NotFound,
             ("admin", _) => Allowed,
             _ => Forbidden,
@@ -501,6 +549,17 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
         );
     }
     let [own_alert, same_clinic_alert, foreign_alert] = <[String; 3]>::try_from(alert_ids).unwrap();
+    // Urgent alerts page their care teams: one message each in the delivery logs.
+    let message_about = |alert: String| {
+        let store = app.store.clone();
+        async move {
+            store.notifications_about("alert", &alert).await.unwrap()[0]
+                .id
+                .to_string()
+        }
+    };
+    let own_message = message_about(own_alert.clone()).await;
+    let foreign_message = message_about(foreign_alert.clone()).await;
     let gabapentin = json!({"name": "Gabapentin", "class": "gabapentinoid"});
     let own_medication = create(
         &clinician,
@@ -582,6 +641,8 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                 let id = match (op.scope, target) {
                     (Scope::OrgUser, Target::OtherClinic) => foreign_clinician.id(),
                     (Scope::OrgUser, _) => colleague.id(),
+                    (Scope::OrgNotification, Target::OtherClinic) => foreign_message.clone(),
+                    (Scope::OrgNotification, _) => own_message.clone(),
                     (Scope::CatalogRead | Scope::CatalogManage, _)
                         if op.path.starts_with("/api/v1/batches") =>
                     {
@@ -663,6 +724,14 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                         json!({"password": PASSWORD, "statement": "I approve this plan."})
                     }
                     ("PATCH", _) => json!({"active": true}),
+                    ("PUT", "/api/v1/account/notification-preferences") => {
+                        json!({"channels": ["email"]})
+                    }
+                    ("PUT", "/api/v1/organization/on-call") => json!({"user_ids": []}),
+                    ("PUT", "/api/v1/organization/webhook") => {
+                        json!({"url": "https://pager.example/hooks/speciosa"})
+                    }
+                    ("POST", "/api/v1/notifications/{id}/retry") => json!({}),
                     ("POST", "/api/v1/patients") => patient_body("Newly Registered"),
                     ("PUT", "/api/v1/patients/{id}") => patient_body("Renamed Patient"),
                     ("POST", "/api/v1/products") => leaf(&format!("Product {checks}")),

@@ -19,6 +19,7 @@ mod doses;
 mod forwarded_for;
 mod medications_pages;
 mod metrics;
+mod notifications;
 mod pages;
 mod patient_plan_pages;
 mod patients;

@@ -29,9 +29,14 @@ pub fn feed_url(base_url: &str, token: &str) -> String {
     format!("{}/calendar/{token}.ics", base_url.trim_end_matches('/'))
 }
 
+/// The server's public URL (`--public-url`), which feed addresses and links start with.
+fn base_url(app: &App) -> &str {
+    app.settings.public_url.trim_end_matches('/')
+}
+
 /// Makes a new feed address for the caller, revoking the previous one. The address is
 /// returned once; only its hash is kept.
-pub async fn create_feed(app: &App, caller: &Caller, base_url: &str) -> Result<String, AppError> {
+pub async fn create_feed(app: &App, caller: &Caller) -> Result<String, AppError> {
     let token = new_token();
     app.store
         .replace_calendar_feed(
@@ -46,7 +51,7 @@ pub async fn create_feed(app: &App, caller: &Caller, base_url: &str) -> Result<S
             ),
         )
         .await?;
-    Ok(feed_url(base_url, &token))
+    Ok(feed_url(base_url(app), &token))
 }
 
 /// Revokes the caller's feed, if any: its address answers 404 from now on.
@@ -78,12 +83,7 @@ pub async fn feed_created(app: &App, caller: &Caller) -> Result<Option<Timestamp
 /// The feed behind `token`, as `text/calendar` content, fetched by whoever holds the
 /// address (no session). Audited as `calendar.fetch` with the feed's owner as the actor.
 /// An unknown or revoked token, or a deactivated owner, is not found.
-pub async fn fetch_feed(
-    app: &App,
-    token: &str,
-    base_url: &str,
-    client_addr: &str,
-) -> Result<String, AppError> {
+pub async fn fetch_feed(app: &App, token: &str, client_addr: &str) -> Result<String, AppError> {
     let not_found = || AppError::NotFound("calendar feed");
     // Tokens are 64 hex digits; anything else cannot be one (and is not hashed and looked up).
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -111,7 +111,7 @@ pub async fn fetch_feed(
         },
         client_addr,
     );
-    let base = base_url.trim_end_matches('/');
+    let base = base_url(app);
     let now = Timestamp::now();
     let feed = match (credentials.user.role, credentials.patient_id) {
         (Role::Patient, Some(patient_id)) => {
@@ -137,9 +137,13 @@ pub async fn fetch_feed(
     Ok(feed.render())
 }
 
-/// The patient's check-in reminder time, if they chose one.
-async fn check_in_reminder(_app: &App, _user: UserId) -> Result<Option<Time>, AppError> {
-    Ok(None)
+/// The patient's check-in reminder time, if they chose one (notification preferences).
+async fn check_in_reminder(app: &App, user: UserId) -> Result<Option<Time>, AppError> {
+    Ok(app
+        .store
+        .notification_preferences(user)
+        .await?
+        .and_then(|p| p.check_in_reminder))
 }
 
 async fn patient_feed(

@@ -12,7 +12,6 @@ mod extract;
 mod metrics;
 mod pages;
 mod problems;
-mod public_url;
 mod views;
 
 pub use app::{AppState, router, serve, serve_on};

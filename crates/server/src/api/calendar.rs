@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiUser;
-use crate::public_url::PublicBase;
 
 #[derive(Serialize, ToSchema)]
 pub struct CalendarFeedView {
@@ -26,9 +25,8 @@ pub struct CalendarFeedView {
 pub async fn create(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    PublicBase(base): PublicBase,
 ) -> Result<Response, ApiError> {
-    let url = calendar::create_feed(&state.app, &user, &base).await?;
+    let url = calendar::create_feed(&state.app, &user).await?;
     Ok((StatusCode::CREATED, Json(CalendarFeedView { url })).into_response())
 }
 

@@ -11,15 +11,13 @@ use crate::app::AppState;
 use crate::error::PageError;
 use crate::extract::{ClientAddr, PageForm};
 use crate::pages::{FormErrors, NoFields};
-use crate::public_url::PublicBase;
 
 pub async fn create(
     State(state): State<AppState>,
-    PublicBase(base): PublicBase,
     submitted: PageForm<NoFields>,
 ) -> Result<Response, PageError> {
     let user = submitted.user;
-    let url = calendar::create_feed(&state.app, &user, &base).await?;
+    let url = calendar::create_feed(&state.app, &user).await?;
     // Shown in this response only: a redirect would put the secret in the address bar.
     crate::pages::account::account_page_with_feed(
         &state,
@@ -42,7 +40,6 @@ pub async fn revoke(
 /// `GET /calendar/{token}.ics`: the feed, for whoever holds the address.
 pub async fn feed(
     State(state): State<AppState>,
-    PublicBase(base): PublicBase,
     ClientAddr(client_addr): ClientAddr,
     Path(file): Path<String>,
 ) -> Response {
@@ -57,7 +54,7 @@ pub async fn feed(
     let Some(token) = file.strip_suffix(".ics") else {
         return not_found();
     };
-    match calendar::fetch_feed(&state.app, token, &base, &client_addr).await {
+    match calendar::fetch_feed(&state.app, token, &client_addr).await {
         Ok(body) => (
             [
                 (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),

@@ -20,6 +20,7 @@ on_both_backends!(
     a_clinician_feed_names_patients_by_initials_only,
     the_account_page_shows_a_new_address_once_and_revokes_it,
     a_served_feed_parses_with_pythons_icalendar,
+    a_chosen_reminder_time_moves_the_check_in,
 );
 
 struct Setup {
@@ -524,5 +525,26 @@ async fn a_served_feed_parses_with_pythons_icalendar(app: TestApp) {
         "Python's icalendar refused the feed:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn a_chosen_reminder_time_moves_the_check_in(app: TestApp) {
+    let s = setup(&app).await;
+    let saved = s
+        .dana
+        .put(
+            "/api/v1/account/notification-preferences",
+            &json!({"channels": ["email"], "quiet_hours": null, "check_in_reminder": "07:45"}),
+        )
+        .await;
+    assert!(saved.status().is_success(), "{}", saved.status());
+    let calendar = parse(&feed_text(&new_feed(&s.dana).await).await);
+    let check_in = event(&calendar, "checkin-")[0];
+    assert!(check_in.get("DTSTART").unwrap().ends_with("T074500"));
+    assert!(
+        !check_in
+            .get("DESCRIPTION")
+            .unwrap()
+            .contains("set a reminder time")
     );
 }

@@ -365,6 +365,76 @@ pub async fn page_due(app: &App, worker: Uuid) -> Result<usize, AppError> {
     Ok(paged)
 }
 
+/// Visits and sessions are reminded once, the day before: those starting between an hour
+/// and a day from now (a later booking still gets its reminder; the dedupe key keeps it to one).
+const VISIT_NOTICE: SignedDuration = SignedDuration::from_hours(24);
+const VISIT_LATEST: SignedDuration = SignedDuration::from_hours(1);
+const VISIT_BATCH: usize = 500;
+
+/// Writes the reminders of visits and sessions starting within the next day, for patients
+/// who want them; each once. Reads only that window of appointments.
+pub async fn remind_visits(app: &App) -> Result<usize, AppError> {
+    let now = Timestamp::now();
+    let upcoming = app
+        .store
+        .appointments_starting_between(now + VISIT_LATEST, now + VISIT_NOTICE, VISIT_BATCH)
+        .await?;
+    let mut messages = Vec::new();
+    for appointment in upcoming {
+        // Already written (most passes): a read, so passes do not queue behind writers.
+        if !app
+            .store
+            .notifications_about("appointment", &appointment.id.to_string())
+            .await?
+            .is_empty()
+        {
+            continue;
+        }
+        let Some(patient) = app.store.get_patient(appointment.patient_id).await? else {
+            continue;
+        };
+        let Some(user) = patient.user_id else {
+            continue;
+        };
+        let preferences = match app.store.notification_preferences(user).await? {
+            Some(saved) => saved,
+            None => speciosa_core::notify::NotificationPreferences::default_for(
+                speciosa_core::account::Role::Patient,
+            ),
+        };
+        if !preferences.visit_reminders {
+            continue;
+        }
+        let zone = patient.details.time_zone.to_zone();
+        // Held back through quiet hours, but never past the appointment's last hour.
+        let send_at = preferences
+            .quiet_hours
+            .map_or(now, |q| q.defer(now, &zone))
+            .min(appointment.starts_at - VISIT_LATEST);
+        for channel in &preferences.channels {
+            messages.push(NewNotification {
+                organization: patient.organization_id,
+                recipient: user,
+                channel: *channel,
+                kind: MessageKind::VisitReminder,
+                subject_type: "appointment",
+                subject_id: appointment.id.to_string(),
+                link: "/home".to_owned(),
+                dedupe_key: format!("reminder:visit:{}:{}", appointment.id, channel.as_str()),
+                not_before: send_at,
+            });
+        }
+    }
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let written = app.store.enqueue_notifications(&messages, None).await?;
+    if written > 0 {
+        app.wake_delivery();
+    }
+    Ok(written)
+}
+
 /// Turns due reminders into messages; returns how many reminders ran.
 pub async fn remind_due(app: &App, worker: Uuid) -> Result<usize, AppError> {
     let now = Timestamp::now();
@@ -564,6 +634,9 @@ pub async fn run(app: App) {
                 tick.tick().await;
                 if let Err(error) = remind_due(&app, worker).await {
                     crate::log_chain("sending reminders", &error);
+                }
+                if let Err(error) = remind_visits(&app).await {
+                    crate::log_chain("reminding of visits", &error);
                 }
             }
         })

@@ -256,7 +256,57 @@ pub async fn seed(app: &crate::App) -> Result<bool, DemoError> {
         seed_checkins(store, &instruments, &CHECKIN_STORIES[index], demo, patient).await?;
     }
     seed_plan(store, &staff[1], &patients[0].0, &catalogue[0].1).await?;
+    seed_appointments(store, &staff[1], &patients[0].0).await?;
     Ok(true)
+}
+
+/// Dana's visit next week and a CBT-I session this week, with Dr Okafor.
+async fn seed_appointments(
+    store: &Store,
+    clinician: &User,
+    patient: &Patient,
+) -> Result<(), DemoError> {
+    use speciosa_core::appointment::{AppointmentFields, NewAppointment};
+    let zone = patient.details.time_zone.to_zone();
+    let now = jiff::Timestamp::now();
+    let today = now.to_zoned_datetime(zone.clone()).date();
+    let bookings = [
+        ("visit", 7, "10:00", 30, "Clinic room 2"),
+        ("therapy_session", 3, "16:00", 50, "Video call (CBT-I)"),
+    ];
+    for (kind, days, time, minutes, place) in bookings {
+        let day = today
+            .checked_add(jiff::Span::new().days(days))
+            .map_err(invalid)?;
+        let starts_at = format!("{day}T{time}");
+        let fields = AppointmentFields {
+            kind,
+            starts_at: &starts_at,
+            duration_minutes: Some(minutes),
+            location: Some(place),
+        };
+        let booking = NewAppointment::parse(&fields, &zone, now).map_err(invalid)?;
+        store
+            .insert_appointment(
+                patient.organization_id,
+                patient.id,
+                clinician.id,
+                &booking,
+                clinician.id,
+                |id| {
+                    let mut entry = seed_entry(
+                        clinician,
+                        "appointment.create",
+                        "appointment",
+                        Some(patient.id),
+                    );
+                    entry.resource_id = Some(id.to_string());
+                    entry
+                },
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Dana's signed taper, two weeks in: 10 % of the starting dose a week (CDC 2022's

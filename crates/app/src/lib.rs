@@ -16,8 +16,10 @@ use speciosa_store::Store;
 pub mod access;
 pub mod account;
 pub mod alerts;
+pub mod appointments;
 pub mod assessments;
 pub mod audit;
+pub mod calendar;
 mod caller;
 pub mod checkin;
 pub mod delivery;
@@ -50,6 +52,7 @@ pub use speciosa_store as store;
 
 /// The records use cases return. Adapters render them; only this crate can fetch them.
 pub mod records {
+    pub use speciosa_store::Appointment;
     pub use speciosa_store::SessionLimits;
     pub use speciosa_store::{
         Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,

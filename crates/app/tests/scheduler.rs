@@ -158,3 +158,32 @@ async fn the_demo_clinic_has_a_signed_taper_whose_signature_covers_its_stored_co
         assert!(plan.content.schedule.bedtime().is_some());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_gives_dana_a_session_this_week_and_a_visit_next_week() {
+    for fixture in fixtures().await {
+        let now = Timestamp::now();
+        let coming = fixture
+            .store
+            .appointments_starting_between(now, now + SignedDuration::from_hours(14 * 24), 10)
+            .await
+            .expect("appointments");
+        let seen: Vec<(&str, &str, &str)> = coming
+            .iter()
+            .map(|a| {
+                (
+                    a.kind.as_str(),
+                    a.patient_name.as_str(),
+                    a.clinician_name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("therapy_session", "Dana Reyes", "Dr Amara Okafor"),
+                ("visit", "Dana Reyes", "Dr Amara Okafor"),
+            ]
+        );
+    }
+}

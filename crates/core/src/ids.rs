@@ -95,6 +95,11 @@ id_type!(
     PlanId
 );
 
+id_type!(
+    /// A visit or therapy session.
+    AppointmentId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,12 @@
 
 pub mod account;
 pub mod amount;
+pub mod appointment;
 pub mod audit;
 pub mod checkin;
 pub mod checkpoint;
 pub mod dose;
+pub mod ical;
 pub mod ids;
 pub mod import;
 pub mod instrument;

@@ -74,6 +74,9 @@ pub enum PatientAction {
     /// Draft, edit, preview and sign the patient's plan (care team clinicians only; the
     /// patient reads signed versions through `Read`).
     ManagePlans,
+    /// Schedule or cancel visits and therapy sessions (care team clinicians; the patient
+    /// sees theirs through `Read`).
+    ManageAppointments,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +135,8 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
             | PatientAction::ReviewAlerts
             | PatientAction::ManageMedications
             | PatientAction::ReadAuditTrail
-            | PatientAction::ManagePlans => Decision::Forbidden,
+            | PatientAction::ManagePlans
+            | PatientAction::ManageAppointments => Decision::Forbidden,
         },
         Role::Patient => Decision::NotFound,
         Role::Admin | Role::Researcher => Decision::Forbidden,
@@ -188,7 +192,7 @@ pub fn product_visibility(actor: &Actor, origin: &ProductOrigin) -> ProductVisib
 mod tests {
     use super::*;
 
-    const PATIENT_ACTIONS: [PatientAction; 10] = [
+    const PATIENT_ACTIONS: [PatientAction; 11] = [
         PatientAction::Read,
         PatientAction::UpdateDetails,
         PatientAction::ManageCareTeam,
@@ -199,6 +203,7 @@ mod tests {
         PatientAction::ManageMedications,
         PatientAction::ReadAuditTrail,
         PatientAction::ManagePlans,
+        PatientAction::ManageAppointments,
     ];
     const ORG_ACTIONS: [OrganizationAction; 11] = [
         OrganizationAction::ManageUsers,

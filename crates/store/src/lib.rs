@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
 
 mod alerts;
+mod appointments;
 mod assessments;
 mod audit;
 mod audit_seal;
@@ -37,6 +38,7 @@ mod users;
 mod writer;
 
 pub use alerts::{Alert, AlertAction, AlertChange, InboxAlert, NewAlert, Review, ReviewOutcome};
+pub use appointments::{APPOINTMENT_READ_LIMIT, Appointment};
 pub use assessments::{Assessment, AssessmentInsert, NewAssessment};
 pub use audit::{
     AuditFilter, AuditVerification, InclusionProof, SequenceReport, SequencingLag,

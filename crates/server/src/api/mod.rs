@@ -2,15 +2,17 @@
 //! OpenAPI 3.1 description is generated from these handlers' annotations.
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use utoipa::OpenApi;
 
 use crate::app::AppState;
 
 pub mod account;
 pub mod alerts;
+pub mod appointments;
 pub mod assessments;
 pub mod audit_log;
+pub mod calendar;
 pub mod checkin;
 pub mod doses;
 pub mod fhir;
@@ -44,6 +46,15 @@ pub fn router() -> Router<AppState> {
             post(push::subscribe).delete(push::unsubscribe),
         )
         .route("/push/vapid-public-key", get(push::vapid_public_key))
+        .route(
+            "/account/calendar-feed",
+            post(calendar::create).delete(calendar::revoke),
+        )
+        .route(
+            "/patients/{id}/appointments",
+            get(appointments::list).post(appointments::create),
+        )
+        .route("/appointments/{id}", delete(appointments::cancel))
         .route(
             "/organization",
             get(organization::get_one).patch(organization::update),
@@ -164,6 +175,8 @@ pub fn router() -> Router<AppState> {
         session::sign_in, session::current, session::sign_out,
         account::change_password, account::begin_totp, account::activate_totp, account::disable_totp,
         push::vapid_public_key, push::subscribe, push::unsubscribe,
+        calendar::create, calendar::revoke,
+        appointments::create, appointments::list, appointments::cancel,
         users::create, users::list, users::get_one, users::update, users::set_password, users::clinicians,
         organization::get_one, organization::update,
         patients::create, patients::list, patients::get_one, patients::update,
@@ -201,6 +214,7 @@ pub fn router() -> Router<AppState> {
         (name = "assessments", description = "Validated instruments, scoring, history and safety alerts"),
         (name = "alerts", description = "Safety alerts: the clinician's inbox, acknowledgement and resolution"),
         (name = "medications", description = "The patient's medication list, read by the safety rules"),
+        (name = "appointments", description = "Visits and therapy sessions: scheduled and cancelled by the care team, seen by the patient"),
         (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
         (name = "notifications", description = "Reaching people: your channels, quiet hours and reminders; the on-call list, webhook and delivery log (admins); an alert's paging"),
         (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),

@@ -38,6 +38,10 @@ struct AccountPage {
     totp_required: bool,
     errors: FormErrors,
     notice: Option<&'static str>,
+    /// When the current calendar feed was made, if there is one.
+    calendar_since: Option<String>,
+    /// A feed address just made, shown this once.
+    calendar_url: Option<String>,
 }
 
 async fn account_page(
@@ -46,12 +50,26 @@ async fn account_page(
     errors: FormErrors,
     notice: Option<&'static str>,
 ) -> Result<Response, PageError> {
+    account_page_with_feed(state, user, errors, notice, None).await
+}
+
+/// The account page, with a calendar-feed address just made shown once.
+pub(super) async fn account_page_with_feed(
+    state: &AppState,
+    user: &Authenticated,
+    errors: FormErrors,
+    notice: Option<&'static str>,
+    calendar_url: Option<String>,
+) -> Result<Response, PageError> {
     let account = &user.session.user;
     let organization = account::own_organization(&state.app, user).await?;
     let clock = organization
         .as_ref()
         .map_or_else(Clock::utc, |o| Clock::named(o.time_zone.as_str()));
     let organization = organization.map(|o| o.name).unwrap_or_default();
+    let calendar_since = speciosa_app::calendar::feed_created(&state.app, user)
+        .await?
+        .map(|at| clock.minute(at));
     let status = errors.status;
     let page = AccountPage {
         nav: Nav::for_user(user).at("/account"),
@@ -66,6 +84,8 @@ async fn account_page(
         totp_required: account.organization_requires_totp,
         errors,
         notice,
+        calendar_since,
+        calendar_url,
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -78,6 +98,7 @@ pub async fn show(
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("password") => Some("Password changed. You have been signed out everywhere else."),
         Some("two-factor-off") => Some("Two-factor sign-in is off."),
+        Some("calendar-revoked") => Some("Calendar feed revoked. Its address no longer works."),
         _ => None,
     };
     account_page(&state, &user, FormErrors::none(), notice).await

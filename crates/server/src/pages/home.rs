@@ -324,6 +324,8 @@ struct HomePage {
     /// Today under the signed plan in force; nothing without one.
     plan: Option<PlanToday>,
     medications: Vec<MedicationLine>,
+    /// The next visits and sessions ("Visit with Dr …"), in the patient's time.
+    coming_up: Vec<crate::pages::appointments::ListedAppointment>,
     /// Crisis help one tap away, at the top.
     help: HelpBar,
     notice: Option<&'static str>,
@@ -406,6 +408,7 @@ pub async fn show(
         .map(PlanToday::new);
     let (_, medications) =
         speciosa_app::medications::read_medications(&state.app, &user, own).await?;
+    let coming_up = crate::pages::appointments::coming_up(&state, &user, &patient).await?;
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("checkin") => Some("Check-in saved. Thank you: your care team can see your answers."),
         _ => None,
@@ -433,6 +436,7 @@ pub async fn show(
             .iter()
             .map(|m| MedicationLine::new(&ListedMedication::new(m, today_date)))
             .collect(),
+        coming_up,
         help: HelpBar::for_patient(&state, &patient),
         notice,
     };

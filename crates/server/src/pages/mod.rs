@@ -20,7 +20,9 @@ use crate::problems::ProblemType;
 mod account;
 mod admin;
 pub mod alerts;
+mod appointments;
 mod assessments;
+mod calendar;
 mod charts;
 mod checkin;
 mod dose_import;
@@ -63,6 +65,8 @@ pub fn router() -> Router<AppState> {
             "/patients/{id}/medications/{medication_id}/remove",
             post(medications::remove),
         )
+        .route("/patients/{id}/appointments", post(appointments::create))
+        .route("/appointments/{id}/cancel", post(appointments::cancel))
         .route("/patients/{id}/doses", get(doses::log).post(doses::create))
         .route("/patients/{id}/doses/new", get(doses::new_form))
         .route(
@@ -146,6 +150,10 @@ pub fn router() -> Router<AppState> {
             "/account/two-factor/disable",
             post(account::disable_two_factor),
         )
+        .route("/account/calendar-feed", post(calendar::create))
+        .route("/account/calendar-feed/revoke", post(calendar::revoke))
+        // The feed itself: the secret address is the credential, so no session.
+        .route("/calendar/{file}", get(calendar::feed))
         .route("/static/app.css", get(stylesheet))
         .route("/static/cows.js", get(cows_script))
         .route("/static/push.js", get(push_script))

@@ -443,6 +443,7 @@ pub struct RecordForms {
     notice: Option<&'static str>,
     medication_attempt: Option<(medications::Attempt, FormErrors)>,
     medication_saved: Option<medications::Saved>,
+    appointment_attempt: Option<(crate::pages::appointments::AppointmentForm, FormErrors)>,
 }
 
 #[derive(Template)]
@@ -465,9 +466,21 @@ struct RecordPage {
     alerts: Vec<crate::pages::alerts::AlertCard>,
     /// The active plan's one-line summary, if there is one.
     plan: Option<String>,
+    appointments: crate::pages::appointments::AppointmentSection,
 }
 
 impl RecordForms {
+    /// The record with a refused scheduling form shown again.
+    pub fn appointment_attempt(
+        form: crate::pages::appointments::AppointmentForm,
+        errors: FormErrors,
+    ) -> Self {
+        RecordForms {
+            appointment_attempt: Some((form, errors)),
+            ..Default::default()
+        }
+    }
+
     /// The record with a refused medication form shown again.
     pub fn medication_attempt(attempt: medications::Attempt, errors: FormErrors) -> Self {
         RecordForms {
@@ -511,6 +524,14 @@ pub async fn record_page(
         forms.medication_saved,
     )
     .await?;
+    let appointments = crate::pages::appointments::section(
+        state,
+        user,
+        &patient,
+        &team,
+        forms.appointment_attempt,
+    )
+    .await?;
     let active = patients::active_clinicians(&state.app, user).await?;
     let chosen = forms
         .chosen
@@ -535,10 +556,15 @@ pub async fn record_page(
         .collect();
     let team_errors = forms.team_errors.unwrap_or_else(FormErrors::none);
     let login_errors = forms.login_errors.unwrap_or_else(FormErrors::none);
-    let status = [team_errors.status, login_errors.status, medications.status]
-        .into_iter()
-        .max()
-        .unwrap_or(StatusCode::OK);
+    let status = [
+        team_errors.status,
+        login_errors.status,
+        medications.status,
+        appointments.status,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(StatusCode::OK);
     let page = RecordPage {
         nav: Nav::for_user(user).at("/patients"),
         age: age(&patient),
@@ -555,6 +581,7 @@ pub async fn record_page(
         medications,
         alerts,
         plan,
+        appointments,
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -591,6 +618,8 @@ pub async fn show(
         Some("details") => Some("Details saved."),
         Some("care-team") => Some("Care team saved."),
         Some("schedule") => Some("Check-in schedule saved."),
+        Some("appointment") => Some("Appointment scheduled."),
+        Some("appointment-cancelled") => Some("Appointment cancelled."),
         Some("login") => Some(
             "Login created. Give the patient their email and password privately, in person or by a secure channel.",
         ),

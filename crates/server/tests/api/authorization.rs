@@ -87,6 +87,8 @@ pub(crate) fn operations() -> Vec<Operation> {
             "/api/v1/account/push-subscriptions",
             AnySignedIn,
         ),
+        op(Method::POST, "/api/v1/account/calendar-feed", AnySignedIn),
+        op(Method::DELETE, "/api/v1/account/calendar-feed", AnySignedIn),
         op(
             Method::GET,
             "/api/v1/organization",
@@ -299,6 +301,18 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::POST, "/api/v1/plans/{id}/sign", PatientWrite),
         op(Method::POST, "/api/v1/plans/{id}/adjustments", PatientWrite),
         op(Method::GET, "/api/v1/plans/{id}/report", PatientRead),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/appointments",
+            PatientRead,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/appointments",
+            PatientWrite,
+        ),
+        // Each patient's own appointment; cancelling one already cancelled answers 204 too.
+        op(Method::DELETE, "/api/v1/appointments/{id}", PatientWrite),
     ]
 }
 
@@ -338,6 +352,11 @@ pub(crate) async fn signed_plan(clinician: &Client, patient: &str) -> String {
 pub(crate) const PUSH_P256DH: &str =
     "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
 pub(crate) const PUSH_AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+/// A visit a week from now, as any care-team clinician may schedule it.
+pub(crate) fn appointment_body() -> Value {
+    let starts_at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(7 * 24);
+    json!({"kind": "visit", "starts_at": starts_at.to_string(), "duration_minutes": 30})
+}
 
 /// Signing in needs no session; it is tested on its own.
 pub(crate) const PUBLIC: [(&str, &str); 1] = [("POST", "/api/v1/session")];
@@ -581,6 +600,25 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
     let same_clinic_plan = signed_plan(&colleague, &same_clinic_patient).await;
     let foreign_plan = signed_plan(&foreign_clinician, &foreign_patient).await;
 
+    let own_appointment = create(
+        &clinician,
+        format!("/api/v1/patients/{own_patient}/appointments"),
+        appointment_body(),
+    )
+    .await;
+    let same_clinic_appointment = create(
+        &colleague,
+        format!("/api/v1/patients/{same_clinic_patient}/appointments"),
+        appointment_body(),
+    )
+    .await;
+    let foreign_appointment = create(
+        &foreign_clinician,
+        format!("/api/v1/patients/{foreign_patient}/appointments"),
+        appointment_body(),
+    )
+    .await;
+
     let patient_email = clinician
         .get_json(&format!("/api/v1/patients/{own_patient}"))
         .await["login_email"]
@@ -635,6 +673,11 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     _ if op.path.starts_with("/api/v1/plans/") => {
                         pick(&own_plan, &same_clinic_plan, &foreign_plan)
                     }
+                    _ if op.path.starts_with("/api/v1/appointments/") => pick(
+                        &own_appointment,
+                        &same_clinic_appointment,
+                        &foreign_appointment,
+                    ),
                     (_, Target::Own) => own_patient.clone(),
                     (_, Target::SameClinic) => same_clinic_patient.clone(),
                     (_, Target::OtherClinic) => foreign_patient.clone(),
@@ -688,6 +731,8 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     ("DELETE", "/api/v1/account/push-subscriptions") => {
                         json!({"endpoint": push_endpoint})
                     }
+                    ("POST", "/api/v1/account/calendar-feed") => Value::Null,
+                    ("POST", "/api/v1/patients/{id}/appointments") => appointment_body(),
                     // Left off, so nobody is sent to enrol mid-matrix.
                     ("PATCH", "/api/v1/organization") => json!({"require_staff_totp": false}),
                     ("PUT", "/api/v1/users/{id}/password") => {

@@ -6,11 +6,13 @@ mod helpers;
 
 mod accounts;
 mod alerts;
+mod appointments;
 mod assessments;
 mod audit;
 mod audit_tree;
 mod audit_views;
 mod authorization;
+mod calendar;
 mod conventions;
 mod dose_amounts;
 mod doses;

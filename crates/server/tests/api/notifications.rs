@@ -1017,3 +1017,44 @@ async fn a_dose_time_reminder_is_sent_only_while_the_plan_leaves_a_dose_for_it(a
         "Ola, who has taken what the plan says, is not prompted to take more"
     );
 }
+
+on_both_backends!(a_visit_within_a_day_is_reminded_once_to_a_patient_who_wants_it);
+
+async fn a_visit_within_a_day_is_reminded_once_to_a_patient_who_wants_it(app: TestApp) {
+    let c = clinic(&app).await;
+    let (other, other_client) = app.patient_with_login(&c.casey, "Ola Berg").await;
+    let off = other_client
+        .put(
+            "/api/v1/account/notification-preferences",
+            &json!({"channels": ["email"], "visit_reminders": false}),
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+    for (patient, hours) in [(&c.patient, 3), (&other, 3), (&c.patient, 72)] {
+        let starts_at = Timestamp::now() + SignedDuration::from_hours(hours);
+        let booked = c
+            .casey
+            .post(
+                &format!("/api/v1/patients/{patient}/appointments"),
+                &json!({"kind": "visit", "starts_at": starts_at.to_string(), "duration_minutes": 30}),
+            )
+            .await;
+        assert_eq!(booked.status(), StatusCode::CREATED);
+    }
+    wait_for_log(&c.admin, |log| {
+        log.iter().any(|n| n["kind"] == "visit_reminder")
+    })
+    .await;
+    // Two passes of the reminder worker later, still one: Dana's visit in 3 hours, once.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let log = c.admin.get_json("/api/v1/notifications").await;
+    let reminders: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "visit_reminder")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{log}");
+    assert_eq!(reminders[0]["recipient_name"], "Dana Reyes");
+    assert_eq!(reminders[0]["subject_type"], "appointment");
+}

@@ -50,6 +50,9 @@ enum PageScope {
     ClinicianCareTeam,
     /// The patient's home; staff are sent to their own start page.
     PatientHome,
+    /// A secret address (a calendar feed): no session needed, and an address that names
+    /// no current secret answers 404 to everyone.
+    SecretAddress,
 }
 
 struct Page {
@@ -92,6 +95,12 @@ fn pages() -> Vec<Page> {
         page(
             post.clone(),
             "/patients/{id}/medications/{medication_id}/remove",
+            CareTeam,
+        ),
+        page(post.clone(), "/patients/{id}/appointments", CareTeam),
+        page(
+            post.clone(),
+            "/appointments/{appointment_id}/cancel",
             CareTeam,
         ),
         page(get.clone(), "/patients/{id}/doses", PatientRead),
@@ -185,6 +194,9 @@ fn pages() -> Vec<Page> {
         page(get.clone(), "/account/two-factor", Staff),
         page(post.clone(), "/account/two-factor", Staff),
         page(post.clone(), "/account/two-factor/disable", Staff),
+        page(post.clone(), "/account/calendar-feed", SignedIn),
+        page(post.clone(), "/account/calendar-feed/revoke", SignedIn),
+        page(get.clone(), "/calendar/{file}", SecretAddress),
         page(get.clone(), "/static/app.css", Public),
         page(get.clone(), "/static/cows.js", Public),
         page(get.clone(), "/static/push.js", Public),
@@ -299,6 +311,7 @@ fn normalise(path: &str) -> String {
         .replace("{alert_id}", "{id}")
         .replace("{user_id}", "{id}")
         .replace("{plan_id}", "{id}")
+        .replace("{appointment_id}", "{id}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,6 +337,9 @@ fn expected(role: Option<&str>, scope: PageScope, target: Target) -> Expect {
     use Expect::*;
     if scope == PageScope::Public {
         return Allowed;
+    }
+    if scope == PageScope::SecretAddress {
+        return NotFound;
     }
     let Some(role) = role else {
         return SignIn;
@@ -372,6 +388,7 @@ fn expected(role: Option<&str>, scope: PageScope, target: Target) -> Expect {
         },
         PageScope::PatientHome if role == "patient" => Allowed,
         PageScope::PatientHome => Redirected,
+        PageScope::SecretAddress => NotFound,
     }
 }
 

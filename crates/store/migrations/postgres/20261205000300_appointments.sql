@@ -1,0 +1,20 @@
+-- Visits and therapy sessions a clinician schedules with a patient.
+CREATE TABLE appointments (
+    id                UUID PRIMARY KEY,
+    organization_id   UUID NOT NULL REFERENCES organizations (id),
+    patient_id        UUID NOT NULL REFERENCES patients (id),
+    clinician_id      UUID NOT NULL REFERENCES users (id),
+    kind              TEXT NOT NULL CHECK (kind IN ('visit', 'therapy_session')),
+    starts_at         TIMESTAMPTZ NOT NULL,
+    duration_minutes  INTEGER NOT NULL CHECK (duration_minutes BETWEEN 5 AND 480),
+    location          TEXT,
+    status            TEXT NOT NULL CHECK (status IN ('scheduled', 'cancelled')),
+    created_by        UUID NOT NULL REFERENCES users (id),
+    created_at        TIMESTAMPTZ NOT NULL,
+    cancelled_by      UUID REFERENCES users (id),
+    cancelled_at      TIMESTAMPTZ
+);
+-- A patient's upcoming appointments; a clinician's; and any starting in a window (reminders).
+CREATE INDEX appointments_by_patient ON appointments (patient_id, starts_at);
+CREATE INDEX appointments_by_clinician ON appointments (clinician_id, starts_at);
+CREATE INDEX appointments_by_start ON appointments (starts_at) WHERE status = 'scheduled';

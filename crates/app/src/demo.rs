@@ -257,7 +257,57 @@ pub async fn seed(app: &crate::App) -> Result<bool, DemoError> {
     }
     seed_plan(store, &staff[1], &patients[0].0, &catalogue[0].1).await?;
     seed_appointments(store, &staff[1], &patients[0].0).await?;
+    seed_notifications(app, &staff, &patients[0].0, &patients[0].1).await?;
     Ok(true)
+}
+
+/// Dr Lindqvist on call; Dana reminded of her check-in at 09:00 and of her plan's dose
+/// times by e-mail and on her devices, quiet from 22:00 to 07:00.
+async fn seed_notifications(
+    app: &crate::App,
+    staff: &[User],
+    patient: &Patient,
+    login: &User,
+) -> Result<(), DemoError> {
+    use speciosa_core::notify::{Channel, NotificationPreferences, QuietHours};
+    let store = &app.store;
+    if let (Some(admin), Some(on_call)) = (staff.first(), staff.get(2)) {
+        store
+            .set_on_call(
+                admin.organization_id,
+                &[on_call.id],
+                seed_entry(admin, "on_call.update", "organization", None),
+            )
+            .await?;
+    }
+    let preferences = NotificationPreferences {
+        channels: vec![Channel::Email, Channel::Push],
+        quiet_hours: Some(QuietHours {
+            start: jiff::civil::time(22, 0, 0, 0),
+            end: jiff::civil::time(7, 0, 0, 0),
+        }),
+        check_in_reminder: Some(jiff::civil::time(9, 0, 0, 0)),
+        dose_reminders: true,
+        visit_reminders: true,
+    };
+    let rows =
+        crate::notify::reminder_rows(app, Some(patient), &preferences, jiff::Timestamp::now())
+            .await
+            .map_err(|e| invalid(e.to_string()))?;
+    store
+        .set_notification_preferences(
+            login.id,
+            &preferences,
+            &rows,
+            seed_entry(
+                login,
+                "notification_preferences.update",
+                "user",
+                Some(patient.id),
+            ),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Dana's visit next week and a CBT-I session this week, with Dr Okafor.

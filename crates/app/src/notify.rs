@@ -165,7 +165,7 @@ async fn own_patient(app: &App, caller: &Caller) -> Result<Option<Patient>, AppE
 }
 
 /// When each of a patient's reminders is next due, from their preferences.
-async fn reminder_rows(
+pub(crate) async fn reminder_rows(
     app: &App,
     patient: Option<&Patient>,
     preferences: &NotificationPreferences,

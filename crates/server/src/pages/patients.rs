@@ -467,6 +467,41 @@ struct RecordPage {
     /// The active plan's one-line summary, if there is one.
     plan: Option<String>,
     appointments: crate::pages::appointments::AppointmentSection,
+    /// Whether the patient's reminders are on, in a sentence.
+    reminders: String,
+}
+
+/// "Check-in reminder at 08:30; dose-time reminders on; by e-mail" for the care team.
+fn reminder_sentence(status: &speciosa_app::notify::ReminderStatus) -> String {
+    if !status.has_login {
+        return "No reminders: the patient has no login yet.".to_owned();
+    }
+    let mut on = Vec::new();
+    if let Some(at) = status.check_in_reminder {
+        on.push(format!(
+            "daily check-in at {}",
+            speciosa_core::notify::format_clock(at)
+        ));
+    }
+    if status.dose_reminders {
+        on.push("the signed plan's dose times".to_owned());
+    }
+    if status.visit_reminders {
+        on.push("the day before visits and sessions".to_owned());
+    }
+    let channels: Vec<&str> = status.channels.iter().map(|c| c.label()).collect();
+    match (on.is_empty(), channels.is_empty()) {
+        (true, _) => "Reminders are off.".to_owned(),
+        (false, true) => format!(
+            "Reminders chosen ({}), but no channel is on, so none are sent.",
+            on.join("; ")
+        ),
+        (false, false) => format!(
+            "Reminders on: {}; by {}.",
+            on.join("; "),
+            channels.join(" and ")
+        ),
+    }
 }
 
 impl RecordForms {
@@ -565,7 +600,11 @@ pub async fn record_page(
     .into_iter()
     .max()
     .unwrap_or(StatusCode::OK);
+    let reminders = reminder_sentence(
+        &speciosa_app::notify::patient_reminders(&state.app, user, patient.id).await?,
+    );
     let page = RecordPage {
+        reminders,
         nav: Nav::for_user(user).at("/patients"),
         age: age(&patient),
         sex_at_birth: humanize(patient.details.sex_at_birth.as_str()),

@@ -131,12 +131,29 @@ impl Channels {
         let to = message.recipient_email.parse().map_err(|_| {
             SendError::Permanent("the recipient's e-mail address is not valid".into())
         })?;
-        let body = format!(
-            "{}\n\n{}\n\nThis message holds no health information: open the link and sign in to see more.\n\
-             Choose how Speciosa reaches you: {}/account/notifications\n",
-            kind.body(),
+        let text = [
+            wrap(kind.body()),
             self.link(message),
-            self.public_url,
+            wrap(
+                "This message holds no health information: open the link and sign in to see more.",
+            ),
+            wrap(&format!(
+                "Choose how Speciosa reaches you: {}/account/notifications",
+                self.public_url
+            )),
+        ]
+        .join("\r\n\r\n")
+            + "\r\n";
+        // Plain 7-bit text with CRLF lines under RFC 5322's 998: the link stays whole in
+        // the raw message (no quoted-printable soft breaks), however long the public URL.
+        if !text.is_ascii() || text.split("\r\n").any(|line| line.len() > 998) {
+            return Err(SendError::Permanent(
+                "the public URL is not plain ASCII or is too long for an e-mail line".into(),
+            ));
+        }
+        let body = lettre::message::Body::dangerous_pre_encoded(
+            text.into_bytes(),
+            lettre::message::header::ContentTransferEncoding::SevenBit,
         );
         let email = Message::builder()
             .from(from.clone())
@@ -221,6 +238,21 @@ impl Channels {
             }
         }
     }
+}
+
+/// Words of `text` on lines of at most 72 characters (CRLF).
+fn wrap(text: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.len() + 1 + word.len() <= 72 => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines.join("\r\n")
 }
 
 /// The webhook's JSON: the event id (stable across resends), what kind of message, for
@@ -661,6 +693,16 @@ impl Drop for AbortOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn e_mail_text_is_wrapped_at_72_characters_without_splitting_words() {
+        let text = wrap(MessageKind::UrgentEscalation.body());
+        assert!(text.split("\r\n").all(|line| line.len() <= 72), "{text}");
+        assert_eq!(
+            text.replace("\r\n", " "),
+            MessageKind::UrgentEscalation.body()
+        );
+    }
 
     #[test]
     fn a_webhook_signature_is_the_hmac_sha256_of_the_body_with_the_secret() {

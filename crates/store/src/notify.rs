@@ -374,6 +374,15 @@ const NOTIFICATION_COLUMNS: &str = "n.id, n.organization_id, n.recipient_id, u.d
 pub const NOTIFICATION_PAGE_LIMIT: u32 = 200;
 
 impl Store {
+    /// Whether `sql` (one `$1` instant parameter) finds a row, on the read pool.
+    async fn any_due(&self, sql: &'static str, at: DbTime) -> Result<bool> {
+        let found: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(at)
+            .fetch_optional(pool)
+            .await?);
+        Ok(found.is_some())
+    }
+
     /// A user's preferences as saved, `None` when never set.
     pub async fn notification_preferences(
         &self,
@@ -496,6 +505,18 @@ impl Store {
         let until = DbTime::from(now + lease);
         let at = DbTime::from(now);
         let limit = i64::from(limit.max(1));
+        // Most polls find nothing: answer those with a read, so an idle worker never
+        // takes SQLite's writer.
+        if !self
+            .any_due(
+                "SELECT 1 FROM notifications WHERE status IN ('queued', 'failed') AND next_attempt_at <= $1 \
+                 AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+                at,
+            )
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         let ids: Vec<(Uuid,)> = match &self.backend {
             Backend::Sqlite(pool) => {
                 let mut tx = pool.begin_write().await?;
@@ -703,6 +724,16 @@ impl Store {
         let until = DbTime::from(now + lease);
         let at = DbTime::from(now);
         let limit = i64::from(limit.max(1));
+        if !self
+            .any_due(
+                "SELECT 1 FROM alert_paging WHERE stopped_at IS NULL AND next_round_at <= $1 \
+                 AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+                at,
+            )
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         let ids: Vec<(Uuid,)> = match &self.backend {
             Backend::Sqlite(pool) => {
                 let mut tx = pool.begin_write().await?;
@@ -945,6 +976,16 @@ impl Store {
         let until = DbTime::from(now + lease);
         let at = DbTime::from(now);
         let limit = i64::from(limit.max(1));
+        if !self
+            .any_due(
+                "SELECT 1 FROM reminders WHERE next_at <= $1 \
+                 AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+                at,
+            )
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(Uuid, String)> = match &self.backend {
             Backend::Sqlite(pool) => {
                 let mut tx = pool.begin_write().await?;

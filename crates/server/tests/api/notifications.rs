@@ -243,6 +243,11 @@ async fn urgent_email(backend: Backend) {
             message.contains(&format!("https://speciosa.harbour.test/alerts/{alert}")),
             "the e-mail links to the alert:\n{message}"
         );
+        assert_eq!(
+            header(message, "Content-Transfer-Encoding"),
+            Some("7bit"),
+            "plain text, so the link is never broken by soft line breaks"
+        );
     }
 
     // The delivery log and the alert's paging history agree; Message-IDs are the

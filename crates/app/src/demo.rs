@@ -271,6 +271,10 @@ async fn seed_notifications(
 ) -> Result<(), DemoError> {
     use speciosa_core::notify::{Channel, NotificationPreferences, QuietHours};
     let store = &app.store;
+    // The seeded check-ins are history, not live emergencies: nobody is paged about them.
+    store
+        .stop_all_paging(patient.organization_id, "demo history, not a live alert")
+        .await?;
     if let (Some(admin), Some(on_call)) = (staff.first(), staff.get(2)) {
         store
             .set_on_call(

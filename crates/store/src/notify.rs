@@ -875,6 +875,25 @@ impl Store {
         })
     }
 
+    /// Stops every paging of the organization's alerts and withdraws their unsent pages
+    /// (the demo's seeded history is not a live emergency).
+    pub async fn stop_all_paging(&self, organization: OrganizationId, reason: &str) -> Result<()> {
+        let alerts: Vec<(Uuid,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT alert_id FROM alert_paging WHERE organization_id = $1 AND stopped_at IS NULL",
+        )
+        .bind(organization.as_uuid())
+        .fetch_all(pool)
+        .await?);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (alert,) in &alerts {
+                tx.stop_paging(AlertId::from_uuid(*alert), reason).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// The organization's on-call list, in order: (user, name).
     pub async fn on_call(&self, organization: OrganizationId) -> Result<Vec<(UserId, String)>> {
         let rows: Vec<(Uuid, String)> = on_pool!(self, pool => sqlx::query_as(

@@ -344,9 +344,12 @@ impl PagingLines {
                     .unwrap_or_default()
             ),
             (None, _) => format!(
-                "Unless someone acknowledges it, the on-call list is paged at {} and every {} minutes after.",
+                "Unless someone acknowledges it, the on-call list (or, without one, the care team again) is paged at {} and every {} after.",
                 clock.minute(paging.next_round_at),
-                paging.interval.as_mins()
+                match paging.interval.as_mins() {
+                    1 => "minute".to_owned(),
+                    n => format!("{n} minutes"),
+                }
             ),
         };
         Some(PagingLines { lines, state })

@@ -4,6 +4,7 @@
 //! messages. Each claims its work under leases, so several servers on one PostgreSQL
 //! share it and a server that dies mid-send hands its work to another.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -294,8 +295,16 @@ fn system_entry(message: &Notification, action: &str, detail: String) -> AuditEn
     }
 }
 
+/// Messages sent at once by one worker: a slow receiver does not hold up the others,
+/// and on SQLite their results commit together in the writer's group commits.
+const SEND_CONCURRENCY: usize = 8;
+
 /// Sends what is due once; returns how many messages were attempted.
-pub async fn deliver_due(app: &App, channels: &Channels, worker: Uuid) -> Result<usize, AppError> {
+pub async fn deliver_due(
+    app: &App,
+    channels: &Arc<Channels>,
+    worker: Uuid,
+) -> Result<usize, AppError> {
     let mut attempted = 0;
     loop {
         let due = app
@@ -303,60 +312,84 @@ pub async fn deliver_due(app: &App, channels: &Channels, worker: Uuid) -> Result
             .claim_due_notifications(worker, Timestamp::now(), SEND_LEASE, BATCH)
             .await?;
         let claimed = due.len();
-        for message in due {
-            attempted += 1;
-            let result = channels.send(app, &message).await;
-            let about = format!(
-                "{} to {} by {} ({})",
-                message.kind, message.recipient_name, message.channel, message.subject_type
-            );
-            let (outcome, audit) = match result {
-                Ok(()) => {
-                    metrics::counter!(NOTIFICATIONS_SENT, "channel" => message.channel.clone())
-                        .increment(1);
-                    (
-                        Delivery::Sent,
-                        Some(system_entry(&message, "notification.sent", about)),
-                    )
+        let mut queue = due.into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < SEND_CONCURRENCY {
+                let Some(message) = queue.next() else { break };
+                attempted += 1;
+                let (app, channels) = (app.clone(), channels.clone());
+                running.spawn(async move { deliver_one(&app, &channels, worker, message).await });
+            }
+            match running.join_next().await {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(error))) => return Err(error),
+                Some(Err(_)) => {
+                    tracing::error!("a delivery task panicked; its lease lapses and it is retried")
                 }
-                Err(error) => {
-                    metrics::counter!(NOTIFICATIONS_FAILED, "channel" => message.channel.clone())
-                        .increment(1);
-                    tracing::warn!(notification.id = %message.id, channel = %message.channel, %error, "a message was not delivered");
-                    let attempts = message.attempts + 1;
-                    match error {
-                        SendError::Transient(error) if attempts < MAX_ATTEMPTS => (
-                            Delivery::Failed {
-                                retry_at: Timestamp::now()
-                                    + retry_delay(
-                                        u32::try_from(attempts).unwrap_or(u32::MAX),
-                                        message.urgent,
-                                    ),
-                                error,
-                            },
-                            None,
-                        ),
-                        SendError::Transient(error) | SendError::Permanent(error) => (
-                            Delivery::Dead {
-                                error: error.clone(),
-                            },
-                            Some(system_entry(
-                                &message,
-                                "notification.dead",
-                                format!("{about}: {error}"),
-                            )),
-                        ),
-                    }
-                }
-            };
-            app.store
-                .finish_notification(worker, message.id, &outcome, audit)
-                .await?;
+            }
         }
         if claimed < BATCH as usize {
             return Ok(attempted);
         }
     }
+}
+
+async fn deliver_one(
+    app: &App,
+    channels: &Channels,
+    worker: Uuid,
+    message: Notification,
+) -> Result<(), AppError> {
+    let result = channels.send(app, &message).await;
+    let about = format!(
+        "{} to {} by {} ({})",
+        message.kind, message.recipient_name, message.channel, message.subject_type
+    );
+    let (outcome, audit) = match result {
+        Ok(()) => {
+            metrics::counter!(NOTIFICATIONS_SENT, "channel" => message.channel.clone())
+                .increment(1);
+            (
+                Delivery::Sent,
+                Some(system_entry(&message, "notification.sent", about)),
+            )
+        }
+        Err(error) => {
+            metrics::counter!(NOTIFICATIONS_FAILED, "channel" => message.channel.clone())
+                .increment(1);
+            tracing::warn!(notification.id = %message.id, channel = %message.channel, %error, "a message was not delivered");
+            let attempts = message.attempts + 1;
+            match error {
+                SendError::Transient(error) if attempts < MAX_ATTEMPTS => (
+                    Delivery::Failed {
+                        retry_at: Timestamp::now()
+                            + retry_delay(
+                                u32::try_from(attempts).unwrap_or(u32::MAX),
+                                message.urgent,
+                            ),
+                        error,
+                    },
+                    None,
+                ),
+                SendError::Transient(error) | SendError::Permanent(error) => (
+                    Delivery::Dead {
+                        error: error.clone(),
+                    },
+                    Some(system_entry(
+                        &message,
+                        "notification.dead",
+                        format!("{about}: {error}"),
+                    )),
+                ),
+            }
+        }
+    };
+    app.store
+        .finish_notification(worker, message.id, &outcome, audit)
+        .await?;
+    Ok(())
 }
 
 fn pager_entry() -> AuditEntry {
@@ -637,7 +670,7 @@ async fn dose_slot_due(
 /// Runs the delivery worker, the pager and the reminder worker until the task is dropped.
 pub async fn run(app: App) {
     let channels = match Channels::from_settings(&app) {
-        Ok(channels) => channels,
+        Ok(channels) => Arc::new(channels),
         Err(error) => {
             tracing::error!(%error, "notifications cannot be sent: check the mail settings");
             return;

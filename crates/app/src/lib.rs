@@ -165,10 +165,10 @@ impl App {
     #[doc(hidden)]
     pub fn with_store(store: Store, settings: AppSettings) -> Result<Self, OpenError> {
         Ok(Self {
+            delivery_wake: store.outbox_signal(),
             store: store.with_paging_interval(settings.urgent_escalation),
             knowledge: Arc::new(Knowledge::bundled()?),
             settings: Arc::new(settings),
-            delivery_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

@@ -336,6 +336,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let changes = tx.record_findings(organization, patient, findings, audit, self.paging_interval).await?;
             tx.commit().await?;
+            self.signal_outbox(&changes);
             Ok(changes)
         })
     }

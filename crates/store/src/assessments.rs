@@ -180,6 +180,7 @@ impl Store {
         let Some(changes) = changes else {
             return self.original_assessment(new.patient_id, idempotency).await;
         };
+        self.signal_outbox(&changes);
         let assessment = self
             .get_assessment(id)
             .await?

@@ -210,6 +210,9 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// How long an urgent alert waits for an acknowledgement before each escalation.
     pub(crate) paging_interval: jiff::SignedDuration,
+    /// Signalled after a commit that wrote to the outbox (an alert raised), so the
+    /// delivery worker sends at once instead of at its next poll.
+    pub(crate) outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The default escalation interval of urgent alerts (`--urgent-escalation-minutes`).
@@ -264,6 +267,7 @@ impl Store {
                 Ok(Store {
                     backend: Backend::Postgres(pool),
                     paging_interval: DEFAULT_PAGING_INTERVAL,
+                    outbox: Default::default(),
                 })
             }
             DatabaseLocation::Url(url) => Err(StoreError::UnsupportedUrl(url.clone())),
@@ -311,6 +315,7 @@ impl Store {
                 options,
             }),
             paging_interval: DEFAULT_PAGING_INTERVAL,
+            outbox: Default::default(),
         })
     }
 
@@ -321,6 +326,17 @@ impl Store {
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         self.rebuild_summaries_if_never_built().await
+    }
+
+    /// Notified whenever a commit may have written messages to the outbox.
+    pub fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
+    pub(crate) fn signal_outbox(&self, changes: &[AlertChange]) {
+        if changes.iter().any(|c| matches!(c, AlertChange::Raised(_))) {
+            self.outbox.notify_one();
+        }
     }
 
     /// The same store, escalating unacknowledged urgent alerts every `interval`.

@@ -110,19 +110,8 @@ pub async fn set_my_preferences(
             "your organization has no webhook (pager or SMS gateway) set up; ask an admin, or choose another channel",
         ));
     }
-    if role != Role::Patient
-        && (preferences.check_in_reminder.is_some() || preferences.dose_reminders)
-    {
-        let field = if preferences.check_in_reminder.is_some() {
-            "check_in_reminder"
-        } else {
-            "dose_reminders"
-        };
-        return Err(AppError::field(
-            field,
-            "check-in and dose reminders are for patients",
-        ));
-    }
+    // Reminder times are kept for anyone, but only a patient's schedule reminders: staff
+    // have no check-in or plan of their own.
     let patient = own_patient(app, caller).await?;
     let reminders = reminder_rows(app, patient.as_ref(), &preferences, Timestamp::now()).await?;
     let audit = AuditEntry {

@@ -37,6 +37,7 @@ pub mod patients;
 pub mod plan_checks;
 pub mod plans;
 pub mod products;
+pub mod replay;
 pub mod roster;
 pub mod safety;
 pub mod sessions;

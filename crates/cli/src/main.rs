@@ -57,6 +57,31 @@ enum Command {
     /// Maintain the per-patient summaries (daily totals, latest results, alert counts).
     #[command(subcommand)]
     Summaries(SummariesCommand),
+    /// Look at the safety rules' output across the clinic.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Replay the last days' records through today's rules, evening by evening, and
+    /// print how many alerts each rule would have raised (counts only; writes nothing).
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// How many patient-local days to replay, today included.
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(i64).range(1..=366), value_name = "N")]
+    days: i64,
+    /// Seed the demo clinic first when the database does not have it yet.
+    #[arg(long)]
+    demo: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -437,6 +462,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup(args) => backup(args).await,
         Command::Restore(args) => restore(args).await,
         Command::Summaries(SummariesCommand::Rebuild(args)) => rebuild_summaries(args).await,
+        Command::Alerts(AlertsCommand::Replay(args)) => replay_alerts(args).await,
         Command::Migrate(args) => {
             let app = args.open().await?;
             println!("{} is up to date", args.location().describe());
@@ -660,6 +686,40 @@ async fn rebuild_summaries(args: DatabaseArgs) -> Result<ExitCode> {
         } else {
             "they matched the ones kept as data arrived"
         }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn replay_alerts(args: ReplayArgs) -> Result<ExitCode> {
+    let app = args.database.open().await?;
+    if args.demo {
+        demo::seed(&app).await.context("seeding the demo clinic")?;
+    }
+    let report = speciosa_app::replay::alert_volume(&app, args.days, jiff::Timestamp::now()).await;
+    app.close().await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} patients, last {} days{}",
+        report.patients,
+        report.days,
+        if report.unreadable > 0 {
+            format!(" ({} unreadable, skipped)", report.unreadable)
+        } else {
+            String::new()
+        }
+    );
+    println!("{:<28} {:>7} {:>11}", "rule", "alerts", "alert-days");
+    for (rule, volume) in &report.rules {
+        println!("{rule:<28} {:>7} {:>11}", volume.alerts, volume.alert_days);
+    }
+    println!(
+        "{:<28} {:>7} {:>11}",
+        "total",
+        report.total_alerts(),
+        report.total_alert_days()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,7 @@ mod error;
 pub mod export;
 pub mod exposure;
 pub mod medications;
+pub mod monitoring;
 pub mod notify;
 pub mod operations;
 pub mod organization;
@@ -60,6 +61,7 @@ pub mod records {
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,
         SessionRecord, User,
     };
+    pub use speciosa_store::{Ecg, LabResult, NaloxoneRecord, OpioidUse, Overdose};
     pub use speciosa_store::{Notification, Paging, Webhook};
     pub use speciosa_store::{PlanRecord, PlanSignature};
 }

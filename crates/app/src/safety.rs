@@ -38,7 +38,11 @@ pub fn new_alert(finding: &Finding) -> NewAlert {
         evidence: finding.evidence.clone(),
         source_type: finding.source.kind().to_owned(),
         source_id: finding.source.id().unwrap_or_default(),
-        fold_into_acknowledged: finding.rule.recurrence() == Recurrence::FoldUntilResolved,
+        fold_into_acknowledged: finding.rule.recurrence() != Recurrence::FoldWhileOpen,
+        continues_within: match finding.rule.recurrence() {
+            Recurrence::WhileContinuing { gap } => Some(gap),
+            _ => None,
+        },
     }
 }
 
@@ -186,6 +190,7 @@ pub async fn patient_facts(
         batch_concerns,
         plan,
         plan_assessments,
+        monitoring: crate::monitoring::facts(app, patient, now).await?,
     })
 }
 

@@ -217,18 +217,24 @@ mod tests {
     #[test]
     fn the_daily_check_in_counts_its_sections_questions_and_minutes() {
         let instruments = Instruments::bundled().unwrap();
-        let daily = ["sleep_diary", "craving", "pain_nrs", "red_flags"]
-            .map(|code| instruments.get(code).unwrap());
+        let daily = [
+            "sleep_diary",
+            "craving",
+            "pain_nrs",
+            "red_flags",
+            "opioid_use",
+        ]
+        .map(|code| instruments.get(code).unwrap());
         let length = CheckinLength::of(daily);
-        // Sleep diary 9 (8 typed), craving 1, pain 1, red flags 5.
-        assert_eq!((length.sections, length.questions), (4, 16));
+        // Sleep diary 9 (8 typed), craving 1, pain 1, red flags 8, other opioids 1.
+        assert_eq!((length.sections, length.questions), (5, 20));
         assert_eq!(
             length.minutes, 4,
-            "8 typed at 15 s and 8 picked at 8 s is 184 s"
+            "8 typed at 15 s and 12 picked at 8 s is 216 s"
         );
         assert_eq!(
             length.describe(),
-            "4 sections, 16 questions, about 4 minutes"
+            "5 sections, 20 questions, about 4 minutes"
         );
         let one = CheckinLength::of([instruments.get("craving").unwrap()]);
         assert_eq!(one.describe(), "1 section, 1 question, about 1 minute");

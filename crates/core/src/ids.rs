@@ -100,6 +100,26 @@ id_type!(
     AppointmentId
 );
 
+id_type!(
+    /// One laboratory result (liver tests, INR).
+    LabResultId
+);
+
+id_type!(
+    /// One ECG reading (its corrected QT interval).
+    EcgId
+);
+
+id_type!(
+    /// One overdose event.
+    OverdoseId
+);
+
+id_type!(
+    /// One record of non-prescribed or illicit opioid use.
+    OpioidUseId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -575,7 +575,7 @@ fn check_answer(item: &Item, answer: &Answer) -> Result<Option<f64>, String> {
 }
 
 /// The instruments shipped in `data/instruments/`, in display order.
-const BUNDLED: [(&str, &str); 10] = [
+const BUNDLED: [(&str, &str); 12] = [
     (
         "phq9.toml",
         include_str!("../../../data/instruments/phq9.toml"),
@@ -615,6 +615,14 @@ const BUNDLED: [(&str, &str); 10] = [
     (
         "red_flags.toml",
         include_str!("../../../data/instruments/red_flags.toml"),
+    ),
+    (
+        "kud_dsm5.toml",
+        include_str!("../../../data/instruments/kud_dsm5.toml"),
+    ),
+    (
+        "opioid_use.toml",
+        include_str!("../../../data/instruments/opioid_use.toml"),
     ),
 ];
 
@@ -717,7 +725,9 @@ mod bundled_tests {
                 "pain_nrs",
                 "peg3",
                 "auditc",
-                "red_flags"
+                "red_flags",
+                "kud_dsm5",
+                "opioid_use"
             ]
         );
     }
@@ -926,6 +936,23 @@ mod bundled_tests {
             );
         }
         assert_eq!(band_at("craving", 8.0, None), None);
+    }
+
+    #[test]
+    fn kratom_use_disorder_is_mild_from_two_criteria_moderate_from_four_and_severe_from_six() {
+        let bands: Vec<Option<String>> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 11.0]
+            .into_iter()
+            .map(|total| band_at("kud_dsm5", total, None))
+            .collect();
+        let expected = [
+            "none", "mild", "mild", "moderate", "moderate", "severe", "severe",
+        ];
+        assert_eq!(
+            bands,
+            expected.map(|b| Some(b.to_owned())).to_vec(),
+            "DSM-5 severity by criteria met"
+        );
+        assert_eq!(bundled("kud_dsm5").rater, Rater::Clinician);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod import;
 pub mod instrument;
 pub mod medication;
 pub mod merkle;
+pub mod monitoring;
 pub mod notify;
 pub mod patient;
 pub mod plan;

@@ -77,6 +77,13 @@ pub enum PatientAction {
     /// Schedule or cancel visits and therapy sessions (care team clinicians; the patient
     /// sees theirs through `Read`).
     ManageAppointments,
+    /// Record lab results, ECGs and observed non-prescribed opioid use (care team
+    /// clinicians; the patient sees theirs through `Read`).
+    RecordClinicalMeasures,
+    /// Record an overdose (the patient reports their own; clinicians record any).
+    ReportOverdose,
+    /// Say whether naloxone is on hand, where and until when (the patient or a clinician).
+    UpdateNaloxone,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,9 +133,11 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
         Role::Clinician if patient.actor_on_care_team => Decision::Allow,
         Role::Clinician => Decision::Forbidden,
         Role::Patient if actor.own_patient_id == Some(patient.patient_id) => match action {
-            PatientAction::Read | PatientAction::RecordDose | PatientAction::SubmitAssessment => {
-                Decision::Allow
-            }
+            PatientAction::Read
+            | PatientAction::RecordDose
+            | PatientAction::SubmitAssessment
+            | PatientAction::ReportOverdose
+            | PatientAction::UpdateNaloxone => Decision::Allow,
             PatientAction::UpdateDetails
             | PatientAction::ManageCareTeam
             | PatientAction::ManageLogin
@@ -136,7 +145,8 @@ pub fn authorize_patient(actor: &Actor, action: PatientAction, patient: &Patient
             | PatientAction::ManageMedications
             | PatientAction::ReadAuditTrail
             | PatientAction::ManagePlans
-            | PatientAction::ManageAppointments => Decision::Forbidden,
+            | PatientAction::ManageAppointments
+            | PatientAction::RecordClinicalMeasures => Decision::Forbidden,
         },
         Role::Patient => Decision::NotFound,
         Role::Admin | Role::Researcher => Decision::Forbidden,
@@ -192,7 +202,7 @@ pub fn product_visibility(actor: &Actor, origin: &ProductOrigin) -> ProductVisib
 mod tests {
     use super::*;
 
-    const PATIENT_ACTIONS: [PatientAction; 11] = [
+    const PATIENT_ACTIONS: [PatientAction; 14] = [
         PatientAction::Read,
         PatientAction::UpdateDetails,
         PatientAction::ManageCareTeam,
@@ -204,6 +214,9 @@ mod tests {
         PatientAction::ReadAuditTrail,
         PatientAction::ManagePlans,
         PatientAction::ManageAppointments,
+        PatientAction::RecordClinicalMeasures,
+        PatientAction::ReportOverdose,
+        PatientAction::UpdateNaloxone,
     ];
     const ORG_ACTIONS: [OrganizationAction; 11] = [
         OrganizationAction::ManageUsers,
@@ -260,7 +273,9 @@ mod tests {
                         Role::Patient,
                         PatientAction::Read
                         | PatientAction::RecordDose
-                        | PatientAction::SubmitAssessment,
+                        | PatientAction::SubmitAssessment
+                        | PatientAction::ReportOverdose
+                        | PatientAction::UpdateNaloxone,
                     ) => Decision::Allow,
                     _ => Decision::Forbidden,
                 };

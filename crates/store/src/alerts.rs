@@ -60,6 +60,11 @@ pub struct NewAlert {
     /// Whether an acknowledged (not yet resolved) alert for the same condition still
     /// absorbs a new firing; when false, only an unread one does.
     pub fold_into_acknowledged: bool,
+    /// For a continuing condition: a firing within this long of the last one of the same
+    /// rule and scope (in any status, resolved included) is the same condition going on,
+    /// and raises nothing; only a condition that stopped for longer and came back (a
+    /// change) opens a new alert. `None`: episodes decide, as above.
+    pub continues_within: Option<SignedDuration>,
 }
 
 /// What recording a finding did.
@@ -186,6 +191,14 @@ const SEVERITY_ORDER: &str =
 const STANDING_ALERT: &str = "SELECT id, episode FROM alerts WHERE patient_id = $1 AND rule = $2 AND scope = $3 \
     AND (status = 'open' OR ($4 AND status = 'acknowledged')) ORDER BY raised_at DESC LIMIT 1";
 /// Any alert, in any status, already raised for this very episode of the condition.
+/// The latest alert of a rule and scope in any status, for continuing conditions.
+const CONTINUING_ALERT: &str = "SELECT id, last_fired_at FROM alerts WHERE patient_id = $1 AND rule = $2 \
+    AND scope = $3 ORDER BY last_fired_at DESC LIMIT 1";
+
+/// A continuing condition's alert records that it is still firing at most this often,
+/// so re-checks stay reads in between.
+const CONTINUING_REFRESH: SignedDuration = SignedDuration::from_hours(1);
+
 const EPISODE_ALERT: &str = "SELECT id FROM alerts WHERE patient_id = $1 AND rule = $2 AND scope = $3 \
     AND episode = $4 ORDER BY raised_at DESC LIMIT 1";
 
@@ -223,6 +236,31 @@ macro_rules! impl_record_findings {
                 let now = DbTime::now();
                 let mut changes = Vec::new();
                 for finding in findings {
+                    if let Some(within) = finding.continues_within {
+                        let latest: Option<(Uuid, DbTime)> = sqlx::query_as(CONTINUING_ALERT)
+                            .bind(patient.as_uuid())
+                            .bind(&finding.rule)
+                            .bind(&finding.scope)
+                            .fetch_optional(&mut **self)
+                            .await?;
+                        if let Some((id, last)) = latest
+                            && last.0 >= now.0 - within
+                        {
+                            let id = AlertId::from_uuid(id);
+                            if last.0 < now.0 - CONTINUING_REFRESH {
+                                sqlx::query(
+                                    "UPDATE alerts SET last_fired_at = $1, last_evidence = $2 WHERE id = $3",
+                                )
+                                .bind(now)
+                                .bind(Json(&finding.evidence))
+                                .bind(id.as_uuid())
+                                .execute(&mut **self)
+                                .await?;
+                            }
+                            changes.push(AlertChange::Unchanged(id));
+                            continue;
+                        }
+                    } else {
                     let standing: Option<(Uuid, String)> = sqlx::query_as(STANDING_ALERT)
                     .bind(patient.as_uuid())
                     .bind(&finding.rule)
@@ -249,6 +287,7 @@ macro_rules! impl_record_findings {
                         self.append_audit(alert_audit(audit, "alert.recur", id, finding)).await?;
                         changes.push(AlertChange::Folded(id));
                         continue;
+                    }
                     }
                     let handled: Option<(Uuid,)> = sqlx::query_as(EPISODE_ALERT)
                     .bind(patient.as_uuid())
@@ -351,6 +390,25 @@ impl Store {
     ) -> Result<Option<Vec<AlertChange>>> {
         let mut unchanged = Vec::new();
         for finding in findings {
+            if finding.continues_within.is_some() {
+                let latest = on_pool!(self, pool => {
+                    let latest: Option<(Uuid, DbTime)> = sqlx::query_as(CONTINUING_ALERT)
+                        .bind(patient.as_uuid())
+                        .bind(&finding.rule)
+                        .bind(&finding.scope)
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(reading("alerts"))?;
+                    latest
+                });
+                match latest {
+                    Some((id, last)) if last.0 >= Timestamp::now() - CONTINUING_REFRESH => {
+                        unchanged.push(AlertChange::Unchanged(AlertId::from_uuid(id)));
+                        continue;
+                    }
+                    _ => return Ok(None),
+                }
+            }
             let found = on_pool!(self, pool => {
                 let standing: Option<(Uuid, String)> = sqlx::query_as(STANDING_ALERT)
                     .bind(patient.as_uuid())

@@ -24,6 +24,7 @@ mod ceiling;
 mod checks;
 mod doses;
 mod medications;
+mod monitoring;
 mod notify;
 mod organizations;
 mod patients;
@@ -54,6 +55,7 @@ pub use ceiling::Ceiling;
 pub use checks::CheckQueue;
 pub use doses::{Dose, DoseInsert, NewDose};
 pub use medications::Medication;
+pub use monitoring::{Ecg, LabResult, MONITORING_READ_LIMIT, NaloxoneRecord, OpioidUse, Overdose};
 pub use notify::{
     Delivery, NOTIFICATION_PAGE_LIMIT, NewNotification, Notification, PageRound, Paging, Webhook,
 };

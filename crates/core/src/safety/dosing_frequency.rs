@@ -15,7 +15,8 @@ pub const GUIDANCE: Guidance = Guidance {
     consider: "Frequent redosing suggests dependence and inter-dose withdrawal. Ask about \
                withdrawal between doses, sleep and craving; consider a SOWS or COWS, a DSM-5 \
                kratom use disorder assessment, and whether a supervised taper or \
-               buprenorphine is appropriate.",
+               buprenorphine is appropriate. Raised when the pattern starts (or returns after \
+               3 days without it), not restated while it continues.",
     source: "shared/reference/pharmacology.md §3 (Rogers 2024 Drug Alcohol Depend 111329; \
              Grundmann 2017) and instruments.md [57]",
     evidence: "Frequency predicted withdrawal and KUD better than amount in one survey of 395 \
@@ -47,7 +48,9 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
     Some(Finding {
         rule: Rule::DosingFrequency,
         scope: String::new(),
-        episode: facts.iso_week(),
+        // One condition for as long as it goes on (see `Recurrence::WhileContinuing`):
+        // a steady pattern is not restated weekly; a return after a break is new.
+        episode: "frequent".to_owned(),
         summary: format!(
             "{} or more doses a day on {} of the last 7 days",
             DOSES_PER_DAY,

@@ -12,9 +12,12 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::ids::{AssessmentId, BatchId, DoseId, MedicationId, PlanId};
+use crate::ids::{
+    AssessmentId, BatchId, DoseId, EcgId, LabResultId, MedicationId, OverdoseId, PlanId,
+};
 use crate::instrument::{Answer, Instrument};
 use crate::medication::MedicationClass;
+use crate::monitoring::MonitoringFacts;
 use crate::patient::PregnancyStatus;
 use crate::plan::PlanContent;
 pub use crate::quality::Severity;
@@ -24,10 +27,15 @@ pub mod cns_depressant_combination;
 pub mod dose_above_plan;
 pub mod dose_escalation;
 pub mod dosing_frequency;
+pub mod liver_injury_signal;
 pub mod missed_checkins;
+pub mod naloxone_not_on_hand;
+pub mod non_prescribed_opioid_use;
+pub mod overdose_event;
 pub mod phq9_item9;
 pub mod pregnancy_exposure;
 pub mod product_quality;
+pub mod qt_prolongation;
 pub mod red_flag_symptom;
 pub mod withdrawal_after_step;
 pub mod withdrawal_rising;
@@ -52,6 +60,12 @@ pub enum Rule {
     CnsDepressantCombination,
     DoseAbovePlan,
     WithdrawalAfterStep,
+    LiverInjurySignal,
+    QtProlongation,
+    OverdoseEvent,
+    NaloxoneNotOnHand,
+    NonPrescribedOpioidUse,
+    RacingHeartbeat,
 }
 
 /// Whether a new finding is the "same condition" as an earlier alert.
@@ -62,7 +76,17 @@ pub enum Recurrence {
     FoldWhileOpen,
     /// An ongoing state is one alert until someone resolves it, acknowledged or not.
     FoldUntilResolved,
+    /// A condition that goes on for weeks (kratom use in pregnancy, frequent dosing) is
+    /// raised when it starts, then stays one alert however long it lasts — even after
+    /// someone resolved it — until it has not fired for `gap`; a return after that is a
+    /// change, and a new alert.
+    WhileContinuing { gap: SignedDuration },
 }
+
+/// How long a continuing condition must have stopped before its return counts as new:
+/// long enough to ride over a server that was down for a weekend (the scheduled
+/// re-check otherwise refreshes it at least daily).
+pub const CONTINUITY_GAP: SignedDuration = SignedDuration::from_hours(3 * 24);
 
 /// What a clinician reads beside an alert: what it means, what to weigh, and where the
 /// rule comes from.
@@ -76,7 +100,7 @@ pub struct Guidance {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 17] = [
         Rule::Phq9Item9,
         Rule::RedFlagSymptom,
         Rule::PregnancyExposure,
@@ -88,6 +112,12 @@ impl Rule {
         Rule::CnsDepressantCombination,
         Rule::DoseAbovePlan,
         Rule::WithdrawalAfterStep,
+        Rule::LiverInjurySignal,
+        Rule::QtProlongation,
+        Rule::OverdoseEvent,
+        Rule::NaloxoneNotOnHand,
+        Rule::NonPrescribedOpioidUse,
+        Rule::RacingHeartbeat,
     ];
 
     pub fn code(self) -> &'static str {
@@ -103,6 +133,12 @@ impl Rule {
             Rule::CnsDepressantCombination => "cns_depressant_combination",
             Rule::DoseAbovePlan => "dose_above_plan",
             Rule::WithdrawalAfterStep => "withdrawal_after_step",
+            Rule::LiverInjurySignal => "liver_injury_signal",
+            Rule::QtProlongation => "qt_prolongation",
+            Rule::OverdoseEvent => "overdose_event",
+            Rule::NaloxoneNotOnHand => "naloxone_not_on_hand",
+            Rule::NonPrescribedOpioidUse => "non_prescribed_opioid_use",
+            Rule::RacingHeartbeat => "racing_heartbeat",
         }
     }
 
@@ -112,7 +148,11 @@ impl Rule {
 
     pub fn severity(self) -> Severity {
         match self {
-            Rule::Phq9Item9 | Rule::RedFlagSymptom | Rule::PregnancyExposure => Severity::Urgent,
+            Rule::Phq9Item9
+            | Rule::RedFlagSymptom
+            | Rule::PregnancyExposure
+            | Rule::LiverInjurySignal
+            | Rule::OverdoseEvent => Severity::Urgent,
             Rule::MissedCheckins => Severity::Info,
             Rule::ProductQuality
             | Rule::DoseEscalation
@@ -120,27 +160,43 @@ impl Rule {
             | Rule::WithdrawalRising
             | Rule::CnsDepressantCombination
             | Rule::DoseAbovePlan
-            | Rule::WithdrawalAfterStep => Severity::Warning,
+            | Rule::WithdrawalAfterStep
+            | Rule::QtProlongation
+            | Rule::NaloxoneNotOnHand
+            | Rule::NonPrescribedOpioidUse
+            | Rule::RacingHeartbeat => Severity::Warning,
         }
     }
 
     pub fn recurrence(self) -> Recurrence {
         match self {
-            Rule::Phq9Item9 | Rule::RedFlagSymptom => Recurrence::FoldWhileOpen,
+            Rule::Phq9Item9 | Rule::RedFlagSymptom | Rule::RacingHeartbeat => {
+                Recurrence::FoldWhileOpen
+            }
+            Rule::PregnancyExposure | Rule::DosingFrequency => Recurrence::WhileContinuing {
+                gap: CONTINUITY_GAP,
+            },
             _ => Recurrence::FoldUntilResolved,
         }
     }
 
     /// Whether the patient who gave the answer should be shown crisis contacts at once:
-    /// suicidality and red-flag symptoms, which they reported themselves just now.
+    /// suicidality and red-flag symptoms (liver symptoms among them), which they
+    /// reported themselves just now.
     pub fn calls_for_crisis_contacts(self) -> bool {
-        matches!(self, Rule::Phq9Item9 | Rule::RedFlagSymptom)
+        matches!(
+            self,
+            Rule::Phq9Item9 | Rule::RedFlagSymptom | Rule::LiverInjurySignal
+        )
     }
 
     /// Whether the rule looks at the state of the record (and so is re-checked on a
     /// schedule) rather than at one submitted answer.
     pub fn is_time_based(self) -> bool {
-        !matches!(self, Rule::Phq9Item9 | Rule::RedFlagSymptom)
+        !matches!(
+            self,
+            Rule::Phq9Item9 | Rule::RedFlagSymptom | Rule::RacingHeartbeat
+        )
     }
 
     pub fn guidance(self) -> Guidance {
@@ -156,6 +212,12 @@ impl Rule {
             Rule::CnsDepressantCombination => cns_depressant_combination::GUIDANCE,
             Rule::DoseAbovePlan => dose_above_plan::GUIDANCE,
             Rule::WithdrawalAfterStep => withdrawal_after_step::GUIDANCE,
+            Rule::LiverInjurySignal => liver_injury_signal::GUIDANCE,
+            Rule::QtProlongation => qt_prolongation::GUIDANCE,
+            Rule::OverdoseEvent => overdose_event::GUIDANCE,
+            Rule::NaloxoneNotOnHand => naloxone_not_on_hand::GUIDANCE,
+            Rule::NonPrescribedOpioidUse => non_prescribed_opioid_use::GUIDANCE,
+            Rule::RacingHeartbeat => red_flag_symptom::RACING_GUIDANCE,
         }
     }
 }
@@ -182,6 +244,9 @@ pub enum Source {
     Assessment(AssessmentId),
     Dose(DoseId),
     Medication(MedicationId),
+    LabResult(LabResultId),
+    Ecg(EcgId),
+    Overdose(OverdoseId),
     /// The patient's own details (e.g. pregnancy status) or the absence of data.
     Patient,
 }
@@ -192,6 +257,9 @@ impl Source {
             Source::Assessment(_) => "assessment",
             Source::Dose(_) => "dose",
             Source::Medication(_) => "medication",
+            Source::LabResult(_) => "lab_result",
+            Source::Ecg(_) => "ecg",
+            Source::Overdose(_) => "overdose",
             Source::Patient => "patient",
         }
     }
@@ -201,6 +269,9 @@ impl Source {
             Source::Assessment(id) => Some(id.to_string()),
             Source::Dose(id) => Some(id.to_string()),
             Source::Medication(id) => Some(id.to_string()),
+            Source::LabResult(id) => Some(id.to_string()),
+            Source::Ecg(id) => Some(id.to_string()),
+            Source::Overdose(id) => Some(id.to_string()),
             Source::Patient => None,
         }
     }
@@ -254,7 +325,13 @@ pub const DAY_TOTALS_READ: i64 = 30;
 /// The assessments the state rules read, newest first: `(instrument, how many)`. The
 /// latest AUDIT-C and COWS, and the latest two SOWS (a rise is measured between them).
 /// The last check-in comes from the patient's summary.
-pub const ASSESSMENTS_READ: [(&str, usize); 3] = [("auditc", 1), ("cows", 1), ("sows", 2)];
+pub const ASSESSMENTS_READ: [(&str, usize); 4] = [
+    ("auditc", 1),
+    ("cows", 1),
+    ("sows", 2),
+    // A week of daily red-flag checklists: liver symptoms count for 7 days.
+    ("red_flags", 7),
+];
 
 /// A logged dose as the rules see it (only current doses: not deleted, not superseded).
 #[derive(Clone, Debug, PartialEq)]
@@ -378,6 +455,8 @@ pub struct PatientFacts {
     /// completed from [`BASELINE_DAYS`] before it through `now` (at most
     /// [`PLAN_ASSESSMENTS_READ`] of each), and the last SOWS before it however old.
     pub plan_assessments: Vec<AssessmentFact>,
+    /// Labs, ECGs, naloxone, overdoses, opioid use and the check-in rhythm.
+    pub monitoring: MonitoringFacts,
 }
 
 impl PatientFacts {
@@ -448,6 +527,7 @@ pub fn evaluate_submission(instrument: &Instrument, assessment: &AssessmentFact)
     [
         phq9_item9::evaluate(instrument, assessment),
         red_flag_symptom::evaluate(instrument, assessment),
+        red_flag_symptom::evaluate_racing_heartbeat(instrument, assessment),
     ]
     .into_iter()
     .flatten()
@@ -467,6 +547,11 @@ pub fn evaluate_state(facts: &PatientFacts) -> Vec<Finding> {
     findings.extend(cns_depressant_combination::evaluate(facts));
     findings.extend(dose_above_plan::evaluate(facts));
     findings.extend(withdrawal_after_step::evaluate(facts));
+    findings.extend(liver_injury_signal::evaluate(facts));
+    findings.extend(qt_prolongation::evaluate(facts));
+    findings.extend(overdose_event::evaluate(facts));
+    findings.extend(naloxone_not_on_hand::evaluate(facts));
+    findings.extend(non_prescribed_opioid_use::evaluate(facts));
     findings
 }
 
@@ -493,6 +578,7 @@ pub(crate) mod test_support {
             batch_concerns: Vec::new(),
             plan: None,
             plan_assessments: Vec::new(),
+            monitoring: MonitoringFacts::default(),
         }
     }
 
@@ -645,7 +731,13 @@ mod tests {
                 "missed_checkins",
                 "cns_depressant_combination",
                 "dose_above_plan",
-                "withdrawal_after_step"
+                "withdrawal_after_step",
+                "liver_injury_signal",
+                "qt_prolongation",
+                "overdose_event",
+                "naloxone_not_on_hand",
+                "non_prescribed_opioid_use",
+                "racing_heartbeat"
             ]
         );
         for rule in Rule::ALL {
@@ -667,7 +759,7 @@ mod tests {
     }
 
     #[test]
-    fn urgent_rules_are_suicidality_red_flags_and_pregnancy() {
+    fn urgent_rules_are_suicidality_red_flags_pregnancy_liver_injury_and_overdose() {
         let urgent: Vec<_> = Rule::ALL
             .into_iter()
             .filter(|r| r.severity() == Severity::Urgent)
@@ -675,7 +767,13 @@ mod tests {
             .collect();
         assert_eq!(
             urgent,
-            ["phq9_item9", "red_flag_symptom", "pregnancy_exposure"]
+            [
+                "phq9_item9",
+                "red_flag_symptom",
+                "pregnancy_exposure",
+                "liver_injury_signal",
+                "overdose_event"
+            ]
         );
         assert_eq!(Rule::MissedCheckins.severity(), Severity::Info);
     }

@@ -11,10 +11,13 @@ use crate::patient::PregnancyStatus;
 
 pub const GUIDANCE: Guidance = Guidance {
     title: "Kratom use during pregnancy",
-    consider: "Discuss with the patient and her obstetric team now. Do not advise abrupt \
-               cessation without a plan: withdrawal in pregnancy carries its own risk. Consider \
-               referral for opioid-agonist care in pregnancy and plan neonatal monitoring for \
-               withdrawal after birth.",
+    consider: "Discuss with the patient now and arrange co-management by her obstetric team \
+               and an addiction specialist. Do not advise abrupt cessation without a plan: \
+               withdrawal in pregnancy carries its own risk. Consider opioid-agonist care in \
+               pregnancy (buprenorphine or methadone), and tell the birth team so the newborn \
+               is watched for neonatal opioid withdrawal (reported after kratom in pregnancy). \
+               Raised when she is newly recorded as pregnant while using, or when kratom is \
+               resumed in pregnancy; not restated while use continues.",
     source: "shared/reference/pharmacology.md §5, Neonatal abstinence syndrome \
              (Pediatrics 2018;142:e20181839; Paediatr Child Health 2019;24:12; Post 2019 Clin Toxicol)",
     evidence: "Case reports and poison-centre series only; no cohort data on kratom in pregnancy.",
@@ -30,7 +33,9 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
     Some(Finding {
         rule: Rule::PregnancyExposure,
         scope: String::new(),
-        episode: facts.iso_week(),
+        // One condition while use continues (see `Recurrence::WhileContinuing`): a
+        // change — newly pregnant while using, or kratom resumed — raises it again.
+        episode: "pregnant-using".to_owned(),
         summary: format!(
             "Recorded as pregnant; {} kratom dose{} logged in the last 14 days",
             doses,

@@ -12,12 +12,17 @@ use super::{AssessmentFact, Finding, Guidance, PatientFacts, Rule, Source};
 
 pub const GUIDANCE: Guidance = Guidance {
     title: "Withdrawal rising",
-    consider: "Review the taper pace and whether the patient is between doses or stopping. \
-               Moderate withdrawal (COWS 13+) is the usual point to consider buprenorphine \
-               induction in opioid-experienced patients; treat symptoms, and check hydration \
-               with GI symptoms.",
+    consider: "Review the taper pace and whether the patient is between doses or stopping; \
+               treat symptoms, and check hydration with GI symptoms. If a buprenorphine start \
+               is being considered: common induction protocols begin once COWS is about 8–12 \
+               (mild to moderate withdrawal), so a COWS of 13 or more is already past that \
+               point; kratom-specific induction evidence is case-level (VA series: as early \
+               as 8 h after the last dose).",
     source: "shared/reference/instruments.md, COWS row (bands, Wesson & Ling 2003 [46]) and SOWS \
-             row (Handelsman 1987; Rogers 2024 [57]); pharmacology.md §6",
+             row (Handelsman 1987; Rogers 2024 [57]); pharmacology.md §6 (buprenorphine for \
+             kratom use disorder: VA series, Weiss & Douglas 2021). Induction threshold 8–12: \
+             common buprenorphine induction protocols (e.g. SAMHSA TIP 63), not in the \
+             project's reference dossier",
     evidence: "COWS bands are published; SOWS has none, so the 10-point rise (about one SD in \
                kratom users, Rogers 2024) is a clinic convention.",
 };

@@ -17,6 +17,7 @@ pub mod checkin;
 pub mod doses;
 pub mod fhir;
 pub mod medications;
+pub mod monitoring;
 pub mod notifications;
 pub mod organization;
 pub mod patients;
@@ -55,6 +56,24 @@ pub fn router() -> Router<AppState> {
             get(appointments::list).post(appointments::create),
         )
         .route("/appointments/{id}", delete(appointments::cancel))
+        .route("/patients/{id}/monitoring", get(monitoring::overview))
+        .route(
+            "/patients/{id}/lab-results",
+            post(monitoring::create_lab_result),
+        )
+        .route("/patients/{id}/ecgs", post(monitoring::create_ecg))
+        .route(
+            "/patients/{id}/naloxone",
+            get(monitoring::get_naloxone).put(monitoring::put_naloxone),
+        )
+        .route(
+            "/patients/{id}/overdoses",
+            post(monitoring::create_overdose),
+        )
+        .route(
+            "/patients/{id}/opioid-use",
+            post(monitoring::create_opioid_use),
+        )
         .route(
             "/organization",
             get(organization::get_one).patch(organization::update),
@@ -177,6 +196,9 @@ pub fn router() -> Router<AppState> {
         push::vapid_public_key, push::subscribe, push::unsubscribe,
         calendar::create, calendar::revoke,
         appointments::create, appointments::list, appointments::cancel,
+        monitoring::overview, monitoring::create_lab_result, monitoring::create_ecg,
+        monitoring::get_naloxone, monitoring::put_naloxone, monitoring::create_overdose,
+        monitoring::create_opioid_use,
         users::create, users::list, users::get_one, users::update, users::set_password, users::clinicians,
         organization::get_one, organization::update,
         patients::create, patients::list, patients::get_one, patients::update,
@@ -215,6 +237,7 @@ pub fn router() -> Router<AppState> {
         (name = "alerts", description = "Safety alerts: the clinician's inbox, acknowledgement and resolution"),
         (name = "medications", description = "The patient's medication list, read by the safety rules"),
         (name = "appointments", description = "Visits and therapy sessions: scheduled and cancelled by the care team, seen by the patient"),
+        (name = "monitoring", description = "Liver tests and ECGs (LOINC-coded), naloxone on hand, overdoses and non-prescribed opioid use; every write runs the safety rules before it answers"),
         (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
         (name = "notifications", description = "Reaching people: your channels, quiet hours and reminders; the on-call list, webhook and delivery log (admins); an alert's paging"),
         (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),

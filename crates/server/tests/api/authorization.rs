@@ -313,6 +313,23 @@ pub(crate) fn operations() -> Vec<Operation> {
         ),
         // Each patient's own appointment; cancelling one already cancelled answers 204 too.
         op(Method::DELETE, "/api/v1/appointments/{id}", PatientWrite),
+        op(Method::GET, "/api/v1/patients/{id}/monitoring", PatientRead),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/lab-results",
+            PatientWrite,
+        ),
+        op(Method::POST, "/api/v1/patients/{id}/ecgs", PatientWrite),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/opioid-use",
+            PatientWrite,
+        ),
+        // The patient says where their own naloxone is and reports their own overdoses.
+        op(Method::PUT, "/api/v1/patients/{id}/naloxone", PatientDose),
+        // Read after the write above, so every allowed caller finds a record.
+        op(Method::GET, "/api/v1/patients/{id}/naloxone", PatientRead),
+        op(Method::POST, "/api/v1/patients/{id}/overdoses", PatientDose),
     ]
 }
 
@@ -733,6 +750,21 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     }
                     ("POST", "/api/v1/account/calendar-feed") => Value::Null,
                     ("POST", "/api/v1/patients/{id}/appointments") => appointment_body(),
+                    ("POST", "/api/v1/patients/{id}/lab-results") => json!({
+                        "loinc": "1742-6", "value": 30, "unit": "U/L",
+                        "observed_at": "2026-11-30T08:00:00Z",
+                    }),
+                    ("POST", "/api/v1/patients/{id}/ecgs") => {
+                        json!({"qtc_ms": 420, "recorded_at": "2026-11-30T08:00:00Z"})
+                    }
+                    ("POST", "/api/v1/patients/{id}/opioid-use") => json!({
+                        "used_on": "2026-11-29", "substance": "heroin", "source": "patient_report",
+                    }),
+                    ("PUT", "/api/v1/patients/{id}/naloxone") => json!({"on_hand": true}),
+                    ("POST", "/api/v1/patients/{id}/overdoses") => json!({
+                        "occurred_at": "2026-11-30T08:00:00Z", "substances": ["unknown"],
+                        "naloxone_used": false,
+                    }),
                     // Left off, so nobody is sent to enrol mid-matrix.
                     ("PATCH", "/api/v1/organization") => json!({"require_staff_totp": false}),
                     ("PUT", "/api/v1/users/{id}/password") => {

@@ -19,6 +19,7 @@ mod doses;
 mod forwarded_for;
 mod medications_pages;
 mod metrics;
+mod monitoring;
 mod notifications;
 mod offline_app;
 mod pages;

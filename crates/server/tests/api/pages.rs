@@ -352,7 +352,12 @@ async fn the_patients_timeline_and_home_speak_plainly(app: TestApp) {
     assert!(own.contains("It is not advice about how much to take"));
     // The care team keeps the model, its evidence and the citations.
     let (_, staff) = page(&casey, &timeline).await;
-    for kept in ["Tanna RS et al.", ".md", "5th–95th percentile", "Kroenke"] {
+    for kept in [
+        "Tanna RS et al.",
+        ".md",
+        "5–95 % range under assumed variability",
+        "Kroenke",
+    ] {
         assert!(
             staff.contains(kept),
             "the clinician's timeline keeps {kept:?}"
@@ -373,11 +378,12 @@ const SLEEP_DIARY: [(&str, &str); 8] = [
 ];
 
 /// Every section of a new patient's first check-in, as the form lists them.
-const ALL_SECTIONS: [(&str, &str); 7] = [
+const ALL_SECTIONS: [(&str, &str); 8] = [
     ("instruments", "sleep_diary"),
     ("instruments", "craving"),
     ("instruments", "pain_nrs"),
     ("instruments", "red_flags"),
+    ("instruments", "opioid_use"),
     ("instruments", "sows"),
     ("instruments", "phq9"),
     ("instruments", "gad7"),
@@ -401,13 +407,13 @@ async fn the_check_in_says_its_length_and_keeps_a_section_saved_on_its_own(app: 
     let all: Vec<&str> = ALL_SECTIONS.iter().map(|(_, c)| *c).collect();
     let length = length_of(&all);
     assert!(
-        length.starts_with("7 sections, 49 questions, about "),
+        length.starts_with("8 sections, 53 questions, about "),
         "{length}"
     );
     assert!(form.contains(&length), "the form says {length}: {form}");
     assert_eq!(
         form.matches("name=\"save\"").count(),
-        7,
+        8,
         "a save button per section"
     );
     let (_, home) = page(&dana, "/home").await;
@@ -499,8 +505,8 @@ async fn a_safety_answer_saved_on_its_own_alerts_at_once_and_shows_crisis_contac
     let mut fields: Vec<(&str, &str)> = ALL_SECTIONS.to_vec();
     fields.extend([
         ("sleep_diary.1", "22:30"),
-        ("red_flags.1", "1"),
-        ("red_flags.2", "0"),
+        ("red_flags.1", "0"),
+        ("red_flags.2", "1"),
         ("red_flags.3", "0"),
         ("red_flags.4", "0"),
         ("red_flags.5", "0"),

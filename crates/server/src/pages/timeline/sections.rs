@@ -559,8 +559,8 @@ pub(super) fn pk_section(
     chart.key(
         "band",
         words.pick(
-            "5th–95th percentile of 100 virtual patients",
-            "The range most people would fall in",
+            "Model's 5–95 % range under assumed variability (100 virtual patients)",
+            "The model's range if people differ as it assumes",
         ),
     );
     if !prediction.bedtime.is_empty() {
@@ -569,12 +569,12 @@ pub(super) fn pk_section(
     let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
     chart.description = if words.for_self {
         format!(
-            "Line chart of the estimated level in a typical person's blood, with a shaded band for the range most people would fall in; the highest typical level is {} ng/mL.",
+            "Line chart of the estimated level in a typical person's blood, with a shaded band for the model's range if people differ as much as it assumes (not measured); the highest typical level is {} ng/mL.",
             number_text(peak.round())
         )
     } else {
         format!(
-            "Line chart of predicted mitragynine for a typical patient with a shaded 5th to 95th percentile band; highest typical level {} ng/mL.",
+            "Line chart of predicted mitragynine for a typical patient with a shaded band: the model's 5th to 95th percentile under assumed between-person variability; highest typical level {} ng/mL.",
             number_text(peak.round())
         )
     };
@@ -594,7 +594,7 @@ pub(super) fn pk_section(
                 "Day",
                 "Highest (typical person)",
                 "Lowest (typical person)",
-                "Top of the range",
+                "Top of the model's range",
                 "At your bedtime",
             ]
         } else {
@@ -602,7 +602,7 @@ pub(super) fn pk_section(
                 "Day",
                 "Typical highest",
                 "Typical lowest",
-                "95th percentile highest",
+                "Model 95th percentile highest",
                 "At usual bedtime",
             ]
         }

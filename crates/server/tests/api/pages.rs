@@ -451,8 +451,15 @@ async fn the_check_in_says_its_length_and_keeps_a_section_saved_on_its_own(app: 
     assert!(back.contains("Done today:"), "{back}");
     assert!(!back.contains("id=\"sleep_diary\"") && !back.contains("id=\"craving\""));
     assert!(back.contains("id=\"pain_nrs\"") && back.contains("id=\"gad7\""));
-    let rest = length_of(&["pain_nrs", "red_flags", "sows", "phq9", "gad7"]);
-    assert!(rest.starts_with("5 sections, 39 questions"), "{rest}");
+    let rest = length_of(&[
+        "pain_nrs",
+        "red_flags",
+        "opioid_use",
+        "sows",
+        "phq9",
+        "gad7",
+    ]);
+    assert!(rest.starts_with("6 sections, 43 questions"), "{rest}");
     assert!(back.contains(&rest), "{back}");
     let (_, later) = page(&dana, &checkin).await;
     assert!(later.contains("Done today:") && !later.contains("id=\"sleep_diary\""));

@@ -328,6 +328,8 @@ struct HomePage {
     coming_up: Vec<crate::pages::appointments::ListedAppointment>,
     /// Crisis help one tap away, at the top.
     help: HelpBar,
+    /// Where the naloxone is and how to use it (issue 15).
+    naloxone: crate::pages::monitoring::NaloxoneCard,
     notice: Option<&'static str>,
 }
 
@@ -409,6 +411,7 @@ pub async fn show(
     let (_, medications) =
         speciosa_app::medications::read_medications(&state.app, &user, own).await?;
     let coming_up = crate::pages::appointments::coming_up(&state, &user, &patient).await?;
+    let naloxone = crate::pages::monitoring::home_card(&state, &user, &patient).await?;
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("checkin") => Some("Check-in saved. Thank you: your care team can see your answers."),
         _ => None,
@@ -437,6 +440,7 @@ pub async fn show(
             .map(|m| MedicationLine::new(&ListedMedication::new(m, today_date)))
             .collect(),
         coming_up,
+        naloxone,
         help: HelpBar::for_patient(&state, &patient),
         notice,
     };

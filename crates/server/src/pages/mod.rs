@@ -29,6 +29,7 @@ mod dose_import;
 mod doses;
 mod home;
 mod medications;
+pub mod monitoring;
 mod notifications;
 pub mod offline;
 mod organization;
@@ -67,6 +68,21 @@ pub fn router() -> Router<AppState> {
         )
         .route("/patients/{id}/appointments", post(appointments::create))
         .route("/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/patients/{id}/monitoring", get(monitoring::page))
+        .route(
+            "/patients/{id}/monitoring/naloxone",
+            post(monitoring::save_naloxone),
+        )
+        .route(
+            "/patients/{id}/monitoring/overdoses",
+            post(monitoring::save_overdose),
+        )
+        .route(
+            "/patients/{id}/monitoring/opioid-use",
+            post(monitoring::save_opioid_use),
+        )
+        .route("/patients/{id}/monitoring/labs", post(monitoring::save_lab))
+        .route("/patients/{id}/monitoring/ecgs", post(monitoring::save_ecg))
         .route("/patients/{id}/doses", get(doses::log).post(doses::create))
         .route("/patients/{id}/doses/new", get(doses::new_form))
         .route(

@@ -5,7 +5,9 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, error_fields, on_both_backends, problem};
+use crate::helpers::{
+    Client, TestApp, error_fields, location, on_both_backends, post_form, problem,
+};
 use crate::products::{batch, product};
 
 on_both_backends!(
@@ -19,6 +21,8 @@ on_both_backends!(
     non_prescribed_opioid_use_at_check_in_tells_the_care_team,
     kratom_use_in_pregnancy_is_one_alert_that_is_not_restated_after_it_is_resolved,
     a_clinician_rates_kratom_use_disorder_on_the_dsm5_checklist,
+    the_patient_keeps_naloxone_and_reports_an_overdose_from_their_phone,
+    a_result_typed_with_a_decimal_comma_is_saved_and_a_wrong_unit_is_shown_again,
 );
 
 struct Setup {
@@ -390,4 +394,110 @@ async fn a_clinician_rates_kratom_use_disorder_on_the_dsm5_checklist(app: TestAp
             .unwrap()
             .contains("No kratom-validated instrument exists")
     );
+}
+
+async fn text(client: &Client, path: &str) -> String {
+    let response = client.get(path).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    response.text().await.unwrap()
+}
+
+async fn the_patient_keeps_naloxone_and_reports_an_overdose_from_their_phone(app: TestApp) {
+    let s = setup(&app).await;
+    let home = text(&s.dana, "/home").await;
+    assert!(home.contains("You have not told us whether you have naloxone."));
+    assert!(
+        home.contains("Call 911"),
+        "the emergency number is on the home page"
+    );
+    let page = format!("/patients/{}/monitoring", s.patient);
+    let saved = post_form(
+        &s.dana,
+        &format!("{page}/naloxone"),
+        &[
+            ("on_hand", "yes"),
+            ("form", "nasal_spray"),
+            ("expires_on", "2099-01-31"),
+            ("location", "Bathroom cabinet"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert!(location(&saved).contains("saved=naloxone"));
+    let home = text(&s.dana, "/home").await;
+    assert!(home.contains("Bathroom cabinet"));
+    assert!(
+        home.contains("Put the nozzle in one nostril"),
+        "the nasal spray's steps"
+    );
+    // The time is typed as the phone's datetime-local field gives it, in her zone.
+    let reported = post_form(
+        &s.dana,
+        &format!("{page}/overdoses"),
+        &[
+            ("occurred_at", "2026-11-28T23:40"),
+            ("substances", "pills from a friend, kratom shot"),
+            ("naloxone_used", "yes"),
+            ("emergency_care", ""),
+        ],
+    )
+    .await;
+    assert_eq!(reported.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&reported).contains("overdose_event"),
+        "{}",
+        location(&reported)
+    );
+    let alert = &s.alerts("overdose_event").await[0];
+    assert_eq!(alert["evidence"]["occurred_at"], "2026-11-29T05:40:00Z");
+    assert_eq!(
+        alert["evidence"]["substances"],
+        json!(["pills from a friend", "kratom shot"])
+    );
+    let own = text(&s.dana, &location(&reported)).await;
+    assert!(own.contains("Overdose recorded"), "{own}");
+    assert!(!own.contains("Save result"), "patients do not record labs");
+}
+
+async fn a_result_typed_with_a_decimal_comma_is_saved_and_a_wrong_unit_is_shown_again(
+    app: TestApp,
+) {
+    let s = setup(&app).await;
+    let page = format!("/patients/{}/monitoring", s.patient);
+    let refused = post_form(
+        &s.casey,
+        &format!("{page}/labs"),
+        &[
+            ("loinc", "1975-2"),
+            ("value", "3,1"),
+            ("unit", "mmol/L"),
+            ("observed_at", "2026-11-30T08:15"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("is not a unit Total bilirubin is reported in"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"3,1\""), "the typed value is kept");
+    let saved = post_form(
+        &s.casey,
+        &format!("{page}/labs"),
+        &[
+            ("loinc", "1975-2"),
+            ("value", "3,1"),
+            ("unit", "mg/dL"),
+            ("reference_high", "1,2"),
+            ("observed_at", "2026-11-30T08:15"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let listed = s.casey.get_json(&s.path("monitoring")).await;
+    assert_eq!(listed["lab_results"][0]["value"], 3.1);
+    assert_eq!(listed["lab_results"][0]["reference_high"], 1.2);
+    let shown = text(&s.casey, &page).await;
+    assert!(shown.contains("3.1 mg/dL"), "{shown}");
 }

@@ -98,6 +98,24 @@ fn pages() -> Vec<Page> {
             CareTeam,
         ),
         page(post.clone(), "/patients/{id}/appointments", CareTeam),
+        page(get.clone(), "/patients/{id}/monitoring", PatientRead),
+        page(
+            post.clone(),
+            "/patients/{id}/monitoring/naloxone",
+            PatientDose,
+        ),
+        page(
+            post.clone(),
+            "/patients/{id}/monitoring/overdoses",
+            PatientDose,
+        ),
+        page(
+            post.clone(),
+            "/patients/{id}/monitoring/opioid-use",
+            CareTeam,
+        ),
+        page(post.clone(), "/patients/{id}/monitoring/labs", CareTeam),
+        page(post.clone(), "/patients/{id}/monitoring/ecgs", CareTeam),
         page(
             post.clone(),
             "/appointments/{appointment_id}/cancel",

@@ -387,6 +387,11 @@ async fn a_clinician_rates_kratom_use_disorder_on_the_dsm5_checklist(app: TestAp
         .await;
     assert_eq!(rated["total"], 6.0);
     assert_eq!(rated["band"], "severe");
+    let editor = text(&s.casey, &format!("/patients/{}/plans/new", s.patient)).await;
+    assert!(
+        editor.contains("Weiss &amp; Douglas 2021") && editor.contains("case-level evidence only"),
+        "the plan editor shows the buprenorphine anchors as case-level evidence"
+    );
     let instrument = s.casey.get_json("/api/v1/instruments/kud_dsm5").await;
     assert!(
         instrument["evidence"]

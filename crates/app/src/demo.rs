@@ -258,7 +258,83 @@ pub async fn seed(app: &crate::App) -> Result<bool, DemoError> {
     seed_plan(store, &staff[1], &patients[0].0, &catalogue[0].1).await?;
     seed_appointments(store, &staff[1], &patients[0].0).await?;
     seed_notifications(app, &staff, &patients[0].0, &patients[0].1).await?;
+    let seeded: Vec<&Patient> = patients.iter().map(|(p, _)| p).collect();
+    seed_monitoring(store, &staff[1], &seeded).await?;
     Ok(true)
+}
+
+/// Naloxone for most demo patients (one has none, so the prompt shows), and a liver
+/// panel and an ECG for Dana, all unremarkable.
+async fn seed_monitoring(
+    store: &speciosa_store::Store,
+    clinician: &User,
+    patients: &[&Patient],
+) -> Result<(), DemoError> {
+    use speciosa_core::monitoring::{
+        LabTest, NaloxoneForm, NaloxoneStatus, NewEcg, NewLabResult, QtcFormula,
+    };
+    let now = jiff::Timestamp::now();
+    let days_ago = |d: i64| now - jiff::SignedDuration::from_hours(24 * d);
+    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    for (index, patient) in patients.iter().enumerate() {
+        let status = match index {
+            1 => continue,
+            4 => NaloxoneStatus {
+                on_hand: false,
+                form: None,
+                obtained_on: None,
+                expires_on: None,
+                location: None,
+            },
+            _ => NaloxoneStatus {
+                on_hand: true,
+                form: Some(NaloxoneForm::NasalSpray),
+                obtained_on: today.checked_sub(jiff::Span::new().days(40)).ok(),
+                expires_on: today.checked_add(jiff::Span::new().days(700)).ok(),
+                location: Some("Hall cupboard, top shelf".to_owned()),
+            },
+        };
+        store
+            .set_naloxone(
+                patient.id,
+                &status,
+                clinician.id,
+                seed_entry(clinician, "naloxone.update", "naloxone", Some(patient.id)),
+            )
+            .await?;
+    }
+    let dana = patients[0];
+    for (test, value, unit, high) in [
+        (LabTest::Alt, 28.0, "U/L", 33.0),
+        (LabTest::Ast, 24.0, "U/L", 35.0),
+        (LabTest::TotalBilirubin, 0.6, "mg/dL", 1.2),
+    ] {
+        let result = NewLabResult {
+            test,
+            value,
+            unit: unit.to_owned(),
+            reference_low: None,
+            reference_high: Some(high),
+            observed_at: days_ago(12),
+        };
+        store
+            .insert_lab_result(dana.organization_id, dana.id, &result, clinician.id, |_| {
+                seed_entry(clinician, "lab_result.create", "lab_result", Some(dana.id))
+            })
+            .await?;
+    }
+    let ecg = NewEcg {
+        qtc_ms: 432,
+        recorded_at: days_ago(26),
+        heart_rate_bpm: Some(72),
+        formula: Some(QtcFormula::Fridericia),
+    };
+    store
+        .insert_ecg(dana.organization_id, dana.id, &ecg, clinician.id, |_| {
+            seed_entry(clinician, "ecg.create", "ecg", Some(dana.id))
+        })
+        .await?;
+    Ok(())
 }
 
 /// Dr Lindqvist on call; Dana reminded of her check-in at 09:00 and of her plan's dose

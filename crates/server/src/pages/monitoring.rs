@@ -396,12 +396,30 @@ pub async fn page(
     let query = query.map(|q| q.0).unwrap_or_default();
     let (patient, overview) = monitoring::overview(&state.app, &user, id).await?;
     let notice = notice_text(query.saved.as_deref(), query.alerts.as_deref());
+    // The naloxone form starts from the current answer.
+    let mut typed = Typed::default();
+    if let Some(n) = &overview.naloxone {
+        let s = &n.status;
+        for (name, value) in [
+            (
+                "on_hand",
+                Some(if s.on_hand { "yes" } else { "no" }.to_owned()),
+            ),
+            ("form", s.form.map(|f| f.as_str().to_owned())),
+            ("expires_on", s.expires_on.map(|d| d.to_string())),
+            ("location", s.location.clone()),
+        ] {
+            if let Some(value) = value {
+                typed.0.insert(name.to_owned(), value);
+            }
+        }
+    }
     Ok(render(&page_of(
         &state,
         &user,
         &patient,
         &overview,
-        Typed::default(),
+        typed,
         FormErrors::none(),
         "",
         notice,

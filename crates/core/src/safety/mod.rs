@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::ids::{AssessmentId, BatchId, DoseId, MedicationId, PlanId};
 use crate::instrument::{Answer, Instrument};
-use crate::medication::MedicationClass;
+use crate::medication::{MedicationClass, is_active_on};
+use crate::medicines::{InteractionRow, Mechanism};
 use crate::patient::PregnancyStatus;
 use crate::plan::PlanContent;
 pub use crate::quality::Severity;
@@ -24,6 +25,7 @@ pub mod cns_depressant_combination;
 pub mod dose_above_plan;
 pub mod dose_escalation;
 pub mod dosing_frequency;
+pub mod interaction;
 pub mod missed_checkins;
 pub mod phq9_item9;
 pub mod pregnancy_exposure;
@@ -52,6 +54,7 @@ pub enum Rule {
     CnsDepressantCombination,
     DoseAbovePlan,
     WithdrawalAfterStep,
+    Interaction,
 }
 
 /// Whether a new finding is the "same condition" as an earlier alert.
@@ -76,7 +79,7 @@ pub struct Guidance {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::Phq9Item9,
         Rule::RedFlagSymptom,
         Rule::PregnancyExposure,
@@ -88,6 +91,7 @@ impl Rule {
         Rule::CnsDepressantCombination,
         Rule::DoseAbovePlan,
         Rule::WithdrawalAfterStep,
+        Rule::Interaction,
     ];
 
     pub fn code(self) -> &'static str {
@@ -103,6 +107,7 @@ impl Rule {
             Rule::CnsDepressantCombination => "cns_depressant_combination",
             Rule::DoseAbovePlan => "dose_above_plan",
             Rule::WithdrawalAfterStep => "withdrawal_after_step",
+            Rule::Interaction => "interaction",
         }
     }
 
@@ -120,7 +125,8 @@ impl Rule {
             | Rule::WithdrawalRising
             | Rule::CnsDepressantCombination
             | Rule::DoseAbovePlan
-            | Rule::WithdrawalAfterStep => Severity::Warning,
+            | Rule::WithdrawalAfterStep
+            | Rule::Interaction => Severity::Warning,
         }
     }
 
@@ -156,6 +162,7 @@ impl Rule {
             Rule::CnsDepressantCombination => cns_depressant_combination::GUIDANCE,
             Rule::DoseAbovePlan => dose_above_plan::GUIDANCE,
             Rule::WithdrawalAfterStep => withdrawal_after_step::GUIDANCE,
+            Rule::Interaction => interaction::GUIDANCE,
         }
     }
 }
@@ -337,8 +344,13 @@ pub struct MedicationFact {
     pub id: MedicationId,
     pub name: String,
     pub class: MedicationClass,
+    /// The lexicon's ingredient, when the name was recognised.
+    pub ingredient: Option<String>,
     pub started_on: Option<Date>,
     pub stopped_on: Option<Date>,
+    /// The interaction rows that apply to it (by ingredient and class, with the
+    /// organization's own rows), from [`crate::medicines::MedicineKnowledge::rows_for`].
+    pub interactions: Vec<InteractionRow>,
 }
 
 /// A batch the patient used, with the quality flags that apply to it at this
@@ -371,6 +383,8 @@ pub struct PatientFacts {
     /// When the patient last completed any assessment.
     pub last_check_in: Option<Timestamp>,
     pub medications: Vec<MedicationFact>,
+    /// The interaction rows for alcohol (the AUDIT-C part of the CNS-depressant rule).
+    pub alcohol_interactions: Vec<InteractionRow>,
     pub batch_concerns: Vec<BatchConcern>,
     /// The active signed plan, if any.
     pub plan: Option<PlanFacts>,
@@ -436,6 +450,25 @@ impl PatientFacts {
         found
     }
 
+    /// Medications taken today (by their dates) with a row of this mechanism, each with
+    /// that row: what the interaction rules, and the QT rule, read.
+    pub fn active_medications_with(
+        &self,
+        mechanism: Mechanism,
+    ) -> Vec<(&MedicationFact, &InteractionRow)> {
+        let today = self.today();
+        self.medications
+            .iter()
+            .filter(|m| is_active_on(m.started_on, m.stopped_on, today))
+            .flat_map(|m| {
+                m.interactions
+                    .iter()
+                    .filter(move |r| r.mechanism == mechanism)
+                    .map(move |r| (m, r))
+            })
+            .collect()
+    }
+
     /// ISO week of the patient's today, e.g. `2026-W48`: the episode of a weekly review.
     pub fn iso_week(&self) -> String {
         let week = self.today().iso_week_date();
@@ -467,6 +500,7 @@ pub fn evaluate_state(facts: &PatientFacts) -> Vec<Finding> {
     findings.extend(cns_depressant_combination::evaluate(facts));
     findings.extend(dose_above_plan::evaluate(facts));
     findings.extend(withdrawal_after_step::evaluate(facts));
+    findings.extend(interaction::evaluate(facts));
     findings
 }
 
@@ -490,6 +524,9 @@ pub(crate) mod test_support {
             assessments: Vec::new(),
             last_check_in: None,
             medications: Vec::new(),
+            alcohol_interactions: crate::medicines::MedicineKnowledge::bundled()
+                .unwrap()
+                .alcohol_rows(),
             batch_concerns: Vec::new(),
             plan: None,
             plan_assessments: Vec::new(),
@@ -645,7 +682,8 @@ mod tests {
                 "missed_checkins",
                 "cns_depressant_combination",
                 "dose_above_plan",
-                "withdrawal_after_step"
+                "withdrawal_after_step",
+                "interaction"
             ]
         );
         for rule in Rule::ALL {

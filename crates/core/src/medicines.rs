@@ -807,6 +807,162 @@ fn check_row(row: &InteractionRow, ingredients: &BTreeSet<String>) -> Result<(),
     Ok(())
 }
 
+/// An entry or row as typed on the curation page, before it is checked.
+#[derive(Clone, Debug, Default)]
+pub struct EntryFields<'a> {
+    pub ingredient: &'a str,
+    pub class: &'a str,
+    pub oud_medicine: bool,
+    /// Comma- or newline-separated.
+    pub brands: &'a str,
+    pub misspellings: &'a str,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RowFields<'a> {
+    pub id: &'a str,
+    pub drug: &'a str,
+    pub class: &'a str,
+    pub mechanism: &'a str,
+    pub severity: &'a str,
+    pub evidence: &'a str,
+    pub effect: &'a str,
+    pub consider: &'a str,
+    pub source: &'a str,
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split([',', '\n', ';'])
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn one_of(errors: &mut crate::FieldErrors, field: &str, text: &str, codes: &[&str]) {
+    errors.push(
+        field,
+        format!("{text:?} is not one of {}", codes.join(", ")),
+    );
+}
+
+impl LexiconEntry {
+    pub fn from_fields(fields: &EntryFields<'_>) -> Result<Self, crate::FieldErrors> {
+        let mut errors = crate::FieldErrors::default();
+        let ingredient = fields.ingredient.trim().to_lowercase();
+        if ingredient.is_empty() || ingredient.chars().count() > 80 {
+            errors.push("ingredient", "enter the ingredient (up to 80 characters)");
+        }
+        let class = MedicationClass::parse(fields.class);
+        if class.is_none() {
+            let codes: Vec<&str> = MedicationClass::ALL.iter().map(|c| c.as_str()).collect();
+            one_of(&mut errors, "class", fields.class, &codes);
+        }
+        let brands = list(fields.brands);
+        let misspellings = list(fields.misspellings);
+        if brands
+            .iter()
+            .chain(&misspellings)
+            .any(|n| n.chars().count() > 80)
+        {
+            errors.push("brands", "keep each name under 80 characters");
+        }
+        errors.into_result(|| LexiconEntry {
+            ingredient,
+            class: class.unwrap_or(MedicationClass::Other),
+            oud_medicine: fields.oud_medicine,
+            brands,
+            misspellings,
+        })
+    }
+}
+
+impl InteractionRow {
+    pub fn from_fields(fields: &RowFields<'_>) -> Result<Self, crate::FieldErrors> {
+        let mut errors = crate::FieldErrors::default();
+        let id = fields.id.trim().to_lowercase();
+        if id.is_empty() || id.chars().count() > 80 || id.chars().any(char::is_whitespace) {
+            errors.push(
+                "id",
+                "enter a key without spaces, e.g. sertraline-serotonergic",
+            );
+        }
+        let drug = Some(fields.drug.trim().to_lowercase()).filter(|d| !d.is_empty());
+        let class = match fields.class.trim() {
+            "" => None,
+            text => {
+                let parsed = MedicationClass::parse(text);
+                if parsed.is_none() {
+                    let codes: Vec<&str> =
+                        MedicationClass::ALL.iter().map(|c| c.as_str()).collect();
+                    one_of(&mut errors, "class", text, &codes);
+                }
+                parsed
+            }
+        };
+        if drug.is_some() == (class.is_some() || !fields.class.trim().is_empty()) {
+            errors.push("drug", "give either an ingredient or a class, not both");
+        }
+        let mechanism = Mechanism::parse(fields.mechanism);
+        if mechanism.is_none() {
+            let codes: Vec<&str> = Mechanism::ALL.iter().map(|m| m.as_str()).collect();
+            one_of(&mut errors, "mechanism", fields.mechanism, &codes);
+        }
+        let severity = InteractionSeverity::parse(fields.severity);
+        if severity.is_none() {
+            one_of(
+                &mut errors,
+                "severity",
+                fields.severity,
+                &["major", "moderate", "minor"],
+            );
+        }
+        let evidence = EvidenceGrade::parse(fields.evidence);
+        if evidence.is_none() {
+            let codes: Vec<&str> = EvidenceGrade::ALL.iter().map(|e| e.as_str()).collect();
+            one_of(&mut errors, "evidence", fields.evidence, &codes);
+        }
+        for (field, text) in [
+            ("effect", fields.effect),
+            ("consider", fields.consider),
+            ("source", fields.source),
+        ] {
+            if text.trim().is_empty() {
+                errors.push(field, "this cannot be empty");
+            } else if text.chars().count() > 2000 {
+                errors.push(field, "keep this under 2000 characters");
+            }
+        }
+        if !fields.source.trim().is_empty() && !fields.source.contains(".md") {
+            errors.push(
+                "source",
+                "cite a section of shared/reference (e.g. pharmacology.md §4)",
+            );
+        }
+        errors.into_result(|| InteractionRow {
+            id,
+            drug,
+            class,
+            mechanism: mechanism.unwrap_or(Mechanism::CnsDepression),
+            severity: severity.unwrap_or(InteractionSeverity::Moderate),
+            evidence: evidence.unwrap_or(EvidenceGrade::Mechanistic),
+            effect: fields.effect.trim().to_owned(),
+            consider: fields.consider.trim().to_owned(),
+            source: fields.source.trim().to_owned(),
+        })
+    }
+}
+
+/// The retired free-text "Other medications" lines, split into one name per entry (on
+/// commas, semicolons and line breaks), blanks dropped.
+pub fn split_free_text(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .flat_map(|line| line.split([',', ';', '\n', '\r']))
+        .map(|piece| piece.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|piece| !piece.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -964,6 +1120,58 @@ mod tests {
         }
         let midazolam = k.row("midazolam-cyp3a").unwrap();
         assert!(midazolam.effect.contains("1.39") && midazolam.source.contains("1.39"));
+    }
+
+    #[test]
+    fn free_text_splits_on_commas_semicolons_and_lines_and_each_piece_resolves_or_not() {
+        let lines = vec![
+            " buprenorphine 8 mg; Xanax 0.5mg ".to_owned(),
+            "sertraline 50 mg,  , grandma's tonic\nLyrica".to_owned(),
+        ];
+        let pieces = split_free_text(&lines);
+        assert_eq!(
+            pieces,
+            [
+                "buprenorphine 8 mg",
+                "Xanax 0.5mg",
+                "sertraline 50 mg",
+                "grandma's tonic",
+                "Lyrica"
+            ]
+        );
+        let k = knowledge();
+        let ingredients: Vec<_> = pieces
+            .iter()
+            .map(|p| k.resolve(p).recognised.map(|r| r.ingredient))
+            .collect();
+        assert_eq!(
+            ingredients,
+            [
+                Some("buprenorphine".into()),
+                Some("alprazolam".into()),
+                Some("sertraline".into()),
+                None,
+                Some("pregabalin".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_curated_row_needs_one_subject_known_codes_and_a_citation() {
+        let fields = RowFields {
+            id: "sertraline-extra",
+            drug: "sertraline",
+            class: "antidepressant",
+            mechanism: "serotonin",
+            severity: "major",
+            evidence: "mechanistic",
+            effect: "e",
+            consider: "c",
+            source: "a blog",
+        };
+        let error = InteractionRow::from_fields(&fields).unwrap_err();
+        let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["drug", "mechanism", "source"]);
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod backup;
 mod ceiling;
 mod checks;
 mod doses;
+mod knowledge;
 mod medications;
 mod notify;
 mod organizations;
@@ -53,6 +54,7 @@ pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreRepo
 pub use ceiling::Ceiling;
 pub use checks::CheckQueue;
 pub use doses::{Dose, DoseInsert, NewDose};
+pub use knowledge::{KnowledgeOverride, OVERRIDE_HISTORY_LIMIT};
 pub use medications::Medication;
 pub use notify::{
     Delivery, NOTIFICATION_PAGE_LIMIT, NewNotification, Notification, PageRound, Paging, Webhook,

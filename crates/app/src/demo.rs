@@ -543,11 +543,6 @@ async fn seed_patient(
     demo: &DemoPatient,
     login: NewUser,
 ) -> Result<(Patient, User), DemoError> {
-    let medications: Vec<String> = demo
-        .medications
-        .iter()
-        .map(|(name, _, dose)| format!("{name} {dose}"))
-        .collect();
     let fields = PatientFields {
         display_name: demo.name,
         birth_date: demo.birth_date,
@@ -558,7 +553,6 @@ async fn seed_patient(
         pregnancy_status: Some(demo.pregnancy),
         research_consent: demo.consent_date.is_some(),
         research_consent_date: demo.consent_date,
-        concomitant_medications: &medications,
     };
     let details = PatientDetails::parse(&fields, jiff::civil::date(2100, 1, 1)).map_err(invalid)?;
     let registrar = &staff[demo.care_team[0]];
@@ -581,6 +575,8 @@ async fn seed_patient(
             )
             .await?;
     }
+    let knowledge = speciosa_core::medicines::MedicineKnowledge::bundled()
+        .map_err(|e| DemoError::Invalid(e.to_string()))?;
     for (name, class, dose) in demo.medications {
         let entry = MedicationEntry::parse(
             &MedicationFields {
@@ -591,6 +587,7 @@ async fn seed_patient(
                 stopped_on: None,
             },
             jiff::civil::date(2100, 1, 1),
+            &knowledge,
         )
         .map_err(invalid)?;
         store

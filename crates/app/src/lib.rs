@@ -10,6 +10,7 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use speciosa_core::checkin::{CheckInDefaults, CrisisDirectory};
 use speciosa_core::instrument::Instruments;
+use speciosa_core::medicines::MedicineKnowledge;
 use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
 
@@ -29,6 +30,7 @@ mod error;
 pub mod export;
 pub mod exposure;
 pub mod medications;
+pub mod medicines;
 pub mod monitoring;
 pub mod notify;
 pub mod operations;
@@ -55,6 +57,7 @@ pub use speciosa_store as store;
 /// The records use cases return. Adapters render them; only this crate can fetch them.
 pub mod records {
     pub use speciosa_store::Appointment;
+    pub use speciosa_store::KnowledgeOverride;
     pub use speciosa_store::SessionLimits;
     pub use speciosa_store::{
         Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,
@@ -111,6 +114,8 @@ pub struct Knowledge {
     pub checkin_defaults: CheckInDefaults,
     /// Crisis contacts by country (`data/crisis-resources.toml`).
     pub crisis: CrisisDirectory,
+    /// The drug lexicon and interaction table (`data/medicines/`), as shipped.
+    pub medicines: Arc<MedicineKnowledge>,
 }
 
 impl Knowledge {
@@ -121,6 +126,9 @@ impl Knowledge {
             checkin_defaults: CheckInDefaults::bundled()
                 .map_err(|e| KnowledgeError(e.to_string()))?,
             crisis: CrisisDirectory::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
+            medicines: Arc::new(
+                MedicineKnowledge::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
+            ),
         })
     }
 }
@@ -137,6 +145,8 @@ pub enum OpenError {
     Store(#[from] speciosa_store::StoreError),
     #[error(transparent)]
     Knowledge(#[from] KnowledgeError),
+    #[error("migrating medication data: {0}")]
+    DataMigration(String),
 }
 
 /// The application: storage (private to this crate), the cited knowledge and settings.
@@ -161,7 +171,21 @@ impl App {
         let store = Store::open(location, options)
             .await?
             .with_paging_interval(settings.urgent_escalation);
-        Self::with_store(store, settings)
+        let app = Self::with_store(store, settings)?;
+        app.migrate_data().await?;
+        Ok(app)
+    }
+
+    /// Brings data from before the drug lexicon up to it (see
+    /// [`medicines::migrate_data`]); run at every start, cheap once done.
+    pub async fn migrate_data(&self) -> Result<medicines::DataMigration, OpenError> {
+        let report = medicines::migrate_data(self)
+            .await
+            .map_err(|e| OpenError::DataMigration(e.to_string()))?;
+        if report != medicines::DataMigration::default() {
+            tracing::info!(?report, "medication data brought up to the drug lexicon");
+        }
+        Ok(report)
     }
 
     /// An application over an already opened store (transitional, as below).

@@ -7,6 +7,7 @@ use speciosa_core::FieldErrors;
 use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{MedicationId, PatientId};
 use speciosa_core::medication::{MedicationEntry, MedicationFields};
+use speciosa_core::medicines::InteractionRow;
 use speciosa_core::policy::PatientAction;
 use speciosa_store::{Alert, Medication, Patient};
 
@@ -17,7 +18,51 @@ use crate::{App, AppError, Caller, access};
 pub struct MedicationSaved {
     pub patient: Patient,
     pub medication: Medication,
+    /// The interaction rows that apply to the saved medication.
+    pub interactions: Vec<InteractionRow>,
     pub alerts: Vec<Alert>,
+}
+
+/// A listed medication with the interaction rows that apply to it.
+pub struct CheckedMedication {
+    pub medication: Medication,
+    pub interactions: Vec<InteractionRow>,
+}
+
+/// The patient's list checked against the organization's interaction table, audited as
+/// `medication.list`: what the medication page and the JSON list show.
+pub async fn read_checked_medications(
+    app: &App,
+    caller: &Caller,
+    id: PatientId,
+) -> Result<(Patient, Vec<CheckedMedication>), AppError> {
+    let (patient, medications) = read_medications(app, caller, id).await?;
+    let knowledge = crate::medicines::knowledge_for(app, patient.organization_id).await?;
+    let checked = medications
+        .into_iter()
+        .map(|medication| CheckedMedication {
+            interactions: crate::medicines::rows_for(&knowledge, &medication),
+            medication,
+        })
+        .collect();
+    Ok((patient, checked))
+}
+
+async fn saved(
+    app: &App,
+    caller: &Caller,
+    patient: Patient,
+    medication: Medication,
+) -> Result<MedicationSaved, AppError> {
+    let knowledge = crate::medicines::knowledge_for(app, patient.organization_id).await?;
+    let interactions = crate::medicines::rows_for(&knowledge, &medication);
+    let alerts = crate::safety::after_write(app, caller, &patient).await;
+    Ok(MedicationSaved {
+        patient,
+        medication,
+        interactions,
+        alerts,
+    })
 }
 
 /// Today where the patient lives: the day a medication's dates are read against.
@@ -63,7 +108,8 @@ pub async fn add_medication(
         "medication.create",
     )
     .await?;
-    let entry = MedicationEntry::parse(fields, patient_today(&patient))?;
+    let knowledge = crate::medicines::knowledge_for(app, patient.organization_id).await?;
+    let entry = MedicationEntry::parse(fields, patient_today(&patient), &knowledge)?;
     let medication = app
         .store
         .insert_medication(
@@ -79,17 +125,15 @@ pub async fn add_medication(
                     Some(id),
                     Outcome::Success,
                 );
-                audit.detail = Some(entry.class.as_str().into());
+                audit.detail = Some(match &entry.ingredient {
+                    Some(ingredient) => format!("{} ({ingredient})", entry.class.as_str()),
+                    None => format!("{} (name not recognised)", entry.class.as_str()),
+                });
                 audit
             },
         )
         .await?;
-    let alerts = crate::safety::after_write(app, caller, &patient).await;
-    Ok(MedicationSaved {
-        patient,
-        medication,
-        alerts,
-    })
+    saved(app, caller, patient, medication).await
 }
 
 /// Replaces a medication's fields (a correction or a stop date).
@@ -109,7 +153,8 @@ pub async fn change_medication(
     )
     .await?;
     current_medication(app, id, medication_id).await?;
-    let entry = MedicationEntry::parse(fields, patient_today(&patient))?;
+    let knowledge = crate::medicines::knowledge_for(app, patient.organization_id).await?;
+    let entry = MedicationEntry::parse(fields, patient_today(&patient), &knowledge)?;
     let medication = app
         .store
         .update_medication(
@@ -125,12 +170,7 @@ pub async fn change_medication(
             ),
         )
         .await?;
-    let alerts = crate::safety::after_write(app, caller, &patient).await;
-    Ok(MedicationSaved {
-        patient,
-        medication,
-        alerts,
-    })
+    saved(app, caller, patient, medication).await
 }
 
 /// Records the day a medication was stopped, keeping its other fields as stored (so a
@@ -200,12 +240,7 @@ pub async fn remove_medication(
         .store
         .remove_medication(medication_id, reason, caller.actor.user_id, audit)
         .await?;
-    let alerts = crate::safety::after_write(app, caller, &patient).await;
-    Ok(MedicationSaved {
-        patient,
-        medication,
-        alerts,
-    })
+    saved(app, caller, patient, medication).await
 }
 
 async fn current_medication(

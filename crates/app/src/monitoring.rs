@@ -448,7 +448,6 @@ pub(crate) async fn facts(
         checkin_rhythm: checkin_rhythm(app, patient).await?,
         sex_at_birth: patient.details.sex_at_birth,
         breastfeeding: store.breastfeeding_status(patient.id).await?,
-        qt_prolonging_medications: Vec::new(),
     })
 }
 

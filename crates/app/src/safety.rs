@@ -165,18 +165,22 @@ pub async fn patient_facts(
     });
     let plan_assessments = plan_assessments(app, patient.id, plan.as_ref(), &zone, now).await?;
     let last_check_in = store.patient_summary(patient.id).await?.last_check_in_at;
+    let medicines = crate::medicines::knowledge_for(app, patient.organization_id).await?;
     let medications = store
         .list_medications(patient.id)
         .await?
         .into_iter()
         .map(|m| MedicationFact {
+            interactions: crate::medicines::rows_for(&medicines, &m),
             id: m.id,
             name: m.name,
             class: m.class,
+            ingredient: m.ingredient,
             started_on: m.started_on,
             stopped_on: m.stopped_on,
         })
         .collect();
+    let alcohol_interactions = medicines.alcohol_rows();
     Ok(PatientFacts {
         now,
         zone,
@@ -187,6 +191,7 @@ pub async fn patient_facts(
         assessments,
         last_check_in,
         medications,
+        alcohol_interactions,
         batch_concerns,
         plan,
         plan_assessments,

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod import;
 pub mod instrument;
 pub mod medication;
+pub mod medicines;
 pub mod merkle;
 pub mod monitoring;
 pub mod notify;

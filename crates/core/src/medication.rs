@@ -4,6 +4,7 @@
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::medicines::MedicineKnowledge;
 use crate::time::{ClinicalDate, TimeError};
 use crate::validation::FieldErrors;
 
@@ -23,11 +24,21 @@ pub enum MedicationClass {
     Antidepressant,
     Antipsychotic,
     Stimulant,
+    MuscleRelaxant,
+    Antiepileptic,
+    OpioidAntagonist,
+    Antihistamine,
+    Antibiotic,
+    Antifungal,
+    Antiemetic,
+    Antiarrhythmic,
+    CoughSuppressant,
+    AcidReducer,
     Other,
 }
 
 impl MedicationClass {
-    pub const ALL: [MedicationClass; 10] = [
+    pub const ALL: [MedicationClass; 20] = [
         MedicationClass::Opioid,
         MedicationClass::Benzodiazepine,
         MedicationClass::Gabapentinoid,
@@ -37,6 +48,16 @@ impl MedicationClass {
         MedicationClass::Antidepressant,
         MedicationClass::Antipsychotic,
         MedicationClass::Stimulant,
+        MedicationClass::MuscleRelaxant,
+        MedicationClass::Antiepileptic,
+        MedicationClass::OpioidAntagonist,
+        MedicationClass::Antihistamine,
+        MedicationClass::Antibiotic,
+        MedicationClass::Antifungal,
+        MedicationClass::Antiemetic,
+        MedicationClass::Antiarrhythmic,
+        MedicationClass::CoughSuppressant,
+        MedicationClass::AcidReducer,
         MedicationClass::Other,
     ];
 
@@ -51,6 +72,16 @@ impl MedicationClass {
             MedicationClass::Antidepressant => "antidepressant",
             MedicationClass::Antipsychotic => "antipsychotic",
             MedicationClass::Stimulant => "stimulant",
+            MedicationClass::MuscleRelaxant => "muscle_relaxant",
+            MedicationClass::Antiepileptic => "antiepileptic",
+            MedicationClass::OpioidAntagonist => "opioid_antagonist",
+            MedicationClass::Antihistamine => "antihistamine",
+            MedicationClass::Antibiotic => "antibiotic",
+            MedicationClass::Antifungal => "antifungal",
+            MedicationClass::Antiemetic => "antiemetic",
+            MedicationClass::Antiarrhythmic => "antiarrhythmic",
+            MedicationClass::CoughSuppressant => "cough_suppressant",
+            MedicationClass::AcidReducer => "acid_reducer",
             MedicationClass::Other => "other",
         }
     }
@@ -66,6 +97,18 @@ impl MedicationClass {
             MedicationClass::Antidepressant => "Antidepressant",
             MedicationClass::Antipsychotic => "Antipsychotic",
             MedicationClass::Stimulant => "Stimulant",
+            MedicationClass::MuscleRelaxant => "Muscle relaxant",
+            MedicationClass::Antiepileptic => "Antiepileptic",
+            MedicationClass::OpioidAntagonist => {
+                "Opioid antagonist (naltrexone, naloxone, nalmefene)"
+            }
+            MedicationClass::Antihistamine => "Non-sedating antihistamine",
+            MedicationClass::Antibiotic => "Antibiotic",
+            MedicationClass::Antifungal => "Antifungal",
+            MedicationClass::Antiemetic => "Anti-sickness (antiemetic)",
+            MedicationClass::Antiarrhythmic => "Heart-rhythm medicine (antiarrhythmic)",
+            MedicationClass::CoughSuppressant => "Cough suppressant",
+            MedicationClass::AcidReducer => "Acid reducer (H2 blocker)",
             MedicationClass::Other => "Other",
         }
     }
@@ -81,6 +124,7 @@ impl MedicationClass {
                 | MedicationClass::ZDrug
                 | MedicationClass::Barbiturate
                 | MedicationClass::SedatingAntihistamine
+                | MedicationClass::MuscleRelaxant
         )
     }
 
@@ -97,8 +141,16 @@ impl MedicationClass {
 /// A medication as entered, before it is stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MedicationEntry {
+    /// As typed ("Xanax 0.5 mg").
     pub name: String,
     pub class: MedicationClass,
+    /// The lexicon's ingredient, when the name was recognised.
+    pub ingredient: Option<String>,
+    /// Whether the name was recognised; an unrecognised one is checked against the
+    /// interaction table only by the class chosen for it, if any.
+    pub recognised: bool,
+    /// The strength as typed in the name ("0.5 mg").
+    pub strength: Option<String>,
     pub dose_text: Option<String>,
     pub started_on: Option<Date>,
     pub stopped_on: Option<Date>,
@@ -108,6 +160,7 @@ pub struct MedicationEntry {
 #[derive(Clone, Debug, Default)]
 pub struct MedicationFields<'a> {
     pub name: &'a str,
+    /// Empty: the class the lexicon gives for the name (`other` when not recognised).
     pub class: &'a str,
     pub dose_text: Option<&'a str>,
     pub started_on: Option<&'a str>,
@@ -118,9 +171,14 @@ const MAX_NAME: usize = 120;
 const MAX_DOSE_TEXT: usize = 200;
 
 impl MedicationEntry {
-    /// Checks every field and reports all problems at once. `today` is the patient's
-    /// local date: a start in the future is refused, a planned stop is allowed.
-    pub fn parse(fields: &MedicationFields<'_>, today: Date) -> Result<Self, FieldErrors> {
+    /// Checks every field and reports all problems at once, and resolves the name with the
+    /// lexicon. `today` is the patient's local date: a start in the future is refused, a
+    /// planned stop is allowed. A class given explicitly wins over the lexicon's.
+    pub fn parse(
+        fields: &MedicationFields<'_>,
+        today: Date,
+        knowledge: &MedicineKnowledge,
+    ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = clean(fields.name);
         if name.is_empty() {
@@ -128,7 +186,12 @@ impl MedicationEntry {
         } else if name.chars().count() > MAX_NAME {
             errors.push("name", format!("keep the name under {MAX_NAME} characters"));
         }
-        let class = MedicationClass::parse(fields.class.trim());
+        let chosen = fields.class.trim();
+        let class = if chosen.is_empty() {
+            Some(None)
+        } else {
+            MedicationClass::parse(chosen).map(Some)
+        };
         if class.is_none() {
             errors.push(
                 "class",
@@ -159,10 +222,17 @@ impl MedicationEntry {
         {
             errors.push("stopped_on", "the stop date is before the start date");
         }
-        let class = class.unwrap_or(MedicationClass::Other);
+        let resolution = knowledge.resolve(&name);
+        let class = class
+            .flatten()
+            .or(resolution.recognised.as_ref().map(|r| r.class))
+            .unwrap_or(MedicationClass::Other);
         errors.into_result(|| MedicationEntry {
             name,
             class,
+            recognised: resolution.recognised.is_some(),
+            ingredient: resolution.recognised.map(|r| r.ingredient),
+            strength: resolution.strength,
             dose_text,
             started_on,
             stopped_on,
@@ -208,10 +278,15 @@ mod tests {
         }
     }
 
+    fn knowledge() -> MedicineKnowledge {
+        MedicineKnowledge::bundled().unwrap()
+    }
+
     #[test]
     fn a_medication_needs_a_name_and_a_known_class() {
         let error =
-            MedicationEntry::parse(&fields(" ", "sedative"), date(2026, 11, 24)).unwrap_err();
+            MedicationEntry::parse(&fields(" ", "sedative"), date(2026, 11, 24), &knowledge())
+                .unwrap_err();
         let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, ["name", "class"]);
     }
@@ -221,7 +296,7 @@ mod tests {
         let mut f = fields("Gabapentin", "gabapentinoid");
         f.started_on = Some("2026-12-01");
         f.stopped_on = Some("2026-11-01");
-        let error = MedicationEntry::parse(&f, date(2026, 11, 24)).unwrap_err();
+        let error = MedicationEntry::parse(&f, date(2026, 11, 24), &knowledge()).unwrap_err();
         let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, ["started_on", "stopped_on"]);
     }
@@ -231,12 +306,33 @@ mod tests {
         let mut f = fields("Gabapentin", "gabapentinoid");
         f.started_on = Some("1989-12-31");
         f.stopped_on = Some("2101-01-01");
-        let error = MedicationEntry::parse(&f, date(2026, 11, 24)).unwrap_err();
+        let error = MedicationEntry::parse(&f, date(2026, 11, 24), &knowledge()).unwrap_err();
         let named: Vec<_> = error.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, ["started_on", "stopped_on"]);
         f.started_on = Some("1990-01-01");
         f.stopped_on = Some("2100-12-31");
-        assert!(MedicationEntry::parse(&f, date(2026, 11, 24)).is_ok());
+        assert!(MedicationEntry::parse(&f, date(2026, 11, 24), &knowledge()).is_ok());
+    }
+
+    #[test]
+    fn without_a_class_the_lexicon_gives_it_and_an_unknown_name_is_kept_as_typed() {
+        let today = date(2026, 11, 24);
+        let xanax =
+            MedicationEntry::parse(&fields("Xanax  0.5 mg", ""), today, &knowledge()).unwrap();
+        assert_eq!(xanax.name, "Xanax 0.5 mg");
+        assert_eq!(xanax.class, MedicationClass::Benzodiazepine);
+        assert_eq!(xanax.ingredient.as_deref(), Some("alprazolam"));
+        assert_eq!(xanax.strength.as_deref(), Some("0.5 mg"));
+        assert!(xanax.recognised);
+        let unknown =
+            MedicationEntry::parse(&fields("Grandma's tonic", ""), today, &knowledge()).unwrap();
+        assert_eq!(unknown.class, MedicationClass::Other);
+        assert_eq!((unknown.recognised, unknown.ingredient), (false, None));
+        let chosen =
+            MedicationEntry::parse(&fields("Grandma's tonic", "opioid"), today, &knowledge())
+                .unwrap();
+        assert_eq!(chosen.class, MedicationClass::Opioid);
+        assert!(!chosen.recognised);
     }
 
     #[test]
@@ -281,7 +377,8 @@ mod tests {
                 "gabapentinoid",
                 "z_drug",
                 "barbiturate",
-                "sedating_antihistamine"
+                "sedating_antihistamine",
+                "muscle_relaxant"
             ]
         );
     }

@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::checkin::Frequency;
-use crate::ids::{EcgId, LabResultId, MedicationId, OpioidUseId, OverdoseId};
+use crate::ids::{EcgId, LabResultId, OpioidUseId, OverdoseId};
 use crate::patient::SexAtBirth;
 use crate::time::{ClinicalInstant, Era, check_date};
 use crate::validation::FieldErrors;
@@ -793,8 +793,6 @@ pub struct MonitoringFacts {
     pub checkin_rhythm: Frequency,
     pub sex_at_birth: SexAtBirth,
     pub breastfeeding: BreastfeedingStatus,
-    /// Active medicines on the list known to prolong the QT interval.
-    pub qt_prolonging_medications: Vec<(MedicationId, String)>,
 }
 
 impl Default for MonitoringFacts {
@@ -809,7 +807,6 @@ impl Default for MonitoringFacts {
             checkin_rhythm: Frequency::Daily,
             sex_at_birth: SexAtBirth::Unknown,
             breastfeeding: BreastfeedingStatus::Unknown,
-            qt_prolonging_medications: Vec::new(),
         }
     }
 }

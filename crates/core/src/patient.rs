@@ -150,7 +150,6 @@ pub struct PatientFields<'a> {
     pub pregnancy_status: Option<&'a str>,
     pub research_consent: bool,
     pub research_consent_date: Option<&'a str>,
-    pub concomitant_medications: &'a [String],
 }
 
 /// Checked patient details, ready to store.
@@ -165,10 +164,7 @@ pub struct PatientDetails {
     pub pregnancy_status: PregnancyStatus,
     /// The date consent was given; `None` means no research consent.
     pub research_consent_date: Option<Date>,
-    pub concomitant_medications: Vec<String>,
 }
-
-const MAX_MEDICATIONS: usize = 50;
 
 fn empty_to_none(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
@@ -251,25 +247,6 @@ impl PatientDetails {
                 )
                 .map(Some),
         };
-        let mut medications = Vec::new();
-        if fields.concomitant_medications.len() > MAX_MEDICATIONS {
-            errors.push(
-                "concomitant_medications",
-                format!("at most {MAX_MEDICATIONS} medications"),
-            );
-        }
-        for (index, medication) in fields.concomitant_medications.iter().enumerate() {
-            let name = medication.trim();
-            if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-                errors.push(
-                    format!("concomitant_medications[{index}]"),
-                    "each medication must be 1 to 200 characters of plain text",
-                );
-            } else {
-                medications.push(name.to_owned());
-            }
-        }
-
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -302,7 +279,6 @@ impl PatientDetails {
                 jurisdiction,
                 pregnancy_status,
                 research_consent_date,
-                concomitant_medications: medications,
             }),
             _ => Err(FieldErrors::single("patient", "invalid patient details")),
         }
@@ -383,7 +359,6 @@ mod tests {
 
     #[test]
     fn every_invalid_field_is_reported_at_once() {
-        let meds = vec!["buprenorphine".to_owned(), " ".to_owned()];
         let fields = PatientFields {
             display_name: "",
             birth_date: "",
@@ -394,7 +369,6 @@ mod tests {
             pregnancy_status: Some("maybe"),
             research_consent: true,
             research_consent_date: None,
-            concomitant_medications: &meds,
         };
         assert_eq!(
             fields_in_error(&fields),
@@ -406,8 +380,7 @@ mod tests {
                 "usual_bedtime",
                 "jurisdiction",
                 "pregnancy_status",
-                "research_consent_date",
-                "concomitant_medications[1]"
+                "research_consent_date"
             ]
         );
     }

@@ -23,6 +23,7 @@ mod backup;
 mod ceiling;
 mod checks;
 mod doses;
+mod knowledge;
 mod medications;
 mod monitoring;
 mod notify;
@@ -54,6 +55,7 @@ pub use backup::{BackupError, BackupReport, FileError, RestoreError, RestoreRepo
 pub use ceiling::Ceiling;
 pub use checks::CheckQueue;
 pub use doses::{Dose, DoseInsert, NewDose};
+pub use knowledge::{KnowledgeOverride, OVERRIDE_HISTORY_LIMIT};
 pub use medications::Medication;
 pub use monitoring::{Ecg, LabResult, MONITORING_READ_LIMIT, NaloxoneRecord, OpioidUse, Overdose};
 pub use notify::{

@@ -18,6 +18,12 @@ pub struct Medication {
     pub patient_id: PatientId,
     pub name: String,
     pub class: MedicationClass,
+    /// The lexicon's ingredient, when the name was recognised.
+    pub ingredient: Option<String>,
+    /// Whether the name was recognised by the lexicon.
+    pub recognised: bool,
+    /// The strength typed in the name ("0.5 mg").
+    pub strength: Option<String>,
     pub dose_text: Option<String>,
     pub started_on: Option<Date>,
     pub stopped_on: Option<Date>,
@@ -36,6 +42,9 @@ struct MedicationRow {
     patient_id: Uuid,
     name: String,
     class: String,
+    ingredient: Option<String>,
+    recognised: Option<bool>,
+    strength_text: Option<String>,
     dose_text: Option<String>,
     started_on: Option<DbDate>,
     stopped_on: Option<DbDate>,
@@ -60,6 +69,9 @@ impl TryFrom<MedicationRow> for Medication {
             patient_id: PatientId::from_uuid(row.patient_id),
             name: row.name,
             class,
+            ingredient: row.ingredient,
+            recognised: row.recognised.unwrap_or(false),
+            strength: row.strength_text,
             dose_text: row.dose_text,
             started_on: row.started_on.map(|d| d.0),
             stopped_on: row.stopped_on.map(|d| d.0),
@@ -73,7 +85,7 @@ impl TryFrom<MedicationRow> for Medication {
     }
 }
 
-const MEDICATION_COLUMNS: &str = "id, organization_id, patient_id, name, class, dose_text, started_on, \
+const MEDICATION_COLUMNS: &str = "id, organization_id, patient_id, name, class, ingredient, recognised, strength_text, dose_text, started_on, \
     stopped_on, entered_by, entered_at, updated_by, updated_at, removed_at, removed_reason";
 
 impl Store {
@@ -91,8 +103,8 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO medications (id, organization_id, patient_id, name, class, dose_text, started_on, \
-                 stopped_on, entered_by, entered_at, updated_by, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10)",
+                 stopped_on, entered_by, entered_at, updated_by, updated_at, ingredient, recognised, strength_text) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13)",
             )
             .bind(id.as_uuid())
             .bind(organization.as_uuid())
@@ -104,6 +116,9 @@ impl Store {
             .bind(entry.stopped_on.map(DbDate))
             .bind(by.as_uuid())
             .bind(now)
+            .bind(&entry.ingredient)
+            .bind(entry.recognised)
+            .bind(&entry.strength)
             .execute(&mut *tx)
             .await?;
             tx.append_audit(audit(id)).await?;
@@ -126,7 +141,8 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE medications SET name = $1, class = $2, dose_text = $3, started_on = $4, stopped_on = $5, \
-                 updated_by = $6, updated_at = $7 WHERE id = $8 AND removed_at IS NULL",
+                 updated_by = $6, updated_at = $7, ingredient = $9, recognised = $10, strength_text = $11 \
+                 WHERE id = $8 AND removed_at IS NULL",
             )
             .bind(&entry.name)
             .bind(entry.class.as_str())
@@ -136,6 +152,9 @@ impl Store {
             .bind(by.as_uuid())
             .bind(DbTime::now())
             .bind(id.as_uuid())
+            .bind(&entry.ingredient)
+            .bind(entry.recognised)
+            .bind(&entry.strength)
             .execute(&mut *tx)
             .await?;
             if updated.rows_affected() == 0 {
@@ -147,6 +166,52 @@ impl Store {
         self.get_medication(id)
             .await?
             .ok_or(StoreError::NotFound("medication"))
+    }
+
+    /// Entries made before the lexicon, not yet resolved: `(id, name)`, at most `limit`.
+    pub async fn unresolved_medications(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(MedicationId, OrganizationId, String)>> {
+        on_pool!(self, pool => {
+            let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+                "SELECT id, organization_id, name FROM medications WHERE recognised IS NULL ORDER BY id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(reading("medications"))?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, org, name)| (MedicationId::from_uuid(id), OrganizationId::from_uuid(org), name))
+                .collect())
+        })
+    }
+
+    /// Records what the lexicon made of an older entry's name (its class, chosen when it
+    /// was entered, is kept). A data correction, not a clinical change: not audited.
+    pub async fn set_medication_resolution(
+        &self,
+        id: MedicationId,
+        ingredient: Option<&str>,
+        recognised: bool,
+        strength: Option<&str>,
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "UPDATE medications SET ingredient = $1, recognised = $2, strength_text = $3 \
+                 WHERE id = $4 AND recognised IS NULL",
+            )
+            .bind(ingredient)
+            .bind(recognised)
+            .bind(strength)
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// Marks an entry as entered in error; it stays on record but off the list.

@@ -51,7 +51,7 @@ pub struct CareTeamMember {
 
 pub(crate) const PATIENT_COLUMNS: &str = "p.id, p.organization_id, p.user_id, lu.email AS login_email, p.display_name, \
     p.birth_date, p.sex_at_birth, p.time_zone, p.usual_bedtime, p.jurisdiction_country, \
-    p.jurisdiction_subdivision, p.pregnancy_status, p.research_consent_date, p.concomitant_medications, \
+    p.jurisdiction_subdivision, p.pregnancy_status, p.research_consent_date, \
     p.created_at, p.updated_at";
 pub(crate) const PATIENT_FROM: &str = "patients p LEFT JOIN users lu ON lu.id = p.user_id";
 
@@ -70,7 +70,6 @@ pub(crate) struct PatientRow {
     jurisdiction_subdivision: Option<String>,
     pregnancy_status: String,
     research_consent_date: Option<DbDate>,
-    concomitant_medications: Json<Vec<String>>,
     created_at: DbTime,
     updated_at: DbTime,
 }
@@ -110,7 +109,6 @@ impl TryFrom<PatientRow> for Patient {
                 jurisdiction,
                 pregnancy_status: parse_column("patients.pregnancy_status", &row.pregnancy_status)?,
                 research_consent_date: row.research_consent_date.map(|d| d.0),
-                concomitant_medications: row.concomitant_medications.0,
             },
             created_at: row.created_at.0,
             updated_at: row.updated_at.0,
@@ -118,7 +116,7 @@ impl TryFrom<PatientRow> for Patient {
     }
 }
 
-/// Binds the ten detail columns as `$1`..`$10`, in the order both INSERT and UPDATE list them.
+/// Binds the nine detail columns as `$1`..`$9`, in the order both INSERT and UPDATE list them.
 macro_rules! bind_details {
     ($query:expr, $details:expr) => {
         $query
@@ -136,7 +134,6 @@ macro_rules! bind_details {
             )
             .bind($details.pregnancy_status.as_str())
             .bind($details.research_consent_date.map(DbDate))
-            .bind(Json(&$details.concomitant_medications))
     };
 }
 
@@ -164,8 +161,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO patients (display_name, birth_date, sex_at_birth, time_zone, usual_bedtime, \
                      jurisdiction_country, jurisdiction_subdivision, pregnancy_status, research_consent_date, \
-                     concomitant_medications, id, organization_id, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+                     id, organization_id, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
                 ),
                 details
             )
@@ -199,6 +196,98 @@ impl Store {
             .ok_or(StoreError::NotFound("patient"))
     }
 
+    /// Patients whose retired free-text "Other medications" still holds text, for the
+    /// start-up migration into list entries: `(organization, patient, created_by, lines)`.
+    pub async fn patients_with_concomitant_text(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(OrganizationId, PatientId, UserId, Vec<String>)>> {
+        on_pool!(self, pool => {
+            let rows: Vec<(Uuid, Uuid, Uuid, Json<Vec<String>>)> = sqlx::query_as(
+                "SELECT organization_id, id, created_by, concomitant_medications FROM patients \
+                 WHERE concomitant_medications <> '[]' ORDER BY id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(reading("patients"))?;
+            Ok(rows
+                .into_iter()
+                .map(|(org, id, by, lines)| {
+                    (
+                        OrganizationId::from_uuid(org),
+                        PatientId::from_uuid(id),
+                        UserId::from_uuid(by),
+                        lines.0,
+                    )
+                })
+                .collect())
+        })
+    }
+
+    /// Adds the entries made from a patient's old free text and empties it, in one
+    /// transaction, so a crash cannot add them twice.
+    pub async fn move_concomitant_to_list(
+        &self,
+        organization: OrganizationId,
+        patient: PatientId,
+        by: UserId,
+        entries: &[speciosa_core::medication::MedicationEntry],
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let now = DbTime::now();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for entry in entries {
+                sqlx::query(
+                    "INSERT INTO medications (id, organization_id, patient_id, name, class, dose_text, \
+                     entered_by, entered_at, updated_by, updated_at, ingredient, recognised, strength_text) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $8, $9, $10, $11)",
+                )
+                .bind(speciosa_core::ids::MedicationId::new().as_uuid())
+                .bind(organization.as_uuid())
+                .bind(patient.as_uuid())
+                .bind(&entry.name)
+                .bind(entry.class.as_str())
+                .bind(&entry.dose_text)
+                .bind(by.as_uuid())
+                .bind(now)
+                .bind(&entry.ingredient)
+                .bind(entry.recognised)
+                .bind(&entry.strength)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE patients SET concomitant_medications = '[]' WHERE id = $1")
+                .bind(patient.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+            tx.append_audit(audit).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Writes text into the retired "Other medications" column, as a database from before
+    /// its retirement holds: for tests of the start-up migration only.
+    #[doc(hidden)]
+    pub async fn seed_retired_concomitant_text(
+        &self,
+        patient: PatientId,
+        lines: &[String],
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("UPDATE patients SET concomitant_medications = $1 WHERE id = $2")
+                .bind(Json(lines))
+                .bind(patient.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     pub async fn update_patient(
         &self,
         id: PatientId,
@@ -211,8 +300,8 @@ impl Store {
                 sqlx::query(
                     "UPDATE patients SET display_name = $1, birth_date = $2, sex_at_birth = $3, time_zone = $4, \
                      usual_bedtime = $5, jurisdiction_country = $6, jurisdiction_subdivision = $7, \
-                     pregnancy_status = $8, research_consent_date = $9, concomitant_medications = $10, \
-                     updated_at = $11 WHERE id = $12",
+                     pregnancy_status = $8, research_consent_date = $9, \
+                     updated_at = $10 WHERE id = $11",
                 ),
                 details
             )

@@ -16,7 +16,8 @@ use crate::ids::{
     AssessmentId, BatchId, DoseId, EcgId, LabResultId, MedicationId, OverdoseId, PlanId,
 };
 use crate::instrument::{Answer, Instrument};
-use crate::medication::MedicationClass;
+use crate::medication::{MedicationClass, is_active_on};
+use crate::medicines::{InteractionRow, Mechanism};
 use crate::monitoring::MonitoringFacts;
 use crate::patient::PregnancyStatus;
 use crate::plan::PlanContent;
@@ -27,6 +28,7 @@ pub mod cns_depressant_combination;
 pub mod dose_above_plan;
 pub mod dose_escalation;
 pub mod dosing_frequency;
+pub mod interaction;
 pub mod liver_injury_signal;
 pub mod missed_checkins;
 pub mod naloxone_not_on_hand;
@@ -66,6 +68,7 @@ pub enum Rule {
     NaloxoneNotOnHand,
     NonPrescribedOpioidUse,
     RacingHeartbeat,
+    Interaction,
 }
 
 /// Whether a new finding is the "same condition" as an earlier alert.
@@ -100,7 +103,7 @@ pub struct Guidance {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 18] = [
         Rule::Phq9Item9,
         Rule::RedFlagSymptom,
         Rule::PregnancyExposure,
@@ -118,6 +121,7 @@ impl Rule {
         Rule::NaloxoneNotOnHand,
         Rule::NonPrescribedOpioidUse,
         Rule::RacingHeartbeat,
+        Rule::Interaction,
     ];
 
     pub fn code(self) -> &'static str {
@@ -139,6 +143,7 @@ impl Rule {
             Rule::NaloxoneNotOnHand => "naloxone_not_on_hand",
             Rule::NonPrescribedOpioidUse => "non_prescribed_opioid_use",
             Rule::RacingHeartbeat => "racing_heartbeat",
+            Rule::Interaction => "interaction",
         }
     }
 
@@ -164,7 +169,8 @@ impl Rule {
             | Rule::QtProlongation
             | Rule::NaloxoneNotOnHand
             | Rule::NonPrescribedOpioidUse
-            | Rule::RacingHeartbeat => Severity::Warning,
+            | Rule::RacingHeartbeat
+            | Rule::Interaction => Severity::Warning,
         }
     }
 
@@ -218,6 +224,7 @@ impl Rule {
             Rule::NaloxoneNotOnHand => naloxone_not_on_hand::GUIDANCE,
             Rule::NonPrescribedOpioidUse => non_prescribed_opioid_use::GUIDANCE,
             Rule::RacingHeartbeat => red_flag_symptom::RACING_GUIDANCE,
+            Rule::Interaction => interaction::GUIDANCE,
         }
     }
 }
@@ -414,8 +421,13 @@ pub struct MedicationFact {
     pub id: MedicationId,
     pub name: String,
     pub class: MedicationClass,
+    /// The lexicon's ingredient, when the name was recognised.
+    pub ingredient: Option<String>,
     pub started_on: Option<Date>,
     pub stopped_on: Option<Date>,
+    /// The interaction rows that apply to it (by ingredient and class, with the
+    /// organization's own rows), from [`crate::medicines::MedicineKnowledge::rows_for`].
+    pub interactions: Vec<InteractionRow>,
 }
 
 /// A batch the patient used, with the quality flags that apply to it at this
@@ -448,6 +460,8 @@ pub struct PatientFacts {
     /// When the patient last completed any assessment.
     pub last_check_in: Option<Timestamp>,
     pub medications: Vec<MedicationFact>,
+    /// The interaction rows for alcohol (the AUDIT-C part of the CNS-depressant rule).
+    pub alcohol_interactions: Vec<InteractionRow>,
     pub batch_concerns: Vec<BatchConcern>,
     /// The active signed plan, if any.
     pub plan: Option<PlanFacts>,
@@ -515,6 +529,25 @@ impl PatientFacts {
         found
     }
 
+    /// Medications taken today (by their dates) with a row of this mechanism, each with
+    /// that row: what the interaction rules, and the QT rule, read.
+    pub fn active_medications_with(
+        &self,
+        mechanism: Mechanism,
+    ) -> Vec<(&MedicationFact, &InteractionRow)> {
+        let today = self.today();
+        self.medications
+            .iter()
+            .filter(|m| is_active_on(m.started_on, m.stopped_on, today))
+            .flat_map(|m| {
+                m.interactions
+                    .iter()
+                    .filter(move |r| r.mechanism == mechanism)
+                    .map(move |r| (m, r))
+            })
+            .collect()
+    }
+
     /// ISO week of the patient's today, e.g. `2026-W48`: the episode of a weekly review.
     pub fn iso_week(&self) -> String {
         let week = self.today().iso_week_date();
@@ -552,6 +585,7 @@ pub fn evaluate_state(facts: &PatientFacts) -> Vec<Finding> {
     findings.extend(overdose_event::evaluate(facts));
     findings.extend(naloxone_not_on_hand::evaluate(facts));
     findings.extend(non_prescribed_opioid_use::evaluate(facts));
+    findings.extend(interaction::evaluate(facts));
     findings
 }
 
@@ -575,6 +609,9 @@ pub(crate) mod test_support {
             assessments: Vec::new(),
             last_check_in: None,
             medications: Vec::new(),
+            alcohol_interactions: crate::medicines::MedicineKnowledge::bundled()
+                .unwrap()
+                .alcohol_rows(),
             batch_concerns: Vec::new(),
             plan: None,
             plan_assessments: Vec::new(),
@@ -737,7 +774,8 @@ mod tests {
                 "overdose_event",
                 "naloxone_not_on_hand",
                 "non_prescribed_opioid_use",
-                "racing_heartbeat"
+                "racing_heartbeat",
+                "interaction"
             ]
         );
         for rule in Rule::ALL {

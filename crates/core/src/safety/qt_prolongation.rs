@@ -12,6 +12,7 @@
 use serde_json::json;
 
 use super::{Finding, Guidance, PatientFacts, Rule, Source};
+use crate::medicines::{Mechanism, MedicineKnowledge};
 use crate::monitoring::EcgFact;
 use crate::patient::SexAtBirth;
 
@@ -51,7 +52,13 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
     let latest = *ecgs.last()?;
     let previous = ecgs.len().checked_sub(2).map(|i| ecgs[i]);
     let threshold = prolonged_ms(facts.monitoring.sex_at_birth);
-    let medicines = &facts.monitoring.qt_prolonging_medications;
+    // Active medicines whose interaction rows include QT prolongation (data/medicines).
+    let mut medicines: Vec<(crate::ids::MedicationId, String)> = Vec::new();
+    for (m, _) in facts.active_medications_with(Mechanism::QtProlongation) {
+        if !medicines.iter().any(|(id, _)| *id == m.id) {
+            medicines.push((m.id, m.name.clone()));
+        }
+    }
     let mut criteria = Vec::new();
     if latest.qtc_ms >= HIGH_RISK_MS {
         criteria.push(format!("QTc {} ms (≥ {HIGH_RISK_MS})", latest.qtc_ms));
@@ -103,7 +110,22 @@ pub fn evaluate(facts: &PatientFacts) -> Option<Finding> {
 mod tests {
     use super::*;
     use crate::ids::{EcgId, MedicationId};
+    use crate::medication::MedicationClass;
+    use crate::safety::MedicationFact;
     use crate::safety::test_support::{facts, hours_ago};
+
+    fn methadone() -> MedicationFact {
+        let knowledge = MedicineKnowledge::bundled().unwrap();
+        MedicationFact {
+            id: MedicationId::new(),
+            name: "Methadone".into(),
+            class: MedicationClass::Opioid,
+            ingredient: Some("methadone".into()),
+            started_on: None,
+            stopped_on: None,
+            interactions: knowledge.rows_for(Some("methadone"), MedicationClass::Opioid),
+        }
+    }
 
     fn ecg(qtc_ms: u32, hours: i64) -> EcgFact {
         EcgFact {
@@ -136,7 +158,7 @@ mod tests {
         let mut f = facts();
         f.monitoring.ecgs = vec![ecg(475, 1)];
         assert!(evaluate(&f).is_none(), "no QT-prolonging medicine");
-        f.monitoring.qt_prolonging_medications = vec![(MedicationId::new(), "Methadone".into())];
+        f.medications = vec![methadone()];
         assert!(
             evaluate(&f).is_some(),
             "470 applies when sex is not recorded"

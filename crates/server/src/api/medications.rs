@@ -11,6 +11,7 @@ use speciosa_app::medications::{self, MedicationSaved, patient_today};
 use speciosa_app::records::Medication;
 use speciosa_core::ids::{MedicationId, PatientId};
 use speciosa_core::medication::MedicationFields;
+use speciosa_core::medicines::{InteractionRow, Mechanism};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -21,11 +22,17 @@ use crate::extract::{ApiJson, ApiPath, ApiUser};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MedicationRequest {
+    /// As typed, e.g. "Xanax 0.5 mg": resolved with the drug lexicon to its ingredient and
+    /// class; a name the lexicon does not know is kept as typed (`recognised: false`).
     pub name: String,
-    /// `opioid`, `benzodiazepine`, `gabapentinoid`, `z_drug`, `barbiturate`,
-    /// `sedating_antihistamine`, `antidepressant`, `antipsychotic`, `stimulant` or `other`.
-    #[serde(alias = "medication_class", alias = "drug_class")]
-    pub class: String,
+    /// Optional: `opioid`, `benzodiazepine`, `gabapentinoid`, `z_drug`, `barbiturate`,
+    /// `sedating_antihistamine`, `antidepressant`, `antipsychotic`, `stimulant`,
+    /// `muscle_relaxant`, `antiepileptic`, `opioid_antagonist`, `antihistamine`, `antibiotic`,
+    /// `antifungal`, `antiemetic`, `antiarrhythmic`, `cough_suppressant`, `acid_reducer` or
+    /// `other`. When given it wins over the lexicon's class; when absent, the lexicon's
+    /// class (or `other` for an unrecognised name).
+    #[serde(default, alias = "medication_class", alias = "drug_class")]
+    pub class: Option<String>,
     /// Free text, e.g. "300 mg three times a day".
     #[serde(alias = "dose")]
     pub dose_text: Option<String>,
@@ -41,7 +48,7 @@ impl MedicationRequest {
     pub fn fields(&self) -> MedicationFields<'_> {
         MedicationFields {
             name: &self.name,
-            class: &self.class,
+            class: self.class.as_deref().unwrap_or(""),
             dose_text: self.dose_text.as_deref(),
             started_on: self.started_on.as_deref(),
             stopped_on: self.stopped_on.as_deref(),
@@ -56,15 +63,56 @@ pub struct MedicationRemovalRequest {
     pub reason: String,
 }
 
+/// An interaction row that applies to a medication (data/medicines/interactions.toml or
+/// the organization's own row).
+#[derive(Serialize, ToSchema)]
+pub struct InteractionView {
+    pub id: String,
+    /// `cns_depression`, `cyp3a_inhibition`, `cyp2d6_inhibition`, `serotonergic`,
+    /// `qt_prolongation`, `seizure_threshold`, `precipitated_withdrawal` or `potentiator`.
+    pub mechanism: String,
+    /// `major`, `moderate` or `minor`.
+    pub severity: String,
+    /// `clinical_study`, `surveillance`, `case_reports`, `in_vitro`, `mechanistic` or `anecdotal`.
+    pub evidence: String,
+    pub effect: String,
+    pub consider: String,
+    pub source: String,
+}
+
+impl From<&InteractionRow> for InteractionView {
+    fn from(row: &InteractionRow) -> Self {
+        InteractionView {
+            id: row.id.clone(),
+            mechanism: row.mechanism.as_str().into(),
+            severity: row.severity.as_str().into(),
+            evidence: row.evidence.as_str().into(),
+            effect: row.effect.clone(),
+            consider: row.consider.clone(),
+            source: row.source.clone(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct MedicationView {
     pub id: Uuid,
     pub patient_id: Uuid,
+    /// As typed.
     pub name: String,
+    /// The lexicon's ingredient, e.g. `alprazolam`; absent when not recognised.
+    pub ingredient: Option<String>,
+    /// Whether the name was recognised by the drug lexicon. An unrecognised name is
+    /// checked against interactions only through the class chosen for it.
+    pub recognised: bool,
+    /// The strength typed in the name, e.g. `0.5 mg`.
+    pub strength: Option<String>,
     pub class: String,
     pub class_label: String,
-    /// Whether the class counts for the CNS-depressant combination rule.
+    /// Whether a CNS-depression row applies (the CNS-depressant combination rule).
     pub cns_depressant: bool,
+    /// The kratom interaction rows that apply, by ingredient and class.
+    pub interactions: Vec<InteractionView>,
     pub dose_text: Option<String>,
     pub started_on: Option<String>,
     pub stopped_on: Option<String>,
@@ -74,14 +122,24 @@ pub struct MedicationView {
 }
 
 impl MedicationView {
-    pub fn new(medication: &Medication, today: jiff::civil::Date) -> Self {
+    pub fn new(
+        medication: &Medication,
+        interactions: &[InteractionRow],
+        today: jiff::civil::Date,
+    ) -> Self {
         MedicationView {
             id: medication.id.as_uuid(),
             patient_id: medication.patient_id.as_uuid(),
             name: medication.name.clone(),
+            ingredient: medication.ingredient.clone(),
+            recognised: medication.recognised,
+            strength: medication.strength.clone(),
             class: medication.class.as_str().into(),
             class_label: medication.class.label().into(),
-            cns_depressant: medication.class.is_cns_depressant(),
+            cns_depressant: interactions
+                .iter()
+                .any(|r| r.mechanism == Mechanism::CnsDepression),
+            interactions: interactions.iter().map(InteractionView::from).collect(),
             dose_text: medication.dose_text.clone(),
             started_on: medication.started_on.map(|d| d.to_string()),
             stopped_on: medication.stopped_on.map(|d| d.to_string()),
@@ -102,12 +160,13 @@ pub async fn list(
     ApiUser(user): ApiUser,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<Vec<MedicationView>>, ApiError> {
-    let (patient, medications) = medications::read_medications(&state.app, &user, id).await?;
+    let (patient, medications) =
+        medications::read_checked_medications(&state.app, &user, id).await?;
     let today = patient_today(&patient);
     Ok(Json(
         medications
             .iter()
-            .map(|m| MedicationView::new(m, today))
+            .map(|m| MedicationView::new(&m.medication, &m.interactions, today))
             .collect(),
     ))
 }
@@ -126,6 +185,7 @@ pub async fn create(
     let MedicationSaved {
         patient,
         medication,
+        interactions,
         ..
     } = medications::add_medication(&state.app, &user, id, &request.fields()).await?;
     Ok((
@@ -134,7 +194,11 @@ pub async fn create(
             header::LOCATION,
             format!("/api/v1/patients/{id}/medications/{}", medication.id),
         )],
-        Json(MedicationView::new(&medication, patient_today(&patient))),
+        Json(MedicationView::new(
+            &medication,
+            &interactions,
+            patient_today(&patient),
+        )),
     )
         .into_response())
 }
@@ -151,11 +215,13 @@ pub async fn update(
     let MedicationSaved {
         patient,
         medication,
+        interactions,
         ..
     } = medications::change_medication(&state.app, &user, id, medication_id, &request.fields())
         .await?;
     Ok(Json(MedicationView::new(
         &medication,
+        &interactions,
         patient_today(&patient),
     )))
 }
@@ -172,11 +238,13 @@ pub async fn remove(
     let MedicationSaved {
         patient,
         medication,
+        interactions,
         ..
     } = medications::remove_medication(&state.app, &user, id, medication_id, &request.reason)
         .await?;
     Ok(Json(MedicationView::new(
         &medication,
+        &interactions,
         patient_today(&patient),
     )))
 }

@@ -43,8 +43,6 @@ pub struct PatientRequest {
     pub research_consent: bool,
     /// Required when `research_consent` is true. YYYY-MM-DD.
     pub research_consent_date: Option<String>,
-    #[serde(default)]
-    pub concomitant_medications: Vec<String>,
 }
 
 impl PatientRequest {
@@ -59,7 +57,6 @@ impl PatientRequest {
             pregnancy_status: self.pregnancy_status.as_deref(),
             research_consent: self.research_consent,
             research_consent_date: self.research_consent_date.as_deref(),
-            concomitant_medications: &self.concomitant_medications,
         }
     }
 }
@@ -95,7 +92,6 @@ pub struct PatientView {
     pub pregnancy_status: String,
     pub research_consent: bool,
     pub research_consent_date: Option<String>,
-    pub concomitant_medications: Vec<String>,
     /// Whether the patient has their own sign-in.
     pub has_login: bool,
     pub login_email: Option<String>,
@@ -120,7 +116,6 @@ impl PatientView {
             pregnancy_status: d.pregnancy_status.as_str().to_owned(),
             research_consent: d.research_consent_date.is_some(),
             research_consent_date: d.research_consent_date.map(|date| date.to_string()),
-            concomitant_medications: d.concomitant_medications.clone(),
             has_login: patient.user_id.is_some(),
             login_email: patient.login_email.clone(),
             created_at: patient.created_at.to_string(),

@@ -10,6 +10,9 @@ use speciosa_app::medications::{self, MedicationSaved, patient_today};
 use speciosa_app::records::Medication;
 use speciosa_core::ids::{AlertId, MedicationId, PatientId};
 use speciosa_core::medication::{MedicationClass, MedicationFields};
+use speciosa_core::medicines::{
+    InteractionRow, InteractionSeverity, MatchKind, Mechanism, Resolution,
+};
 
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
@@ -39,6 +42,9 @@ pub struct MedicationForm {
     pub started_on: String,
     #[serde(default)]
     pub stopped_on: String,
+    /// The name whose resolution the clinician confirmed (a changed name asks again).
+    #[serde(default)]
+    pub confirmed: String,
 }
 
 impl MedicationForm {
@@ -59,8 +65,54 @@ impl MedicationForm {
             dose_text: view.dose_text.clone().unwrap_or_default(),
             started_on: view.started_on.clone().unwrap_or_default(),
             stopped_on: view.stopped_on.clone().unwrap_or_default(),
+            confirmed: String::new(),
         }
     }
+}
+
+/// The confirm step: what the lexicon made of a typed name, before it is saved.
+pub struct Confirmation {
+    /// `Xanax 0.5 mg → alprazolam (Benzodiazepine) — is this right?`
+    pub question: String,
+    pub recognised: bool,
+    /// A near spelling rather than a known name: said plainly.
+    pub close_spelling: bool,
+}
+
+impl Confirmation {
+    fn new(typed: &str, resolution: &Resolution) -> Self {
+        let typed = typed.split_whitespace().collect::<Vec<_>>().join(" ");
+        match &resolution.recognised {
+            Some(found) => Confirmation {
+                question: format!(
+                    "{typed} → {} ({}) — is this right?",
+                    found.ingredient,
+                    found.class.label()
+                ),
+                recognised: true,
+                close_spelling: found.how == MatchKind::CloseSpelling,
+            },
+            None => Confirmation {
+                question: format!(
+                    "“{typed}” is not in the drug lexicon. It will be kept as typed and not \
+                     checked against interactions unless you choose a class. Save it as typed?"
+                ),
+                recognised: false,
+                close_spelling: false,
+            },
+        }
+    }
+}
+
+/// One line of the interaction summary: an active medicine and one of its rows.
+pub struct InteractionLine {
+    pub medicine: String,
+    pub mechanism: &'static str,
+    pub severity: &'static str,
+    pub evidence: &'static str,
+    pub effect: String,
+    pub consider: String,
+    pub source: String,
 }
 
 /// A medication as the list shows it, its dates read against the patient's today.
@@ -68,8 +120,13 @@ pub struct ListedMedication {
     pub name: String,
     pub class: String,
     pub class_label: String,
-    /// Whether the class counts for the CNS-depressant combination rule.
+    /// The lexicon's ingredient, when recognised.
+    pub ingredient: Option<String>,
+    pub recognised: bool,
+    /// Whether a CNS-depression row applies (the CNS-depressant combination rule).
     pub cns_depressant: bool,
+    /// The kratom interaction rows that apply.
+    pub interactions: Vec<InteractionRow>,
     pub dose_text: Option<String>,
     pub started_on: Option<String>,
     pub stopped_on: Option<String>,
@@ -79,11 +136,25 @@ pub struct ListedMedication {
 
 impl ListedMedication {
     pub fn new(medication: &Medication, today: Date) -> Self {
+        Self::checked(medication, Vec::new(), today)
+    }
+
+    /// With the interaction rows that apply to it.
+    pub fn checked(
+        medication: &Medication,
+        interactions: Vec<InteractionRow>,
+        today: Date,
+    ) -> Self {
         ListedMedication {
             name: medication.name.clone(),
             class: medication.class.as_str().into(),
             class_label: medication.class.label().into(),
-            cns_depressant: medication.class.is_cns_depressant(),
+            ingredient: medication.ingredient.clone(),
+            recognised: medication.recognised,
+            cns_depressant: interactions
+                .iter()
+                .any(|r| r.mechanism == Mechanism::CnsDepression),
+            interactions,
             dose_text: medication.dose_text.clone(),
             started_on: medication.started_on.map(|d| d.to_string()),
             stopped_on: medication.stopped_on.map(|d| d.to_string()),
@@ -114,6 +185,8 @@ pub struct RemoveForm {
 /// A refused submission, shown again where it was made.
 pub enum Attempt {
     Add(MedicationForm),
+    /// A name typed without a class, shown back with what the lexicon made of it.
+    Confirm(MedicationForm, Confirmation),
     Edit(MedicationId, MedicationForm),
     Stop(MedicationId, String),
     Remove(MedicationId, String),
@@ -175,6 +248,12 @@ pub struct MedicationSection {
     pub classes: Vec<Choice>,
     pub add: MedicationForm,
     pub add_errors: FormErrors,
+    /// The confirm step for the add form, when a name was typed without a class.
+    pub confirm: Option<Confirmation>,
+    /// Each active medicine's kratom interactions, most severe first.
+    pub summary: Vec<InteractionLine>,
+    /// Active medicines whose names were not recognised (not checked unless classed).
+    pub unchecked: Vec<String>,
     pub notice: Option<&'static str>,
     /// One line per alert the last save raised.
     /// `(alert id, summary)` for each alert the last save raised.
@@ -206,12 +285,48 @@ pub async fn section(
     attempt: Option<(Attempt, FormErrors)>,
     saved: Option<Saved>,
 ) -> Result<MedicationSection, PageError> {
-    let (patient, medications) = medications::read_medications(&state.app, user, id).await?;
+    let (patient, medications) =
+        medications::read_checked_medications(&state.app, user, id).await?;
     let today = patient_today(&patient);
+    let mut summary: Vec<(InteractionSeverity, InteractionLine)> = Vec::new();
+    let mut unchecked = Vec::new();
+    for m in &medications {
+        let medication = &m.medication;
+        if !speciosa_core::medication::is_active_on(
+            medication.started_on,
+            medication.stopped_on,
+            today,
+        ) {
+            continue;
+        }
+        if !medication.recognised && m.interactions.is_empty() {
+            unchecked.push(medication.name.clone());
+        }
+        for row in &m.interactions {
+            summary.push((
+                row.severity,
+                InteractionLine {
+                    medicine: match &medication.ingredient {
+                        Some(ingredient) => format!("{} ({ingredient})", medication.name),
+                        None => medication.name.clone(),
+                    },
+                    mechanism: row.mechanism.label(),
+                    severity: row.severity.as_str(),
+                    evidence: row.evidence.label(),
+                    effect: row.effect.clone(),
+                    consider: row.consider.clone(),
+                    source: row.source.clone(),
+                },
+            ));
+        }
+    }
+    summary.sort_by_key(|(severity, _)| *severity);
+    let summary = summary.into_iter().map(|(_, line)| line).collect();
     let mut rows: Vec<MedicationRow> = medications
-        .iter()
-        .map(|m| {
-            let view = ListedMedication::new(m, today);
+        .into_iter()
+        .map(|checked| {
+            let m = &checked.medication;
+            let view = ListedMedication::checked(m, checked.interactions.clone(), today);
             MedicationRow {
                 id: m.id.to_string(),
                 edit: MedicationForm::from_view(&view),
@@ -225,6 +340,7 @@ pub async fn section(
         .collect();
     let mut add = MedicationForm::default();
     let mut add_errors = FormErrors::none();
+    let mut confirm = None;
     let mut status = StatusCode::OK;
     if let Some((attempt, errors)) = attempt {
         status = errors.status;
@@ -236,6 +352,10 @@ pub async fn section(
             Attempt::Add(form) => {
                 add = form;
                 add_errors = errors;
+            }
+            Attempt::Confirm(form, confirmation) => {
+                add = form;
+                confirm = Some(confirmation);
             }
             Attempt::Edit(mid, form) => {
                 if let Some(i) = row_for(&mut rows, mid) {
@@ -272,6 +392,9 @@ pub async fn section(
         classes: class_choices(),
         add,
         add_errors,
+        confirm,
+        summary,
+        unchecked,
         notice,
         alerts,
         status,
@@ -367,6 +490,26 @@ pub async fn create(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let PageForm { user, form, .. } = submitted;
+    // A name without a class is shown back with what the lexicon made of it; a confirmed
+    // name or an explicitly chosen class saves.
+    if form.class.trim().is_empty()
+        && form.confirmed.trim() != form.name.trim()
+        && !form.name.trim().is_empty()
+    {
+        let resolution =
+            speciosa_app::medicines::resolve_name(&state.app, &user, &form.name).await?;
+        let confirmation = Confirmation::new(&form.name, &resolution);
+        return record_page(
+            &state,
+            &user,
+            id,
+            RecordForms::medication_attempt(
+                Attempt::Confirm(form, confirmation),
+                FormErrors::none(),
+            ),
+        )
+        .await;
+    }
     match medications::add_medication(&state.app, &user, id, &form.fields()).await {
         Ok(saved) => Ok(Redirect::to(&saved_address(id, "added", &saved)).into_response()),
         Err(error) => again(&state, &user, id, Attempt::Add(form), error).await,

@@ -28,6 +28,7 @@ mod checkin;
 mod dose_import;
 mod doses;
 mod home;
+mod knowledge;
 mod medications;
 pub mod monitoring;
 mod notifications;
@@ -152,6 +153,10 @@ pub fn router() -> Router<AppState> {
             "/admin/organization",
             get(organization::show).post(organization::update),
         )
+        .route("/admin/knowledge", get(knowledge::show))
+        .route("/admin/knowledge/lexicon", post(knowledge::save_entry))
+        .route("/admin/knowledge/interactions", post(knowledge::save_row))
+        .route("/admin/knowledge/revert", post(knowledge::revert))
         .route("/account", get(account::show))
         .route(
             "/account/notifications",

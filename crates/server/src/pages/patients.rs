@@ -34,7 +34,6 @@ const PATIENT_LABELS: &[(&str, &str)] = &[
     ("pregnancy_status", "Pregnancy status"),
     ("research_consent", "Research consent"),
     ("research_consent_date", "Consent date"),
-    ("concomitant_medications", "Other medications"),
 ];
 const CARE_TEAM_LABELS: &[(&str, &str)] = &[("clinician_ids", "Care team")];
 const LOGIN_LABELS: &[(&str, &str)] = &[("email", "Login email"), ("password", "Password")];
@@ -179,9 +178,6 @@ pub struct PatientForm {
     research_consent: Option<String>,
     #[serde(default)]
     research_consent_date: String,
-    /// One medication per line.
-    #[serde(default)]
-    concomitant_medications: String,
 }
 
 impl PatientForm {
@@ -189,17 +185,7 @@ impl PatientForm {
         self.research_consent.is_some()
     }
 
-    /// One medication per line, blank lines left out.
-    fn medications(&self) -> Vec<String> {
-        self.concomitant_medications
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn fields<'a>(&'a self, medications: &'a [String]) -> PatientFields<'a> {
+    fn fields<'a>(&'a self) -> PatientFields<'a> {
         let optional = |value: &'a str| Some(value).filter(|v| !v.trim().is_empty());
         PatientFields {
             display_name: &self.display_name,
@@ -211,7 +197,6 @@ impl PatientForm {
             pregnancy_status: optional(&self.pregnancy_status),
             research_consent: self.consented(),
             research_consent_date: optional(&self.research_consent_date),
-            concomitant_medications: medications,
         }
     }
 
@@ -230,7 +215,6 @@ impl PatientForm {
                 .is_some()
                 .then(|| "on".to_owned()),
             research_consent_date: view.research_consent_date.unwrap_or_default(),
-            concomitant_medications: view.concomitant_medications.join("\n"),
         }
     }
 }
@@ -244,7 +228,6 @@ struct DetailsView {
     usual_bedtime: Option<String>,
     jurisdiction: Option<String>,
     research_consent_date: Option<String>,
-    concomitant_medications: Vec<String>,
     login_email: Option<String>,
 }
 
@@ -259,7 +242,6 @@ impl DetailsView {
             usual_bedtime: d.usual_bedtime.map(|t| t.strftime("%H:%M").to_string()),
             jurisdiction: d.jurisdiction.as_ref().map(|j| j.code().to_owned()),
             research_consent_date: d.research_consent_date.map(|date| date.to_string()),
-            concomitant_medications: d.concomitant_medications.clone(),
             login_email: patient.login_email.clone(),
         }
     }
@@ -351,9 +333,7 @@ pub async fn create(
     submitted: PageForm<PatientForm>,
 ) -> Result<Response, PageError> {
     let PageForm { user, form, .. } = submitted;
-    let medications = form.medications();
-    let registered =
-        patients::register_patient(&state.app, &user, &form.fields(&medications)).await;
+    let registered = patients::register_patient(&state.app, &user, &form.fields()).await;
     match registered {
         Ok((patient, _)) => {
             Ok(Redirect::to(&format!("/patients/{}?saved=registered", patient.id)).into_response())
@@ -395,8 +375,7 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     let id = patient_id(&id)?;
     let PageForm { user, form, .. } = submitted;
-    let medications = form.medications();
-    let updated = patients::update_patient(&state.app, &user, id, &form.fields(&medications)).await;
+    let updated = patients::update_patient(&state.app, &user, id, &form.fields()).await;
     match updated {
         Ok(_) => Ok(Redirect::to(&format!("/patients/{id}?saved=details")).into_response()),
         Err(error) => {
@@ -769,13 +748,11 @@ mod tests {
     }
 
     #[test]
-    fn medications_are_one_per_line_ignoring_blank_lines() {
+    fn blank_optional_fields_are_left_out() {
         let form = PatientForm {
-            concomitant_medications: " buprenorphine \r\n\r\nsertraline 50 mg\n".into(),
+            sex_at_birth: "  ".into(),
             ..Default::default()
         };
-        let medications = form.medications();
-        assert_eq!(medications, ["buprenorphine", "sertraline 50 mg"]);
-        assert_eq!(form.fields(&medications).sex_at_birth, None);
+        assert_eq!(form.fields().sex_at_birth, None);
     }
 }

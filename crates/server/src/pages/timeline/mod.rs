@@ -455,7 +455,7 @@ async fn fill(
     page.stats = summary_stats(&records, patient, range, today, &words);
     page.latest = latest_results(state, &records.assessments, end, &zone);
     page.products = products_used(&records, &flags, range.to, &words);
-    (page.medications, page.medications_note) = medication_lines(&records, patient, today);
+    (page.medications, page.medications_note) = medication_lines(&records, today);
 
     let mut sections = vec![mg_section(&records, axis, state, patient, &words)];
     sections.extend(plan::plan_section(&records.plan_days, axis, today, &words));

@@ -394,12 +394,8 @@ pub(super) fn products_used(
         .collect()
 }
 
-/// The current medication list, kept short; the free-text list when none is kept.
-pub(super) fn medication_lines(
-    records: &Records,
-    patient: &Patient,
-    today: Date,
-) -> (Vec<String>, String) {
+/// The current medication list, kept short.
+pub(super) fn medication_lines(records: &Records, today: Date) -> (Vec<String>, String) {
     let current: Vec<String> = records
         .medications
         .iter()
@@ -415,11 +411,5 @@ pub(super) fn medication_lines(
             line
         })
         .collect();
-    if !current.is_empty() || !records.medications.is_empty() {
-        return (current, String::new());
-    }
-    (
-        patient.details.concomitant_medications.clone(),
-        "As recorded in the patient's details.".into(),
-    )
+    (current, String::new())
 }

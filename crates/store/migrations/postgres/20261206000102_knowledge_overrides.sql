@@ -1,0 +1,18 @@
+-- A clinic's own lexicon entries and interaction rows, beside the shipped files (which
+-- stay as shipped). A revert keeps the row, marked reverted, so history is never lost.
+CREATE TABLE knowledge_overrides (
+    id               UUID PRIMARY KEY NOT NULL,
+    organization_id  UUID NOT NULL REFERENCES organizations (id),
+    kind             TEXT NOT NULL CHECK (kind IN ('lexicon', 'interaction')),
+    -- The ingredient (lexicon) or the row id (interaction) it adds or replaces.
+    key              TEXT NOT NULL,
+    -- The entry or row as JSON, in the shipped files' field names.
+    body             TEXT NOT NULL,
+    reason           TEXT NOT NULL,
+    created_by       UUID NOT NULL REFERENCES users (id),
+    created_at       TIMESTAMPTZ NOT NULL,
+    reverted_by      UUID REFERENCES users (id),
+    reverted_at      TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX knowledge_overrides_current
+    ON knowledge_overrides (organization_id, kind, key) WHERE reverted_at IS NULL;

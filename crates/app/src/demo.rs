@@ -551,6 +551,7 @@ async fn seed_patient(
         usual_bedtime: Some(demo.bedtime),
         jurisdiction: Some(demo.jurisdiction),
         pregnancy_status: Some(demo.pregnancy),
+        breastfeeding_status: None,
         research_consent: demo.consent_date.is_some(),
         research_consent_date: demo.consent_date,
     };

@@ -263,39 +263,6 @@ pub async fn record_opioid_use(
     })
 }
 
-/// Breastfeeding beside pregnancy (changed by the care team with the patient's details).
-pub async fn set_breastfeeding(
-    app: &App,
-    caller: &Caller,
-    id: PatientId,
-    status: BreastfeedingStatus,
-) -> Result<Patient, AppError> {
-    let patient = access::patient_record(
-        app,
-        caller,
-        id,
-        PatientAction::UpdateDetails,
-        "patient.update",
-    )
-    .await?;
-    app.store
-        .set_breastfeeding_status(
-            id,
-            status,
-            audit_success(
-                caller,
-                "patient.update",
-                "patient",
-                Some(id.to_string()),
-                id,
-                Some(format!("breastfeeding {}", status.as_str())),
-            ),
-        )
-        .await?;
-    crate::safety::after_write(app, caller, &patient).await;
-    Ok(patient)
-}
-
 /// The monitoring record of one patient, audited as `monitoring.read`.
 pub async fn overview(
     app: &App,
@@ -341,7 +308,7 @@ async fn load_overview(app: &App, patient: &Patient) -> Result<MonitoringOvervie
                 OVERVIEW_ROWS,
             )
             .await?,
-        breastfeeding: store.breastfeeding_status(patient.id).await?,
+        breastfeeding: patient.details.breastfeeding_status,
     })
 }
 
@@ -447,7 +414,7 @@ pub(crate) async fn facts(
         reported_opioid_use,
         checkin_rhythm: checkin_rhythm(app, patient).await?,
         sex_at_birth: patient.details.sex_at_birth,
-        breastfeeding: store.breastfeeding_status(patient.id).await?,
+        breastfeeding: patient.details.breastfeeding_status,
     })
 }
 

@@ -148,6 +148,8 @@ pub struct PatientFields<'a> {
     pub usual_bedtime: Option<&'a str>,
     pub jurisdiction: Option<&'a str>,
     pub pregnancy_status: Option<&'a str>,
+    /// `yes`, `no` or `unknown` (the default), recorded beside pregnancy.
+    pub breastfeeding_status: Option<&'a str>,
     pub research_consent: bool,
     pub research_consent_date: Option<&'a str>,
 }
@@ -162,6 +164,7 @@ pub struct PatientDetails {
     pub usual_bedtime: Option<Time>,
     pub jurisdiction: Option<Jurisdiction>,
     pub pregnancy_status: PregnancyStatus,
+    pub breastfeeding_status: crate::monitoring::BreastfeedingStatus,
     /// The date consent was given; `None` means no research consent.
     pub research_consent_date: Option<Date>,
 }
@@ -213,6 +216,19 @@ impl PatientDetails {
             None => Some(PregnancyStatus::Unknown),
             Some(raw) => errors.check("pregnancy_status", raw.parse()),
         };
+        let breastfeeding_status = match empty_to_none(fields.breastfeeding_status) {
+            None => Some(crate::monitoring::BreastfeedingStatus::Unknown),
+            Some(raw) => {
+                let parsed = crate::monitoring::BreastfeedingStatus::parse(raw);
+                if parsed.is_none() {
+                    errors.push(
+                        "breastfeeding_status",
+                        "breastfeeding status must be one of yes, no, unknown",
+                    );
+                }
+                parsed
+            }
+        };
         let research_consent_date = match (
             fields.research_consent,
             empty_to_none(fields.research_consent_date),
@@ -259,6 +275,7 @@ impl PatientDetails {
             usual_bedtime,
             jurisdiction,
             pregnancy_status,
+            breastfeeding_status,
             research_consent_date,
         ) {
             (
@@ -269,6 +286,7 @@ impl PatientDetails {
                 Some(usual_bedtime),
                 Some(jurisdiction),
                 Some(pregnancy_status),
+                Some(breastfeeding_status),
                 Some(research_consent_date),
             ) => Ok(Self {
                 display_name,
@@ -278,6 +296,7 @@ impl PatientDetails {
                 usual_bedtime,
                 jurisdiction,
                 pregnancy_status,
+                breastfeeding_status,
                 research_consent_date,
             }),
             _ => Err(FieldErrors::single("patient", "invalid patient details")),
@@ -367,6 +386,7 @@ mod tests {
             usual_bedtime: Some("25:00"),
             jurisdiction: Some("USA"),
             pregnancy_status: Some("maybe"),
+            breastfeeding_status: Some("sometimes"),
             research_consent: true,
             research_consent_date: None,
         };
@@ -380,6 +400,7 @@ mod tests {
                 "usual_bedtime",
                 "jurisdiction",
                 "pregnancy_status",
+                "breastfeeding_status",
                 "research_consent_date"
             ]
         );

@@ -9,8 +9,8 @@ use speciosa_core::ids::{
     EcgId, LabResultId, OpioidUseId, OrganizationId, OverdoseId, PatientId, UserId,
 };
 use speciosa_core::monitoring::{
-    BreastfeedingStatus, LabTest, NaloxoneForm, NaloxoneStatus, NewEcg, NewLabResult, NewOpioidUse,
-    NewOverdose, OpioidUseSource, QtcFormula,
+    LabTest, NaloxoneForm, NaloxoneStatus, NewEcg, NewLabResult, NewOpioidUse, NewOverdose,
+    OpioidUseSource, QtcFormula,
 };
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -627,46 +627,5 @@ impl Store {
             .map_err(reading("assessments"))?;
             Ok(row.map(|(id, at)| (speciosa_core::ids::AssessmentId::from_uuid(id), at.0)))
         })
-    }
-
-    pub async fn breastfeeding_status(&self, patient: PatientId) -> Result<BreastfeedingStatus> {
-        on_pool!(self, pool => {
-            let row: Option<(String,)> =
-                sqlx::query_as("SELECT breastfeeding_status FROM patients WHERE id = $1")
-                    .bind(patient.as_uuid())
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(reading("patients"))?;
-            match row {
-                None => Err(StoreError::NotFound("patient")),
-                Some((text,)) => BreastfeedingStatus::parse(&text)
-                    .ok_or_else(|| corrupt("patients.breastfeeding_status", &text)),
-            }
-        })
-    }
-
-    pub async fn set_breastfeeding_status(
-        &self,
-        patient: PatientId,
-        status: BreastfeedingStatus,
-        audit: AuditEntry,
-    ) -> Result<()> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let updated = sqlx::query(
-                "UPDATE patients SET breastfeeding_status = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(status.as_str())
-            .bind(DbTime::now())
-            .bind(patient.as_uuid())
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 0 {
-                return Err(StoreError::NotFound("patient"));
-            }
-            tx.append_audit(audit).await?;
-            tx.commit().await?;
-        });
-        Ok(())
     }
 }

@@ -51,7 +51,7 @@ pub struct CareTeamMember {
 
 pub(crate) const PATIENT_COLUMNS: &str = "p.id, p.organization_id, p.user_id, lu.email AS login_email, p.display_name, \
     p.birth_date, p.sex_at_birth, p.time_zone, p.usual_bedtime, p.jurisdiction_country, \
-    p.jurisdiction_subdivision, p.pregnancy_status, p.research_consent_date, \
+    p.jurisdiction_subdivision, p.pregnancy_status, p.research_consent_date, p.breastfeeding_status, \
     p.created_at, p.updated_at";
 pub(crate) const PATIENT_FROM: &str = "patients p LEFT JOIN users lu ON lu.id = p.user_id";
 
@@ -69,6 +69,7 @@ pub(crate) struct PatientRow {
     jurisdiction_country: Option<String>,
     jurisdiction_subdivision: Option<String>,
     pregnancy_status: String,
+    breastfeeding_status: String,
     research_consent_date: Option<DbDate>,
     created_at: DbTime,
     updated_at: DbTime,
@@ -108,6 +109,10 @@ impl TryFrom<PatientRow> for Patient {
                 usual_bedtime,
                 jurisdiction,
                 pregnancy_status: parse_column("patients.pregnancy_status", &row.pregnancy_status)?,
+                breastfeeding_status: speciosa_core::monitoring::BreastfeedingStatus::parse(
+                    &row.breastfeeding_status,
+                )
+                .ok_or_else(|| corrupt("breastfeeding_status", row.breastfeeding_status.clone()))?,
                 research_consent_date: row.research_consent_date.map(|d| d.0),
             },
             created_at: row.created_at.0,
@@ -116,7 +121,7 @@ impl TryFrom<PatientRow> for Patient {
     }
 }
 
-/// Binds the nine detail columns as `$1`..`$9`, in the order both INSERT and UPDATE list them.
+/// Binds the ten detail columns as `$1`..`$10`, in the order both INSERT and UPDATE list them.
 macro_rules! bind_details {
     ($query:expr, $details:expr) => {
         $query
@@ -134,6 +139,7 @@ macro_rules! bind_details {
             )
             .bind($details.pregnancy_status.as_str())
             .bind($details.research_consent_date.map(DbDate))
+            .bind($details.breastfeeding_status.as_str())
     };
 }
 
@@ -161,8 +167,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO patients (display_name, birth_date, sex_at_birth, time_zone, usual_bedtime, \
                      jurisdiction_country, jurisdiction_subdivision, pregnancy_status, research_consent_date, \
-                     id, organization_id, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+                     breastfeeding_status, id, organization_id, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
                 ),
                 details
             )
@@ -300,8 +306,8 @@ impl Store {
                 sqlx::query(
                     "UPDATE patients SET display_name = $1, birth_date = $2, sex_at_birth = $3, time_zone = $4, \
                      usual_bedtime = $5, jurisdiction_country = $6, jurisdiction_subdivision = $7, \
-                     pregnancy_status = $8, research_consent_date = $9, \
-                     updated_at = $10 WHERE id = $11",
+                     pregnancy_status = $8, research_consent_date = $9, breastfeeding_status = $10, \
+                     updated_at = $11 WHERE id = $12",
                 ),
                 details
             )

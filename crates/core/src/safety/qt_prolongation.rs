@@ -12,7 +12,7 @@
 use serde_json::json;
 
 use super::{Finding, Guidance, PatientFacts, Rule, Source};
-use crate::medicines::{Mechanism, MedicineKnowledge};
+use crate::medicines::Mechanism;
 use crate::monitoring::EcgFact;
 use crate::patient::SexAtBirth;
 
@@ -111,6 +111,7 @@ mod tests {
     use super::*;
     use crate::ids::{EcgId, MedicationId};
     use crate::medication::MedicationClass;
+    use crate::medicines::MedicineKnowledge;
     use crate::safety::MedicationFact;
     use crate::safety::test_support::{facts, hours_ago};
 

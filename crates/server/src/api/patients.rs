@@ -39,6 +39,8 @@ pub struct PatientRequest {
     pub jurisdiction: Option<String>,
     /// `not_applicable`, `not_pregnant`, `pregnant`, `postpartum` or `unknown` (default).
     pub pregnancy_status: Option<String>,
+    /// `yes`, `no` or `unknown` (default): breastfeeding, beside pregnancy.
+    pub breastfeeding_status: Option<String>,
     #[serde(default)]
     pub research_consent: bool,
     /// Required when `research_consent` is true. YYYY-MM-DD.
@@ -55,6 +57,7 @@ impl PatientRequest {
             usual_bedtime: self.usual_bedtime.as_deref(),
             jurisdiction: self.jurisdiction.as_deref(),
             pregnancy_status: self.pregnancy_status.as_deref(),
+            breastfeeding_status: self.breastfeeding_status.as_deref(),
             research_consent: self.research_consent,
             research_consent_date: self.research_consent_date.as_deref(),
         }
@@ -90,6 +93,8 @@ pub struct PatientView {
     pub usual_bedtime: Option<String>,
     pub jurisdiction: Option<String>,
     pub pregnancy_status: String,
+    /// `yes`, `no` or `unknown`.
+    pub breastfeeding_status: String,
     pub research_consent: bool,
     pub research_consent_date: Option<String>,
     /// Whether the patient has their own sign-in.
@@ -114,6 +119,7 @@ impl PatientView {
             usual_bedtime: d.usual_bedtime.map(|t| t.strftime("%H:%M").to_string()),
             jurisdiction: d.jurisdiction.as_ref().map(|j| j.code().to_owned()),
             pregnancy_status: d.pregnancy_status.as_str().to_owned(),
+            breastfeeding_status: d.breastfeeding_status.as_str().to_owned(),
             research_consent: d.research_consent_date.is_some(),
             research_consent_date: d.research_consent_date.map(|date| date.to_string()),
             has_login: patient.user_id.is_some(),

@@ -32,6 +32,7 @@ const PATIENT_LABELS: &[(&str, &str)] = &[
     ("usual_bedtime", "Usual bedtime"),
     ("jurisdiction", "Jurisdiction"),
     ("pregnancy_status", "Pregnancy status"),
+    ("breastfeeding_status", "Breastfeeding"),
     ("research_consent", "Research consent"),
     ("research_consent_date", "Consent date"),
 ];
@@ -174,6 +175,8 @@ pub struct PatientForm {
     jurisdiction: String,
     #[serde(default)]
     pregnancy_status: String,
+    #[serde(default)]
+    breastfeeding_status: String,
     /// Present (`on`) when the box is ticked.
     research_consent: Option<String>,
     #[serde(default)]
@@ -195,6 +198,7 @@ impl PatientForm {
             usual_bedtime: optional(&self.usual_bedtime),
             jurisdiction: optional(&self.jurisdiction),
             pregnancy_status: optional(&self.pregnancy_status),
+            breastfeeding_status: optional(&self.breastfeeding_status),
             research_consent: self.consented(),
             research_consent_date: optional(&self.research_consent_date),
         }
@@ -210,6 +214,7 @@ impl PatientForm {
             usual_bedtime: view.usual_bedtime.unwrap_or_default(),
             jurisdiction: view.jurisdiction.unwrap_or_default(),
             pregnancy_status: patient.details.pregnancy_status.as_str().to_owned(),
+            breastfeeding_status: patient.details.breastfeeding_status.as_str().to_owned(),
             research_consent: view
                 .research_consent_date
                 .is_some()
@@ -259,6 +264,7 @@ struct PatientFormPage {
     errors: FormErrors,
     sexes: Vec<Choice>,
     pregnancy_statuses: Vec<Choice>,
+    breastfeeding_statuses: Vec<Choice>,
     time_zones: &'static [&'static str],
 }
 
@@ -296,6 +302,11 @@ impl PatientFormPage {
                 .map(SexAtBirth::as_str),
             ),
             pregnancy_statuses: Choice::from_codes(PregnancyStatus::ALL.iter().map(|s| s.as_str())),
+            breastfeeding_statuses: Choice::from_codes(
+                speciosa_core::monitoring::BreastfeedingStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str()),
+            ),
             time_zones: COMMON_TIME_ZONES,
         }
     }
@@ -433,6 +444,7 @@ struct RecordPage {
     age: i16,
     sex_at_birth: String,
     pregnancy_status: String,
+    breastfeeding_status: String,
     team: Vec<TeamRow>,
     clinicians: Vec<ClinicianChoice>,
     team_errors: FormErrors,
@@ -588,6 +600,7 @@ pub async fn record_page(
         age: age(&patient),
         sex_at_birth: humanize(patient.details.sex_at_birth.as_str()),
         pregnancy_status: humanize(patient.details.pregnancy_status.as_str()),
+        breastfeeding_status: humanize(patient.details.breastfeeding_status.as_str()),
         patient: DetailsView::new(&patient),
         team: team_rows,
         clinicians,

@@ -14,6 +14,7 @@ on_both_backends!(
     an_alt_above_five_times_its_limit_raises_liver_injury_before_the_response_returns,
     three_times_the_limit_with_liver_symptoms_at_check_in_raises_liver_injury,
     a_qtc_of_510_raises_qt_prolongation_and_a_normal_one_does_not,
+    a_qtc_of_475_raises_qt_prolongation_only_with_methadone_on_the_list,
     an_overdose_the_patient_reports_is_an_urgent_alert_for_the_care_team,
     naloxone_not_on_hand_prompts_for_a_kratom_user_until_a_kit_is_recorded,
     monitoring_writes_name_each_field_they_refuse_and_patients_cannot_record_labs,
@@ -348,10 +349,21 @@ async fn kratom_use_in_pregnancy_is_one_alert_that_is_not_restated_after_it_is_r
         .casey
         .put(
             &format!("/api/v1/patients/{}", s.patient),
-            &json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14", "time_zone": "America/Chicago", "sex_at_birth": "female", "pregnancy_status": "pregnant"}),
+            &json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14", "time_zone": "America/Chicago", "sex_at_birth": "female", "pregnancy_status": "pregnant", "breastfeeding_status": "no"}),
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
+    let saved: Value = response.json().await.unwrap();
+    assert_eq!(saved["breastfeeding_status"], "no");
+    let refused = s
+        .casey
+        .put(
+            &format!("/api/v1/patients/{}", s.patient),
+            &json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14", "time_zone": "America/Chicago", "breastfeeding_status": "sometimes"}),
+        )
+        .await;
+    let fields = error_fields(&problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await);
+    assert_eq!(fields, ["breastfeeding_status"]);
     s.dose(2.0, 30).await;
     let alerts = s.alerts("pregnancy_exposure").await;
     assert_eq!(alerts.len(), 1);
@@ -505,4 +517,22 @@ async fn a_result_typed_with_a_decimal_comma_is_saved_and_a_wrong_unit_is_shown_
     assert_eq!(listed["lab_results"][0]["reference_high"], 1.2);
     let shown = text(&s.casey, &page).await;
     assert!(shown.contains("3.1 mg/dL"), "{shown}");
+}
+
+async fn a_qtc_of_475_raises_qt_prolongation_only_with_methadone_on_the_list(app: TestApp) {
+    let s = setup(&app).await;
+    let quiet = s
+        .created(
+            &s.casey,
+            "ecgs",
+            json!({"qtc_ms": 475, "recorded_at": hours_ago(30)}),
+        )
+        .await;
+    assert!(rules(&quiet).is_empty());
+    s.created(&s.casey, "medications", json!({"name": "Methadone 60 mg"}))
+        .await;
+    let alerts = s.alerts("qt_prolongation").await;
+    assert_eq!(alerts.len(), 1, "adding methadone re-runs the rules");
+    let names = &alerts[0]["evidence"]["qt_prolonging_medications"];
+    assert_eq!(names[0]["medication"], "Methadone 60 mg");
 }

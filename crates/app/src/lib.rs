@@ -40,6 +40,7 @@ pub mod products;
 pub mod roster;
 pub mod safety;
 pub mod sessions;
+pub mod sleep;
 pub mod users;
 pub mod web_push;
 
@@ -54,6 +55,7 @@ pub use speciosa_store as store;
 pub mod records {
     pub use speciosa_store::Appointment;
     pub use speciosa_store::SessionLimits;
+    pub use speciosa_store::SleepWindow;
     pub use speciosa_store::{
         Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,

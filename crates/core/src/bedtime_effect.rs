@@ -156,7 +156,7 @@ impl Metric {
 }
 
 /// One metric's comparison. The difference and its interval are `None` below the minimum.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct OutcomeEffect {
     pub with_mean: Option<f64>,
     pub without_mean: Option<f64>,

@@ -11,6 +11,11 @@ use serde::Serialize;
 
 use crate::validation::FieldErrors;
 
+/// Where the defaults come from, shown beside them.
+pub const SETTINGS_SOURCE: &str = "Defaults from plans-and-therapy.md §3.2 (the most common published values): floor 5 h, \
+extend at a weekly mean sleep efficiency of 90 %, shrink below 85 %, 15-minute steps, goal 8 h. The sources disagree: \
+Spielman 1987 and the NSF shrink below 80 %, some manuals and apps extend at 85 %, and floors range from 4.5 to 6 h.";
+
 /// A clinic's sleep-restriction parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct WindowSettings {

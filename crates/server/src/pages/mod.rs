@@ -38,7 +38,7 @@ mod plans;
 mod products;
 mod roster;
 mod sign_in;
-mod sleep;
+pub(crate) mod sleep;
 pub mod time;
 mod timeline;
 

@@ -652,6 +652,96 @@ pub async fn save_window(
     }
 }
 
+/// The timeline's sleep card: time to fall asleep and time awake with and without a bedtime
+/// dose (nights as points, the interval shaded), and the therapy sessions and sleep windows
+/// in the range.
+pub struct TimelineSleep {
+    pub href: String,
+    pub summary: String,
+    pub rows: Vec<MetricRow>,
+    /// (local date, what happened), oldest first.
+    pub events: Vec<(String, String)>,
+}
+
+pub async fn timeline_card(
+    state: &AppState,
+    user: &Authenticated,
+    patient: &speciosa_app::records::Patient,
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+) -> Result<TimelineSleep, ApiError> {
+    // The comparison reads at most a year of nights.
+    let from = from.max(to.checked_sub(jiff::Span::new().days(365)).unwrap_or(from));
+    let (from_text, to_text) = (from.to_string(), to.to_string());
+    let dates = LocalDates {
+        from: Some(from_text.as_str()),
+        to: Some(to_text.as_str()),
+    };
+    let report = sleep::bedtime_effect(&state.app, user, patient.id, dates).await?;
+    let mut rows = metric_rows(&report);
+    rows.retain(|r| {
+        r.label == metric_label(Metric::SleepOnset).0
+            || r.label == metric_label(Metric::WakeAfterSleepOnset).0
+    });
+    let zone = patient.details.time_zone.to_zone();
+    let start = from
+        .to_zoned_datetime(zone.clone())
+        .ok()
+        .map(|z| z.timestamp());
+    let end = to
+        .tomorrow()
+        .ok()
+        .and_then(|d| d.to_zoned_datetime(zone.clone()).ok())
+        .map(|z| z.timestamp());
+    let mut events: Vec<(String, String)> = Vec::new();
+    if let (Some(start), Some(end)) = (start, end) {
+        let (_, sessions) =
+            speciosa_app::appointments::list(&state.app, user, patient.id, Some(start), Some(end))
+                .await?;
+        for a in sessions.iter().filter(|a| {
+            a.kind == speciosa_core::appointment::AppointmentKind::TherapySession
+                && a.status == speciosa_core::appointment::AppointmentStatus::Scheduled
+        }) {
+            events.push((
+                a.starts_at
+                    .to_zoned_datetime(zone.clone())
+                    .date()
+                    .to_string(),
+                format!(
+                    "Therapy session with {}{}",
+                    a.clinician_name,
+                    a.location
+                        .as_deref()
+                        .map(|l| format!(" ({l})"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if let Some(status) = sleep::current_window(&state.app, user, patient.id).await? {
+        for w in std::iter::once(&status.window).chain(status.history.iter()) {
+            if w.starts_on >= from && w.starts_on <= to {
+                events.push((
+                    w.starts_on.to_string(),
+                    format!(
+                        "Sleep window approved: {} min in bed, {}–{}",
+                        w.time_in_bed_min,
+                        hh_mm(w.bedtime),
+                        hh_mm(w.rise_time)
+                    ),
+                ));
+            }
+        }
+    }
+    events.sort();
+    Ok(TimelineSleep {
+        href: format!("/patients/{}/sleep?from={from}&to={to}", patient.id),
+        summary: patient_sentence(&report.effect),
+        rows,
+        events,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

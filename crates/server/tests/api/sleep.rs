@@ -15,6 +15,7 @@ on_both_backends!(
     the_comparison_waits_for_seven_nights_each_then_gives_the_difference_with_its_interval,
     a_range_over_366_nights_or_an_unreadable_date_is_refused_naming_the_field,
     a_sleep_window_is_proposed_from_the_diary_approved_by_the_care_team_and_seen_by_the_patient,
+    a_clinic_sets_its_own_floor_and_thresholds_within_the_published_ranges,
 );
 
 struct Setup {
@@ -331,4 +332,30 @@ async fn a_sleep_window_is_proposed_from_the_diary_approved_by_the_care_team_and
         "the patient sees tonight's window"
     );
     assert!(page.contains("only when you feel sleepy"));
+}
+
+async fn a_clinic_sets_its_own_floor_and_thresholds_within_the_published_ranges(app: TestApp) {
+    let s = setup(&app).await;
+    let path = "/api/v1/organization/sleep-window-settings";
+    let defaults = s.casey.get_json(path).await;
+    assert_eq!(defaults["floor_min"], 300);
+    assert!(defaults["source"].as_str().unwrap().contains("disagree"));
+    let refused = problem(
+        s.casey
+            .put(path, &json!({"floor_min": 120, "extend_at_pct": 80, "shrink_below_pct": 85, "step_min": 15, "goal_min": 480}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error_fields(&refused), ["floor_min", "extend_at_pct"]);
+    let spielman = json!({"floor_min": 270, "extend_at_pct": 90, "shrink_below_pct": 80, "step_min": 15, "goal_min": 480});
+    assert_eq!(s.casey.put(path, &spielman).await.status(), StatusCode::OK);
+    // Eight short nights (mean 200 min asleep) now give the clinic's 4.5-hour floor.
+    for k in 2..10 {
+        s.diary(days_ago(k), 60, 200).await;
+    }
+    let proposal = s.casey.get_json(&s.path("sleep/window/proposal")).await;
+    assert_eq!(proposal["time_in_bed_min"], 270, "{proposal}");
+    assert_eq!(proposal["settings"]["shrink_below_pct"], 80.0);
+    problem(s.dana.put(path, &spielman).await, StatusCode::FORBIDDEN).await;
 }

@@ -881,7 +881,12 @@ async fn seed_doses(
                 planned.push((product, amount, hour, 15, vec![context.to_owned()]));
             }
         }
-        for (product_index, amount, hour, minute, contexts) in planned {
+        for (product_index, amount, mut hour, mut minute, contexts) in planned {
+            // Dana takes her evening dose early every third day, so her sleep page has
+            // nights without a bedtime dose to compare with.
+            if index == 0 && (hour, minute) == (21, 0) && day % 3 == 1 {
+                (hour, minute) = (18, 30);
+            }
             let Ok(local) = date
                 .to_datetime(jiff::civil::time(hour, minute, 0, 0))
                 .to_zoned_datetime(zone.clone())
@@ -1073,7 +1078,14 @@ async fn seed_checkins(
             continue;
         }
         let progress = day as f64 / days.max(1) as f64;
-        let latency = toward(story.sleep_latency_min, progress);
+        // Dana's nights without a bedtime dose (see `seed_doses`) take longer to fall asleep.
+        let undosed_night = demo.email == PATIENTS[0].email && day >= 1 && (day - 1) % 3 == 1;
+        let latency = toward(story.sleep_latency_min, progress)
+            + if undosed_night {
+                12.0 + (day % 4) as f64
+            } else {
+                0.0
+            };
         let diary: BTreeMap<String, Answer> = [
             ("1", Answer::Text("22:45".into())),
             ("2", Answer::Text("23:00".into())),

@@ -44,6 +44,7 @@ pub mod replay;
 pub mod roster;
 pub mod safety;
 pub mod sessions;
+pub mod sleep;
 pub mod users;
 pub mod web_push;
 
@@ -59,6 +60,7 @@ pub mod records {
     pub use speciosa_store::Appointment;
     pub use speciosa_store::KnowledgeOverride;
     pub use speciosa_store::SessionLimits;
+    pub use speciosa_store::SleepWindow;
     pub use speciosa_store::{
         Alert, AlertAction, Assessment, AuditFilter, Batch, BatchContent, CareTeamMember, Dose,
         InboxAlert, Medication, Organization, Patient, Product, Review, ReviewOutcome,

@@ -112,6 +112,18 @@ impl DiaryEntry {
         })
     }
 
+    /// The instant the patient tried to sleep, placed as [`DiaryEntry::metrics`] places it.
+    pub fn tried_to_sleep_at(&self, zone: &TimeZone) -> Result<Timestamp, DiaryError> {
+        let out_of_bed = self
+            .morning
+            .to_datetime(self.out_of_bed)
+            .to_zoned_datetime(zone.clone())
+            .map_err(|_| DiaryError::Unplaceable)?
+            .timestamp();
+        let final_awakening = latest_at_or_before(self.final_awakening, out_of_bed, zone)?;
+        latest_at_or_before(self.tried_to_sleep, final_awakening, zone)
+    }
+
     pub fn metrics(&self, zone: &TimeZone) -> Result<SleepMetrics, DiaryError> {
         let out_of_bed = self
             .morning

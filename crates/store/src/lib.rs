@@ -33,6 +33,7 @@ mod plans;
 mod products;
 mod push;
 mod sessions;
+mod sleep;
 mod summaries;
 mod two_factor;
 mod types;
@@ -67,6 +68,7 @@ pub use plans::{PLAN_HISTORY_LIMIT, PlanRecord, PlanSignature, SignPlan};
 pub use products::{Batch, BatchContent, Product};
 pub use push::{NewPushSubscription, PUSH_SUBSCRIPTIONS_PER_USER, PushSubscription, VapidKeys};
 pub use sessions::{SessionLimits, SessionRecord, SignInAttempt};
+pub use sleep::{NewSleepWindow, SLEEP_WINDOW_READ_LIMIT, SleepWindow};
 pub use summaries::{
     AlertCounts, BatchDay, DayTotal, LatestResult, PatientSummaryRow, RebuildReport, RosterEntry,
     RosterWindow, SummarySnapshot,

@@ -26,6 +26,7 @@ pub mod predicted;
 pub mod products;
 pub mod push;
 pub mod session;
+pub mod sleep;
 pub mod users;
 
 pub fn router() -> Router<AppState> {
@@ -176,6 +177,20 @@ pub fn router() -> Router<AppState> {
         .route("/plans/{id}/report", get(plans::report))
         .route("/audit-events", get(audit_log::list))
         .route("/patients/{id}/audit-events", get(audit_log::patient_trail))
+        .route("/patients/{id}/sleep/nights", get(sleep::nights))
+        .route(
+            "/patients/{id}/sleep/bedtime-effect",
+            get(sleep::bedtime_effect),
+        )
+        .route(
+            "/patients/{id}/sleep/window",
+            get(sleep::current_window).post(sleep::save_window),
+        )
+        .route("/patients/{id}/sleep/window/proposal", get(sleep::proposal))
+        .route(
+            "/organization/sleep-window-settings",
+            get(sleep::get_settings).put(sleep::put_settings),
+        )
         .route("/openapi.json", get(openapi))
 }
 
@@ -223,6 +238,8 @@ pub fn router() -> Router<AppState> {
         notifications::get_on_call, notifications::put_on_call,
         notifications::get_webhook, notifications::put_webhook, notifications::delete_webhook,
         notifications::log, notifications::retry, notifications::paging,
+        sleep::nights, sleep::bedtime_effect, sleep::proposal, sleep::save_window,
+        sleep::current_window, sleep::get_settings, sleep::put_settings,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
     tags(
@@ -240,6 +257,7 @@ pub fn router() -> Router<AppState> {
         (name = "monitoring", description = "Liver tests and ECGs (LOINC-coded), naloxone on hand, overdoses and non-prescribed opioid use; every write runs the safety rules before it answers"),
         (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
         (name = "notifications", description = "Reaching people: your channels, quiet hours and reminders; the on-call list, webhook and delivery log (admins); an alert's paging"),
+        (name = "sleep", description = "Nights derived from doses and sleep diaries, sleep with and without a bedtime dose, and CBT-I's sleep window"),
         (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
     )
 )]

@@ -40,6 +40,7 @@ mod plans;
 mod products;
 mod roster;
 mod sign_in;
+pub(crate) mod sleep;
 pub mod time;
 mod timeline;
 
@@ -102,6 +103,8 @@ pub fn router() -> Router<AppState> {
         .route("/patients/{id}/urgent", get(checkin::urgent))
         .route("/patients/{id}/timeline", get(timeline::show))
         .route("/patients/{id}/audit", get(patient_audit::show))
+        .route("/patients/{id}/sleep", get(sleep::show))
+        .route("/patients/{id}/sleep/window", post(sleep::save_window))
         .route("/patients/{id}/schedule", post(checkin::save_schedule))
         .route(
             "/patients/{id}/assessments",

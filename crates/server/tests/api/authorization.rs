@@ -204,6 +204,42 @@ pub(crate) fn operations() -> Vec<Operation> {
         op(Method::PUT, "/api/v1/patients/{id}/schedule", PatientWrite),
         op(
             Method::GET,
+            "/api/v1/patients/{id}/sleep/nights",
+            PatientRead,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/sleep/bedtime-effect",
+            PatientRead,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/sleep/window",
+            PatientRead,
+        ),
+        // Proposing and approving a sleep window are the care team's (a patient gets 403).
+        op(
+            Method::GET,
+            "/api/v1/patients/{id}/sleep/window/proposal",
+            PatientWrite,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/patients/{id}/sleep/window",
+            PatientWrite,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/organization/sleep-window-settings",
+            Organization(&["clinician"]),
+        ),
+        op(
+            Method::PUT,
+            "/api/v1/organization/sleep-window-settings",
+            Organization(&["clinician"]),
+        ),
+        op(
+            Method::GET,
             "/api/v1/patients/{id}/assessments/{assessment_id}/fhir",
             PatientRead,
         ),
@@ -804,6 +840,13 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                     ("PUT", "/api/v1/instruments/{code}/bands") => {
                         json!({"bands": [{"code": "all", "label": "All", "min": 0, "max": 64}]})
                     }
+                    ("POST", "/api/v1/patients/{id}/sleep/window") => {
+                        json!({"time_in_bed_min": 360, "rise_time": "07:00"})
+                    }
+                    ("PUT", "/api/v1/organization/sleep-window-settings") => json!({
+                        "floor_min": 300, "extend_at_pct": 90, "shrink_below_pct": 85,
+                        "step_min": 15, "goal_min": 480
+                    }),
                     ("PUT", "/api/v1/patients/{id}/schedule") => {
                         json!({"frequencies": {"sows": "daily"}})
                     }

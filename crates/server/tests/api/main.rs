@@ -35,6 +35,7 @@ mod resilience;
 mod route_matrix;
 mod session;
 mod session_lifetime;
+mod sleep;
 mod summaries;
 mod supervision_pages;
 mod timeline;

@@ -121,6 +121,8 @@ fn pages() -> Vec<Page> {
             "/appointments/{appointment_id}/cancel",
             CareTeam,
         ),
+        page(get.clone(), "/patients/{id}/sleep", PatientRead),
+        page(post.clone(), "/patients/{id}/sleep/window", CareTeam),
         page(get.clone(), "/patients/{id}/doses", PatientRead),
         page(post.clone(), "/patients/{id}/doses", PatientDose),
         page(get.clone(), "/patients/{id}/doses/new", PatientDose),

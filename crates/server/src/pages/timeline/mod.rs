@@ -250,6 +250,7 @@ struct TimelinePage {
     alerts: Vec<AlertRow>,
     flagged: Vec<FlaggedBatch>,
     urgent_href: String,
+    sleep: Option<crate::pages::sleep::TimelineSleep>,
 }
 
 impl TimelinePage {
@@ -279,6 +280,7 @@ impl TimelinePage {
             alerts: Vec::new(),
             flagged: Vec::new(),
             urgent_href: format!("/patients/{}/urgent", patient.id),
+            sleep: None,
         }
     }
 }
@@ -454,6 +456,8 @@ async fn fill(
 
     page.stats = summary_stats(&records, patient, range, today, &words);
     page.latest = latest_results(state, &records.assessments, end, &zone);
+    page.sleep =
+        Some(crate::pages::sleep::timeline_card(state, user, patient, range.from, range.to).await?);
     page.products = products_used(&records, &flags, range.to, &words);
     (page.medications, page.medications_note) = medication_lines(&records, today);
 

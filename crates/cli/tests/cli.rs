@@ -1321,7 +1321,7 @@ fn data_check_passes_the_shipped_files_and_names_a_broken_one() {
     assert!(text(&ok.stdout).contains("ok      medicines/lexicon.toml"));
 
     let copy = tempfile::tempdir().expect("temporary directory");
-    copy_dir(&shipped, copy.path());
+    copy_tree(&shipped, copy.path());
     let interactions = copy.path().join("medicines/interactions.toml");
     let broken = std::fs::read_to_string(&interactions)
         .unwrap()
@@ -1342,13 +1342,14 @@ fn data_check_passes_the_shipped_files_and_names_a_broken_one() {
     assert!(stderr.contains("1 of "), "{stderr}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies a directory and its subdirectories.
+fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
+            copy_tree(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }

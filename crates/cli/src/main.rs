@@ -14,6 +14,7 @@ use jiff::SignedDuration;
 use speciosa_core::account::{DisplayName, Email, NewPassword};
 use speciosa_server::{ServerConfig, demo};
 mod bench_insert;
+mod data_check;
 
 use speciosa_app::operations::{
     self, AuditAnchors, BackupError, ProvenEvent, RestoreError, StoreError,
@@ -60,6 +61,47 @@ enum Command {
     /// Look at the safety rules' output across the clinic.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Check Speciosa's reference data files.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Validate every data file under the data directory (schema, versions and dates,
+    /// sources, duplicate keys and names); exits non-zero naming each problem.
+    Check(DataCheckArgs),
+}
+
+#[derive(Args)]
+struct DataCheckArgs {
+    /// The data directory of a Speciosa checkout.
+    #[arg(long, default_value = "data")]
+    dir: PathBuf,
+}
+
+fn data_check(args: DataCheckArgs) -> Result<ExitCode> {
+    let results = data_check::check(&args.dir);
+    let mut failed = 0;
+    for result in &results {
+        match &result.problem {
+            None => println!("ok      {}", result.file),
+            Some(problem) => {
+                failed += 1;
+                eprintln!("INVALID {}: {problem}", result.file);
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "{failed} of {} data files failed their checks",
+            results.len()
+        );
+        Ok(ExitCode::FAILURE)
+    } else {
+        println!("all {} data files are valid", results.len());
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 #[derive(Subcommand)]
@@ -463,6 +505,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => restore(args).await,
         Command::Summaries(SummariesCommand::Rebuild(args)) => rebuild_summaries(args).await,
         Command::Alerts(AlertsCommand::Replay(args)) => replay_alerts(args).await,
+        Command::Data(DataCommand::Check(args)) => data_check(args),
         Command::Migrate(args) => {
             let app = args.open().await?;
             println!("{} is up to date", args.location().describe());

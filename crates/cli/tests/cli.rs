@@ -1312,3 +1312,46 @@ async fn restore_refuses_a_non_empty_directory_and_anything_but_an_intact_specio
     let restored = restore(&target, &backup_file);
     assert!(restored.status.success(), "{}", text(&restored.stderr));
 }
+
+#[test]
+fn data_check_passes_the_shipped_files_and_names_a_broken_one() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    let ok = speciosa(&["data", "check", "--dir", shipped.to_str().unwrap()], "");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("ok      medicines/lexicon.toml"));
+
+    let copy = tempfile::tempdir().expect("temporary directory");
+    copy_tree(&shipped, copy.path());
+    let interactions = copy.path().join("medicines/interactions.toml");
+    let broken = std::fs::read_to_string(&interactions)
+        .unwrap()
+        .replacen("date = \"2026-12-02\"", "date = \"second of December\"", 1)
+        .replacen("id = \"opioid-cns\"", "id = \"benzodiazepine-cns\"", 1);
+    std::fs::write(&interactions, broken).unwrap();
+    let failed = speciosa(
+        &["data", "check", "--dir", copy.path().to_str().unwrap()],
+        "",
+    );
+    assert!(!failed.status.success());
+    let stderr = text(&failed.stderr);
+    assert!(
+        stderr.contains("INVALID medicines/lexicon.toml + medicines/interactions.toml")
+            && stderr.contains("second of December"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 of "), "{stderr}");
+}
+
+/// Copies a directory and its subdirectories.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

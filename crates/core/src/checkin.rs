@@ -82,11 +82,14 @@ pub struct CheckInDefaults {
 
 impl CheckInDefaults {
     pub fn bundled() -> Result<Self, CheckInDataError> {
-        toml::from_str(include_str!("../../../data/check-in.toml")).map_err(|source| {
-            CheckInDataError::Parse {
-                file: "data/check-in.toml",
-                source,
-            }
+        Self::parse(include_str!("../../../data/check-in.toml"))
+    }
+
+    /// Parses a check-in defaults file (`speciosa data check` reads it from disk).
+    pub fn parse(text: &str) -> Result<Self, CheckInDataError> {
+        toml::from_str(text).map_err(|source| CheckInDataError::Parse {
+            file: "data/check-in.toml",
+            source,
         })
     }
 
@@ -130,10 +133,14 @@ pub struct CrisisDirectory {
 
 impl CrisisDirectory {
     pub fn bundled() -> Result<Self, CheckInDataError> {
+        Self::parse(include_str!("../../../data/crisis-resources.toml"))
+    }
+
+    /// Parses and checks a crisis directory (`speciosa data check` reads it from disk).
+    pub fn parse(text: &str) -> Result<Self, CheckInDataError> {
         let file = "data/crisis-resources.toml";
         let raw: RawCrisisDirectory =
-            toml::from_str(include_str!("../../../data/crisis-resources.toml"))
-                .map_err(|source| CheckInDataError::Parse { file, source })?;
+            toml::from_str(text).map_err(|source| CheckInDataError::Parse { file, source })?;
         if let Some((code, _)) = raw.countries.iter().find(|(_, c)| c.resources.is_empty()) {
             return Err(CheckInDataError::Invalid {
                 file,

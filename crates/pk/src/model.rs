@@ -231,7 +231,12 @@ pub enum ParameterFileError {
 
 impl TypicalParameters {
     pub fn bundled() -> Result<Self, ParameterFileError> {
-        let file: ParameterFile = toml::from_str(TYPICAL)?;
+        Self::parse(TYPICAL)
+    }
+
+    /// Parses and checks a parameter file (`speciosa data check` reads it from disk).
+    pub fn parse(text: &str) -> Result<Self, ParameterFileError> {
+        let file: ParameterFile = toml::from_str(text)?;
         file.typical.validate()?;
         let variability = file
             .variability

@@ -18,6 +18,7 @@ mod dose_amounts;
 mod doses;
 mod forwarded_for;
 mod medications_pages;
+mod medicines;
 mod metrics;
 mod monitoring;
 mod notifications;

@@ -291,8 +291,8 @@ async fn nul_characters_in_bodies_forms_and_query_strings_are_refused_naming_the
         (
             "/api/v1/patients".into(),
             json!({"display_name": "Ana Lima", "birth_date": "1980-01-01", "time_zone": "UTC",
-                   "concomitant_medications": ["ok", "bad\u{0}"]}),
-            "concomitant_medications[1]",
+                   "jurisdiction": "US\u{0}TX"}),
+            "jurisdiction",
         ),
         (
             format!("{patient}/doses"),

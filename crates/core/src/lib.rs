@@ -15,6 +15,7 @@ pub mod ical;
 pub mod ids;
 pub mod import;
 pub mod instrument;
+pub mod legal;
 pub mod medication;
 pub mod merkle;
 pub mod notify;

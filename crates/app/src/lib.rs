@@ -10,6 +10,7 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use speciosa_core::checkin::{CheckInDefaults, CrisisDirectory};
 use speciosa_core::instrument::Instruments;
+use speciosa_core::legal::LegalDataset;
 use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
 
@@ -28,6 +29,7 @@ pub mod doses;
 mod error;
 pub mod export;
 pub mod exposure;
+pub mod legal;
 pub mod medications;
 pub mod notify;
 pub mod operations;
@@ -108,6 +110,8 @@ pub struct Knowledge {
     pub checkin_defaults: CheckInDefaults,
     /// Crisis contacts by country (`data/crisis-resources.toml`).
     pub crisis: CrisisDirectory,
+    /// Kratom's legal status by jurisdiction (`data/legal/status.toml`).
+    pub legal: LegalDataset,
 }
 
 impl Knowledge {
@@ -118,6 +122,7 @@ impl Knowledge {
             checkin_defaults: CheckInDefaults::bundled()
                 .map_err(|e| KnowledgeError(e.to_string()))?,
             crisis: CrisisDirectory::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
+            legal: LegalDataset::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
         })
     }
 }

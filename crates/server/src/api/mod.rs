@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod checkin;
 pub mod doses;
 pub mod fhir;
+pub mod legal;
 pub mod medications;
 pub mod notifications;
 pub mod organization;
@@ -157,6 +158,7 @@ pub fn router() -> Router<AppState> {
         .route("/plans/{id}/report", get(plans::report))
         .route("/audit-events", get(audit_log::list))
         .route("/patients/{id}/audit-events", get(audit_log::patient_trail))
+        .route("/legal-status", get(legal::legal_status))
         .route("/openapi.json", get(openapi))
 }
 
@@ -201,6 +203,7 @@ pub fn router() -> Router<AppState> {
         notifications::get_on_call, notifications::put_on_call,
         notifications::get_webhook, notifications::put_webhook, notifications::delete_webhook,
         notifications::log, notifications::retry, notifications::paging,
+        legal::legal_status,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
     tags(
@@ -217,6 +220,7 @@ pub fn router() -> Router<AppState> {
         (name = "appointments", description = "Visits and therapy sessions: scheduled and cancelled by the care team, seen by the patient"),
         (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
         (name = "notifications", description = "Reaching people: your channels, quiet hours and reminders; the on-call list, webhook and delivery log (admins); an alert's paging"),
+        (name = "legal", description = "Kratom's legal status by jurisdiction and date, from a cited dataset compiled 2026-11-24 (re-verify before relying on it)"),
         (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
     )
 )]

@@ -17,6 +17,7 @@ mod conventions;
 mod dose_amounts;
 mod doses;
 mod forwarded_for;
+mod legal;
 mod medications_pages;
 mod metrics;
 mod notifications;

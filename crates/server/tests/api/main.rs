@@ -13,6 +13,7 @@ mod audit_tree;
 mod audit_views;
 mod authorization;
 mod calendar;
+mod coa_units;
 mod conventions;
 mod dose_amounts;
 mod doses;

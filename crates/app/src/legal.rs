@@ -3,7 +3,9 @@
 
 use jiff::civil::Date;
 use speciosa_core::FieldErrors;
-use speciosa_core::legal::LegalAnswer;
+use speciosa_core::legal::{LegalAnswer, ProductScopeFacts, SubstanceScope};
+use speciosa_core::quality::QualityFlag;
+use speciosa_store::{Batch, Product};
 
 use crate::{App, AppError, Caller};
 
@@ -51,4 +53,33 @@ pub async fn legal_status(
         .legal
         .rules_in_force(jurisdiction, date)
         .ok_or(AppError::NotFound("jurisdiction"))
+}
+
+/// The legal scopes a batch falls under: concentrated 7-OH when its product usually
+/// carries it (tablet, liquid, labelled 7-OH) or its flags say enriched; pseudoindoxyl
+/// when assayed; extract for anything but leaf powder and capsules.
+pub fn product_scopes(
+    product: &Product,
+    batch: &Batch,
+    flags: &[QualityFlag],
+) -> Vec<SubstanceScope> {
+    let facts = product.details.facts();
+    let flagged = |code: &str| flags.iter().any(|f| f.code == code);
+    speciosa_core::legal::product_scopes(ProductScopeFacts {
+        extract: !matches!(
+            facts.form,
+            speciosa_core::product::ProductForm::LeafPowder
+                | speciosa_core::product::ProductForm::Capsule
+        ),
+        concentrated_hydroxy: facts.usually_concentrated_hydroxy()
+            || flagged("hydroxy_over_0_04pct_weight")
+            || flagged("hydroxy_per_serving_2mg_or_more")
+            || flagged("hydroxy_fraction_over_2pct"),
+        pseudoindoxyl: batch
+            .assay
+            .as_ref()
+            .and_then(|a| a.alkaloids.mitragynine_pseudoindoxyl_mg_per_g)
+            .is_some_and(|mp| mp > 0.0),
+        semi_synthetic: flagged("semi_synthetic_suspected"),
+    })
 }

@@ -24,6 +24,7 @@ pub mod cns_depressant_combination;
 pub mod dose_above_plan;
 pub mod dose_escalation;
 pub mod dosing_frequency;
+pub mod legal_status;
 pub mod missed_checkins;
 pub mod phq9_item9;
 pub mod pregnancy_exposure;
@@ -52,6 +53,8 @@ pub enum Rule {
     CnsDepressantCombination,
     DoseAbovePlan,
     WithdrawalAfterStep,
+    LegalStatus,
+    HydroxymitragynineEscalation,
 }
 
 /// Whether a new finding is the "same condition" as an earlier alert.
@@ -76,7 +79,7 @@ pub struct Guidance {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 13] = [
         Rule::Phq9Item9,
         Rule::RedFlagSymptom,
         Rule::PregnancyExposure,
@@ -88,6 +91,8 @@ impl Rule {
         Rule::CnsDepressantCombination,
         Rule::DoseAbovePlan,
         Rule::WithdrawalAfterStep,
+        Rule::LegalStatus,
+        Rule::HydroxymitragynineEscalation,
     ];
 
     pub fn code(self) -> &'static str {
@@ -103,6 +108,8 @@ impl Rule {
             Rule::CnsDepressantCombination => "cns_depressant_combination",
             Rule::DoseAbovePlan => "dose_above_plan",
             Rule::WithdrawalAfterStep => "withdrawal_after_step",
+            Rule::LegalStatus => "legal_status",
+            Rule::HydroxymitragynineEscalation => "hydroxymitragynine_escalation",
         }
     }
 
@@ -120,7 +127,9 @@ impl Rule {
             | Rule::WithdrawalRising
             | Rule::CnsDepressantCombination
             | Rule::DoseAbovePlan
-            | Rule::WithdrawalAfterStep => Severity::Warning,
+            | Rule::WithdrawalAfterStep
+            | Rule::LegalStatus
+            | Rule::HydroxymitragynineEscalation => Severity::Warning,
         }
     }
 
@@ -156,6 +165,8 @@ impl Rule {
             Rule::CnsDepressantCombination => cns_depressant_combination::GUIDANCE,
             Rule::DoseAbovePlan => dose_above_plan::GUIDANCE,
             Rule::WithdrawalAfterStep => withdrawal_after_step::GUIDANCE,
+            Rule::LegalStatus => legal_status::GUIDANCE,
+            Rule::HydroxymitragynineEscalation => dose_escalation::HYDROXY_GUIDANCE,
         }
     }
 }
@@ -223,8 +234,13 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The rule's severity; a `legal_status` finding about a jurisdiction where kratom
+    /// is regulated or unclear, rather than banned, says `"severity": "info"` in its evidence.
     pub fn severity(&self) -> Severity {
-        self.rule.severity()
+        match self.evidence.get("severity").and_then(|s| s.as_str()) {
+            Some("info") if self.rule == Rule::LegalStatus => Severity::Info,
+            _ => self.rule.severity(),
+        }
     }
 }
 
@@ -266,6 +282,10 @@ pub struct DoseFact {
     pub local_date: Date,
     pub mitragynine_mg: Option<f64>,
     pub hydroxymitragynine_mg: Option<f64>,
+    /// Where its milligrams come from: the batch's assay or a natural-leaf estimate.
+    pub basis: crate::dose::ExposureBasis,
+    /// How much product it was: grams, or mL for liquids (`None` when unknown).
+    pub product_amount: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -378,6 +398,9 @@ pub struct PatientFacts {
     /// completed from [`BASELINE_DAYS`] before it through `now` (at most
     /// [`PLAN_ASSESSMENTS_READ`] of each), and the last SOWS before it however old.
     pub plan_assessments: Vec<AssessmentFact>,
+    /// Kratom's legal status where the patient lives, today, and the legal scopes of the
+    /// batches they used in the in-use window; `None` without a known jurisdiction.
+    pub legal: Option<legal_status::LegalFacts>,
 }
 
 impl PatientFacts {
@@ -467,6 +490,8 @@ pub fn evaluate_state(facts: &PatientFacts) -> Vec<Finding> {
     findings.extend(cns_depressant_combination::evaluate(facts));
     findings.extend(dose_above_plan::evaluate(facts));
     findings.extend(withdrawal_after_step::evaluate(facts));
+    findings.extend(legal_status::evaluate(facts));
+    findings.extend(dose_escalation::evaluate_hydroxy(facts));
     findings
 }
 
@@ -493,6 +518,7 @@ pub(crate) mod test_support {
             batch_concerns: Vec::new(),
             plan: None,
             plan_assessments: Vec::new(),
+            legal: None,
         }
     }
 
@@ -504,6 +530,8 @@ pub(crate) mod test_support {
             local_date: taken_at.to_zoned_datetime(TimeZone::UTC).date(),
             mitragynine_mg: Some(mg),
             hydroxymitragynine_mg: Some(mg / 100.0),
+            basis: crate::dose::ExposureBasis::Assay,
+            product_amount: Some(mg / 16.0),
         }
     }
 
@@ -645,7 +673,9 @@ mod tests {
                 "missed_checkins",
                 "cns_depressant_combination",
                 "dose_above_plan",
-                "withdrawal_after_step"
+                "withdrawal_after_step",
+                "legal_status",
+                "hydroxymitragynine_escalation"
             ]
         );
         for rule in Rule::ALL {

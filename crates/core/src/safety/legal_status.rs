@@ -91,7 +91,8 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
         let ids: Vec<&str> = notable.iter().map(|r| r.id.as_str()).collect();
         findings.push(Finding {
             rule: Rule::LegalStatus,
-            scope: "jurisdiction".into(),
+            // One alert per jurisdiction: a move raises a new one rather than folding.
+            scope: format!("jurisdiction:{}", legal.jurisdiction),
             episode: format!("{}:{}", legal.jurisdiction, ids.join(",")),
             summary: format!(
                 "Kratom in {}: {}",
@@ -238,13 +239,16 @@ mod tests {
         let findings = evaluate(&f);
         let per_batch: Vec<_> = findings
             .iter()
-            .filter(|x| x.scope != "jurisdiction")
+            .filter(|x| !x.scope.starts_with("jurisdiction"))
             .collect();
         assert_eq!(per_batch.len(), 1);
         assert_eq!(per_batch[0].scope, seven_oh.to_string());
         assert_eq!(per_batch[0].severity(), Severity::Warning);
         // Florida regulates leaf and bans only concentrated 7-OH: the jurisdiction alert informs.
-        let jurisdiction = findings.iter().find(|x| x.scope == "jurisdiction").unwrap();
+        let jurisdiction = findings
+            .iter()
+            .find(|x| x.scope.starts_with("jurisdiction"))
+            .unwrap();
         assert_eq!(jurisdiction.severity(), Severity::Info);
     }
 

@@ -7,6 +7,7 @@ on_both_backends!(
     a_known_jurisdiction_with_nothing_in_force_answers_with_no_such_rule_and_pending_bills_apart,
     a_state_answer_includes_federal_rules_and_dates_bound_the_rules,
     an_unknown_jurisdiction_is_not_found_and_a_bad_date_names_its_field,
+    legal_status_fires_at_enrolment_on_a_jurisdiction_change_and_for_a_restricted_dose,
 );
 
 async fn alabama_answers_its_ban_with_source_and_verification_date(app: TestApp) {
@@ -119,4 +120,82 @@ async fn an_unknown_jurisdiction_is_not_found_and_a_bad_date_names_its_field(app
         .get("/api/v1/legal-status?jurisdiction=US-AL")
         .await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn alert_rules(clinician: &crate::helpers::Client, patient: &str) -> Vec<(String, String)> {
+    let alerts = clinician
+        .get_json(&format!("/api/v1/patients/{patient}/alerts"))
+        .await;
+    alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap_or_default().to_owned(),
+                a["severity"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn legal_status_fires_at_enrolment_on_a_jurisdiction_change_and_for_a_restricted_dose(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let created: serde_json::Value = casey
+        .post(
+            "/api/v1/patients",
+            &serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14",
+                "time_zone": "America/Chicago", "jurisdiction": "US-TN"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        alert_rules(&casey, &id).await,
+        [("legal_status".to_owned(), "info".to_owned())]
+    );
+    let moved = casey
+        .put(
+            &format!("/api/v1/patients/{id}"),
+            &serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14",
+                "time_zone": "America/Chicago", "jurisdiction": "US-FL"}),
+        )
+        .await;
+    assert!(moved.status().is_success(), "{}", moved.status());
+    let rules = alert_rules(&casey, &id).await;
+    assert_eq!(
+        rules.iter().filter(|(r, _)| r == "legal_status").count(),
+        2,
+        "{rules:?}"
+    );
+    // A dose of a 7-OH tablet, banned in Florida as concentrated 7-OH.
+    let tabs = crate::products::product(
+        &casey,
+        serde_json::json!({"name": "7-OH tabs", "form": "tablet", "unit_mass_g": 0.3,
+            "labels_hydroxy_as_ingredient": true}),
+    )
+    .await;
+    let lot = crate::products::batch(
+        &casey,
+        tabs["id"].as_str().unwrap(),
+        serde_json::json!({"lot": "T1"}),
+    )
+    .await;
+    let dose = casey
+        .post(
+            &format!("/api/v1/patients/{id}/doses"),
+            &serde_json::json!({"batch_id": lot["id"], "amount": 1, "unit": "tablet"}),
+        )
+        .await;
+    assert_eq!(dose.status(), StatusCode::CREATED);
+    let rules = alert_rules(&casey, &id).await;
+    assert!(
+        rules.contains(&("legal_status".to_owned(), "warning".to_owned())),
+        "{rules:?}"
+    );
 }

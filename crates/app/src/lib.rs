@@ -10,6 +10,7 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use speciosa_core::checkin::{CheckInDefaults, CrisisDirectory};
 use speciosa_core::instrument::Instruments;
+use speciosa_core::legal::LegalDataset;
 use speciosa_core::medicines::MedicineKnowledge;
 use speciosa_core::quality::QualityStandards;
 use speciosa_store::Store;
@@ -29,6 +30,7 @@ pub mod doses;
 mod error;
 pub mod export;
 pub mod exposure;
+pub mod legal;
 pub mod medications;
 pub mod medicines;
 pub mod monitoring;
@@ -118,6 +120,8 @@ pub struct Knowledge {
     pub crisis: CrisisDirectory,
     /// The drug lexicon and interaction table (`data/medicines/`), as shipped.
     pub medicines: Arc<MedicineKnowledge>,
+    /// Kratom's legal status by jurisdiction (`data/legal/status.toml`).
+    pub legal: LegalDataset,
 }
 
 impl Knowledge {
@@ -131,6 +135,7 @@ impl Knowledge {
             medicines: Arc::new(
                 MedicineKnowledge::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
             ),
+            legal: LegalDataset::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
         })
     }
 }

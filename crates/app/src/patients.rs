@@ -79,6 +79,10 @@ pub async fn register_patient(
             },
         )
         .await?;
+    // At enrolment the legal-status rule reads where the patient lives.
+    if patient.details.jurisdiction.is_some() {
+        crate::safety::after_write(app, caller, &patient).await;
+    }
     let team = app.store.care_team(patient.id).await?;
     Ok((patient, team))
 }

@@ -14,7 +14,8 @@ use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{BatchId, PatientId, ProductId};
 use speciosa_core::policy::{self, OrganizationAction, ProductOrigin, ProductVisibility};
 use speciosa_core::product::{
-    Alkaloids, Assay, HeavyMetals, Microbial, ProductDetails, ProductFields,
+    Alkaloids, AsPrinted, Assay, HeavyMetals, Microbial, ProductDetails, ProductFacts,
+    ProductFields,
 };
 use speciosa_core::quality::{BatchFacts, QualityFlag};
 use speciosa_core::time::CalendarDate;
@@ -45,11 +46,18 @@ pub struct AssayFields {
     pub mitragynine_loq_mg_per_g: Option<f64>,
     pub heavy_metals: HeavyMetals,
     pub microbial: Microbial,
+    /// Values as the certificate prints them (% w/w, mg per unit, ppb), converted on parse.
+    pub printed: AsPrinted,
+    /// Save values that look implausible (a % typed as mg/g, more 7-OH than mitragynine,
+    /// alkaloids over 100 %) after the person has checked them.
+    pub confirm_implausible: bool,
 }
 
 impl AssayFields {
-    /// The checked certificate; errors name fields `assay.…`.
-    pub fn parse(&self) -> Result<Assay, FieldErrors> {
+    /// The checked certificate for a batch of `product`; errors name fields `assay.…`.
+    /// Printed values are converted to mg/g and ppm; implausible values are refused
+    /// unless confirmed, each naming its field.
+    pub fn parse(&self, product: &ProductFacts) -> Result<Assay, FieldErrors> {
         let tested_on = match self
             .tested_on
             .as_deref()
@@ -63,7 +71,7 @@ impl AssayFields {
                     .get(),
             ),
         };
-        let assay = Assay {
+        let mut assay = Assay {
             lab: self
                 .lab
                 .as_deref()
@@ -81,7 +89,25 @@ impl AssayFields {
         let today = Timestamp::now()
             .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(14)))
             .date();
+        self.printed.apply(&mut assay, product, "assay.")?;
         assay.validate("assay.", today)?;
+        if !self.confirm_implausible {
+            let typed_in_mg_per_g = self.alkaloids.mitragynine_mg_per_g.is_some();
+            let mut errors = FieldErrors::new();
+            let concentrated = product.usually_concentrated_hydroxy();
+            for found in assay.implausible("assay.", typed_in_mg_per_g, concentrated) {
+                errors.push(
+                    found.field,
+                    format!(
+                        "{}; if the certificate says so, confirm to save anyway",
+                        found.detail
+                    ),
+                );
+            }
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+        }
         Ok(assay)
     }
 }
@@ -96,7 +122,7 @@ pub struct BatchFields {
 }
 
 impl BatchFields {
-    pub fn parse(&self) -> Result<BatchContent, FieldErrors> {
+    pub fn parse(&self, product: &ProductFacts) -> Result<BatchContent, FieldErrors> {
         let mut errors = FieldErrors::new();
         let lot = self.lot.trim();
         if lot.is_empty() || lot.chars().count() > 100 || lot.chars().any(char::is_control) {
@@ -104,7 +130,7 @@ impl BatchFields {
         }
         let assay = match &self.assay {
             None => None,
-            Some(fields) => match fields.parse() {
+            Some(fields) => match fields.parse(product) {
                 Ok(assay) => Some(assay),
                 Err(assay_errors) => {
                     errors.errors.extend(assay_errors.errors);
@@ -390,7 +416,7 @@ pub async fn add_batch(
     )
     .await?;
     let product = visible_product(app, caller, product_id).await?;
-    let content = fields.parse()?;
+    let content = fields.parse(&product.details.facts())?;
     let batch = app
         .store
         .create_batch(&product, &content, caller.actor.user_id, |id| {
@@ -448,7 +474,7 @@ pub async fn edit_batch(
     fields: &BatchFields,
 ) -> Result<(Product, Batch), AppError> {
     let (product, _) = batch_to_edit(app, caller, id).await?;
-    let content = fields.parse()?;
+    let content = fields.parse(&product.details.facts())?;
     let action = if content.recalled {
         "batch.recall"
     } else {
@@ -480,9 +506,10 @@ pub async fn patch_batch(
     id: BatchId,
     patch: &BatchPatch,
 ) -> Result<(Product, Batch), AppError> {
-    let (_, current) = batch_to_edit(app, caller, id).await?;
+    let (product, current) = batch_to_edit(app, caller, id).await?;
+    let facts = product.details.facts();
     let assay = match &patch.assay {
-        Some(fields) => Some(fields.parse()?),
+        Some(fields) => Some(fields.parse(&facts)?),
         None => current.assay.clone(),
     };
     let merged = BatchFields {
@@ -497,7 +524,7 @@ pub async fn patch_batch(
     // Lot and recall reason are checked as a full update would check them.
     let checked = BatchContent {
         assay,
-        ..merged.parse()?
+        ..merged.parse(&facts)?
     };
     let action = if checked.recalled && !current.recalled {
         "batch.recall"
@@ -527,6 +554,15 @@ pub async fn patch_batch(
 mod tests {
     use super::*;
 
+    fn leaf() -> ProductFacts {
+        ProductFacts {
+            form: speciosa_core::product::ProductForm::LeafPowder,
+            unit_mass_g: None,
+            serving_size: None,
+            labels_hydroxy_as_ingredient: false,
+        }
+    }
+
     #[test]
     fn a_batch_without_a_lot_names_the_lot_and_every_bad_assay_field() {
         let fields = BatchFields {
@@ -537,7 +573,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let errors = fields.parse().unwrap_err();
+        let errors = fields.parse(&leaf()).unwrap_err();
         let named: Vec<&str> = errors.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, ["lot", "assay.tested_on"]);
     }
@@ -550,7 +586,7 @@ mod tests {
             recall_reason: Some("   ".into()),
             ..Default::default()
         };
-        let content = fields.parse().expect("valid");
+        let content = fields.parse(&leaf()).expect("valid");
         assert_eq!(content.lot, "K51");
         assert_eq!(content.recall_reason, None);
         assert!(content.recalled);

@@ -101,6 +101,7 @@ pub async fn patient_facts(
         }
     }
     let mut batch_concerns = Vec::new();
+    let mut batch_scopes = Vec::new();
     for (batch_id, (heaviest, doses_in_window)) in per_batch {
         // The batch's own latest dose, so a batch used early in the window is judged even
         // when many doses of another came since.
@@ -118,6 +119,11 @@ pub async fn patient_facts(
             continue;
         };
         let mut flags = crate::products::batch_flags(app, &product, &batch);
+        batch_scopes.push(safety::legal_status::BatchScopes {
+            batch_id,
+            product_name: product.details.name.clone(),
+            scopes: crate::legal::product_scopes(&product, &batch, &flags),
+        });
         if let Some(assay) = &batch.assay {
             flags.extend(app.knowledge.standards.heavy_metal_flags(assay, heaviest));
         }
@@ -145,6 +151,8 @@ pub async fn patient_facts(
                 local_date: dose::local_date(d.taken_at, &zone),
                 mitragynine_mg: d.mitragynine_mg,
                 hydroxymitragynine_mg: d.hydroxymitragynine_mg,
+                basis: d.exposure_basis,
+                product_amount: d.grams.or(d.millilitres),
             }
         })
         .collect();
@@ -196,6 +204,15 @@ pub async fn patient_facts(
         plan,
         plan_assessments,
         monitoring: crate::monitoring::facts(app, patient, now).await?,
+        legal: patient.details.jurisdiction.as_ref().and_then(|j| {
+            let dataset = &app.knowledge.legal;
+            let known = dataset.resolve_patient(j.code())?;
+            Some(safety::legal_status::LegalFacts {
+                jurisdiction: known.id.clone(),
+                answer: dataset.rules_in_force(&known.id, today)?,
+                batches: batch_scopes,
+            })
+        }),
     })
 }
 

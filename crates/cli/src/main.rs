@@ -64,6 +64,26 @@ enum Command {
     /// Check Speciosa's reference data files.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Kratom's legal status by jurisdiction, from the bundled dataset (data/legal/status.toml).
+    #[command(subcommand)]
+    Legal(LegalCommand),
+}
+
+#[derive(Subcommand)]
+enum LegalCommand {
+    /// Print what applies in a jurisdiction on a date and why: each rule in force there
+    /// and in its enclosing jurisdictions, with sources, conflicts and pending bills.
+    Check(LegalCheckArgs),
+}
+
+#[derive(Args)]
+struct LegalCheckArgs {
+    /// ISO 3166 code (US, US-TN, TH) or a locality code (US-CA:city:san-diego).
+    #[arg(long)]
+    jurisdiction: String,
+    /// The date to answer for, YYYY-MM-DD (default: today, UTC).
+    #[arg(long)]
+    date: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -506,6 +526,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Summaries(SummariesCommand::Rebuild(args)) => rebuild_summaries(args).await,
         Command::Alerts(AlertsCommand::Replay(args)) => replay_alerts(args).await,
         Command::Data(DataCommand::Check(args)) => data_check(args),
+        Command::Legal(LegalCommand::Check(args)) => legal_check(&args),
         Command::Migrate(args) => {
             let app = args.open().await?;
             println!("{} is up to date", args.location().describe());
@@ -859,6 +880,28 @@ async fn restore(args: RestoreArgs) -> Result<ExitCode> {
         }
         Err(error) => Err(error).with_context(|| format!("restoring {}", args.from.display())),
     }
+}
+
+fn legal_check(args: &LegalCheckArgs) -> Result<ExitCode> {
+    let dataset = speciosa_core::legal::LegalDataset::bundled()?;
+    let date = match &args.date {
+        Some(text) => text
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| anyhow::anyhow!("--date {text:?} is not a date of the form YYYY-MM-DD"))?,
+        None => jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date(),
+    };
+    let Some(answer) = dataset.rules_in_force(&args.jurisdiction, date) else {
+        anyhow::bail!(
+            "the legal dataset does not know the jurisdiction {:?}",
+            args.jurisdiction
+        );
+    };
+    for line in answer.explain() {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn simulate(args: SimulateArgs) -> Result<ExitCode> {

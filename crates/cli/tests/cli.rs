@@ -1355,3 +1355,28 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn legal_check_prints_what_applies_in_tennessee_and_why() {
+    let out = speciosa(
+        &[
+            "legal",
+            "check",
+            "--jurisdiction",
+            "US-TN",
+            "--date",
+            "2026-01-15",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("US-TN → US"), "{printed}");
+    assert!(printed.contains("regulated"), "{printed}");
+    assert!(printed.contains("aged 21"), "{printed}");
+    assert!(printed.contains("source ("), "{printed}");
+    assert!(printed.contains("Pending, not law"), "{printed}");
+    let unknown = speciosa(&["legal", "check", "--jurisdiction", "ZZ"], "");
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("does not know"));
+}

@@ -16,6 +16,7 @@ pub mod ical;
 pub mod ids;
 pub mod import;
 pub mod instrument;
+pub mod legal;
 pub mod medication;
 pub mod medicines;
 pub mod merkle;

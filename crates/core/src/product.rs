@@ -158,6 +158,14 @@ pub struct ProductFacts {
 }
 
 impl ProductFacts {
+    /// Tablets, shots and other liquids (and gummies, recorded as "other") usually carry
+    /// concentrated 7-OH, as does anything whose label names 7-OH or "enhanced"
+    /// (legal-and-products.md §2d and §3.7): unassayed, their strength is unknown.
+    pub fn usually_concentrated_hydroxy(&self) -> bool {
+        self.labels_hydroxy_as_ingredient
+            || matches!(self.form, ProductForm::Tablet | ProductForm::Liquid)
+    }
+
     /// One serving in grams (mL for liquids): one unit for capsules and tablets,
     /// otherwise the labelled serving size.
     pub fn serving_amount(&self) -> Option<f64> {
@@ -471,6 +479,324 @@ mod details_tests {
                 "assay.heavy_metals.lead_ppm",
                 "assay.tested_on"
             ]
+        );
+    }
+}
+
+/// Alkaloid and metal values as a certificate prints them, beside the canonical mg/g and
+/// ppm: converted by [`AsPrinted::apply`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AsPrinted {
+    pub mitragynine_percent_w_w: Option<f64>,
+    pub hydroxymitragynine_percent_w_w: Option<f64>,
+    /// Per capsule or tablet (divided by the unit's fill mass) or per mL for liquids.
+    pub mitragynine_mg_per_unit: Option<f64>,
+    pub hydroxymitragynine_mg_per_unit: Option<f64>,
+    pub lead_ppb: Option<f64>,
+    pub arsenic_ppb: Option<f64>,
+    pub cadmium_ppb: Option<f64>,
+    pub mercury_ppb: Option<f64>,
+}
+
+/// A value that is possible but unlikely, asked about before saving.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Implausible {
+    pub field: String,
+    pub detail: String,
+}
+
+/// Mitragynine below this many mg/g typed in the mg/g field looks like a percentage:
+/// dried leaf holds about 10–25 mg/g (1.0–2.5 % w/w; pharmacology.md §2), so "1.6" is
+/// far more likely 1.6 % (16 mg/g) than 1.6 mg/g.
+pub const MG_PER_G_LOOKS_LIKE_PERCENT_BELOW: f64 = 3.0;
+
+impl AsPrinted {
+    /// Converts every printed value into `assay` (1 % w/w = 10 mg/g; 1000 ppb = 1 ppm;
+    /// mg per unit ÷ unit mass g = mg/g; liquids are assayed per mL already). A value
+    /// given two ways is refused, as is a per-unit value without a unit to divide by.
+    pub fn apply(
+        &self,
+        assay: &mut Assay,
+        product: &ProductFacts,
+        prefix: &str,
+    ) -> Result<(), crate::FieldErrors> {
+        let mut errors = crate::FieldErrors::new();
+        let negative = |v: f64| !(v.is_finite() && v >= 0.0);
+        let per_unit = |errors: &mut crate::FieldErrors, field: &str, value: f64| -> Option<f64> {
+            if negative(value) {
+                errors.push(format!("{prefix}{field}"), "must be a number of 0 or more");
+                return None;
+            }
+            if product.form.is_liquid() {
+                return Some(value);
+            }
+            if !product.form.is_counted() {
+                errors.push(
+                    format!("{prefix}{field}"),
+                    "per-unit values are for capsules, tablets and liquids; give mg/g or % w/w",
+                );
+                return None;
+            }
+            match product.unit_mass_g.filter(|m| *m > 0.0) {
+                Some(mass) => Some(value / mass),
+                None => {
+                    errors.push(
+                        format!("{prefix}{field}"),
+                        "the product has no unit mass (g per capsule or tablet) to convert with; add it to the product first",
+                    );
+                    None
+                }
+            }
+        };
+        let alkaloids = [
+            (
+                "mitragynine",
+                &mut assay.alkaloids.mitragynine_mg_per_g,
+                self.mitragynine_percent_w_w,
+                self.mitragynine_mg_per_unit,
+            ),
+            (
+                "hydroxymitragynine",
+                &mut assay.alkaloids.hydroxymitragynine_mg_per_g,
+                self.hydroxymitragynine_percent_w_w,
+                self.hydroxymitragynine_mg_per_unit,
+            ),
+        ];
+        for (name, target, percent, unit) in alkaloids {
+            let given = [target.is_some(), percent.is_some(), unit.is_some()]
+                .iter()
+                .filter(|g| **g)
+                .count();
+            if given > 1 {
+                errors.push(
+                    format!("{prefix}{name}_mg_per_g"),
+                    format!("give {name} one way only: mg/g, % w/w or mg per unit"),
+                );
+                continue;
+            }
+            if let Some(pct) = percent {
+                if negative(pct) || pct > 100.0 {
+                    errors.push(
+                        format!("{prefix}{name}_percent_w_w"),
+                        "must be between 0 and 100 %",
+                    );
+                } else {
+                    *target = Some(pct * 10.0);
+                }
+            }
+            if let Some(value) = unit {
+                *target = per_unit(&mut errors, &format!("{name}_mg_per_unit"), value);
+            }
+        }
+        let metals = [
+            ("lead", &mut assay.heavy_metals.lead_ppm, self.lead_ppb),
+            (
+                "arsenic",
+                &mut assay.heavy_metals.arsenic_ppm,
+                self.arsenic_ppb,
+            ),
+            (
+                "cadmium",
+                &mut assay.heavy_metals.cadmium_ppm,
+                self.cadmium_ppb,
+            ),
+            (
+                "mercury",
+                &mut assay.heavy_metals.mercury_ppm,
+                self.mercury_ppb,
+            ),
+        ];
+        for (metal, target, ppb) in metals {
+            let Some(ppb) = ppb else { continue };
+            if target.is_some() {
+                errors.push(
+                    format!("{prefix}heavy_metals.{metal}_ppb"),
+                    format!("give {metal} one way only: ppm or ppb"),
+                );
+            } else if negative(ppb) {
+                errors.push(
+                    format!("{prefix}heavy_metals.{metal}_ppb"),
+                    "must be a number of 0 or more",
+                );
+            } else {
+                *target = Some(ppb / 1000.0);
+            }
+        }
+        errors.into_result(|| ())
+    }
+}
+
+impl Assay {
+    /// Values that are possible but unlikely on a real certificate, each naming the field
+    /// to look at: a percentage typed in mg/g, more 7-OH than mitragynine (natural leaf
+    /// holds under 2 % of its alkaloids as 7-OH; pharmacology.md §2), alkaloids adding up
+    /// to more than the whole gram. `typed_in_mg_per_g` says mitragynine came from the mg/g
+    /// field. For a product that usually carries concentrated 7-OH
+    /// ([`ProductFacts::usually_concentrated_hydroxy`]) little mitragynine and much 7-OH are
+    /// expected, so only the total is checked.
+    pub fn implausible(
+        &self,
+        prefix: &str,
+        typed_in_mg_per_g: bool,
+        concentrated_hydroxy: bool,
+    ) -> Vec<Implausible> {
+        let mut found = Vec::new();
+        let a = &self.alkaloids;
+        if typed_in_mg_per_g
+            && !concentrated_hydroxy
+            && let Some(mg) = a.mitragynine_mg_per_g
+            && mg > 0.0
+            && mg < MG_PER_G_LOOKS_LIKE_PERCENT_BELOW
+        {
+            found.push(Implausible {
+                field: format!("{prefix}mitragynine_mg_per_g"),
+                detail: format!(
+                    "{mg} mg/g is less than a tenth of natural leaf (10–25 mg/g); if the certificate says {mg} %, enter it as % w/w ({} mg/g)",
+                    mg * 10.0
+                ),
+            });
+        }
+        if let (Some(m), Some(h)) = (a.mitragynine_mg_per_g, a.hydroxymitragynine_mg_per_g)
+            && h > m
+            && !concentrated_hydroxy
+        {
+            found.push(Implausible {
+                field: format!("{prefix}hydroxymitragynine_mg_per_g"),
+                detail: format!(
+                    "7-OH ({h} mg/g) above mitragynine ({m} mg/g) never occurs in leaf; check the units, or confirm for a concentrated 7-OH product"
+                ),
+            });
+        }
+        let total = a.measured_total_mg_per_g();
+        if total > 1000.0 {
+            found.push(Implausible {
+                field: format!("{prefix}mitragynine_mg_per_g"),
+                detail: format!(
+                    "the alkaloids add up to {:.1} % of the product, more than all of it; check the units",
+                    total / 10.0
+                ),
+            });
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod printed_tests {
+    use super::*;
+
+    fn capsule(unit_mass_g: Option<f64>) -> ProductFacts {
+        ProductFacts {
+            form: ProductForm::Capsule,
+            unit_mass_g,
+            serving_size: None,
+            labels_hydroxy_as_ingredient: false,
+        }
+    }
+
+    #[test]
+    fn one_point_six_percent_is_sixteen_mg_per_g_and_ppb_are_thousandths_of_ppm() {
+        let mut assay = Assay::default();
+        AsPrinted {
+            mitragynine_percent_w_w: Some(1.6),
+            hydroxymitragynine_percent_w_w: Some(0.02),
+            lead_ppb: Some(250.0),
+            ..Default::default()
+        }
+        .apply(&mut assay, &capsule(Some(0.5)), "assay.")
+        .unwrap();
+        assert!((assay.alkaloids.mitragynine_mg_per_g.unwrap() - 16.0).abs() < 1e-9);
+        assert!((assay.alkaloids.hydroxymitragynine_mg_per_g.unwrap() - 0.2).abs() < 1e-9);
+        assert!((assay.heavy_metals.lead_ppm.unwrap() - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn per_unit_values_are_divided_by_the_unit_mass_or_name_the_field_without_one() {
+        let mut assay = Assay::default();
+        AsPrinted {
+            mitragynine_mg_per_unit: Some(8.0),
+            ..Default::default()
+        }
+        .apply(&mut assay, &capsule(Some(0.5)), "assay.")
+        .unwrap();
+        assert_eq!(assay.alkaloids.mitragynine_mg_per_g, Some(16.0));
+        let mut assay = Assay::default();
+        let errors = AsPrinted {
+            hydroxymitragynine_mg_per_unit: Some(15.0),
+            ..Default::default()
+        }
+        .apply(&mut assay, &capsule(None), "assay.")
+        .unwrap_err();
+        assert_eq!(
+            errors.errors[0].field,
+            "assay.hydroxymitragynine_mg_per_unit"
+        );
+        // A liquid is assayed per mL: one unit is one mL.
+        let liquid = ProductFacts {
+            form: ProductForm::Liquid,
+            ..capsule(None)
+        };
+        let mut assay = Assay::default();
+        AsPrinted {
+            hydroxymitragynine_mg_per_unit: Some(3.0),
+            ..Default::default()
+        }
+        .apply(&mut assay, &liquid, "assay.")
+        .unwrap();
+        assert_eq!(assay.alkaloids.hydroxymitragynine_mg_per_g, Some(3.0));
+    }
+
+    #[test]
+    fn a_value_given_two_ways_is_refused() {
+        let mut assay = Assay::default();
+        assay.alkaloids.mitragynine_mg_per_g = Some(16.0);
+        let errors = AsPrinted {
+            mitragynine_percent_w_w: Some(1.6),
+            ..Default::default()
+        }
+        .apply(&mut assay, &capsule(Some(0.5)), "assay.")
+        .unwrap_err();
+        assert_eq!(errors.errors[0].field, "assay.mitragynine_mg_per_g");
+    }
+
+    #[test]
+    fn a_percent_typed_as_mg_per_g_and_more_seven_oh_than_mitragynine_are_implausible() {
+        let assay = |m: f64, h: f64| Assay {
+            alkaloids: Alkaloids {
+                mitragynine_mg_per_g: Some(m),
+                hydroxymitragynine_mg_per_g: Some(h),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let fields = |a: &Assay, typed| -> Vec<String> {
+            a.implausible("assay.", typed, false)
+                .into_iter()
+                .map(|i| i.field)
+                .collect()
+        };
+        assert_eq!(
+            fields(&assay(1.6, 0.01), true),
+            ["assay.mitragynine_mg_per_g"]
+        );
+        // The same value converted from 0.16 % is what the certificate says.
+        assert!(fields(&assay(1.6, 0.01), false).is_empty());
+        assert!(fields(&assay(3.0, 0.01), true).is_empty());
+        assert_eq!(
+            fields(&assay(16.0, 16.5), true),
+            ["assay.hydroxymitragynine_mg_per_g"]
+        );
+        assert!(fields(&assay(16.0, 16.0), true).is_empty());
+        assert_eq!(
+            fields(&assay(990.0, 20.0), true),
+            ["assay.mitragynine_mg_per_g"]
+        );
+        assert!(fields(&assay(980.0, 20.0), true).is_empty());
+        // A 7-OH tablet is expected to hold more 7-OH than mitragynine.
+        assert!(
+            assay(2.0, 50.0)
+                .implausible("assay.", true, true)
+                .is_empty()
         );
     }
 }

@@ -290,6 +290,16 @@ impl QualityStandards {
         }
 
         let Some(assay) = batch.assay else {
+            if product.usually_concentrated_hydroxy() {
+                flags.push(QualityFlag {
+                    code: "unknown_strength_7oh",
+                    severity: Severity::Warning,
+                    explanation: "No certificate, and this form usually carries concentrated 7-OH (tablets, shots and other liquids, gummies, anything sold as 7-OH or \"enhanced\"): its strength is unknown and may be many times a leaf serving. It is not estimated as leaf.".into(),
+                    standard: "Enhanced 7-OH products sell 5–30 mg per serving; a generous leaf serving holds about 0.4–1.6 mg".into(),
+                    reference: "legal-and-products.md §2d, §3.7 and §3.8 rule 4; pharmacology.md §2".into(),
+                    evidence: "derived from product surveys and regulatory actions, not a measured limit".into(),
+                });
+            }
             let estimate = if self.natural_leaf_estimate.forms.contains(&product.form) {
                 "Exposure is estimated from natural-leaf ranges, with wide uncertainty."
             } else {
@@ -593,6 +603,31 @@ mod tests {
     #[test]
     fn a_batch_without_an_assay_is_flagged() {
         assert_eq!(codes(&leaf(), None), ["no_assay"]);
+    }
+
+    #[test]
+    fn an_unassayed_tablet_liquid_or_labelled_seven_oh_product_has_unknown_strength() {
+        for form in [ProductForm::Tablet, ProductForm::Liquid] {
+            let product = ProductFacts {
+                form,
+                unit_mass_g: Some(0.3),
+                ..leaf()
+            };
+            assert_eq!(codes(&product, None), ["unknown_strength_7oh", "no_assay"]);
+        }
+        let labelled = ProductFacts {
+            form: ProductForm::Capsule,
+            unit_mass_g: Some(0.5),
+            labels_hydroxy_as_ingredient: true,
+            ..leaf()
+        };
+        assert!(codes(&labelled, None).contains(&"unknown_strength_7oh"));
+        let capsule = ProductFacts {
+            form: ProductForm::Capsule,
+            unit_mass_g: Some(0.5),
+            ..leaf()
+        };
+        assert_eq!(codes(&capsule, None), ["no_assay"]);
     }
 
     #[test]

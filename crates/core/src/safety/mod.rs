@@ -29,6 +29,7 @@ pub mod dose_above_plan;
 pub mod dose_escalation;
 pub mod dosing_frequency;
 pub mod interaction;
+pub mod legal_status;
 pub mod liver_injury_signal;
 pub mod missed_checkins;
 pub mod naloxone_not_on_hand;
@@ -69,6 +70,8 @@ pub enum Rule {
     NonPrescribedOpioidUse,
     RacingHeartbeat,
     Interaction,
+    LegalStatus,
+    HydroxymitragynineEscalation,
 }
 
 /// Whether a new finding is the "same condition" as an earlier alert.
@@ -103,7 +106,7 @@ pub struct Guidance {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 20] = [
         Rule::Phq9Item9,
         Rule::RedFlagSymptom,
         Rule::PregnancyExposure,
@@ -122,6 +125,8 @@ impl Rule {
         Rule::NonPrescribedOpioidUse,
         Rule::RacingHeartbeat,
         Rule::Interaction,
+        Rule::LegalStatus,
+        Rule::HydroxymitragynineEscalation,
     ];
 
     pub fn code(self) -> &'static str {
@@ -144,6 +149,8 @@ impl Rule {
             Rule::NonPrescribedOpioidUse => "non_prescribed_opioid_use",
             Rule::RacingHeartbeat => "racing_heartbeat",
             Rule::Interaction => "interaction",
+            Rule::LegalStatus => "legal_status",
+            Rule::HydroxymitragynineEscalation => "hydroxymitragynine_escalation",
         }
     }
 
@@ -170,7 +177,9 @@ impl Rule {
             | Rule::NaloxoneNotOnHand
             | Rule::NonPrescribedOpioidUse
             | Rule::RacingHeartbeat
-            | Rule::Interaction => Severity::Warning,
+            | Rule::Interaction
+            | Rule::LegalStatus
+            | Rule::HydroxymitragynineEscalation => Severity::Warning,
         }
     }
 
@@ -225,6 +234,8 @@ impl Rule {
             Rule::NonPrescribedOpioidUse => non_prescribed_opioid_use::GUIDANCE,
             Rule::RacingHeartbeat => red_flag_symptom::RACING_GUIDANCE,
             Rule::Interaction => interaction::GUIDANCE,
+            Rule::LegalStatus => legal_status::GUIDANCE,
+            Rule::HydroxymitragynineEscalation => dose_escalation::HYDROXY_GUIDANCE,
         }
     }
 }
@@ -301,8 +312,13 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The rule's severity; a `legal_status` finding about a jurisdiction where kratom
+    /// is regulated or unclear, rather than banned, says `"severity": "info"` in its evidence.
     pub fn severity(&self) -> Severity {
-        self.rule.severity()
+        match self.evidence.get("severity").and_then(|s| s.as_str()) {
+            Some("info") if self.rule == Rule::LegalStatus => Severity::Info,
+            _ => self.rule.severity(),
+        }
     }
 }
 
@@ -350,6 +366,10 @@ pub struct DoseFact {
     pub local_date: Date,
     pub mitragynine_mg: Option<f64>,
     pub hydroxymitragynine_mg: Option<f64>,
+    /// Where its milligrams come from: the batch's assay or a natural-leaf estimate.
+    pub basis: crate::dose::ExposureBasis,
+    /// How much product it was: grams, or mL for liquids (`None` when unknown).
+    pub product_amount: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -471,6 +491,9 @@ pub struct PatientFacts {
     pub plan_assessments: Vec<AssessmentFact>,
     /// Labs, ECGs, naloxone, overdoses, opioid use and the check-in rhythm.
     pub monitoring: MonitoringFacts,
+    /// Kratom's legal status where the patient lives, today, and the legal scopes of the
+    /// batches they used in the in-use window; `None` without a known jurisdiction.
+    pub legal: Option<legal_status::LegalFacts>,
 }
 
 impl PatientFacts {
@@ -586,6 +609,8 @@ pub fn evaluate_state(facts: &PatientFacts) -> Vec<Finding> {
     findings.extend(naloxone_not_on_hand::evaluate(facts));
     findings.extend(non_prescribed_opioid_use::evaluate(facts));
     findings.extend(interaction::evaluate(facts));
+    findings.extend(legal_status::evaluate(facts));
+    findings.extend(dose_escalation::evaluate_hydroxy(facts));
     findings
 }
 
@@ -616,6 +641,7 @@ pub(crate) mod test_support {
             plan: None,
             plan_assessments: Vec::new(),
             monitoring: MonitoringFacts::default(),
+            legal: None,
         }
     }
 
@@ -627,6 +653,8 @@ pub(crate) mod test_support {
             local_date: taken_at.to_zoned_datetime(TimeZone::UTC).date(),
             mitragynine_mg: Some(mg),
             hydroxymitragynine_mg: Some(mg / 100.0),
+            basis: crate::dose::ExposureBasis::Assay,
+            product_amount: Some(mg / 16.0),
         }
     }
 
@@ -775,7 +803,9 @@ mod tests {
                 "naloxone_not_on_hand",
                 "non_prescribed_opioid_use",
                 "racing_heartbeat",
-                "interaction"
+                "interaction",
+                "legal_status",
+                "hydroxymitragynine_escalation"
             ]
         );
         for rule in Rule::ALL {

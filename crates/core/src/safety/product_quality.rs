@@ -25,7 +25,7 @@ pub const GUIDANCE: Guidance = Guidance {
 /// The quality flags that make using the batch a safety signal. Flags that only say
 /// a certificate is missing or weak (`no_assay`, `insufficient_method_sensitivity`)
 /// are shown on the product, not raised as alerts.
-pub const ALERTING_FLAGS: [&str; 7] = [
+pub const ALERTING_FLAGS: [&str; 8] = [
     "hydroxy_fraction_over_2pct",
     "hydroxy_over_0_04pct_weight",
     "hydroxy_per_serving_2mg_or_more",
@@ -33,6 +33,7 @@ pub const ALERTING_FLAGS: [&str; 7] = [
     "heavy_metal_over_daily_limit",
     "microbial_failure",
     "recalled",
+    "unknown_strength_7oh",
 ];
 
 /// Short words for a flag in a one-line summary; the evidence keeps the full explanation.
@@ -45,6 +46,7 @@ pub fn flag_label(code: &str) -> &str {
         "heavy_metal_over_daily_limit" => "heavy metals over the daily limit at this intake",
         "microbial_failure" => "failed microbial limits",
         "recalled" => "recalled",
+        "unknown_strength_7oh" => "unassayed 7-OH product of unknown strength",
         other => other,
     }
 }

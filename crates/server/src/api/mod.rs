@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod checkin;
 pub mod doses;
 pub mod fhir;
+pub mod legal;
 pub mod medications;
 pub mod monitoring;
 pub mod notifications;
@@ -191,6 +192,7 @@ pub fn router() -> Router<AppState> {
             "/organization/sleep-window-settings",
             get(sleep::get_settings).put(sleep::put_settings),
         )
+        .route("/legal-status", get(legal::legal_status))
         .route("/openapi.json", get(openapi))
 }
 
@@ -240,6 +242,7 @@ pub fn router() -> Router<AppState> {
         notifications::log, notifications::retry, notifications::paging,
         sleep::nights, sleep::bedtime_effect, sleep::proposal, sleep::save_window,
         sleep::current_window, sleep::get_settings, sleep::put_settings,
+        legal::legal_status,
     ),
     components(schemas(crate::api::Problem, crate::api::ProblemFieldError)),
     tags(
@@ -258,6 +261,7 @@ pub fn router() -> Router<AppState> {
         (name = "plans", description = "Individual plans and tapers: PK preview, drafts, electronic signatures, adherence"),
         (name = "notifications", description = "Reaching people: your channels, quiet hours and reminders; the on-call list, webhook and delivery log (admins); an alert's paging"),
         (name = "sleep", description = "Nights derived from doses and sleep diaries, sleep with and without a bedtime dose, and CBT-I's sleep window"),
+        (name = "legal", description = "Kratom's legal status by jurisdiction and date, from a cited dataset compiled 2026-11-24 (re-verify before relying on it)"),
         (name = "audit", description = "The Merkle-sealed audit log: admins see who did what kind of thing, never clinical detail; a patient's care team reads the patient's own trail in full"),
     )
 )]

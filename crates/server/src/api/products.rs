@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use speciosa_app::products::{AssayFields, BatchFields, BatchPatch};
 use speciosa_app::records::{Batch, Product};
 use speciosa_core::ids::{BatchId, ProductId};
-use speciosa_core::product::{Alkaloids, Assay, HeavyMetals, Microbial, ProductFields};
+use speciosa_core::product::{Alkaloids, AsPrinted, Assay, HeavyMetals, Microbial, ProductFields};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -68,6 +68,12 @@ pub struct HeavyMetalsRequest {
     pub arsenic_ppm: Option<f64>,
     pub cadmium_ppm: Option<f64>,
     pub mercury_ppm: Option<f64>,
+    /// The same metals in parts per billion (µg/kg), as some certificates print them;
+    /// give each metal one way only.
+    pub lead_ppb: Option<f64>,
+    pub arsenic_ppb: Option<f64>,
+    pub cadmium_ppb: Option<f64>,
+    pub mercury_ppb: Option<f64>,
 }
 
 #[derive(Deserialize, ToSchema, Default, Clone)]
@@ -99,6 +105,18 @@ pub struct AssayRequest {
     /// The method's limit of quantitation for 7-OH, mg/g.
     pub hydroxymitragynine_loq_mg_per_g: Option<f64>,
     pub mitragynine_loq_mg_per_g: Option<f64>,
+    /// Mitragynine as a certificate prints it, % w/w (1.6 reads back as 16 mg/g). Give
+    /// each alkaloid one way only.
+    #[schema(example = 1.6)]
+    pub mitragynine_percent_w_w: Option<f64>,
+    pub hydroxymitragynine_percent_w_w: Option<f64>,
+    /// mg per capsule or tablet (divided by the product's `unit_mass_g`), or per mL for liquids.
+    pub mitragynine_mg_per_unit: Option<f64>,
+    pub hydroxymitragynine_mg_per_unit: Option<f64>,
+    /// Values that look implausible (a % typed as mg/g, more 7-OH than mitragynine,
+    /// alkaloids over 100 %) are refused with 422 naming the field unless this is true.
+    #[serde(default)]
+    pub confirm_implausible: bool,
     #[serde(default)]
     pub heavy_metals: HeavyMetalsRequest,
     #[serde(default)]
@@ -133,6 +151,17 @@ impl From<&AssayRequest> for AssayFields {
                 total_aerobic_cfu_per_g: request.microbial.total_aerobic_cfu_per_g,
                 yeast_mold_cfu_per_g: request.microbial.yeast_mold_cfu_per_g,
             },
+            printed: AsPrinted {
+                mitragynine_percent_w_w: request.mitragynine_percent_w_w,
+                hydroxymitragynine_percent_w_w: request.hydroxymitragynine_percent_w_w,
+                mitragynine_mg_per_unit: request.mitragynine_mg_per_unit,
+                hydroxymitragynine_mg_per_unit: request.hydroxymitragynine_mg_per_unit,
+                lead_ppb: request.heavy_metals.lead_ppb,
+                arsenic_ppb: request.heavy_metals.arsenic_ppb,
+                cadmium_ppb: request.heavy_metals.cadmium_ppb,
+                mercury_ppb: request.heavy_metals.mercury_ppb,
+            },
+            confirm_implausible: request.confirm_implausible,
         }
     }
 }

@@ -15,7 +15,7 @@ use speciosa_core::account::Role;
 use speciosa_core::amount::{AmountError, parse_amount};
 use speciosa_core::ids::{BatchId, ProductId};
 use speciosa_core::product::{
-    Alkaloids, Assay, HeavyMetals, Microbial, ProductFields, ProductForm,
+    Alkaloids, AsPrinted, Assay, HeavyMetals, Microbial, ProductFields, ProductForm,
 };
 use speciosa_core::quality::{QualityFlag, Severity};
 
@@ -53,6 +53,14 @@ const BATCH_LABELS: &[(&str, &str)] = &[
     ),
     ("assay.hydroxymitragynine_loq_mg_per_g", "7-OH limit (LOQ)"),
     ("assay.mitragynine_loq_mg_per_g", "Mitragynine limit (LOQ)"),
+    ("assay.mitragynine_percent_w_w", "Mitragynine (% w/w)"),
+    ("assay.hydroxymitragynine_percent_w_w", "7-OH (% w/w)"),
+    ("assay.mitragynine_mg_per_unit", "Mitragynine (mg per unit)"),
+    ("assay.hydroxymitragynine_mg_per_unit", "7-OH (mg per unit)"),
+    ("assay.heavy_metals.lead_ppb", "Lead (ppb)"),
+    ("assay.heavy_metals.arsenic_ppb", "Arsenic (ppb)"),
+    ("assay.heavy_metals.cadmium_ppb", "Cadmium (ppb)"),
+    ("assay.heavy_metals.mercury_ppb", "Mercury (ppb)"),
     ("assay.heavy_metals.lead_ppm", "Lead"),
     ("assay.heavy_metals.arsenic_ppm", "Arsenic"),
     ("assay.heavy_metals.cadmium_ppm", "Cadmium"),
@@ -389,6 +397,16 @@ pub struct BatchInput {
     recalled: Option<String>,
     #[serde(default)]
     recall_reason: String,
+    /// How the certificate prints mitragynine and 7-OH: `mg_per_g` (default),
+    /// `percent_w_w` or `mg_per_unit`; and metals: `ppm` (default) or `ppb`.
+    #[serde(default)]
+    mitragynine_unit: String,
+    #[serde(default)]
+    hydroxymitragynine_unit: String,
+    #[serde(default)]
+    metals_unit: String,
+    /// The person checked values flagged as implausible and saves them anyway.
+    confirm_implausible: Option<String>,
 }
 
 fn detected(raw: &str) -> Option<bool> {
@@ -467,12 +485,52 @@ impl BatchInput {
                 total_aerobic_cfu_per_g: number(&self.total_aerobic_cfu_per_g),
                 yeast_mold_cfu_per_g: number(&self.yeast_mold_cfu_per_g),
             },
+            printed: AsPrinted::default(),
+            confirm_implausible: self.confirm_implausible.is_some(),
+        });
+        let assay = assay.map(|mut assay| {
+            self.route_printed(&mut assay);
+            assay
         });
         BatchFields {
             lot: self.lot.clone(),
             assay,
             recalled: self.is_recalled(),
             recall_reason: text(&self.recall_reason).map(str::to_owned),
+        }
+    }
+
+    /// Moves the numbers typed in the mg/g and ppm boxes to the unit the form says the
+    /// certificate prints them in.
+    fn route_printed(&self, assay: &mut AssayFields) {
+        let printed = &mut assay.printed;
+        let alkaloids = &mut assay.alkaloids;
+        match self.mitragynine_unit.as_str() {
+            "percent_w_w" => {
+                printed.mitragynine_percent_w_w = alkaloids.mitragynine_mg_per_g.take()
+            }
+            "mg_per_unit" => {
+                printed.mitragynine_mg_per_unit = alkaloids.mitragynine_mg_per_g.take()
+            }
+            _ => {}
+        }
+        match self.hydroxymitragynine_unit.as_str() {
+            "percent_w_w" => {
+                printed.hydroxymitragynine_percent_w_w =
+                    alkaloids.hydroxymitragynine_mg_per_g.take()
+            }
+            "mg_per_unit" => {
+                printed.hydroxymitragynine_mg_per_unit =
+                    alkaloids.hydroxymitragynine_mg_per_g.take()
+            }
+            _ => {}
+        }
+        if self.metals_unit == "ppb" {
+            let metals = &mut assay.heavy_metals;
+            printed.lead_ppb = metals.lead_ppm.take();
+            printed.arsenic_ppb = metals.arsenic_ppm.take();
+            printed.cadmium_ppb = metals.cadmium_ppm.take();
+            printed.mercury_ppb = metals.mercury_ppm.take();
         }
     }
 

@@ -178,6 +178,7 @@ pub(crate) fn operations() -> Vec<Operation> {
             PatientRead,
         ),
         op(Method::GET, "/api/v1/instruments", AnySignedIn),
+        op(Method::GET, "/api/v1/legal-status", AnySignedIn),
         op(Method::GET, "/api/v1/instruments/{code}", AnySignedIn),
         op(
             Method::POST,
@@ -764,6 +765,11 @@ async fn every_operation_answers_every_role_as_the_policy_says(app: TestApp) {
                             "phq9"
                         },
                     );
+                let path = if op.path == "/api/v1/legal-status" {
+                    format!("{path}?jurisdiction=US-AL")
+                } else {
+                    path
+                };
                 // One browser per role and target, so each DELETE finds its own.
                 let push_endpoint = format!(
                     "https://push.example/{}/{target:?}",

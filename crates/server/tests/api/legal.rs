@@ -1,0 +1,201 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, error_fields, on_both_backends, problem};
+
+on_both_backends!(
+    alabama_answers_its_ban_with_source_and_verification_date,
+    a_known_jurisdiction_with_nothing_in_force_answers_with_no_such_rule_and_pending_bills_apart,
+    a_state_answer_includes_federal_rules_and_dates_bound_the_rules,
+    an_unknown_jurisdiction_is_not_found_and_a_bad_date_names_its_field,
+    legal_status_fires_at_enrolment_on_a_jurisdiction_change_and_for_a_restricted_dose,
+);
+
+async fn alabama_answers_its_ban_with_source_and_verification_date(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let body = casey
+        .get_json("/api/v1/legal-status?jurisdiction=US-AL&date=2026-01-15")
+        .await;
+    assert_eq!(body["jurisdiction"], "US-AL");
+    let rules = body["rules"].as_array().unwrap();
+    let ban = rules
+        .iter()
+        .find(|r| r["jurisdiction"] == "US-AL")
+        .expect("Alabama's own rule");
+    assert_eq!(ban["substance_scope"], "all_kratom_alkaloids");
+    assert_eq!(ban["status"], "controlled_banned");
+    assert_eq!(ban["effective_from"], "2016-05-10");
+    assert_eq!(ban["last_verified"], "2026-11-24");
+    assert!(
+        ban["sources"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http")
+    );
+    assert!(ban["sources"][0]["grade"].is_string());
+    // Before the ban took effect it is not in force.
+    let before = casey
+        .get_json("/api/v1/legal-status?jurisdiction=us-al&date=2016-05-09")
+        .await;
+    assert!(
+        before["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] != "controlled_banned")
+    );
+}
+
+async fn a_known_jurisdiction_with_nothing_in_force_answers_with_no_such_rule_and_pending_bills_apart(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    // Iowa's ban is only a bill: nothing banned is in force, the bill is listed apart.
+    let iowa = casey
+        .get_json("/api/v1/legal-status?jurisdiction=US-IA&date=2026-11-24")
+        .await;
+    assert!(
+        iowa["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] != "controlled_banned"),
+        "{iowa}"
+    );
+    let bills = iowa["pending_bills"].as_array().unwrap();
+    assert!(bills.iter().any(|b| b["id"] == "ia-hf-2133"));
+    // Louisiana before its statewide ban has no state rule at all.
+    let louisiana = casey
+        .get_json("/api/v1/legal-status?jurisdiction=US-LA&date=2025-07-31")
+        .await;
+    assert!(
+        louisiana["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["jurisdiction"] != "US-LA")
+    );
+}
+
+async fn a_state_answer_includes_federal_rules_and_dates_bound_the_rules(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let tn = casey
+        .get_json("/api/v1/legal-status?jurisdiction=US-TN&date=2026-01-15")
+        .await;
+    assert_eq!(tn["chain"], serde_json::json!(["US-TN", "US"]));
+    let from: Vec<&str> = tn["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["jurisdiction"].as_str().unwrap())
+        .collect();
+    assert!(from.contains(&"US") && from.contains(&"US-TN"), "{from:?}");
+    // Conflicts between sources are shown.
+    assert!(!tn["conflicts"].as_array().unwrap().is_empty());
+}
+
+async fn an_unknown_jurisdiction_is_not_found_and_a_bad_date_names_its_field(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let unknown = casey
+        .get("/api/v1/legal-status?jurisdiction=XX-QQ&date=2026-01-15")
+        .await;
+    problem(unknown, StatusCode::NOT_FOUND).await;
+    let bad_date = casey
+        .get("/api/v1/legal-status?jurisdiction=US-AL&date=2026-02-30")
+        .await;
+    assert_eq!(
+        error_fields(&problem(bad_date, StatusCode::UNPROCESSABLE_ENTITY).await),
+        ["date"]
+    );
+    let missing = casey.get("/api/v1/legal-status").await;
+    assert_eq!(
+        error_fields(&problem(missing, StatusCode::UNPROCESSABLE_ENTITY).await),
+        ["jurisdiction"]
+    );
+    let anonymous = app
+        .anonymous()
+        .get("/api/v1/legal-status?jurisdiction=US-AL")
+        .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn alert_rules(clinician: &crate::helpers::Client, patient: &str) -> Vec<(String, String)> {
+    let alerts = clinician
+        .get_json(&format!("/api/v1/patients/{patient}/alerts"))
+        .await;
+    alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap_or_default().to_owned(),
+                a["severity"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn legal_status_fires_at_enrolment_on_a_jurisdiction_change_and_for_a_restricted_dose(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let created: serde_json::Value = casey
+        .post(
+            "/api/v1/patients",
+            &serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14",
+                "time_zone": "America/Chicago", "jurisdiction": "US-TN"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        alert_rules(&casey, &id).await,
+        [("legal_status".to_owned(), "info".to_owned())]
+    );
+    let moved = casey
+        .put(
+            &format!("/api/v1/patients/{id}"),
+            &serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14",
+                "time_zone": "America/Chicago", "jurisdiction": "US-FL"}),
+        )
+        .await;
+    assert!(moved.status().is_success(), "{}", moved.status());
+    let rules = alert_rules(&casey, &id).await;
+    assert_eq!(
+        rules.iter().filter(|(r, _)| r == "legal_status").count(),
+        2,
+        "{rules:?}"
+    );
+    // A dose of a 7-OH tablet, banned in Florida as concentrated 7-OH.
+    let tabs = crate::products::product(
+        &casey,
+        serde_json::json!({"name": "7-OH tabs", "form": "tablet", "unit_mass_g": 0.3,
+            "labels_hydroxy_as_ingredient": true}),
+    )
+    .await;
+    let lot = crate::products::batch(
+        &casey,
+        tabs["id"].as_str().unwrap(),
+        serde_json::json!({"lot": "T1"}),
+    )
+    .await;
+    let dose = casey
+        .post(
+            &format!("/api/v1/patients/{id}/doses"),
+            &serde_json::json!({"batch_id": lot["id"], "amount": 1, "unit": "tablet"}),
+        )
+        .await;
+    assert_eq!(dose.status(), StatusCode::CREATED);
+    let rules = alert_rules(&casey, &id).await;
+    assert!(
+        rules.contains(&("legal_status".to_owned(), "warning".to_owned())),
+        "{rules:?}"
+    );
+}

@@ -58,6 +58,11 @@ pub fn check(dir: &Path) -> Vec<Checked> {
             read(dir, "pk/typical.toml"),
             TypicalParameters::parse,
         ),
+        checked(
+            "legal/status.toml",
+            read(dir, "legal/status.toml"),
+            speciosa_core::legal::LegalDataset::parse,
+        ),
     ];
     let lexicon = read(dir, "medicines/lexicon.toml");
     let interactions = read(dir, "medicines/interactions.toml");

@@ -1319,6 +1319,7 @@ fn data_check_passes_the_shipped_files_and_names_a_broken_one() {
     let ok = speciosa(&["data", "check", "--dir", shipped.to_str().unwrap()], "");
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     assert!(text(&ok.stdout).contains("ok      medicines/lexicon.toml"));
+    assert!(text(&ok.stdout).contains("ok      legal/status.toml"));
 
     let copy = tempfile::tempdir().expect("temporary directory");
     copy_tree(&shipped, copy.path());

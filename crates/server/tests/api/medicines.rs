@@ -190,7 +190,7 @@ async fn an_admin_override_is_used_for_that_organization_only_and_a_revert_resto
     let page = north.admin.get("/admin/knowledge").await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("midazolam-cyp3a") && html.contains("/admin/knowledge/legal"));
+    assert!(html.contains("midazolam-cyp3a") && html.contains("data/legal/status.toml"));
     assert_eq!(
         casey.get("/admin/knowledge").await.status(),
         StatusCode::FORBIDDEN

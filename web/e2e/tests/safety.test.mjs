@@ -57,7 +57,7 @@ async function answerCheckIn(page) {
     const groups = section.locator('fieldset.item');
     for (let i = 0; i < (await groups.count()); i += 1) {
       const group = groups.nth(i);
-      if (code === 'red_flags' && i === 0) {
+      if (code === 'red_flags' && i === 1) {
         await group.getByLabel('Yes', { exact: true }).check();
       } else if (code === 'sleep_diary') {
         await group.locator('input[type=radio]').nth(2).check();
@@ -112,7 +112,7 @@ test('a red-flag check-in reaches the clinician, who reviews the timeline and ac
     const card = page.locator('article.alert-card[data-rule="red_flag_symptom"]').filter({ hasText: 'Dana Reyes' });
     await expectVisible(card, "Dana's red-flag alert in the inbox");
     const cardText = await card.innerText();
-    assert.match(cardText, /Yellow skin or eyes/, `the evidence should name the symptom, got:\n${cardText}`);
+    assert.match(cardText, /A seizure/, `the evidence should name the symptom, got:\n${cardText}`);
     assert.match(cardText, /pharmacology\.md/, 'the alert cites its source');
     assert.match(cardText, /What to consider/, 'the alert says what to consider');
     await shot('clinician-inbox');

@@ -55,6 +55,18 @@ pub async fn legal_status(
         .ok_or(AppError::NotFound("jurisdiction"))
 }
 
+/// What applies where a patient lives today, for their record (the caller has already
+/// been allowed to read the patient); `None` without a jurisdiction the dataset knows.
+pub fn for_patient(app: &App, patient: &speciosa_store::Patient) -> Option<LegalAnswer> {
+    let code = patient.details.jurisdiction.as_ref()?.code().to_owned();
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(patient.details.time_zone.to_zone())
+        .date();
+    let dataset = &app.knowledge.legal;
+    let known = dataset.resolve_patient(&code)?;
+    dataset.rules_in_force(&known.id, today)
+}
+
 /// The legal scopes a batch falls under: concentrated 7-OH when its product usually
 /// carries it (tablet, liquid, labelled 7-OH) or its flags say enriched; pseudoindoxyl
 /// when assayed; extract for anything but leaf powder and capsules.

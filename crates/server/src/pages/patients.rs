@@ -445,6 +445,8 @@ struct RecordPage {
     sex_at_birth: String,
     pregnancy_status: String,
     breastfeeding_status: String,
+    /// Kratom's legal status where the patient lives today (legal-and-products.md §4).
+    legal: Option<LegalSummary>,
     team: Vec<TeamRow>,
     clinicians: Vec<ClinicianChoice>,
     team_errors: FormErrors,
@@ -594,7 +596,9 @@ pub async fn record_page(
     let reminders = reminder_sentence(
         &speciosa_app::notify::patient_reminders(&state.app, user, patient.id).await?,
     );
+    let legal = speciosa_app::legal::for_patient(&state.app, &patient).map(LegalSummary::new);
     let page = RecordPage {
+        legal,
         reminders,
         nav: Nav::for_user(user).at("/patients"),
         age: age(&patient),
@@ -767,5 +771,57 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(form.fields().sex_at_birth, None);
+    }
+}
+
+/// One rule in force where the patient lives, as the record shows it.
+pub struct LegalLine {
+    pub scope: &'static str,
+    pub status: &'static str,
+    pub since: String,
+    pub conditions: String,
+    pub source: String,
+    pub last_verified: String,
+    pub stale: bool,
+    pub unverified: bool,
+}
+
+pub struct LegalSummary {
+    pub name: String,
+    pub chain: String,
+    pub lines: Vec<LegalLine>,
+    pub pending: usize,
+    pub conflicts: usize,
+}
+
+impl LegalSummary {
+    fn new(answer: speciosa_core::legal::LegalAnswer) -> Self {
+        LegalSummary {
+            name: answer.name.clone(),
+            chain: answer.chain.join(" → "),
+            lines: answer
+                .rules
+                .iter()
+                .map(|r| LegalLine {
+                    scope: r.substance_scope.label(),
+                    status: r.status.label(),
+                    since: r.effective_from.as_ref().map_or_else(
+                        || "date not known".to_owned(),
+                        |d| format!("since {}", d.text),
+                    ),
+                    conditions: r.conditions_text.join("; "),
+                    source: r
+                        .sources
+                        .first()
+                        .map(|s| format!("{} ({})", s.title, s.grade.as_str()))
+                        .unwrap_or_default(),
+                    last_verified: r.last_verified.to_string(),
+                    stale: r.stale,
+                    unverified: r.unverified,
+                })
+                .collect(),
+            pending: answer.pending_bills.len(),
+            conflicts: answer.conflicts.len(),
+        }
     }
 }

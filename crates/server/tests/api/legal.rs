@@ -8,7 +8,32 @@ on_both_backends!(
     a_state_answer_includes_federal_rules_and_dates_bound_the_rules,
     an_unknown_jurisdiction_is_not_found_and_a_bad_date_names_its_field,
     legal_status_fires_at_enrolment_on_a_jurisdiction_change_and_for_a_restricted_dose,
+    the_record_shows_the_status_where_the_patient_lives_with_its_source_and_verification,
 );
+
+async fn the_record_shows_the_status_where_the_patient_lives_with_its_source_and_verification(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let patient = crate::helpers::create_patient(&casey, "Dana Reyes").await;
+    let response = casey
+        .put(
+            &format!("/api/v1/patients/{patient}"),
+            &serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14", "time_zone": "America/Chicago", "jurisdiction": "US-AL"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = casey.get(&format!("/patients/{patient}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Kratom&#x27;s legal status") || html.contains("Kratom's legal status"),
+        "{html}"
+    );
+    assert!(html.contains("last verified 2026-11-24"), "{html}");
+    assert!(html.contains("since 2016-05-10"), "{html}");
+}
 
 async fn alabama_answers_its_ban_with_source_and_verification_date(app: TestApp) {
     let clinic = app.clinic("Northside").await;

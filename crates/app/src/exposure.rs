@@ -87,6 +87,11 @@ pub struct Prediction {
     /// Doses that entered the model (including those in the look-back before the range).
     pub doses_used: usize,
     pub doses_excluded: usize,
+    /// Of `doses_excluded`, those whose 7-OH is known but mitragynine is not (7-OH
+    /// products): listed, never silently dropped.
+    pub doses_hydroxymitragynine_only: usize,
+    /// Said whenever a dose carried 7-OH directly: the model cannot estimate it reliably.
+    pub hydroxymitragynine_caution: Option<String>,
     pub model_source: String,
     pub variability_note: String,
     pub caution: String,
@@ -136,6 +141,36 @@ pub async fn predict_exposure(
         })
         .collect();
     let doses_excluded = logged.len() - doses.len();
+    // 7-OH taken as such (a 7-OH product), rather than the trace a leaf carries: more than
+    // 5 % of the dose's mitragynine, or 7-OH with mitragynine unknown.
+    let direct = |d: &speciosa_store::Dose| match (d.mitragynine_mg, d.hydroxymitragynine_mg) {
+        (_, None) => false,
+        (None, Some(oh)) => oh > 0.0,
+        (Some(mg), Some(oh)) => oh > 0.0 && oh > 0.05 * mg,
+    };
+    let direct_doses = logged.iter().filter(|d| direct(d)).count();
+    let doses_hydroxymitragynine_only = logged
+        .iter()
+        .filter(|d| {
+            d.mitragynine_mg.is_none() && d.hydroxymitragynine_mg.is_some_and(|oh| oh > 0.0)
+        })
+        .count();
+    let hydroxymitragynine_caution = (direct_doses > 0).then(|| {
+        format!(
+            "{direct_doses} logged dose{} carried 7-OH directly (a 7-OH product). The model cannot \
+             estimate levels from directly dosed 7-OH reliably: it treats 7-OH as formed from \
+             mitragynine (pharmacology.md §1d), the formation fraction is an assumption, and \
+             predicted peaks for a 15 mg 7-OH tablet vary about 25-fold across plausible values. \
+             Read the 7-OH figures as unreliable.{}",
+            if direct_doses == 1 { "" } else { "s" },
+            match doses_hydroxymitragynine_only {
+                0 => String::new(),
+                n => format!(
+                    " {n} of them, with 7-OH known but mitragynine unknown, are not in this prediction."
+                ),
+            }
+        )
+    });
     let typical = TypicalParameters::bundled()
         .map_err(|error| AppError::Defect(format!("loading PK parameters: {error}")))?;
     let p = typical.parameters;
@@ -253,6 +288,8 @@ pub async fn predict_exposure(
         time_to_10pct_after_last_dose_h,
         doses_used: doses.len(),
         doses_excluded,
+        doses_hydroxymitragynine_only,
+        hydroxymitragynine_caution,
         model_source: typical.source,
         variability_note: typical.variability_note,
         caution: "A typical-patient prediction from a model reconstructed from one small study; individual levels vary widely (see the band). It supports clinical judgement and is not a dosing recommendation.".into(),

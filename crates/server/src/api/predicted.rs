@@ -47,6 +47,10 @@ pub struct PredictedExposure {
     pub time_to_10pct_after_last_dose_h: Option<f64>,
     /// Doses whose milligrams are unknown (no assay and no estimate) and so are left out.
     pub doses_excluded: usize,
+    /// Of those, doses whose 7-OH is known but mitragynine is not (7-OH products).
+    pub doses_hydroxymitragynine_only: usize,
+    /// Present when a dose carried 7-OH directly: the model cannot estimate it reliably.
+    pub hydroxymitragynine_caution: Option<String>,
     pub model_source: String,
     pub variability_note: String,
     pub caution: String,
@@ -96,6 +100,8 @@ impl From<Prediction> for PredictedExposure {
             time_to_90pct_steady_state_h: p.time_to_90pct_steady_state_h,
             time_to_10pct_after_last_dose_h: p.time_to_10pct_after_last_dose_h,
             doses_excluded: p.doses_excluded,
+            doses_hydroxymitragynine_only: p.doses_hydroxymitragynine_only,
+            hydroxymitragynine_caution: p.hydroxymitragynine_caution.clone(),
             model_source: p.model_source,
             variability_note: p.variability_note,
             caution: p.caution,

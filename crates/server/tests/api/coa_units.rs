@@ -7,7 +7,62 @@ use crate::products::{batch, product};
 on_both_backends!(
     certificate_values_entered_as_printed_read_back_in_mg_per_g,
     implausible_certificate_values_are_refused_until_confirmed,
+    a_prediction_with_directly_dosed_7oh_says_plainly_that_the_model_cannot_estimate_it,
 );
+
+async fn a_prediction_with_directly_dosed_7oh_says_plainly_that_the_model_cannot_estimate_it(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let patient = crate::helpers::create_patient(&casey, "Dana Reyes").await;
+    let leaf = product(&casey, json!({"name": "Plain leaf", "form": "leaf_powder"})).await;
+    let leaf = batch(
+        &casey,
+        leaf["id"].as_str().unwrap(),
+        json!({"lot": "L1", "assay": {"mitragynine_mg_per_g": 15.0, "hydroxymitragynine_mg_per_g": 0.2}}),
+    )
+    .await;
+    let taken_at = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(3)).to_string();
+    let logged = casey
+        .post(
+            &format!("/api/v1/patients/{patient}/doses"),
+            &json!({"batch_id": leaf["id"], "amount": 2, "unit": "g", "taken_at": taken_at}),
+        )
+        .await;
+    assert_eq!(logged.status(), StatusCode::CREATED);
+    let path = format!("/api/v1/patients/{patient}/exposure/predicted");
+    let plain = casey.get_json(&path).await;
+    assert!(
+        plain["hydroxymitragynine_caution"].is_null(),
+        "leaf's trace of 7-OH is not a 7-OH product"
+    );
+    let enhanced = product(
+        &casey,
+        json!({"name": "Enhanced powder", "form": "leaf_powder"}),
+    )
+    .await;
+    let enhanced = batch(
+        &casey,
+        enhanced["id"].as_str().unwrap(),
+        json!({"lot": "E1", "assay": {"mitragynine_mg_per_g": 10.0, "hydroxymitragynine_mg_per_g": 2.0}}),
+    )
+    .await;
+    let logged = casey
+        .post(
+            &format!("/api/v1/patients/{patient}/doses"),
+            &json!({"batch_id": enhanced["id"], "amount": 1, "unit": "g", "taken_at": taken_at}),
+        )
+        .await;
+    assert_eq!(logged.status(), StatusCode::CREATED);
+    let with_7oh = casey.get_json(&path).await;
+    let caution = with_7oh["hydroxymitragynine_caution"].as_str().unwrap();
+    assert!(
+        caution.contains("cannot estimate levels from directly dosed 7-OH reliably"),
+        "{caution}"
+    );
+    assert!(caution.contains("25-fold"), "{caution}");
+}
 
 async fn certificate_values_entered_as_printed_read_back_in_mg_per_g(app: TestApp) {
     let clinic = app.clinic("Northside").await;

@@ -661,11 +661,20 @@ pub(super) fn pk_section(
             "Evidence is limited: the model is reconstructed from one small study (n = 5) and its population band rests on assumed variability.",
         );
     }
+    if let Some(caution) = &prediction.hydroxymitragynine_caution {
+        if words.for_self {
+            chart.note(
+                "Some of your doses were 7-OH products. This estimate cannot show what 7-OH taken that way does, so do not read it as covering them.",
+            );
+        } else {
+            chart.note(caution);
+        }
+    }
     (
         Section {
             chart,
             intro: words.pick(
-                "The PK model applied to the logged doses: the typical-patient curve and where 90 % of patients would be.",
+                "The PK model applied to the logged doses: the typical-patient curve and the model's 5–95 % range under assumed variability.",
                 "What the doses you logged would do in a typical person's blood over time.",
             ),
             sources: Vec::new(),

@@ -1,11 +1,14 @@
 //! Kratom's legal status where a patient lives: the bundled, cited dataset
 //! (`data/legal/status.toml`, read by `speciosa_core::legal`).
 
+use std::sync::Arc;
+
 use jiff::civil::Date;
 use speciosa_core::FieldErrors;
-use speciosa_core::legal::{LegalAnswer, ProductScopeFacts, SubstanceScope};
+use speciosa_core::ids::OrganizationId;
+use speciosa_core::legal::{LegalAnswer, LegalDataset, ProductScopeFacts, SubstanceScope};
 use speciosa_core::quality::QualityFlag;
-use speciosa_store::{Batch, Product};
+use speciosa_store::{Batch, Product, StoreError};
 
 use crate::{App, AppError, Caller};
 
@@ -45,26 +48,46 @@ pub fn parse_query(
 /// not patient data, so not audited.
 pub async fn legal_status(
     app: &App,
-    _caller: &Caller,
+    caller: &Caller,
     jurisdiction: &str,
     date: Date,
 ) -> Result<LegalAnswer, AppError> {
-    app.knowledge
-        .legal
+    dataset_for(app, caller.actor.organization_id)
+        .await?
         .rules_in_force(jurisdiction, date)
         .ok_or(AppError::NotFound("jurisdiction"))
 }
 
+/// The legal dataset an organization's patients are checked against: the shipped file
+/// with the organization's own rows (curated on `/admin/knowledge`, audited).
+pub async fn dataset_for(
+    app: &App,
+    _organization: OrganizationId,
+) -> Result<Arc<LegalDataset>, StoreError> {
+    Ok(app.knowledge.legal.clone())
+}
+
 /// What applies where a patient lives today, for their record (the caller has already
 /// been allowed to read the patient); `None` without a jurisdiction the dataset knows.
-pub fn for_patient(app: &App, patient: &speciosa_store::Patient) -> Option<LegalAnswer> {
-    let code = patient.details.jurisdiction.as_ref()?.code().to_owned();
+pub async fn for_patient(
+    app: &App,
+    patient: &speciosa_store::Patient,
+) -> Result<Option<LegalAnswer>, AppError> {
+    let Some(code) = patient
+        .details
+        .jurisdiction
+        .as_ref()
+        .map(|j| j.code().to_owned())
+    else {
+        return Ok(None);
+    };
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(patient.details.time_zone.to_zone())
         .date();
-    let dataset = &app.knowledge.legal;
-    let known = dataset.resolve_patient(&code)?;
-    dataset.rules_in_force(&known.id, today)
+    let dataset = dataset_for(app, patient.organization_id).await?;
+    Ok(dataset
+        .resolve_patient(&code)
+        .and_then(|known| dataset.rules_in_force(&known.id, today)))
 }
 
 /// The legal scopes a batch falls under: concentrated 7-OH when its product usually

@@ -121,7 +121,7 @@ pub struct Knowledge {
     /// The drug lexicon and interaction table (`data/medicines/`), as shipped.
     pub medicines: Arc<MedicineKnowledge>,
     /// Kratom's legal status by jurisdiction (`data/legal/status.toml`).
-    pub legal: LegalDataset,
+    pub legal: Arc<LegalDataset>,
 }
 
 impl Knowledge {
@@ -135,7 +135,7 @@ impl Knowledge {
             medicines: Arc::new(
                 MedicineKnowledge::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
             ),
-            legal: LegalDataset::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
+            legal: Arc::new(LegalDataset::bundled().map_err(|e| KnowledgeError(e.to_string()))?),
         })
     }
 }

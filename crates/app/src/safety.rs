@@ -189,6 +189,7 @@ pub async fn patient_facts(
         })
         .collect();
     let alcohol_interactions = medicines.alcohol_rows();
+    let dataset = crate::legal::dataset_for(app, patient.organization_id).await?;
     Ok(PatientFacts {
         now,
         zone,
@@ -205,7 +206,6 @@ pub async fn patient_facts(
         plan_assessments,
         monitoring: crate::monitoring::facts(app, patient, now).await?,
         legal: patient.details.jurisdiction.as_ref().and_then(|j| {
-            let dataset = &app.knowledge.legal;
             let known = dataset.resolve_patient(j.code())?;
             Some(safety::legal_status::LegalFacts {
                 jurisdiction: known.id.clone(),

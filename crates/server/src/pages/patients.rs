@@ -596,7 +596,9 @@ pub async fn record_page(
     let reminders = reminder_sentence(
         &speciosa_app::notify::patient_reminders(&state.app, user, patient.id).await?,
     );
-    let legal = speciosa_app::legal::for_patient(&state.app, &patient).map(LegalSummary::new);
+    let legal = speciosa_app::legal::for_patient(&state.app, &patient)
+        .await?
+        .map(LegalSummary::new);
     let page = RecordPage {
         legal,
         reminders,

@@ -1,14 +1,19 @@
 //! Kratom's legal status where a patient lives: the bundled, cited dataset
 //! (`data/legal/status.toml`, read by `speciosa_core::legal`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use jiff::civil::Date;
 use speciosa_core::FieldErrors;
 use speciosa_core::ids::OrganizationId;
-use speciosa_core::legal::{LegalAnswer, LegalDataset, ProductScopeFacts, SubstanceScope};
+use speciosa_core::legal::clinic::{ClinicRule, ClinicRuleFields};
+use speciosa_core::legal::{
+    LegalAnswer, LegalDataError, LegalDataset, ProductScopeFacts, RuleOrigin, SubstanceScope,
+};
 use speciosa_core::quality::QualityFlag;
-use speciosa_store::{Batch, Product, StoreError};
+use speciosa_store::{Batch, KnowledgeOverride, Product, StoreError};
+use uuid::Uuid;
 
 use crate::{App, AppError, Caller};
 
@@ -58,13 +63,203 @@ pub async fn legal_status(
         .ok_or(AppError::NotFound("jurisdiction"))
 }
 
+/// Organizations' merged datasets, each with the ids of the overrides it was built from:
+/// a save or a revert changes the ids, so the next read rebuilds it.
+#[derive(Debug, Default)]
+pub struct DatasetCache(Mutex<HashMap<OrganizationId, Built>>);
+
+/// A merged dataset and the ids of the overrides it was built from.
+type Built = (Vec<Uuid>, Arc<LegalDataset>);
+
 /// The legal dataset an organization's patients are checked against: the shipped file
-/// with the organization's own rows (curated on `/admin/knowledge`, audited).
+/// with the organization's own rows (curated on `/admin/knowledge`, audited). Costs one
+/// indexed read of the organization's current overrides; the merge is cached.
 pub async fn dataset_for(
     app: &App,
-    _organization: OrganizationId,
+    organization: OrganizationId,
 ) -> Result<Arc<LegalDataset>, StoreError> {
-    Ok(app.knowledge.legal.clone())
+    let overrides: Vec<KnowledgeOverride> = app
+        .store
+        .current_knowledge_overrides(organization)
+        .await?
+        .into_iter()
+        .filter(|o| o.kind == LEGAL)
+        .collect();
+    if overrides.is_empty() {
+        return Ok(app.knowledge.legal.clone());
+    }
+    let ids: Vec<Uuid> = overrides.iter().map(|o| o.id).collect();
+    let cache = &app.knowledge.legal_by_organization.0;
+    if let Some((built_from, dataset)) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&organization)
+        && *built_from == ids
+    {
+        return Ok(dataset.clone());
+    }
+    let (dataset, refused) = merge(&app.knowledge.legal, &decode(&overrides));
+    for (id, error) in refused {
+        tracing::warn!(%organization, rule = %id, %error, "a clinic legal row no longer fits the shipped dataset; left out");
+    }
+    let dataset = Arc::new(dataset);
+    cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(organization, (ids, dataset.clone()));
+    Ok(dataset)
+}
+
+fn decode(overrides: &[KnowledgeOverride]) -> Vec<(KnowledgeOverride, ClinicRule)> {
+    overrides
+        .iter()
+        .filter(|o| o.kind == LEGAL)
+        .filter_map(|o| match serde_json::from_str(&o.body) {
+            Ok(rule) => Some((o.clone(), rule)),
+            Err(error) => {
+                tracing::warn!(key = %o.key, %error, "unreadable legal override");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Applies the rows one at a time, so a row that no longer fits (the shipped dataset
+/// changed under it) is left out alone rather than taking the others with it.
+fn merge(
+    shipped: &LegalDataset,
+    rows: &[(KnowledgeOverride, ClinicRule)],
+) -> (LegalDataset, Vec<(String, LegalDataError)>) {
+    let mut merged = shipped.clone();
+    let mut refused = Vec::new();
+    for (_, row) in rows {
+        match merged.with_clinic_rules(std::slice::from_ref(row)) {
+            Ok(next) => merged = next,
+            Err(error) => refused.push((row.id.clone(), error)),
+        }
+    }
+    let applied = rows.len() - refused.len();
+    if applied > 0 {
+        merged.version = format!(
+            "{} with {applied} clinic row{}",
+            shipped.version,
+            if applied == 1 { "" } else { "s" }
+        );
+    }
+    (merged, refused)
+}
+
+pub const LEGAL: &str = "legal";
+
+/// A rule as the organization sees it (its own row if it has one), with the documents it
+/// cites, to start an override from. Reference data: admins of the organization only, as
+/// the curation page is.
+pub async fn rule_for_curation(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+) -> Result<
+    Option<(
+        speciosa_core::legal::LegalRule,
+        Vec<speciosa_core::legal::Source>,
+    )>,
+    AppError,
+> {
+    crate::medicines::curate(app, caller, "knowledge.read").await?;
+    let dataset = dataset_for(app, caller.actor.organization_id).await?;
+    Ok(dataset.rules.iter().find(|r| r.id == id).map(|rule| {
+        let sources = rule
+            .sources
+            .iter()
+            .filter_map(|link| dataset.sources.get(&link.source).cloned())
+            .collect();
+        (rule.clone(), sources)
+    }))
+}
+
+/// The organization's legal rows for the curation page: those in force (with whether
+/// they still fit the shipped dataset) and what each replaces.
+pub struct LegalCuration {
+    pub shipped: Arc<LegalDataset>,
+    pub rows: Vec<CuratedRule>,
+}
+
+pub struct CuratedRule {
+    pub row: KnowledgeOverride,
+    pub rule: ClinicRule,
+    /// Why the row is left out of the organization's dataset, if it is.
+    pub refused: Option<String>,
+    /// The shipped rule it replaces.
+    pub replaces: Option<speciosa_core::legal::LegalRule>,
+    /// When the row is due for re-verification (the dataset's review interval).
+    pub next_review_due: Date,
+}
+
+pub(crate) fn curation(
+    shipped: &Arc<LegalDataset>,
+    overrides: &[KnowledgeOverride],
+) -> LegalCuration {
+    let rows = decode(overrides);
+    let (merged, refused) = merge(shipped, &rows);
+    LegalCuration {
+        shipped: shipped.clone(),
+        rows: rows
+            .into_iter()
+            .map(|(row, rule)| CuratedRule {
+                refused: refused
+                    .iter()
+                    .find(|(id, _)| *id == rule.id)
+                    .map(|(_, e)| e.to_string()),
+                replaces: shipped.rules.iter().find(|r| r.id == rule.id).cloned(),
+                next_review_due: merged
+                    .rules
+                    .iter()
+                    .find(|r| r.id == rule.id && r.origin != RuleOrigin::Shipped)
+                    .map(|r| r.next_review_due)
+                    .unwrap_or_else(|| {
+                        rule.last_verified
+                            .checked_add(jiff::Span::new().days(shipped.review_interval_days))
+                            .unwrap_or(rule.last_verified)
+                    }),
+                row,
+                rule,
+            })
+            .collect(),
+    }
+}
+
+/// Checks the curation form against the organization's dataset (so an override keeps a
+/// shipped rule's place) and saves it. Audited as `knowledge.override`; admins only.
+pub async fn save_clinic_rule(
+    app: &App,
+    caller: &Caller,
+    fields: &ClinicRuleFields<'_>,
+    reason: &str,
+) -> Result<ClinicRule, AppError> {
+    crate::medicines::curate(app, caller, "knowledge.override").await?;
+    let reason = crate::medicines::reason_of(reason)?;
+    let organization = caller.actor.organization_id;
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let rule =
+        ClinicRule::from_fields(fields, &app.knowledge.legal, today).map_err(AppError::Invalid)?;
+    // The organization's other rows plus this one must still fit the shipped dataset.
+    let current = app.store.current_knowledge_overrides(organization).await?;
+    let mut rows: Vec<ClinicRule> = decode(&current)
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.id != rule.id)
+        .collect();
+    rows.push(rule.clone());
+    app.knowledge
+        .legal
+        .with_clinic_rules(&rows)
+        .map_err(|error| AppError::field("substance_scope", error.to_string()))?;
+    let body = serde_json::to_string(&rule)
+        .map_err(|e| AppError::Defect(format!("serialising a legal rule: {e}")))?;
+    crate::medicines::save(app, caller, LEGAL, &rule.id, &body, &reason).await?;
+    Ok(rule)
 }
 
 /// What applies where a patient lives today, for their record (the caller has already

@@ -122,6 +122,9 @@ pub struct Knowledge {
     pub medicines: Arc<MedicineKnowledge>,
     /// Kratom's legal status by jurisdiction (`data/legal/status.toml`).
     pub legal: Arc<LegalDataset>,
+    /// Each organization's dataset with its own rows, keyed by the overrides it was
+    /// built from (see [`legal::dataset_for`]).
+    pub(crate) legal_by_organization: legal::DatasetCache,
 }
 
 impl Knowledge {
@@ -136,6 +139,7 @@ impl Knowledge {
                 MedicineKnowledge::bundled().map_err(|e| KnowledgeError(e.to_string()))?,
             ),
             legal: Arc::new(LegalDataset::bundled().map_err(|e| KnowledgeError(e.to_string()))?),
+            legal_by_organization: legal::DatasetCache::default(),
         })
     }
 }

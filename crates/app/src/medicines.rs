@@ -29,7 +29,10 @@ pub async fn knowledge_for(
     organization: OrganizationId,
 ) -> Result<Arc<MedicineKnowledge>, speciosa_store::StoreError> {
     let overrides = app.store.current_knowledge_overrides(organization).await?;
-    if overrides.is_empty() {
+    if !overrides
+        .iter()
+        .any(|o| o.kind == LEXICON || o.kind == INTERACTION)
+    {
         return Ok(app.knowledge.medicines.clone());
     }
     let (entries, rows) = decode(&overrides);
@@ -51,12 +54,14 @@ fn decode(overrides: &[KnowledgeOverride]) -> (Vec<LexiconEntry>, Vec<Interactio
                 Ok(entry) => entries.push(entry),
                 Err(error) => tracing::warn!(key = %o.key, %error, "unreadable lexicon override"),
             },
-            _ => match serde_json::from_str(&o.body) {
+            INTERACTION => match serde_json::from_str(&o.body) {
                 Ok(row) => rows.push(row),
                 Err(error) => {
                     tracing::warn!(key = %o.key, %error, "unreadable interaction override")
                 }
             },
+            // Legal rows are read by `legal::dataset_for`.
+            _ => {}
         }
     }
     (entries, rows)
@@ -80,10 +85,12 @@ pub struct Curation {
     pub shipped: Arc<MedicineKnowledge>,
     pub lexicon: Vec<(KnowledgeOverride, LexiconEntry)>,
     pub interactions: Vec<(KnowledgeOverride, InteractionRow)>,
+    /// The organization's legal rows, beside the shipped legal dataset.
+    pub legal: crate::legal::LegalCuration,
     pub reverted: Vec<KnowledgeOverride>,
 }
 
-async fn curate(app: &App, caller: &Caller, audit_action: &str) -> Result<(), AppError> {
+pub(crate) async fn curate(app: &App, caller: &Caller, audit_action: &str) -> Result<(), AppError> {
     access::organization(
         app,
         caller,
@@ -101,7 +108,11 @@ pub async fn read_curation(app: &App, caller: &Caller) -> Result<Curation, AppEr
     let current = app.store.current_knowledge_overrides(organization).await?;
     let mut lexicon = Vec::new();
     let mut interactions = Vec::new();
+    let legal = crate::legal::curation(&app.knowledge.legal, &current);
     for o in current {
+        if o.kind == crate::legal::LEGAL {
+            continue;
+        }
         if o.kind == LEXICON {
             if let Ok(entry) = serde_json::from_str(&o.body) {
                 lexicon.push((o, entry));
@@ -118,6 +129,7 @@ pub async fn read_curation(app: &App, caller: &Caller) -> Result<Curation, AppEr
         shipped: app.knowledge.medicines.clone(),
         lexicon,
         interactions,
+        legal,
         reverted,
     })
 }
@@ -167,7 +179,7 @@ async fn check_fits(
         })
 }
 
-fn reason_of(reason: &str) -> Result<String, AppError> {
+pub(crate) fn reason_of(reason: &str) -> Result<String, AppError> {
     let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
     if reason.is_empty() {
         return Err(AppError::field(
@@ -216,7 +228,7 @@ pub async fn save_interaction_row(
     save(app, caller, INTERACTION, &row.id, &body, &reason).await
 }
 
-async fn save(
+pub(crate) async fn save(
     app: &App,
     caller: &Caller,
     kind: &str,
@@ -255,7 +267,7 @@ pub async fn revert_override(
     key: &str,
 ) -> Result<(), AppError> {
     curate(app, caller, "knowledge.revert").await?;
-    if kind != LEXICON && kind != INTERACTION {
+    if kind != LEXICON && kind != INTERACTION && kind != crate::legal::LEGAL {
         return Err(AppError::NotFound("knowledge override"));
     }
     let audit = caller.audit(

@@ -15,6 +15,8 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+pub mod clinic;
+
 /// The bundled dataset.
 pub const BUNDLED: &str = include_str!("../../../data/legal/status.toml");
 
@@ -159,6 +161,16 @@ vocabulary! {
         High => "high",
         Medium => "medium",
         Low => "low",
+    }
+}
+
+vocabulary! {
+    /// Where a rule comes from: the shipped dataset, or an organization's own row that adds
+    /// one or replaces a shipped one (curated on `/admin/knowledge`).
+    RuleOrigin {
+        Shipped => "shipped",
+        Clinic => "clinic",
+        ClinicOverride => "clinic_override",
     }
 }
 
@@ -571,9 +583,20 @@ pub struct LegalRule {
     pub next_review_due: Date,
     pub conflicts: Vec<Conflict>,
     pub notes: Option<String>,
+    pub origin: RuleOrigin,
 }
 
 impl LegalRule {
+    /// A rule's identity beside its id: one row per jurisdiction × substance scope ×
+    /// instrument (legal-and-products.md §4.2).
+    fn key(&self) -> (String, SubstanceScope, Option<String>) {
+        (
+            self.jurisdiction.clone(),
+            self.substance_scope,
+            self.instrument.clone(),
+        )
+    }
+
     /// In force on `date`: started (an undated start counts as started), not ended, not
     /// expired. A period-precision start counts from the period's first day.
     fn applies_on(&self, date: Date) -> bool {
@@ -794,108 +817,7 @@ impl LegalDataset {
                 });
             }
         }
-        let mut rules = Vec::new();
-        let mut ids = BTreeSet::new();
-        let mut keys = BTreeSet::new();
-        for r in raw.rule {
-            let owner = format!("rule {}", r.id);
-            if !ids.insert(r.id.clone()) {
-                return Err(LegalDataError::Duplicate {
-                    kind: "rule",
-                    id: r.id,
-                });
-            }
-            known_jurisdiction(&owner, &r.jurisdiction)?;
-            if let Some(instrument) = &r.instrument {
-                let Some(found) = instruments.get(instrument) else {
-                    return Err(LegalDataError::Unknown {
-                        owner,
-                        kind: "instrument",
-                        id: instrument.clone(),
-                    });
-                };
-                if found.jurisdiction != r.jurisdiction {
-                    return Err(invalid(
-                        &owner,
-                        format!("its instrument belongs to {}", found.jurisdiction),
-                    ));
-                }
-            }
-            // One row per jurisdiction × substance scope × instrument (§4.2).
-            let key = (
-                r.jurisdiction.clone(),
-                r.substance_scope,
-                r.instrument.clone(),
-            );
-            if !keys.insert(key) {
-                return Err(LegalDataError::Duplicate {
-                    kind: "rule for this jurisdiction, scope and instrument",
-                    id: r.id,
-                });
-            }
-            if r.sources.is_empty() {
-                return Err(invalid(&owner, "at least one source is required"));
-            }
-            for link in &r.sources {
-                known_source(&owner, &link.source)?;
-            }
-            for conflict in &r.conflicts {
-                if let Some(s) = &conflict.source {
-                    known_source(&owner, s)?;
-                }
-            }
-            let effective_from = partial(&owner, "effective_from", r.effective_from.as_ref())?;
-            let effective_to = partial(&owner, "effective_to", r.effective_to.as_ref())?;
-            let expires_on = partial(&owner, "expires_on", r.expires_on.as_ref())?;
-            if let (Some(from), Some(to)) = (&effective_from, &effective_to)
-                && from.first_day >= to.first_day
-            {
-                return Err(invalid(&owner, "effective_to must be after effective_from"));
-            }
-            if r.last_verified > raw.compiled.checked_add(1.year()).unwrap_or(raw.compiled) {
-                return Err(invalid(
-                    &owner,
-                    "last_verified is implausibly far after compiled",
-                ));
-            }
-            let urgent = expires_on.is_some()
-                || r.instrument
-                    .as_ref()
-                    .and_then(|i| instruments.get(i))
-                    .is_some_and(|i| i.kind == InstrumentType::EmergencyRule || i.is_pending());
-            let interval = if urgent {
-                raw.urgent_review_interval_days
-            } else {
-                raw.review_interval_days
-            };
-            let next_review_due = r.next_review_due.unwrap_or_else(|| {
-                r.last_verified
-                    .checked_add(interval.days())
-                    .unwrap_or(r.last_verified)
-            });
-            if next_review_due < r.last_verified {
-                return Err(invalid(&owner, "next_review_due is before last_verified"));
-            }
-            rules.push(LegalRule {
-                id: r.id,
-                jurisdiction: r.jurisdiction,
-                substance_scope: r.substance_scope,
-                status: r.status,
-                instrument: r.instrument,
-                effective_from,
-                effective_to,
-                expires_on,
-                conditions: r.conditions,
-                sources: r.sources,
-                last_verified: r.last_verified,
-                method: r.method,
-                confidence: r.confidence,
-                next_review_due,
-                conflicts: r.conflicts,
-                notes: r.notes,
-            });
-        }
-        Ok(LegalDataset {
+        let mut dataset = LegalDataset {
             version: raw.version,
             compiled: raw.compiled,
             notice: raw.notice,
@@ -904,7 +826,130 @@ impl LegalDataset {
             sources,
             jurisdictions,
             instruments,
-            rules,
+            rules: Vec::new(),
+        };
+        let mut ids = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for r in raw.rule {
+            if !ids.insert(r.id.clone()) {
+                return Err(LegalDataError::Duplicate {
+                    kind: "rule",
+                    id: r.id,
+                });
+            }
+            let rule = dataset.build_rule(r, RuleOrigin::Shipped)?;
+            // One row per jurisdiction × substance scope × instrument (§4.2).
+            if !keys.insert(rule.key()) {
+                return Err(LegalDataError::Duplicate {
+                    kind: "rule for this jurisdiction, scope and instrument",
+                    id: rule.id,
+                });
+            }
+            dataset.rules.push(rule);
+        }
+        Ok(dataset)
+    }
+
+    /// Validates one rule against the dataset's sources, jurisdictions and instruments:
+    /// references resolve, dates parse and are ordered, the review date is set.
+    fn build_rule(&self, r: RawRule, origin: RuleOrigin) -> Result<LegalRule, LegalDataError> {
+        let owner = format!("rule {}", r.id);
+        if !self.jurisdictions.contains_key(&r.jurisdiction) {
+            return Err(LegalDataError::Unknown {
+                owner,
+                kind: "jurisdiction",
+                id: r.jurisdiction,
+            });
+        }
+        let known_source = |id: &str| {
+            if self.sources.contains_key(id) {
+                Ok(())
+            } else {
+                Err(LegalDataError::Unknown {
+                    owner: owner.clone(),
+                    kind: "source",
+                    id: id.to_owned(),
+                })
+            }
+        };
+        if let Some(instrument) = &r.instrument {
+            let Some(found) = self.instruments.get(instrument) else {
+                return Err(LegalDataError::Unknown {
+                    owner,
+                    kind: "instrument",
+                    id: instrument.clone(),
+                });
+            };
+            if found.jurisdiction != r.jurisdiction {
+                return Err(invalid(
+                    &owner,
+                    format!("its instrument belongs to {}", found.jurisdiction),
+                ));
+            }
+        }
+        if r.sources.is_empty() {
+            return Err(invalid(&owner, "at least one source is required"));
+        }
+        for link in &r.sources {
+            known_source(&link.source)?;
+        }
+        for conflict in &r.conflicts {
+            if let Some(s) = &conflict.source {
+                known_source(s)?;
+            }
+        }
+        let effective_from = partial(&owner, "effective_from", r.effective_from.as_ref())?;
+        let effective_to = partial(&owner, "effective_to", r.effective_to.as_ref())?;
+        let expires_on = partial(&owner, "expires_on", r.expires_on.as_ref())?;
+        if let (Some(from), Some(to)) = (&effective_from, &effective_to)
+            && from.first_day >= to.first_day
+        {
+            return Err(invalid(&owner, "effective_to must be after effective_from"));
+        }
+        if origin == RuleOrigin::Shipped
+            && r.last_verified > self.compiled.checked_add(1.year()).unwrap_or(self.compiled)
+        {
+            return Err(invalid(
+                &owner,
+                "last_verified is implausibly far after compiled",
+            ));
+        }
+        let urgent = expires_on.is_some()
+            || r.instrument
+                .as_ref()
+                .and_then(|i| self.instruments.get(i))
+                .is_some_and(|i| i.kind == InstrumentType::EmergencyRule || i.is_pending());
+        let interval = if urgent {
+            self.urgent_review_interval_days
+        } else {
+            self.review_interval_days
+        };
+        let next_review_due = r.next_review_due.unwrap_or_else(|| {
+            r.last_verified
+                .checked_add(interval.days())
+                .unwrap_or(r.last_verified)
+        });
+        if next_review_due < r.last_verified {
+            return Err(invalid(&owner, "next_review_due is before last_verified"));
+        }
+        Ok(LegalRule {
+            id: r.id,
+            jurisdiction: r.jurisdiction,
+            substance_scope: r.substance_scope,
+            status: r.status,
+            instrument: r.instrument,
+            effective_from,
+            effective_to,
+            expires_on,
+            conditions: r.conditions,
+            sources: r.sources,
+            last_verified: r.last_verified,
+            method: r.method,
+            confidence: r.confidence,
+            next_review_due,
+            conflicts: r.conflicts,
+            notes: r.notes,
+            origin,
         })
     }
 
@@ -1073,6 +1118,7 @@ impl LegalDataset {
             method: rule.method,
             conflicts: rule.conflicts.clone(),
             notes: rule.notes.clone(),
+            origin: rule.origin,
         }
     }
 }
@@ -1108,6 +1154,8 @@ pub struct RuleView {
     pub method: VerificationMethod,
     pub conflicts: Vec<Conflict>,
     pub notes: Option<String>,
+    /// `shipped`, or an organization's own row (`clinic`, `clinic_override`).
+    pub origin: RuleOrigin,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -14,7 +14,7 @@ use crate::{BeginWrite, DbTime, Result, Store, StoreError, on_pool, reading};
 pub struct KnowledgeOverride {
     pub id: Uuid,
     pub organization_id: OrganizationId,
-    /// `lexicon` or `interaction`.
+    /// `lexicon`, `interaction` or `legal`.
     pub kind: String,
     /// The ingredient or the row id it adds or replaces.
     pub key: String,

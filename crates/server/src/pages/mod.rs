@@ -159,6 +159,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/knowledge", get(knowledge::show))
         .route("/admin/knowledge/lexicon", post(knowledge::save_entry))
         .route("/admin/knowledge/interactions", post(knowledge::save_row))
+        .route("/admin/knowledge/legal", post(knowledge::save_legal))
         .route("/admin/knowledge/revert", post(knowledge::revert))
         .route("/account", get(account::show))
         .route(

@@ -215,6 +215,7 @@ fn pages() -> Vec<Page> {
             "/admin/knowledge/interactions",
             Role(&["admin"]),
         ),
+        page(post.clone(), "/admin/knowledge/legal", Role(&["admin"])),
         page(post.clone(), "/admin/knowledge/revert", Role(&["admin"])),
         page(post.clone(), "/admin/organization", Role(&["admin"])),
         page(get.clone(), "/account", SignedIn),

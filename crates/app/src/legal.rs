@@ -237,13 +237,24 @@ pub async fn save_clinic_rule(
     reason: &str,
 ) -> Result<ClinicRule, AppError> {
     crate::medicines::curate(app, caller, "knowledge.override").await?;
-    let reason = crate::medicines::reason_of(reason)?;
     let organization = caller.actor.organization_id;
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
-    let rule =
-        ClinicRule::from_fields(fields, &app.knowledge.legal, today).map_err(AppError::Invalid)?;
+    // Every mistake at once: the form's and the reason's.
+    let (rule, reason) = match (
+        ClinicRule::from_fields(fields, &app.knowledge.legal, today),
+        crate::medicines::reason_of(reason),
+    ) {
+        (Ok(rule), Ok(reason)) => (rule, reason),
+        (rule, reason) => {
+            let mut errors = rule.err().unwrap_or_default();
+            if let Err(AppError::Invalid(more)) = reason {
+                errors.errors.extend(more.errors);
+            }
+            return Err(AppError::Invalid(errors));
+        }
+    };
     // The organization's other rows plus this one must still fit the shipped dataset.
     let current = app.store.current_knowledge_overrides(organization).await?;
     let mut rows: Vec<ClinicRule> = decode(&current)

@@ -91,8 +91,12 @@ fn one_of<T: Copy>(
     let raw = raw.trim();
     let found = all.iter().copied().find(|v| code(*v) == raw);
     if found.is_none() {
-        let codes: Vec<&str> = all.iter().map(|v| code(*v)).collect();
-        errors.push(field, format!("choose one of {}", codes.join(", ")));
+        if raw.is_empty() {
+            errors.push(field, "choose one from the list");
+        } else {
+            let codes: Vec<&str> = all.iter().map(|v| code(*v)).collect();
+            errors.push(field, format!("{raw:?} is not one of {}", codes.join(", ")));
+        }
     }
     found
 }

@@ -424,6 +424,55 @@ pub async fn read_history(
     Ok(assessments)
 }
 
+/// Most check-ins of one instrument read per day of the window: a patient may repeat a
+/// check-in, never this often.
+const CHECKINS_PER_DAY_READ: usize = 8;
+
+/// A patient's own check-ins (instruments the patient rates) completed in the last
+/// `days` days through `now`, oldest first; audited. One bounded, indexed read per
+/// instrument, so the cost follows the window and not the patient's history.
+pub async fn read_recent_checkins(
+    app: &App,
+    caller: &Caller,
+    id: PatientId,
+    now: jiff::Timestamp,
+    days: i64,
+) -> Result<Vec<Assessment>, AppError> {
+    access::patient(app, caller, id, PatientAction::Read, "assessment.list").await?;
+    let from = now - jiff::SignedDuration::from_hours(24 * days.max(1));
+    let limit = usize::try_from(days.max(1))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(CHECKINS_PER_DAY_READ);
+    let mut found = Vec::new();
+    for instrument in app
+        .knowledge
+        .instruments
+        .all()
+        .iter()
+        .filter(|i| i.rater == speciosa_core::instrument::Rater::Patient)
+    {
+        found.extend(
+            app.store
+                .assessments_between(id, &instrument.code, from, now, limit)
+                .await?,
+        );
+    }
+    found.sort_by_key(|a| a.completed_at);
+    let mut entry = caller.audit(
+        "assessment.list",
+        "assessment",
+        None,
+        Some(id),
+        Outcome::Success,
+    );
+    entry.detail = Some(format!(
+        "{} check-ins from the last {days} days",
+        found.len()
+    ));
+    app.store.append_audit(entry).await?;
+    Ok(found)
+}
+
 /// A patient's alerts (unresolved first, most urgent, newest), audited.
 pub async fn read_patient_alerts(
     app: &App,

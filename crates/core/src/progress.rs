@@ -12,6 +12,11 @@ use serde::Serialize;
 /// Days the home page looks back over ("checked in on N of the last 14 days").
 pub const WINDOW_DAYS: i64 = 14;
 
+/// How far back the home page reads check-ins to count a streak: a streak that reaches
+/// this far is shown as "at least" this many days, so the page's cost does not grow with
+/// the patient's history.
+pub const STREAK_READ_DAYS: i64 = 100;
+
 /// The check-in streak as of one patient-local day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckinStreak {
@@ -21,6 +26,9 @@ pub struct CheckinStreak {
     pub done_today: bool,
     /// Days with a check-in among the last [`WINDOW_DAYS`], today included.
     pub days_in_window: u32,
+    /// The streak reaches back to the first day read ([`STREAK_READ_DAYS`]), so it may be
+    /// longer than `days`.
+    pub at_least: bool,
 }
 
 /// The patient-local dates on which something was completed. The zone's rules at each
@@ -50,10 +58,12 @@ pub fn checkin_streak(days: &BTreeSet<Date>, today: Date) -> CheckinStreak {
     }
     let window_start = days_before(today, WINDOW_DAYS - 1);
     let days_in_window = days.range(window_start..=today).count() as u32;
+    let first_read = days_before(today, STREAK_READ_DAYS - 1);
     CheckinStreak {
         days: streak,
         done_today,
         days_in_window,
+        at_least: streak > 0 && days.contains(&first_read) && day.is_none_or(|d| d < first_read),
     }
 }
 
@@ -283,6 +293,25 @@ mod tests {
         assert_eq!((streak.days, streak.days_in_window), (20, 14));
         let edges = days(&[days_before(today, 13), days_before(today, 14)]);
         assert_eq!(checkin_streak(&edges, today).days_in_window, 1);
+    }
+
+    #[test]
+    fn a_streak_reaching_the_first_day_read_is_shown_as_at_least_that_long() {
+        let today = date(2026, 12, 2);
+        let every_day: Vec<Date> = (0..STREAK_READ_DAYS)
+            .map(|n| days_before(today, n))
+            .collect();
+        let streak = checkin_streak(&days(&every_day), today);
+        assert_eq!(streak.days, STREAK_READ_DAYS as u32);
+        assert!(streak.at_least);
+        // Without today's check-in the streak ends at yesterday and still reaches it.
+        let streak = checkin_streak(&days(&every_day[1..]), today);
+        assert!(streak.at_least);
+        // A gap inside the window makes the count exact.
+        let mut gap = every_day.clone();
+        gap.remove(50);
+        let streak = checkin_streak(&days(&gap), today);
+        assert_eq!((streak.days, streak.at_least), (50, false));
     }
 
     #[test]

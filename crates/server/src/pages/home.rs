@@ -12,10 +12,9 @@ use jiff::tz::TimeZone;
 use speciosa_app::records::{Assessment, Dose, Patient};
 use speciosa_core::account::Role;
 use speciosa_core::dose::DailyExposure;
-use speciosa_core::instrument::Rater;
 use speciosa_core::progress::{
-    CheckinStreak, Direction, DoseWeeks, WINDOW_DAYS, WeekComparison, checkin_streak, days_before,
-    last_full_day, local_days,
+    CheckinStreak, Direction, DoseWeeks, STREAK_READ_DAYS, WINDOW_DAYS, WeekComparison,
+    checkin_streak, days_before, last_full_day, local_days,
 };
 
 use crate::app::AppState;
@@ -362,21 +361,15 @@ pub async fn show(
     };
     let due = names(&due_now);
     let done = names(&done_codes(&state, &patient, &schedule));
-    let assessments = speciosa_app::assessments::read_history(&state.app, &user, own, None).await?;
-    let checkin_days = local_days(
-        assessments
-            .iter()
-            .filter(|a| {
-                state
-                    .app
-                    .knowledge()
-                    .instruments
-                    .get(&a.instrument)
-                    .is_some_and(|i| i.rater == Rater::Patient)
-            })
-            .map(|a| a.completed_at),
-        &zone,
-    );
+    let assessments = speciosa_app::assessments::read_recent_checkins(
+        &state.app,
+        &user,
+        own,
+        Timestamp::now(),
+        STREAK_READ_DAYS,
+    )
+    .await?;
+    let checkin_days = local_days(assessments.iter().map(|a| a.completed_at), &zone);
     let streak = checkin_streak(&checkin_days, today_date);
     let fortnight = (0..WINDOW_DAYS)
         .rev()

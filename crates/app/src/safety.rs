@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use speciosa_core::audit::{AuditEntry, Outcome};
 use speciosa_core::dose;
 use speciosa_core::ids::{BatchId, PatientId};
+use speciosa_core::quality::{BatchDayIntake, BatchMetals, DailyAmount};
 use speciosa_core::safety::{
     self, AssessmentFact, BatchConcern, DayTotal, DoseFact, Finding, MedicationFact, PatientFacts,
     PlanFacts, Recurrence, withdrawal_after_step,
@@ -82,10 +83,12 @@ pub async fn patient_facts(
         .recent_doses(patient.id, now - DOSE_HISTORY, now, safety::RECENT_DOSES)
         .await?;
     // Batches used on the local days the in-use window touches, with the heaviest day's
-    // grams: heavy metals are judged at the patient's own intake (USP <2232> daily limits).
+    // grams (or mL): heavy metals are judged at the patient's own intake (USP <2232>
+    // daily limits), per batch and summed over every batch taken on each day.
     let since = now - safety::KRATOM_IN_USE_WINDOW;
     let since_day = since.to_zoned_datetime(zone.clone()).date();
-    let mut per_batch: BTreeMap<BatchId, (f64, usize)> = BTreeMap::new();
+    let mut per_batch: BTreeMap<BatchId, (DailyAmount, usize)> = BTreeMap::new();
+    let mut intakes = Vec::new();
     for day in store
         .batch_days(
             patient.id,
@@ -94,14 +97,28 @@ pub async fn patient_facts(
         )
         .await?
     {
+        let amount = DailyAmount {
+            grams: day.grams,
+            millilitres: day.millilitres,
+        };
         let entry = per_batch.entry(day.batch_id).or_default();
-        entry.0 = entry.0.max(day.grams);
+        if amount.grams_for_metals() > entry.0.grams_for_metals() {
+            entry.0 = amount;
+        }
         if day.day >= since_day && day.day <= today {
             entry.1 += usize::try_from(day.doses).unwrap_or_default();
+        }
+        if day.day >= since_day {
+            intakes.push(BatchDayIntake {
+                day: day.day,
+                batch_id: day.batch_id,
+                amount,
+            });
         }
     }
     let mut batch_concerns = Vec::new();
     let mut batch_scopes = Vec::new();
+    let mut batch_metals = BTreeMap::new();
     for (batch_id, (heaviest, doses_in_window)) in per_batch {
         // The batch's own latest dose, so a batch used early in the window is judged even
         // when many doses of another came since.
@@ -125,8 +142,20 @@ pub async fn patient_facts(
             scopes: crate::legal::product_scopes(&product, &batch, &flags),
         });
         if let Some(assay) = &batch.assay {
-            flags.extend(app.knowledge.standards.heavy_metal_flags(assay, heaviest));
+            flags.extend(
+                app.knowledge
+                    .standards
+                    .heavy_metal_flags_for(assay, heaviest),
+            );
         }
+        batch_metals.insert(
+            batch_id,
+            BatchMetals {
+                product_name: product.details.name.clone(),
+                lot: batch.lot.clone(),
+                metals: batch.assay.as_ref().map(|a| a.heavy_metals.clone()),
+            },
+        );
         batch_concerns.push(BatchConcern {
             batch_id,
             product_name: product.details.name.clone(),
@@ -138,6 +167,10 @@ pub async fn patient_facts(
                 .collect(),
         });
     }
+    let heavy_metal_days = app
+        .knowledge
+        .standards
+        .daily_heavy_metal_excesses(&intakes, &batch_metals);
     let dose_facts: Vec<DoseFact> = doses
         .iter()
         .map(|d| {
@@ -202,6 +235,7 @@ pub async fn patient_facts(
         medications,
         alcohol_interactions,
         batch_concerns,
+        heavy_metal_days,
         plan,
         plan_assessments,
         monitoring: crate::monitoring::facts(app, patient, now).await?,

@@ -3,10 +3,13 @@
 //! current data every time they are shown, so they always reflect the latest inputs.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::product::{Assay, ProductFacts, ProductForm};
+use crate::ids::BatchId;
+use crate::product::{Assay, HeavyMetals, ProductFacts, ProductForm};
 
 /// The bundled standards file.
 pub const BUNDLED: &str = include_str!("../../../data/product-quality.toml");
@@ -480,32 +483,28 @@ impl QualityStandards {
     /// exposures (µg/day), so the concentration a batch may hold depends on how much of
     /// it the patient takes each day. A batch that passes at 3 g/day can fail at 30 g/day.
     pub fn heavy_metal_flags(&self, assay: &Assay, grams_per_day: f64) -> Vec<QualityFlag> {
+        self.heavy_metal_flags_for(
+            assay,
+            DailyAmount {
+                grams: grams_per_day,
+                millilitres: 0.0,
+            },
+        )
+    }
+
+    /// [`Self::heavy_metal_flags`] for an amount that may be a liquid's millilitres,
+    /// counted in grams at [`ASSUMED_LIQUID_DENSITY_G_PER_ML`].
+    pub fn heavy_metal_flags_for(&self, assay: &Assay, per_day: DailyAmount) -> Vec<QualityFlag> {
+        let grams_per_day = per_day.grams_for_metals();
         if !(grams_per_day.is_finite() && grams_per_day > 0.0) {
             return Vec::new();
         }
         let limits = &self.heavy_metals;
-        let metals = [
-            ("lead", assay.heavy_metals.lead_ppm, limits.lead_ug_per_day),
-            (
-                "cadmium",
-                assay.heavy_metals.cadmium_ppm,
-                limits.cadmium_ug_per_day,
-            ),
-            (
-                "inorganic arsenic",
-                assay.heavy_metals.arsenic_ppm,
-                limits.arsenic_ug_per_day,
-            ),
-            (
-                "mercury",
-                assay.heavy_metals.mercury_ppm,
-                limits.mercury_ug_per_day,
-            ),
-        ];
-        metals
+        Metal::ALL
             .into_iter()
-            .filter_map(|(metal, ppm, pde)| {
-                let ppm = ppm?;
+            .filter_map(|metal| {
+                let ppm = metal.ppm(&assay.heavy_metals)?;
+                let pde = metal.limit(limits);
                 let limit_ppm = pde / grams_per_day;
                 let intake = ppm * grams_per_day;
                 (ppm > limit_ppm).then(|| {
@@ -513,9 +512,10 @@ impl QualityStandards {
                         "heavy_metal_over_daily_limit",
                         Severity::Urgent,
                         format!(
-                            "At {} g a day this batch gives about {} µg of {metal} a day, over the {} µg/day limit (the batch holds {} ppm; at this intake the limit is {} ppm).",
-                            fmt_num(grams_per_day),
+                            "At {} a day this batch gives about {} µg of {} a day, over the {} µg/day limit (the batch holds {} ppm; at this intake the limit is {} ppm).",
+                            per_day.describe(),
                             fmt_num(intake),
+                            metal.name(),
                             fmt_num(pde),
                             fmt_num(ppm),
                             fmt_num(limit_ppm)
@@ -525,6 +525,244 @@ impl QualityStandards {
                 })
             })
             .collect()
+    }
+
+    /// The patient-local days on which the metals from every batch taken that day add up
+    /// to more than a USP <2232> permitted daily exposure (legal-and-products.md §3.2: the
+    /// PDE is per day, whatever the number of products). A day and metal on which one
+    /// batch alone is over the limit is left out: that is the batch's own
+    /// `heavy_metal_over_daily_limit` flag, judged at its heaviest day, and it is raised
+    /// once, not twice. Batches without a value for the metal are named, and the day's
+    /// total is then a lower bound. Ordered by day, then metal.
+    pub fn daily_heavy_metal_excesses(
+        &self,
+        intakes: &[BatchDayIntake],
+        batches: &BTreeMap<BatchId, BatchMetals>,
+    ) -> Vec<DailyMetalExcess> {
+        let mut days: BTreeMap<Date, Vec<&BatchDayIntake>> = BTreeMap::new();
+        for intake in intakes {
+            if intake.amount.grams_for_metals() > 0.0 {
+                days.entry(intake.day).or_default().push(intake);
+            }
+        }
+        let mut excesses = Vec::new();
+        for (day, taken) in days {
+            for metal in Metal::ALL {
+                let limit = metal.limit(&self.heavy_metals);
+                let mut contributions = Vec::new();
+                let mut unmeasured = Vec::new();
+                for intake in &taken {
+                    let batch = batches.get(&intake.batch_id);
+                    let named = |batch: Option<&BatchMetals>| BatchName {
+                        batch_id: intake.batch_id,
+                        product_name: batch.map_or_else(
+                            || "a batch no longer on record".to_owned(),
+                            |b| b.product_name.clone(),
+                        ),
+                        lot: batch.map(|b| b.lot.clone()).unwrap_or_default(),
+                    };
+                    match batch.and_then(|b| metal.ppm(b.metals.as_ref()?)) {
+                        Some(ppm) => {
+                            let grams = intake.amount.grams_for_metals();
+                            contributions.push(MetalContribution {
+                                batch: named(batch),
+                                amount: intake.amount,
+                                ppm,
+                                micrograms: ppm * grams,
+                            });
+                        }
+                        None => unmeasured.push(named(batch)),
+                    }
+                }
+                let total: f64 = contributions.iter().map(|c| c.micrograms).sum();
+                let alone_over = contributions.iter().any(|c| c.micrograms > limit);
+                if total > limit && !alone_over {
+                    excesses.push(DailyMetalExcess {
+                        day,
+                        metal,
+                        total_micrograms: total,
+                        limit_micrograms_per_day: limit,
+                        contributions,
+                        unmeasured,
+                    });
+                }
+            }
+        }
+        excesses
+    }
+}
+
+/// The density a liquid is counted at when its metals (ppm, µg per g) are applied to a
+/// dose measured in mL. Products record no density; this is the convention the liquid
+/// assay fields already follow (values per mL, `Alkaloids`), and water-based shots are
+/// close to it (water 0.998 g/mL at 20 °C). An ethanol tincture is lighter (ethanol
+/// 0.789 g/mL) and a syrup heavier, so a liquid's micrograms are approximate.
+pub const ASSUMED_LIQUID_DENSITY_G_PER_ML: f64 = 1.0;
+
+/// What a patient took of one batch in a day: grams, or mL for liquids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct DailyAmount {
+    pub grams: f64,
+    pub millilitres: f64,
+}
+
+impl DailyAmount {
+    /// The grams heavy-metal limits are applied to: mL at the assumed density.
+    pub fn grams_for_metals(self) -> f64 {
+        self.grams + self.millilitres * ASSUMED_LIQUID_DENSITY_G_PER_ML
+    }
+
+    fn describe(self) -> String {
+        let liquid = format!(
+            "{} mL (counted as {} g at an assumed {} g/mL)",
+            fmt_num(self.millilitres),
+            fmt_num(self.millilitres * ASSUMED_LIQUID_DENSITY_G_PER_ML),
+            fmt_num(ASSUMED_LIQUID_DENSITY_G_PER_ML)
+        );
+        match (self.grams > 0.0, self.millilitres > 0.0) {
+            (_, false) => format!("{} g", fmt_num(self.grams)),
+            (false, true) => liquid,
+            (true, true) => format!("{} g and {liquid}", fmt_num(self.grams)),
+        }
+    }
+}
+
+/// A metal USP <2232> sets a permitted daily exposure for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metal {
+    Lead,
+    Cadmium,
+    Arsenic,
+    Mercury,
+}
+
+impl Metal {
+    pub const ALL: [Metal; 4] = [Metal::Lead, Metal::Cadmium, Metal::Arsenic, Metal::Mercury];
+
+    /// The name the limit applies to (USP <2232> limits inorganic arsenic).
+    pub fn name(self) -> &'static str {
+        match self {
+            Metal::Lead => "lead",
+            Metal::Cadmium => "cadmium",
+            Metal::Arsenic => "inorganic arsenic",
+            Metal::Mercury => "mercury",
+        }
+    }
+
+    pub fn ppm(self, metals: &HeavyMetals) -> Option<f64> {
+        match self {
+            Metal::Lead => metals.lead_ppm,
+            Metal::Cadmium => metals.cadmium_ppm,
+            Metal::Arsenic => metals.arsenic_ppm,
+            Metal::Mercury => metals.mercury_ppm,
+        }
+    }
+
+    pub fn limit(self, limits: &HeavyMetalLimits) -> f64 {
+        match self {
+            Metal::Lead => limits.lead_ug_per_day,
+            Metal::Cadmium => limits.cadmium_ug_per_day,
+            Metal::Arsenic => limits.arsenic_ug_per_day,
+            Metal::Mercury => limits.mercury_ug_per_day,
+        }
+    }
+}
+
+/// How much of one batch a patient took on one patient-local day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchDayIntake {
+    pub day: Date,
+    pub batch_id: BatchId,
+    pub amount: DailyAmount,
+}
+
+/// A batch's heavy-metal results, with the names an explanation uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchMetals {
+    pub product_name: String,
+    pub lot: String,
+    /// `None` when the batch has no certificate.
+    pub metals: Option<HeavyMetals>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BatchName {
+    pub batch_id: BatchId,
+    pub product_name: String,
+    pub lot: String,
+}
+
+impl fmt::Display for BatchName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lot.is_empty() {
+            f.write_str(&self.product_name)
+        } else {
+            write!(f, "{} lot {}", self.product_name, self.lot)
+        }
+    }
+}
+
+/// One batch's share of a day's metal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetalContribution {
+    #[serde(flatten)]
+    pub batch: BatchName,
+    pub amount: DailyAmount,
+    pub ppm: f64,
+    pub micrograms: f64,
+}
+
+/// A day on which several batches together gave more of a metal than its limit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DailyMetalExcess {
+    pub day: Date,
+    pub metal: Metal,
+    pub total_micrograms: f64,
+    pub limit_micrograms_per_day: f64,
+    pub contributions: Vec<MetalContribution>,
+    /// Batches taken that day with no result for this metal: the total is a lower bound.
+    pub unmeasured: Vec<BatchName>,
+}
+
+impl DailyMetalExcess {
+    /// The day, the metal, the total against its limit and every batch behind it.
+    pub fn explanation(&self) -> String {
+        let parts = self
+            .contributions
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: {} at {} ppm = {} µg",
+                    c.batch,
+                    c.amount.describe(),
+                    fmt_num(c.ppm),
+                    fmt_num(c.micrograms)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut text = format!(
+            "On {} the batches taken together gave about {} µg of {}, over the {} µg/day limit, though none is over it alone ({parts}).",
+            self.day,
+            fmt_num(self.total_micrograms),
+            self.metal.name(),
+            fmt_num(self.limit_micrograms_per_day),
+        );
+        if !self.unmeasured.is_empty() {
+            let names = self
+                .unmeasured
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            text.push_str(&format!(
+                " {names} also taken that day {} no {} result, so the day's total is at least this much.",
+                if self.unmeasured.len() == 1 { "has" } else { "have" },
+                self.metal.name()
+            ));
+        }
+        text
     }
 }
 
@@ -748,5 +986,230 @@ mod tests {
             flags[0].explanation
         );
         assert!(standards.heavy_metal_flags(&batch, 0.0).is_empty());
+    }
+
+    fn lead(ppm: f64) -> Option<HeavyMetals> {
+        Some(HeavyMetals {
+            lead_ppm: Some(ppm),
+            ..Default::default()
+        })
+    }
+
+    fn catalogue(
+        entries: &[(BatchId, &str, &str, Option<HeavyMetals>)],
+    ) -> BTreeMap<BatchId, BatchMetals> {
+        entries
+            .iter()
+            .map(|(id, name, lot, metals)| {
+                (
+                    *id,
+                    BatchMetals {
+                        product_name: (*name).to_owned(),
+                        lot: (*lot).to_owned(),
+                        metals: metals.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn taken(day: Date, batch_id: BatchId, grams: f64, millilitres: f64) -> BatchDayIntake {
+        BatchDayIntake {
+            day,
+            batch_id,
+            amount: DailyAmount { grams, millilitres },
+        }
+    }
+
+    #[test]
+    fn two_batches_each_under_the_lead_limit_are_over_it_together_on_one_day() {
+        // 4 g at 0.8 ppm = 3.2 µg and 2 g at 1 ppm = 2 µg: each under 5 µg/day, 5.2 together.
+        let (leaf, extract) = (BatchId::new(), BatchId::new());
+        let batches = catalogue(&[
+            (leaf, "Yellow leaf", "K51", lead(0.8)),
+            (extract, "Maeng Da extract", "MD15", lead(1.0)),
+        ]);
+        let day = jiff::civil::date(2026, 12, 1);
+        let other_day = jiff::civil::date(2026, 12, 2);
+        let intakes = [
+            taken(day, leaf, 4.0, 0.0),
+            taken(day, extract, 2.0, 0.0),
+            // The next day only the leaf: 3.2 µg, under the limit.
+            taken(other_day, leaf, 4.0, 0.0),
+        ];
+        let standards = standards();
+        let excesses = standards.daily_heavy_metal_excesses(&intakes, &batches);
+        assert_eq!(excesses.len(), 1, "{excesses:?}");
+        let excess = &excesses[0];
+        assert_eq!((excess.day, excess.metal), (day, Metal::Lead));
+        assert!((excess.total_micrograms - 5.2).abs() < 1e-9);
+        assert_eq!(excess.limit_micrograms_per_day, 5.0);
+        assert_eq!(excess.contributions.len(), 2);
+        assert!(excess.unmeasured.is_empty());
+        let text = excess.explanation();
+        for part in [
+            "2026-12-01",
+            "5.2 µg of lead",
+            "5 µg/day",
+            "Yellow leaf lot K51",
+            "Maeng Da extract lot MD15",
+            "3.2 µg",
+            "2 µg",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        assert!(!text.contains("at least"), "{text}");
+        // Neither batch is over on its own at its heaviest day, so no batch flag fires.
+        let assay = |ppm| Assay {
+            heavy_metals: lead(ppm).unwrap_or_default(),
+            ..Default::default()
+        };
+        assert!(standards.heavy_metal_flags(&assay(0.8), 4.0).is_empty());
+        assert!(standards.heavy_metal_flags(&assay(1.0), 2.0).is_empty());
+    }
+
+    #[test]
+    fn a_liquid_counts_toward_the_day_at_an_assumed_one_gram_per_millilitre() {
+        // 3 g of leaf at 1 ppm = 3 µg, and 30 mL of a shot at 0.1 ppm = 3 µg: 6 µg of lead.
+        let (leaf, shot) = (BatchId::new(), BatchId::new());
+        let batches = catalogue(&[
+            (leaf, "Yellow leaf", "K51", lead(1.0)),
+            (shot, "Kratom shot", "S7", lead(0.1)),
+        ]);
+        let day = jiff::civil::date(2026, 12, 1);
+        let excesses = standards().daily_heavy_metal_excesses(
+            &[taken(day, leaf, 3.0, 0.0), taken(day, shot, 0.0, 30.0)],
+            &batches,
+        );
+        assert_eq!(excesses.len(), 1);
+        assert!((excesses[0].total_micrograms - 6.0).abs() < 1e-9);
+        let text = excesses[0].explanation();
+        assert!(
+            text.contains(
+                "Kratom shot lot S7: 30 mL (counted as 30 g at an assumed 1 g/mL) at 0.1 ppm = 3 µg"
+            ),
+            "{text}"
+        );
+        // Without the liquid the leaf alone stays under.
+        assert!(
+            standards()
+                .daily_heavy_metal_excesses(&[taken(day, leaf, 3.0, 0.0)], &batches)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_batch_without_a_result_for_the_metal_makes_the_total_a_lower_bound() {
+        let (leaf, extract, capsules, untested) = (
+            BatchId::new(),
+            BatchId::new(),
+            BatchId::new(),
+            BatchId::new(),
+        );
+        let batches = catalogue(&[
+            (leaf, "Yellow leaf", "K51", lead(0.8)),
+            (extract, "Maeng Da extract", "MD15", lead(1.0)),
+            (capsules, "Gas-station capsules", "unlabelled", None),
+            // A certificate that reports cadmium but not lead.
+            (
+                untested,
+                "Red leaf",
+                "R2",
+                Some(HeavyMetals {
+                    cadmium_ppm: Some(0.1),
+                    ..Default::default()
+                }),
+            ),
+        ]);
+        let day = jiff::civil::date(2026, 12, 1);
+        let excesses = standards().daily_heavy_metal_excesses(
+            &[
+                taken(day, leaf, 4.0, 0.0),
+                taken(day, extract, 2.0, 0.0),
+                taken(day, capsules, 3.0, 0.0),
+                taken(day, untested, 2.0, 0.0),
+            ],
+            &batches,
+        );
+        assert_eq!(excesses.len(), 1);
+        assert_eq!(excesses[0].unmeasured.len(), 2);
+        let text = excesses[0].explanation();
+        assert!(
+            text.contains("Gas-station capsules lot unlabelled, Red leaf lot R2 also taken that day have no lead result, so the day's total is at least this much"),
+            "{text}"
+        );
+        // Unknown batches alone never make a day over the limit.
+        assert!(
+            standards()
+                .daily_heavy_metal_excesses(
+                    &[taken(day, leaf, 4.0, 0.0), taken(day, capsules, 30.0, 0.0)],
+                    &batches,
+                )
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_day_one_batch_is_over_alone_is_left_to_that_batchs_own_flag() {
+        // 6 g at 1 ppm = 6 µg alone: the batch flag says so; adding a second batch does not
+        // raise the same excess again as a daily total.
+        let (leaf, extract) = (BatchId::new(), BatchId::new());
+        let batches = catalogue(&[
+            (leaf, "Yellow leaf", "K51", lead(1.0)),
+            (extract, "Maeng Da extract", "MD15", lead(1.0)),
+        ]);
+        let day = jiff::civil::date(2026, 12, 1);
+        let intakes = [taken(day, leaf, 6.0, 0.0), taken(day, extract, 1.0, 0.0)];
+        let standards = standards();
+        assert!(
+            standards
+                .daily_heavy_metal_excesses(&intakes, &batches)
+                .is_empty()
+        );
+        let assay = Assay {
+            heavy_metals: lead(1.0).unwrap_or_default(),
+            ..Default::default()
+        };
+        assert_eq!(standards.heavy_metal_flags(&assay, 6.0).len(), 1);
+    }
+
+    #[test]
+    fn a_liquids_own_flag_counts_its_millilitres() {
+        let shot = Assay {
+            heavy_metals: lead(0.2).unwrap_or_default(),
+            ..Default::default()
+        };
+        let per_day = DailyAmount {
+            grams: 0.0,
+            millilitres: 30.0,
+        };
+        let flags = standards().heavy_metal_flags_for(&shot, per_day);
+        assert_eq!(flags.len(), 1);
+        assert!(
+            flags[0]
+                .explanation
+                .starts_with("At 30 mL (counted as 30 g at an assumed 1 g/mL) a day this batch gives about 6 µg of lead"),
+            "{}",
+            flags[0].explanation
+        );
+    }
+
+    #[test]
+    fn the_daily_total_reads_back_as_json() {
+        let (leaf, extract) = (BatchId::new(), BatchId::new());
+        let batches = catalogue(&[
+            (leaf, "Yellow leaf", "K51", lead(0.8)),
+            (extract, "Maeng Da extract", "MD15", lead(1.0)),
+        ]);
+        let day = jiff::civil::date(2026, 12, 1);
+        let excesses = standards().daily_heavy_metal_excesses(
+            &[taken(day, leaf, 4.0, 0.0), taken(day, extract, 2.0, 0.0)],
+            &batches,
+        );
+        let json = serde_json::to_value(&excesses[0]).unwrap();
+        assert_eq!(json["day"], "2026-12-01");
+        assert_eq!(json["metal"], "lead");
+        assert_eq!(json["contributions"][0]["lot"], "K51");
+        assert_eq!(json["contributions"][0]["amount"]["grams"], 4.0);
     }
 }

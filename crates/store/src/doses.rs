@@ -206,6 +206,7 @@ fn contribution_of_new(new: &NewDose) -> DoseContribution {
         new.mitragynine_mg,
         new.hydroxymitragynine_mg,
         new.grams,
+        new.millilitres,
         new.bedtime,
     )
 }

@@ -23,9 +23,10 @@ use crate::{
     UnreadablePatient, WriteTx, on_pool, reading,
 };
 
-/// Micrograms in a milligram and in a gram.
+/// Micrograms in a milligram and in a gram; microlitres in a millilitre.
 const UG_PER_MG: f64 = 1_000.0;
 const UG_PER_G: f64 = 1_000_000.0;
+const UL_PER_ML: f64 = 1_000.0;
 
 fn micrograms(value: Option<f64>, per_unit: f64) -> i64 {
     value.map_or(0, |v| (v * per_unit).round() as i64)
@@ -49,6 +50,7 @@ pub(crate) struct DoseContribution {
     pub mitragynine_ug: i64,
     pub hydroxymitragynine_ug: i64,
     pub grams_ug: i64,
+    pub millilitres_ul: i64,
     pub without_mitragynine: i64,
     pub bedtime: i64,
 }
@@ -63,6 +65,7 @@ impl DoseContribution {
         mitragynine_mg: Option<f64>,
         hydroxymitragynine_mg: Option<f64>,
         grams: Option<f64>,
+        millilitres: Option<f64>,
         bedtime: bool,
     ) -> Self {
         DoseContribution {
@@ -72,6 +75,7 @@ impl DoseContribution {
             mitragynine_ug: micrograms(mitragynine_mg, UG_PER_MG),
             hydroxymitragynine_ug: micrograms(hydroxymitragynine_mg, UG_PER_MG),
             grams_ug: micrograms(grams, UG_PER_G),
+            millilitres_ul: micrograms(millilitres, UL_PER_ML),
             without_mitragynine: i64::from(mitragynine_mg.is_none()),
             bedtime: i64::from(bedtime),
         }
@@ -79,7 +83,7 @@ impl DoseContribution {
 }
 
 /// The columns a removed dose is read back with (`RETURNING`), to subtract it.
-pub(crate) const CONTRIBUTION_COLUMNS: &str = "patient_id, batch_id, taken_at, time_zone, mitragynine_mg, hydroxymitragynine_mg, grams, bedtime";
+pub(crate) const CONTRIBUTION_COLUMNS: &str = "patient_id, batch_id, taken_at, time_zone, mitragynine_mg, hydroxymitragynine_mg, grams, millilitres, bedtime";
 
 pub(crate) type ContributionRow = (
     Uuid,
@@ -89,11 +93,12 @@ pub(crate) type ContributionRow = (
     Option<f64>,
     Option<f64>,
     Option<f64>,
+    Option<f64>,
     bool,
 );
 
 pub(crate) fn contribution_of(row: ContributionRow) -> DoseContribution {
-    let (patient, batch, taken_at, zone, mg, hydroxy, grams, bedtime) = row;
+    let (patient, batch, taken_at, zone, mg, hydroxy, grams, millilitres, bedtime) = row;
     DoseContribution::of(
         PatientId::from_uuid(patient),
         BatchId::from_uuid(batch),
@@ -102,6 +107,7 @@ pub(crate) fn contribution_of(row: ContributionRow) -> DoseContribution {
         mg,
         hydroxy,
         grams,
+        millilitres,
         bedtime,
     )
 }
@@ -174,9 +180,10 @@ const UPSERT_DAY: &str = "INSERT INTO patient_day_totals (patient_id, day, mitra
     doses = patient_day_totals.doses + excluded.doses, \
     doses_without_mitragynine = patient_day_totals.doses_without_mitragynine + excluded.doses_without_mitragynine, \
     bedtime_doses = patient_day_totals.bedtime_doses + excluded.bedtime_doses";
-const UPSERT_BATCH_DAY: &str = "INSERT INTO patient_day_batch_grams (patient_id, day, batch_id, grams_ug, doses) \
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (patient_id, day, batch_id) DO UPDATE SET \
+const UPSERT_BATCH_DAY: &str = "INSERT INTO patient_day_batch_grams (patient_id, day, batch_id, grams_ug, millilitres_ul, doses) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (patient_id, day, batch_id) DO UPDATE SET \
     grams_ug = patient_day_batch_grams.grams_ug + excluded.grams_ug, \
+    millilitres_ul = patient_day_batch_grams.millilitres_ul + excluded.millilitres_ul, \
     doses = patient_day_batch_grams.doses + excluded.doses";
 const UPSERT_SUMMARY: &str = "INSERT INTO patient_summary (patient_id, last_check_in_at, open_urgent, open_warning, \
     open_info, acknowledged) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (patient_id) DO UPDATE SET \
@@ -208,6 +215,7 @@ macro_rules! impl_maintain_summaries {
                     .bind(day)
                     .bind(dose.batch.as_uuid())
                     .bind(sign * dose.grams_ug)
+                    .bind(sign * dose.millilitres_ul)
                     .bind(sign)
                     .execute(&mut **self)
                     .await?;
@@ -349,6 +357,8 @@ pub struct BatchDay {
     pub batch_id: BatchId,
     pub day: Date,
     pub grams: f64,
+    /// Liquids are dosed in mL and carry no grams.
+    pub millilitres: f64,
     pub doses: i64,
 }
 
@@ -378,8 +388,8 @@ pub struct PatientSummaryRow {
 pub struct SummarySnapshot {
     /// (patient, day, mitragynine µg, 7-OH µg, doses, doses without mitragynine, bedtime doses)
     pub day_totals: Vec<(Uuid, DbDate, i64, i64, i64, i64, i64)>,
-    /// (patient, day, batch, grams µg, doses)
-    pub batch_days: Vec<(Uuid, DbDate, Uuid, i64, i64)>,
+    /// (patient, day, batch, grams µg, doses, millilitres µL)
+    pub batch_days: Vec<(Uuid, DbDate, Uuid, i64, i64, i64)>,
     pub latest_results: Vec<LatestResult>,
     /// (patient, last check-in, open urgent, open warning, open info, acknowledged)
     pub patients: Vec<(Uuid, Option<DbTime>, i64, i64, i64, i64)>,
@@ -454,7 +464,7 @@ macro_rules! snapshot {
         .await
         .map_err(reading("patient_day_totals"))?;
         let batch_days = sqlx::query_as(
-            "SELECT patient_id, day, batch_id, grams_ug, doses FROM patient_day_batch_grams \
+            "SELECT patient_id, day, batch_id, grams_ug, doses, millilitres_ul FROM patient_day_batch_grams \
              ORDER BY patient_id, day, batch_id",
         )
         .fetch_all(&mut *$executor)
@@ -507,7 +517,7 @@ impl Store {
             .await
             .map_err(reading("doses"))?;
             let mut days: BTreeMap<(Uuid, Date), [i64; 5]> = BTreeMap::new();
-            let mut batch_days: BTreeMap<(Uuid, Date, Uuid), [i64; 2]> = BTreeMap::new();
+            let mut batch_days: BTreeMap<(Uuid, Date, Uuid), [i64; 3]> = BTreeMap::new();
             for row in doses {
                 let dose = contribution_of(row);
                 let day = days.entry((dose.patient.as_uuid(), dose.day)).or_default();
@@ -520,16 +530,17 @@ impl Store {
                     .entry((dose.patient.as_uuid(), dose.day, dose.batch.as_uuid()))
                     .or_default();
                 batch[0] += dose.grams_ug;
-                batch[1] += 1;
+                batch[1] += dose.millilitres_ul;
+                batch[2] += 1;
             }
             for ((patient, day), [mg, hydroxy, count, without, bedtime]) in &days {
                 sqlx::query(UPSERT_DAY)
                     .bind(patient).bind(DbDate(*day)).bind(mg).bind(hydroxy).bind(count).bind(without).bind(bedtime)
                     .execute(&mut *tx).await?;
             }
-            for ((patient, day, batch), [grams, count]) in &batch_days {
+            for ((patient, day, batch), [grams, millilitres, count]) in &batch_days {
                 sqlx::query(UPSERT_BATCH_DAY)
-                    .bind(patient).bind(DbDate(*day)).bind(batch).bind(grams).bind(count)
+                    .bind(patient).bind(DbDate(*day)).bind(batch).bind(grams).bind(millilitres).bind(count)
                     .execute(&mut *tx).await?;
             }
             let assessments: Vec<(Uuid, String, Uuid, Option<f64>, Option<String>, DbTime)> = sqlx::query_as(
@@ -684,7 +695,8 @@ impl Store {
         })
     }
 
-    /// The batches a patient used on local days in `from..=to`, with grams and doses per day.
+    /// The batches a patient used on local days in `from..=to`, with grams, millilitres
+    /// and doses per day.
     pub async fn batch_days(
         &self,
         patient: PatientId,
@@ -692,8 +704,8 @@ impl Store {
         to: Date,
     ) -> Result<Vec<BatchDay>> {
         on_pool!(self, pool => {
-            let rows: Vec<(Uuid, DbDate, i64, i64)> = sqlx::query_as(
-                "SELECT batch_id, day, grams_ug, doses FROM patient_day_batch_grams \
+            let rows: Vec<(Uuid, DbDate, i64, i64, i64)> = sqlx::query_as(
+                "SELECT batch_id, day, grams_ug, millilitres_ul, doses FROM patient_day_batch_grams \
                  WHERE patient_id = $1 AND day >= $2 AND day <= $3 ORDER BY batch_id, day",
             )
             .bind(patient.as_uuid())
@@ -704,10 +716,11 @@ impl Store {
             .map_err(reading("patient_day_batch_grams"))?;
             Ok(rows
                 .into_iter()
-                .map(|(batch, day, grams, doses)| BatchDay {
+                .map(|(batch, day, grams, millilitres, doses)| BatchDay {
                     batch_id: BatchId::from_uuid(batch),
                     day: day.0,
                     grams: grams as f64 / UG_PER_G,
+                    millilitres: millilitres as f64 / UL_PER_ML,
                     doses,
                 })
                 .collect())

@@ -7,7 +7,10 @@
 //! Two things are not escalation (issue 15 item 5): a week whose milligrams rose only
 //! because their source changed (natural-leaf estimates one week, the batch's assay the
 //! next) while the amount of product did not rise by the threshold; and totals under a
-//! floor, where a few milligrams more make a large percentage of very little.
+//! floor, where a few milligrams more make a large percentage of very little. Nor are
+//! two weeks compared when the earlier one has a smaller share of doses with known
+//! mitragynine (unassayed capsules and extracts carry no milligrams, issue 14): its
+//! total is too low by an unknown amount, so the later week would look like a rise.
 //!
 //! Source: pharmacology.md §3 and §6 (tolerance in 87 % of dependent users, Singh 2019;
 //! negative effects cluster at high dose, Grundmann 2017) and §5 (liver injury 2–7 weeks
@@ -113,6 +116,22 @@ fn week_doses(
     }
 }
 
+/// Whether two weeks' mitragynine totals can be compared, from each week's (doses,
+/// doses without mitragynine mg): only when the earlier week's share of doses with known
+/// milligrams is at least the later week's. A dose without milligrams (an unassayed
+/// capsule or extract, which may hold anything from leaf to extract strength,
+/// pharmacology.md §2) hides an unknown amount from its week's total; when the earlier
+/// week hides no larger a share, the hidden doses cannot make the later week look like
+/// a rise, and when it hides none at all the later total is a lower bound, so a rise of
+/// 25 % or more (the clinic convention above) is real. Equal shares are compared: the
+/// same mix of products week on week is the patient's routine. Any other rule would
+/// need the unknown doses estimated, which is what issue 14 stopped doing.
+fn comparable_shares(previous: (usize, usize), recent: (usize, usize)) -> bool {
+    let known = |(doses, without): (usize, usize)| doses.saturating_sub(without);
+    // known_previous / doses_previous >= known_recent / doses_recent, without division.
+    known(previous) * recent.0 >= known(recent) * previous.0
+}
+
 fn escalation(facts: &PatientFacts, alkaloid: Alkaloid) -> Option<Finding> {
     let (rule, floor, name) = match alkaloid {
         Alkaloid::Mitragynine => (
@@ -143,6 +162,14 @@ fn escalation(facts: &PatientFacts, alkaloid: Alkaloid) -> Option<Finding> {
     let (recent_mg, recent_doses, recent_unquantified) = sum(&recent_days);
     // No earlier week to compare with: starting is not escalating.
     if previous_mg <= 0.0 || recent_mg < previous_mg * ESCALATION_RATIO || recent_mg < floor {
+        return None;
+    }
+    if alkaloid == Alkaloid::Mitragynine
+        && !comparable_shares(
+            (previous_doses, previous_unquantified),
+            (recent_doses, recent_unquantified),
+        )
+    {
         return None;
     }
     // The milligrams rose; did the product taken rise too, or only the source of the figure?
@@ -304,5 +331,63 @@ mod tests {
         assert!(evaluate_hydroxy(&hydroxy_weeks(5.0, HYDROXY_FLOOR_MG_PER_WEEK)).is_some());
         // Mitragynine did not change, so dose_escalation stays quiet.
         assert!(evaluate(&hydroxy_weeks(40.0, 50.0)).is_none());
+    }
+
+    /// A dose of an unassayed capsule: no milligrams, as the store records it.
+    fn capsule_at(hours: i64) -> DoseFact {
+        let mut capsule = dose_at(hours_ago(hours), 0.0);
+        capsule.mitragynine_mg = None;
+        capsule.hydroxymitragynine_mg = None;
+        capsule.basis = ExposureBasis::Unknown;
+        capsule
+    }
+
+    #[test]
+    fn a_week_with_unestimated_capsules_then_a_week_of_assayed_leaf_is_not_escalation() {
+        // 120 mg of leaf and four capsules of unknown strength, then 160 mg of leaf alone:
+        // +33 % in milligrams, but the earlier week's total missed its capsules.
+        let mut doses = vec![dose_at(hours_ago(10 * 24), 120.0)];
+        doses.extend((0..4).map(|i| capsule_at(9 * 24 + i)));
+        doses.push(dose_at(hours_ago(24), 160.0));
+        assert!(evaluate(&with_doses(facts(), doses.clone())).is_none());
+        // A week of capsules alone has nothing to compare with either.
+        let capsules_only: Vec<DoseFact> = (0..4)
+            .map(|i| capsule_at(9 * 24 + i))
+            .chain([dose_at(hours_ago(24), 160.0)])
+            .collect();
+        assert!(evaluate(&with_doses(facts(), capsules_only)).is_none());
+    }
+
+    #[test]
+    fn a_real_rise_still_fires_when_every_dose_is_known_or_only_the_later_week_has_unknowns() {
+        let all_known = with_doses(
+            facts(),
+            vec![
+                dose_at(hours_ago(10 * 24), 60.0),
+                dose_at(hours_ago(9 * 24), 60.0),
+                dose_at(hours_ago(2 * 24), 80.0),
+                dose_at(hours_ago(24), 80.0),
+            ],
+        );
+        let finding = evaluate(&all_known).unwrap();
+        assert_eq!(finding.evidence["increase_percent"], 33.3);
+        // The later week's capsule only hides milligrams from it: 160 mg is a lower bound.
+        let mut doses = all_known.doses.clone();
+        doses.push(capsule_at(12));
+        assert!(evaluate(&with_doses(facts(), doses)).is_some());
+        // The same share of capsules each week is the same routine, and compared.
+        let mut doses = all_known.doses.clone();
+        doses.push(capsule_at(9 * 24 + 1));
+        doses.push(capsule_at(12));
+        let finding = evaluate(&with_doses(facts(), doses)).unwrap();
+        assert_eq!(finding.evidence["doses_without_milligrams"], 2);
+    }
+
+    #[test]
+    fn shares_of_known_doses_are_compared_without_rounding() {
+        assert!(comparable_shares((3, 0), (3, 1)));
+        assert!(comparable_shares((3, 1), (6, 2)));
+        assert!(!comparable_shares((3, 1), (6, 1)));
+        assert!(!comparable_shares((21, 1), (21, 0)));
     }
 }

@@ -483,6 +483,9 @@ pub struct PatientFacts {
     /// The interaction rows for alcohol (the AUDIT-C part of the CNS-depressant rule).
     pub alcohol_interactions: Vec<InteractionRow>,
     pub batch_concerns: Vec<BatchConcern>,
+    /// The days in the in-use window whose heavy metals from every batch together are
+    /// over a daily limit, none alone ([`crate::quality::QualityStandards::daily_heavy_metal_excesses`]).
+    pub heavy_metal_days: Vec<crate::quality::DailyMetalExcess>,
     /// The active signed plan, if any.
     pub plan: Option<PlanFacts>,
     /// For the latest step down of the plan still watched: the [`PLAN_INSTRUMENTS`]
@@ -638,6 +641,7 @@ pub(crate) mod test_support {
                 .unwrap()
                 .alcohol_rows(),
             batch_concerns: Vec::new(),
+            heavy_metal_days: Vec::new(),
             plan: None,
             plan_assessments: Vec::new(),
             monitoring: MonitoringFacts::default(),

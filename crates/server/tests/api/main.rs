@@ -18,6 +18,7 @@ mod conventions;
 mod dose_amounts;
 mod doses;
 mod forwarded_for;
+mod heavy_metals;
 mod legal;
 mod medications_pages;
 mod medicines;

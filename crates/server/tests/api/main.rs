@@ -19,6 +19,7 @@ mod dose_amounts;
 mod doses;
 mod forwarded_for;
 mod legal;
+mod legal_pages;
 mod medications_pages;
 mod medicines;
 mod metrics;

@@ -10,7 +10,7 @@ use speciosa_core::legal::{LegalAnswer, RuleView, SubstanceScope};
 pub struct SourceRef {
     pub title: String,
     pub url: String,
-    pub grade: &'static str,
+    pub grade: String,
 }
 
 /// One rule in force, as shown.
@@ -50,7 +50,7 @@ impl LegalLine {
                 .map(|s| SourceRef {
                     title: s.title.clone(),
                     url: s.url.clone(),
-                    grade: s.grade.as_str(),
+                    grade: s.grade.as_str().replace('_', " "),
                 })
                 .collect(),
             last_verified: r.last_verified.to_string(),
@@ -225,6 +225,8 @@ pub struct ProductLegalView {
     pub scopes: String,
     pub rows: Vec<PlaceRow>,
     pub capped: bool,
+    /// How many places are listed at most.
+    pub cap: usize,
     pub own_only: bool,
     pub date: String,
     pub lookup: Option<LegalBlock>,
@@ -275,7 +277,13 @@ impl ProductLegalView {
                 errors
                     .errors
                     .iter()
-                    .map(|e| format!("{}: {}", e.field, e.detail))
+                    .map(|e| {
+                        let label = match e.field.as_str() {
+                            "date" => "Date",
+                            _ => "Jurisdiction",
+                        };
+                        format!("{label}: {}", e.detail)
+                    })
                     .collect(),
             ),
         };
@@ -296,6 +304,7 @@ impl ProductLegalView {
                 .join("; "),
             rows,
             capped: legal.capped,
+            cap: speciosa_app::legal_pages::PLACES_SHOWN,
             own_only: legal.own_only,
             date: legal.date.to_string(),
             lookup,

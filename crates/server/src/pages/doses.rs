@@ -1459,10 +1459,8 @@ async fn log_page(
         .into_iter()
         .map(SafetyRow::from)
         .collect();
-    let in_window: Vec<&Batch> = batches
-        .iter()
-        .filter(|b| doses.iter().any(|d| d.batch_id == b.id))
-        .collect();
+    let used: std::collections::HashSet<BatchId> = doses.iter().map(|d| d.batch_id).collect();
+    let in_window: Vec<&Batch> = batches.iter().filter(|b| used.contains(&b.id)).collect();
     let legal = legal_section(state, user, &patient, &products, &in_window).await?;
     let ctx = form_context(user, &patient);
     let status = range_errors

@@ -42,7 +42,11 @@ impl LegalLine {
                 |d| format!("since {}", d.text),
             ),
             until: r.expires_on.as_ref().map(|d| d.text.clone()),
-            instrument: r.instrument.clone(),
+            // The template ends the citation with its own full stop.
+            instrument: r
+                .instrument
+                .as_ref()
+                .map(|i| i.trim_end_matches('.').to_owned()),
             conditions: r.conditions_text.join("; "),
             sources: r
                 .sources

@@ -31,6 +31,7 @@ mod error;
 pub mod export;
 pub mod exposure;
 pub mod legal;
+pub mod legal_pages;
 pub mod medications;
 pub mod medicines;
 pub mod monitoring;

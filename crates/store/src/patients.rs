@@ -374,6 +374,28 @@ impl Store {
         })
     }
 
+    /// The distinct jurisdiction codes (subdivision, else country) where an organization's
+    /// patients live, in code order, at most `limit`: no names, no counts.
+    pub async fn patient_jurisdictions(
+        &self,
+        organization: OrganizationId,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        on_pool!(self, pool => {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT COALESCE(jurisdiction_subdivision, jurisdiction_country) AS code \
+                 FROM patients WHERE organization_id = $1 AND jurisdiction_country IS NOT NULL \
+                 ORDER BY code LIMIT $2",
+            )
+            .bind(organization.as_uuid())
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(reading("patients"))?;
+            Ok(rows.into_iter().map(|(code,)| code).collect())
+        })
+    }
+
     /// The patients on `clinician`'s care teams, by name. Each row is decoded on its own,
     /// so one unreadable record is reported in its place while the others are listed.
     pub async fn list_care_team_patients(

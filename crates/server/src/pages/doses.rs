@@ -17,6 +17,8 @@ use serde::Deserialize;
 use speciosa_app::doses::{BatchSafety, DateRange, DoseRefusal, Unusual, mg_text};
 use speciosa_app::plan_checks::PlanExcess;
 use speciosa_app::records::{Batch, Dose, Patient, Product};
+
+use crate::pages::legal::DoseLegal;
 use speciosa_core::amount::{AmountInput, input_text, parse_amount};
 use speciosa_core::dose::{
     BACKDATE_CONFIRMATION_AFTER, DailyExposure, DoseContext, DoseUnit, ExposureBasis,
@@ -566,12 +568,39 @@ struct DoseFormPage {
     unusual: Option<UnusualQuestion>,
     above_plan: Option<PlanQuestion>,
     zone: String,
+    /// Kratom's legal status where the patient lives, for the products on the list.
+    legal: Option<DoseLegal>,
 }
 
 impl DoseFormPage {
     fn respond(&self) -> Result<Response, PageError> {
         Ok((self.errors.status, render(self)?).into_response())
     }
+}
+
+/// Kratom's legal status where the patient lives, for the products in `in_use` (the
+/// form's list or the log's window; legal-and-products.md §4.2).
+async fn legal_section(
+    state: &AppState,
+    user: &Authenticated,
+    patient: &Patient,
+    products: &[Product],
+    batches: &[&Batch],
+) -> Result<DoseLegal, PageError> {
+    let in_use: Vec<(&Product, &Batch)> = batches
+        .iter()
+        .filter_map(|b| {
+            products
+                .iter()
+                .find(|p| p.id == b.product_id)
+                .map(|p| (p, *b))
+        })
+        .collect();
+    let legal =
+        speciosa_app::legal_pages::for_patient_products(&state.app, user, patient.id, &in_use)
+            .await?;
+    let for_self = user.actor.own_patient_id == Some(patient.id);
+    Ok(DoseLegal::new(&legal, for_self, &patient.id.to_string()))
 }
 
 /// Where the form was opened from, and who it is for.
@@ -666,7 +695,10 @@ async fn new_dose_page(
     }
     let ctx = form_context(user, patient);
     let name = patient.details.display_name.as_str().to_owned();
+    let on_list: Vec<&Batch> = batches.iter().collect();
+    let legal = legal_section(state, user, patient, &products, &on_list).await?;
     let page = DoseFormPage {
+        legal: Some(legal),
         heading: if ctx.for_self {
             "Log a dose".into()
         } else {
@@ -901,6 +933,7 @@ async fn correction_page(
         unusual,
         above_plan: None,
         zone: dose.time_zone.clone(),
+        legal: None,
     };
     page.respond()
 }
@@ -1138,6 +1171,8 @@ struct LogPage {
     saved: Option<SavedView>,
     deleted: bool,
     safety: Vec<SafetyRow>,
+    /// Kratom's legal status where the patient lives, for the products in the window.
+    legal: DoseLegal,
 }
 
 /// A refused deletion, shown again on its row.
@@ -1424,6 +1459,9 @@ async fn log_page(
         .into_iter()
         .map(SafetyRow::from)
         .collect();
+    let used: std::collections::HashSet<BatchId> = doses.iter().map(|d| d.batch_id).collect();
+    let in_window: Vec<&Batch> = batches.iter().filter(|b| used.contains(&b.id)).collect();
+    let legal = legal_section(state, user, &patient, &products, &in_window).await?;
     let ctx = form_context(user, &patient);
     let status = range_errors
         .status
@@ -1447,6 +1485,7 @@ async fn log_page(
         saved,
         deleted: saved_param == "deleted",
         safety,
+        legal,
     };
     Ok((status, render(&page)?).into_response())
 }

@@ -29,6 +29,7 @@ mod dose_import;
 mod doses;
 mod home;
 mod knowledge;
+pub mod legal;
 mod medications;
 pub mod monitoring;
 mod notifications;

@@ -446,7 +446,7 @@ struct RecordPage {
     pregnancy_status: String,
     breastfeeding_status: String,
     /// Kratom's legal status where the patient lives today (legal-and-products.md §4).
-    legal: Option<LegalSummary>,
+    legal: Option<crate::pages::legal::LegalBlock>,
     team: Vec<TeamRow>,
     clinicians: Vec<ClinicianChoice>,
     team_errors: FormErrors,
@@ -598,7 +598,7 @@ pub async fn record_page(
     );
     let legal = speciosa_app::legal::for_patient(&state.app, &patient)
         .await?
-        .map(LegalSummary::new);
+        .map(|answer| crate::pages::legal::LegalBlock::all(&answer));
     let page = RecordPage {
         legal,
         reminders,
@@ -773,57 +773,5 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(form.fields().sex_at_birth, None);
-    }
-}
-
-/// One rule in force where the patient lives, as the record shows it.
-pub struct LegalLine {
-    pub scope: &'static str,
-    pub status: &'static str,
-    pub since: String,
-    pub conditions: String,
-    pub source: String,
-    pub last_verified: String,
-    pub stale: bool,
-    pub unverified: bool,
-}
-
-pub struct LegalSummary {
-    pub name: String,
-    pub chain: String,
-    pub lines: Vec<LegalLine>,
-    pub pending: usize,
-    pub conflicts: usize,
-}
-
-impl LegalSummary {
-    fn new(answer: speciosa_core::legal::LegalAnswer) -> Self {
-        LegalSummary {
-            name: answer.name.clone(),
-            chain: answer.chain.join(" → "),
-            lines: answer
-                .rules
-                .iter()
-                .map(|r| LegalLine {
-                    scope: r.substance_scope.label(),
-                    status: r.status.label(),
-                    since: r.effective_from.as_ref().map_or_else(
-                        || "date not known".to_owned(),
-                        |d| format!("since {}", d.text),
-                    ),
-                    conditions: r.conditions_text.join("; "),
-                    source: r
-                        .sources
-                        .first()
-                        .map(|s| format!("{} ({})", s.title, s.grade.as_str()))
-                        .unwrap_or_default(),
-                    last_verified: r.last_verified.to_string(),
-                    stale: r.stale,
-                    unverified: r.unverified,
-                })
-                .collect(),
-            pending: answer.pending_bills.len(),
-            conflicts: answer.conflicts.len(),
-        }
     }
 }

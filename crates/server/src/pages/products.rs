@@ -7,8 +7,10 @@
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use speciosa_app::legal_pages::Lookup;
 use speciosa_app::products::{AssayFields, BatchFields};
 use speciosa_app::records::{Batch, Product};
 use speciosa_core::account::Role;
@@ -22,6 +24,7 @@ use speciosa_core::quality::{QualityFlag, Severity};
 use crate::app::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{Authenticated, PageForm, PageUser};
+use crate::pages::legal::ProductLegalView;
 use crate::pages::{Choice, FormErrors, Nav, Notice, render};
 
 const PRODUCT_LABELS: &[(&str, &str)] = &[
@@ -916,6 +919,17 @@ struct ProductPage {
     simple: bool,
     batch: BatchFormView,
     notice: Option<&'static str>,
+    /// Kratom's legal status for this product where patients live, and any look-up.
+    legal: ProductLegalView,
+}
+
+/// `?jurisdiction=US-TN&date=2026-01-15`: the product page's legal look-up.
+#[derive(Debug, Default, Deserialize)]
+pub struct LegalQuery {
+    #[serde(default)]
+    jurisdiction: String,
+    #[serde(default)]
+    date: String,
 }
 
 async fn product_page(
@@ -925,12 +939,29 @@ async fn product_page(
     forms: (Option<ProductInput>, FormErrors),
     batch_form: (BatchInput, FormErrors),
     notice: Option<&'static str>,
+    lookup: &Lookup,
 ) -> Result<Response, PageError> {
     let (product, batches) = speciosa_app::products::read_product(&state.app, user, id).await?;
+    let own: Vec<&Batch> = batches
+        .iter()
+        .filter(|b| b.product_id == product.id)
+        .collect();
+    let legal =
+        speciosa_app::legal_pages::product_legal(&state.app, user, &product, &own, lookup).await?;
+    let legal = ProductLegalView::new(&legal, &lookup.jurisdiction, &lookup.date);
     let (product_form, product_errors) = forms;
     let per = per_unit(product.details.form);
-    let status = product_errors.status.max(batch_form.1.status);
+    let lookup_status = if legal.lookup_errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let status = product_errors
+        .status
+        .max(batch_form.1.status)
+        .max(lookup_status);
     let page = ProductPage {
+        legal,
         nav: Nav::for_user(user).at("/products"),
         is_clinician: user.actor.role == Role::Clinician,
         product_form: product_form.unwrap_or_else(|| ProductInput::from_product(&product)),
@@ -949,8 +980,14 @@ pub async fn show(
     PageUser(user): PageUser,
     Path(id): Path<String>,
     notice: Result<Query<Notice>, QueryRejection>,
+    legal: Result<Query<LegalQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let id = product_id(&id)?;
+    let legal = legal.map(|q| q.0).unwrap_or_default();
+    let lookup = Lookup {
+        jurisdiction: legal.jurisdiction,
+        date: legal.date,
+    };
     let notice = match Notice::read(notice).saved.as_deref() {
         Some("added") => Some(
             "Product added to the catalogue. Now add its batch and, if there is one, the lab certificate.",
@@ -968,6 +1005,7 @@ pub async fn show(
         (None, FormErrors::none()),
         (BatchInput::default(), FormErrors::none()),
         notice,
+        &lookup,
     )
     .await
 }
@@ -996,6 +1034,7 @@ pub async fn update(
                 (Some(form), errors),
                 (BatchInput::default(), FormErrors::none()),
                 None,
+                &Lookup::default(),
             )
             .await
         }
@@ -1024,6 +1063,7 @@ pub async fn create_batch(
                 (None, FormErrors::none()),
                 (form, errors),
                 None,
+                &Lookup::default(),
             )
             .await
         }

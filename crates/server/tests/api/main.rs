@@ -20,6 +20,7 @@ mod doses;
 mod forwarded_for;
 mod heavy_metals;
 mod legal;
+mod legal_pages;
 mod medications_pages;
 mod medicines;
 mod metrics;

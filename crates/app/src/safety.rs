@@ -140,6 +140,10 @@ pub async fn patient_facts(
             batch_id,
             product_name: product.details.name.clone(),
             scopes: crate::legal::product_scopes(&product, &batch, &flags),
+            hydroxy: safety::legal_status::HydroxyContent::of(
+                &product.details.facts(),
+                batch.assay.as_ref(),
+            ),
         });
         if let Some(assay) = &batch.assay {
             flags.extend(

@@ -29,6 +29,77 @@ pub struct BatchScopes {
     pub batch_id: BatchId,
     pub product_name: String,
     pub scopes: Vec<SubstanceScope>,
+    /// The batch's 7-OH as the law's limits measure it, from its certificate.
+    pub hydroxy: HydroxyContent,
+}
+
+/// A batch's 7-OH in the three ways legal limits are written (legal-and-products.md §4.2
+/// conditions `max_7OH_fraction_of_alkaloids`, `max_7OH_w_w`, `max_7OH_mg_per_serving`);
+/// each `None` when the certificate or the product does not give it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HydroxyContent {
+    /// 7-OH over the alkaloids the lab measured. Labs rarely measure every alkaloid, so
+    /// this can overstate the share a statute means (as the product-quality check says).
+    pub fraction_of_measured_alkaloids: Option<f64>,
+    /// 7-OH as a fraction of the product's weight.
+    pub w_w: Option<f64>,
+    pub mg_per_serving: Option<f64>,
+}
+
+impl HydroxyContent {
+    pub fn of(
+        product: &crate::product::ProductFacts,
+        assay: Option<&crate::product::Assay>,
+    ) -> Self {
+        let Some(assay) = assay else {
+            return Self::default();
+        };
+        let hydroxy = assay.alkaloids.hydroxymitragynine_mg_per_g;
+        let total = assay.alkaloids.measured_total_mg_per_g();
+        HydroxyContent {
+            fraction_of_measured_alkaloids: hydroxy.filter(|_| total > 0.0).map(|h| h / total),
+            w_w: hydroxy
+                .filter(|_| !product.form.is_liquid())
+                .map(|h| h / 1000.0),
+            mg_per_serving: hydroxy
+                .zip(product.serving_amount())
+                .map(|(h, serving)| h * serving),
+        }
+    }
+
+    /// The limits of `conditions` this batch exceeds, in words.
+    fn over(&self, conditions: &crate::legal::Conditions) -> Vec<String> {
+        let mut over = Vec::new();
+        if let (Some(limit), Some(value)) = (
+            conditions.max_hydroxy_fraction_of_alkaloids,
+            self.fraction_of_measured_alkaloids,
+        ) && value > limit
+        {
+            over.push(format!(
+                "7-OH is {:.1}% of the alkaloids the lab measured, over the {}% limit",
+                value * 100.0,
+                limit * 100.0
+            ));
+        }
+        if let (Some(limit), Some(value)) = (conditions.max_hydroxy_w_w, self.w_w)
+            && value > limit
+        {
+            over.push(format!(
+                "7-OH is {:.3}% by weight, over the {}% limit",
+                value * 100.0,
+                limit * 100.0
+            ));
+        }
+        if let (Some(limit), Some(value)) =
+            (conditions.max_hydroxy_mg_per_serving, self.mg_per_serving)
+            && value > limit
+        {
+            over.push(format!(
+                "a serving holds about {value:.1} mg of 7-OH, over the {limit} mg limit"
+            ));
+        }
+        over
+    }
 }
 
 /// What the rule reads: the answer for the patient's jurisdiction today.
@@ -116,17 +187,14 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
     }
     let recent = facts.doses_within(KRATOM_IN_USE_WINDOW);
     for batch in &legal.batches {
+        let Some(latest) = recent.iter().rev().find(|d| d.batch_id == batch.batch_id) else {
+            continue;
+        };
+        findings.extend(over_limit(legal, batch, latest));
         let restricting: Vec<&RuleView> = legal.answer.restricting(&batch.scopes).collect();
         if restricting.is_empty() {
             continue;
         }
-        let Some(latest) = recent
-            .iter()
-            .filter(|d| d.batch_id == batch.batch_id)
-            .last()
-        else {
-            continue;
-        };
         let ids: Vec<&str> = restricting.iter().map(|r| r.id.as_str()).collect();
         findings.push(Finding {
             rule: Rule::LegalStatus,
@@ -160,6 +228,69 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
         });
     }
     findings
+}
+
+/// A lot whose certificate exceeds a 7-OH limit that a regulating law sets for its scope
+/// (Texas and Colorado cap 7-OH at 2 % of alkaloids, legal-and-products.md §2): sold
+/// outside the law's conditions even where kratom itself is legal. A warning per batch,
+/// on a dose, like a restricted scope.
+fn over_limit(
+    legal: &LegalFacts,
+    batch: &BatchScopes,
+    latest: &super::DoseFact,
+) -> Option<Finding> {
+    let breaches: Vec<(&RuleView, Vec<String>)> = legal
+        .answer
+        .rules
+        .iter()
+        .filter(|r| !r.status.restricts_use() && batch.scopes.contains(&r.substance_scope))
+        .map(|r| (r, batch.hydroxy.over(&r.conditions)))
+        .filter(|(_, over)| !over.is_empty())
+        .collect();
+    if breaches.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = breaches.iter().map(|(r, _)| r.id.as_str()).collect();
+    Some(Finding {
+        rule: Rule::LegalStatus,
+        scope: format!("{}:limits", batch.batch_id),
+        episode: format!(
+            "{}:{}:limits:{}",
+            legal.jurisdiction,
+            batch.batch_id,
+            ids.join(",")
+        ),
+        summary: format!(
+            "{} exceeds the 7-OH limit where the patient lives ({}): {}",
+            batch.product_name,
+            legal.answer.name,
+            breaches
+                .iter()
+                .flat_map(|(_, over)| over.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        evidence: json!({
+            "severity": "warning",
+            "jurisdiction": legal.jurisdiction,
+            "batch_id": batch.batch_id,
+            "product_name": batch.product_name,
+            "product_scopes": batch.scopes,
+            "hydroxy": {
+                "fraction_of_measured_alkaloids": batch.hydroxy.fraction_of_measured_alkaloids,
+                "w_w": batch.hydroxy.w_w,
+                "mg_per_serving": batch.hydroxy.mg_per_serving,
+            },
+            "limits_exceeded": breaches.iter().map(|(r, over)| {
+                let mut rule = rule_json(r);
+                rule["exceeded"] = json!(over);
+                rule
+            }).collect::<Vec<_>>(),
+            "note": "The share is of the alkaloids the lab measured; a certificate listing few alkaloids overstates it.",
+            "latest_dose_at": latest.taken_at.to_string(),
+        }),
+        source: Source::Dose(latest.id),
+    })
 }
 
 #[cfg(test)]
@@ -228,11 +359,13 @@ mod tests {
                         concentrated_hydroxy: true,
                         ..Default::default()
                     }),
+                    hydroxy: HydroxyContent::default(),
                 },
                 BatchScopes {
                     batch_id: leaf,
                     product_name: "Leaf".into(),
                     scopes: product_scopes(ProductScopeFacts::default()),
+                    hydroxy: HydroxyContent::default(),
                 },
             ],
         ));
@@ -250,6 +383,79 @@ mod tests {
             .find(|x| x.scope.starts_with("jurisdiction"))
             .unwrap();
         assert_eq!(jurisdiction.severity(), Severity::Info);
+    }
+
+    #[test]
+    fn a_lot_over_texass_seven_oh_limit_warns_and_one_within_it_does_not() {
+        // Texas regulates kratom and caps 7-OH at 2 % of alkaloids (SB 497, 2023).
+        let enhanced = BatchId::new();
+        let natural = BatchId::new();
+        let mut f = facts();
+        let mut dose = dose_at(hours_ago(2), 10.0);
+        dose.batch_id = enhanced;
+        let mut leaf_dose = dose_at(hours_ago(3), 10.0);
+        leaf_dose.batch_id = natural;
+        f.doses = vec![dose, leaf_dose];
+        let scopes = product_scopes(ProductScopeFacts::default());
+        f.legal = Some(legal_facts(
+            "US-TX",
+            vec![
+                BatchScopes {
+                    batch_id: enhanced,
+                    product_name: "Max tabs".into(),
+                    scopes: scopes.clone(),
+                    hydroxy: HydroxyContent {
+                        fraction_of_measured_alkaloids: Some(50.0 / 55.0),
+                        ..HydroxyContent::default()
+                    },
+                },
+                BatchScopes {
+                    batch_id: natural,
+                    product_name: "Leaf".into(),
+                    scopes,
+                    hydroxy: HydroxyContent {
+                        fraction_of_measured_alkaloids: Some(0.3 / 15.3),
+                        ..HydroxyContent::default()
+                    },
+                },
+            ],
+        ));
+        let findings = evaluate(&f);
+        let limits: Vec<_> = findings
+            .iter()
+            .filter(|x| x.scope.ends_with(":limits"))
+            .collect();
+        assert_eq!(limits.len(), 1, "{findings:?}");
+        assert_eq!(limits[0].scope, format!("{enhanced}:limits"));
+        assert_eq!(limits[0].severity(), Severity::Warning);
+        assert!(limits[0].summary.contains("90.9%"), "{}", limits[0].summary);
+        assert!(
+            limits[0].summary.contains("2% limit"),
+            "{}",
+            limits[0].summary
+        );
+        // No dose of the lot in the window: nothing to say.
+        f.doses.retain(|d| d.batch_id != enhanced);
+        assert!(evaluate(&f).iter().all(|x| !x.scope.ends_with(":limits")));
+    }
+
+    #[test]
+    fn hydroxy_content_reads_the_certificate_and_the_serving() {
+        use crate::product::{Assay, ProductFacts, ProductForm};
+        let tablet = ProductFacts {
+            form: ProductForm::Tablet,
+            unit_mass_g: Some(0.3),
+            serving_size: None,
+            labels_hydroxy_as_ingredient: true,
+        };
+        let mut assay = Assay::default();
+        assay.alkaloids.mitragynine_mg_per_g = Some(5.0);
+        assay.alkaloids.hydroxymitragynine_mg_per_g = Some(50.0);
+        let content = HydroxyContent::of(&tablet, Some(&assay));
+        assert!((content.fraction_of_measured_alkaloids.unwrap() - 50.0 / 55.0).abs() < 1e-9);
+        assert!((content.w_w.unwrap() - 0.05).abs() < 1e-9);
+        assert!((content.mg_per_serving.unwrap() - 15.0).abs() < 1e-9);
+        assert_eq!(HydroxyContent::of(&tablet, None), HydroxyContent::default());
     }
 
     #[test]

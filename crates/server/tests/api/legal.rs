@@ -12,7 +12,95 @@ on_both_backends!(
     a_clinic_legal_row_is_used_for_its_patients_only_and_fires_the_rule,
     a_clinic_override_replaces_a_shipped_rule_until_reverted,
     a_legal_row_with_mistakes_is_refused_with_each_field_named_and_only_admins_curate,
+    a_dose_of_a_lot_over_the_seven_oh_limit_of_a_regulating_state_warns,
 );
+
+async fn a_dose_of_a_lot_over_the_seven_oh_limit_of_a_regulating_state_warns(app: TestApp) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let created: serde_json::Value = casey
+        .post(
+            "/api/v1/patients",
+            &serde_json::json!({"display_name": "Dana Reyes", "birth_date": "1985-03-14",
+                "time_zone": "America/Chicago", "jurisdiction": "US-TX"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let leaf = crate::products::product(
+        &casey,
+        serde_json::json!({"name": "Leaf", "form": "leaf_powder"}),
+    )
+    .await;
+    let natural = crate::products::batch(
+        &casey,
+        leaf["id"].as_str().unwrap(),
+        serde_json::json!({"lot": "N1", "assay": {"mitragynine_mg_per_g": 15.0, "hydroxymitragynine_mg_per_g": 0.2}}),
+    )
+    .await;
+    let dose = |lot: serde_json::Value, amount: f64, unit: &'static str| {
+        let casey = &casey;
+        let id = &id;
+        async move {
+            let response = casey
+                .post(
+                    &format!("/api/v1/patients/{id}/doses"),
+                    &serde_json::json!({"batch_id": lot["id"], "amount": amount, "unit": unit}),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::CREATED);
+        }
+    };
+    dose(natural, 3.0, "g").await;
+    let over_limit = |alerts: &serde_json::Value| {
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["rule"] == "legal_status" && a["evidence"]["limits_exceeded"].is_array())
+            .count()
+    };
+    let alerts = casey
+        .get_json(&format!("/api/v1/patients/{id}/alerts"))
+        .await;
+    assert_eq!(
+        over_limit(&alerts),
+        0,
+        "natural leaf is within Texas's limit"
+    );
+
+    // Texas regulates kratom and caps 7-OH at 2 % of alkaloids; this lot is 91 %.
+    let tabs = crate::products::product(
+        &casey,
+        serde_json::json!({"name": "7-OH Max", "form": "tablet", "unit_mass_g": 0.3}),
+    )
+    .await;
+    let enhanced = crate::products::batch(
+        &casey,
+        tabs["id"].as_str().unwrap(),
+        serde_json::json!({"lot": "M1", "assay": {"mitragynine_mg_per_g": 5.0,
+            "hydroxymitragynine_mg_per_g": 50.0, "confirm_implausible": true}}),
+    )
+    .await;
+    dose(enhanced, 1.0, "tablet").await;
+    let alerts = casey
+        .get_json(&format!("/api/v1/patients/{id}/alerts"))
+        .await;
+    assert_eq!(over_limit(&alerts), 1, "{alerts}");
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["evidence"]["limits_exceeded"].is_array())
+        .unwrap();
+    assert_eq!(alert["severity"], "warning");
+    assert!(
+        alert["summary"].as_str().unwrap().contains("2% limit"),
+        "{alert}"
+    );
+}
 
 fn legal_row<'a>(
     jurisdiction: &'a str,

@@ -78,15 +78,19 @@ pub async fn dataset_for(
     app: &App,
     organization: OrganizationId,
 ) -> Result<Arc<LegalDataset>, StoreError> {
-    let overrides: Vec<KnowledgeOverride> = app
-        .store
-        .current_knowledge_overrides(organization)
-        .await?
-        .into_iter()
-        .filter(|o| o.kind == LEGAL)
-        .collect();
+    let overrides = app.store.current_knowledge_overrides(organization).await?;
+    Ok(dataset_from(app, organization, &overrides))
+}
+
+/// As [`dataset_for`], from the organization's overrides already read.
+pub(crate) fn dataset_from(
+    app: &App,
+    organization: OrganizationId,
+    overrides: &[KnowledgeOverride],
+) -> Arc<LegalDataset> {
+    let overrides: Vec<&KnowledgeOverride> = overrides.iter().filter(|o| o.kind == LEGAL).collect();
     if overrides.is_empty() {
-        return Ok(app.knowledge.legal.clone());
+        return app.knowledge.legal.clone();
     }
     let ids: Vec<Uuid> = overrides.iter().map(|o| o.id).collect();
     let cache = &app.knowledge.legal_by_organization.0;
@@ -96,9 +100,10 @@ pub async fn dataset_for(
         .get(&organization)
         && *built_from == ids
     {
-        return Ok(dataset.clone());
+        return dataset.clone();
     }
-    let (dataset, refused) = merge(&app.knowledge.legal, &decode(&overrides));
+    let owned: Vec<KnowledgeOverride> = overrides.into_iter().cloned().collect();
+    let (dataset, refused) = merge(&app.knowledge.legal, &decode(&owned));
     for (id, error) in refused {
         tracing::warn!(%organization, rule = %id, %error, "a clinic legal row no longer fits the shipped dataset; left out");
     }
@@ -107,7 +112,7 @@ pub async fn dataset_for(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(organization, (ids, dataset.clone()));
-    Ok(dataset)
+    dataset
 }
 
 fn decode(overrides: &[KnowledgeOverride]) -> Vec<(KnowledgeOverride, ClinicRule)> {

@@ -29,18 +29,28 @@ pub async fn knowledge_for(
     organization: OrganizationId,
 ) -> Result<Arc<MedicineKnowledge>, speciosa_store::StoreError> {
     let overrides = app.store.current_knowledge_overrides(organization).await?;
+    Ok(knowledge_from(app, organization, &overrides))
+}
+
+/// As [`knowledge_for`], from overrides already read (the rules read them once for both
+/// the medicines and the legal dataset).
+pub(crate) fn knowledge_from(
+    app: &App,
+    organization: OrganizationId,
+    overrides: &[KnowledgeOverride],
+) -> Arc<MedicineKnowledge> {
     if !overrides
         .iter()
         .any(|o| o.kind == LEXICON || o.kind == INTERACTION)
     {
-        return Ok(app.knowledge.medicines.clone());
+        return app.knowledge.medicines.clone();
     }
-    let (entries, rows) = decode(&overrides);
+    let (entries, rows) = decode(overrides);
     match app.knowledge.medicines.with_overrides(&entries, &rows) {
-        Ok(merged) => Ok(Arc::new(merged)),
+        Ok(merged) => Arc::new(merged),
         Err(error) => {
             tracing::warn!(%organization, %error, "an organization's medicine overrides do not fit the shipped data; using the shipped data");
-            Ok(app.knowledge.medicines.clone())
+            app.knowledge.medicines.clone()
         }
     }
 }

@@ -210,7 +210,11 @@ pub async fn patient_facts(
     });
     let plan_assessments = plan_assessments(app, patient.id, plan.as_ref(), &zone, now).await?;
     let last_check_in = store.patient_summary(patient.id).await?.last_check_in_at;
-    let medicines = crate::medicines::knowledge_for(app, patient.organization_id).await?;
+    // One read of the organization's own knowledge rows serves the medicines and the law.
+    let overrides = store
+        .current_knowledge_overrides(patient.organization_id)
+        .await?;
+    let medicines = crate::medicines::knowledge_from(app, patient.organization_id, &overrides);
     let medications = store
         .list_medications(patient.id)
         .await?
@@ -226,7 +230,7 @@ pub async fn patient_facts(
         })
         .collect();
     let alcohol_interactions = medicines.alcohol_rows();
-    let dataset = crate::legal::dataset_for(app, patient.organization_id).await?;
+    let dataset = crate::legal::dataset_from(app, patient.organization_id, &overrides);
     Ok(PatientFacts {
         now,
         zone,

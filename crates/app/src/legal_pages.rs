@@ -10,6 +10,7 @@ use speciosa_core::audit::Outcome;
 use speciosa_core::ids::{BatchId, PatientId, ProductId};
 use speciosa_core::legal::{LegalAnswer, RuleView, SubstanceScope};
 use speciosa_core::policy::{OrganizationAction, PatientAction};
+use speciosa_core::safety::legal_status::HydroxyContent;
 use speciosa_store::{Batch, Product};
 
 use crate::{App, AppError, Caller, access};
@@ -216,6 +217,17 @@ pub struct ProductLegal {
     pub date: Date,
     /// The looked-up answer, or the field errors to show beside the form.
     pub lookup: Option<Result<LegalAnswer, speciosa_core::FieldErrors>>,
+    /// Each lot's 7-OH as legal limits measure it, to compare with a regulating law's
+    /// limits (`legal_status::limits_exceeded`).
+    pub lots: Vec<LotContent>,
+}
+
+/// One lot's legal scopes and 7-OH content, from its certificate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LotContent {
+    pub lot: String,
+    pub scopes: Vec<SubstanceScope>,
+    pub hydroxy: HydroxyContent,
 }
 
 /// The legal status of `product` (read by the caller through `products::read_product`)
@@ -306,6 +318,19 @@ pub async fn product_legal(
         if own_only { " (own)" } else { "" }
     ));
     app.store.append_audit(entry).await?;
+    let lots = batches
+        .iter()
+        .filter(|b| b.assay.is_some())
+        .map(|b| LotContent {
+            lot: b.lot.clone(),
+            scopes: crate::legal::product_scopes(
+                product,
+                b,
+                &crate::products::batch_flags(app, product, b),
+            ),
+            hydroxy: HydroxyContent::of(&product.details.facts(), b.assay.as_ref()),
+        })
+        .collect();
     Ok(ProductLegal {
         scopes: scopes_of(app, product, batches),
         places,
@@ -313,6 +338,7 @@ pub async fn product_legal(
         own_only,
         date: today,
         lookup: looked_up,
+        lots,
     })
 }
 

@@ -230,6 +230,23 @@ pub fn evaluate(facts: &PatientFacts) -> Vec<Finding> {
     findings
 }
 
+/// The rules in force that regulate (rather than ban) one of `scopes` with a 7-OH limit
+/// that `hydroxy` exceeds, each with the limits exceeded in words. Read by the rule and by
+/// the product page.
+pub fn limits_exceeded<'a>(
+    answer: &'a LegalAnswer,
+    scopes: &[SubstanceScope],
+    hydroxy: &HydroxyContent,
+) -> Vec<(&'a RuleView, Vec<String>)> {
+    answer
+        .rules
+        .iter()
+        .filter(|r| !r.status.restricts_use() && scopes.contains(&r.substance_scope))
+        .map(|r| (r, hydroxy.over(&r.conditions)))
+        .filter(|(_, over)| !over.is_empty())
+        .collect()
+}
+
 /// A lot whose certificate exceeds a 7-OH limit that a regulating law sets for its scope
 /// (Texas and Colorado cap 7-OH at 2 % of alkaloids, legal-and-products.md §2): sold
 /// outside the law's conditions even where kratom itself is legal. A warning per batch,
@@ -239,14 +256,7 @@ fn over_limit(
     batch: &BatchScopes,
     latest: &super::DoseFact,
 ) -> Option<Finding> {
-    let breaches: Vec<(&RuleView, Vec<String>)> = legal
-        .answer
-        .rules
-        .iter()
-        .filter(|r| !r.status.restricts_use() && batch.scopes.contains(&r.substance_scope))
-        .map(|r| (r, batch.hydroxy.over(&r.conditions)))
-        .filter(|(_, over)| !over.is_empty())
-        .collect();
+    let breaches = limits_exceeded(&legal.answer, &batch.scopes, &batch.hydroxy);
     if breaches.is_empty() {
         return None;
     }

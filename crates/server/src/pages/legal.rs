@@ -3,8 +3,11 @@
 //! source, last-verified date and a stale badge past review; conflicts between sources
 //! and pending bills apart (legal-and-products.md §4.2). Information, never advice.
 
-use speciosa_app::legal_pages::{PatientLegal, ProductLegal, ProductScopes, deciding_rules};
+use speciosa_app::legal_pages::{
+    LotContent, PatientLegal, ProductLegal, ProductScopes, deciding_rules,
+};
 use speciosa_core::legal::{LegalAnswer, RuleView, SubstanceScope};
+use speciosa_core::safety::legal_status::limits_exceeded;
 
 /// A cited document, linked by its title.
 pub struct SourceRef {
@@ -222,6 +225,28 @@ pub struct PlaceRow {
     pub lots: String,
     pub line: Option<LegalLine>,
     pub known: bool,
+    /// Lots whose certificate exceeds a 7-OH limit of a law in force there, in words.
+    pub over_limits: Vec<String>,
+}
+
+/// What each lot of `lots` among `group_lots` exceeds under `answer`'s regulating rules.
+fn over_limits(answer: &LegalAnswer, lots: &[LotContent], group_lots: &[String]) -> Vec<String> {
+    lots.iter()
+        .filter(|l| group_lots.is_empty() || group_lots.contains(&l.lot))
+        .flat_map(|l| {
+            limits_exceeded(answer, &l.scopes, &l.hydroxy)
+                .into_iter()
+                .map(move |(rule, over)| {
+                    format!(
+                        "Lot {} exceeds the 7-OH limit of {} ({}): {}.",
+                        l.lot,
+                        rule.id,
+                        rule.jurisdiction,
+                        over.join("; ")
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The product page's legal section.
@@ -262,6 +287,7 @@ impl ProductLegalView {
                             .max_by_key(|r| r.status)
                             .map(LegalLine::new),
                         known: true,
+                        over_limits: over_limits(answer, &legal.lots, &group.lots),
                     },
                     None => PlaceRow {
                         code: place.code.clone(),
@@ -269,6 +295,7 @@ impl ProductLegalView {
                         lots,
                         line: None,
                         known: false,
+                        over_limits: Vec::new(),
                     },
                 });
             }

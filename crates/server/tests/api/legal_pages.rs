@@ -13,7 +13,44 @@ on_both_backends!(
     the_product_page_lookup_explains_an_unknown_code_and_a_bad_date_readably,
     the_product_page_lists_the_distinct_places_patients_live_without_names,
     a_patient_cannot_read_another_patients_status_through_the_dose_pages,
+    the_product_page_names_a_lot_over_the_seven_oh_limit_where_patients_live,
 );
+
+async fn the_product_page_names_a_lot_over_the_seven_oh_limit_where_patients_live(
+    app: TestApp,
+) {
+    let clinic = app.clinic("Northside").await;
+    let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
+    let dana = create_patient(&casey, "Dana Reyes").await;
+    living_in(&casey, &dana, "Dana Reyes", "US-TX").await;
+    let tabs = crate::products::product(
+        &casey,
+        json!({"name": "Max Tabs", "form": "tablet", "unit_mass_g": 0.3}),
+    )
+    .await;
+    let tabs_id = tabs["id"].as_str().unwrap().to_owned();
+    // Texas caps 7-OH at 2 % of alkaloids: M1 is 91 %, M2 under 2 %.
+    crate::products::batch(
+        &casey,
+        &tabs_id,
+        json!({"lot": "M1", "assay": {"mitragynine_mg_per_g": 5.0,
+            "hydroxymitragynine_mg_per_g": 50.0, "confirm_implausible": true}}),
+    )
+    .await;
+    crate::products::batch(
+        &casey,
+        &tabs_id,
+        json!({"lot": "M2", "assay": {"mitragynine_mg_per_g": 150.0,
+            "hydroxymitragynine_mg_per_g": 1.0, "confirm_implausible": true}}),
+    )
+    .await;
+    let (status, html) = page(&casey, &format!("/products/{tabs_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("over the local 7-OH limit"), "{html}");
+    assert!(html.contains("Lot M1 exceeds the 7-OH limit"), "{html}");
+    assert!(html.contains("over the 2% limit"), "{html}");
+    assert!(!html.contains("Lot M2 exceeds"), "{html}");
+}
 
 async fn living_in(clinician: &Client, id: &str, name: &str, jurisdiction: &str) {
     let response = clinician

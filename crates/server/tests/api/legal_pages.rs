@@ -16,9 +16,7 @@ on_both_backends!(
     the_product_page_names_a_lot_over_the_seven_oh_limit_where_patients_live,
 );
 
-async fn the_product_page_names_a_lot_over_the_seven_oh_limit_where_patients_live(
-    app: TestApp,
-) {
+async fn the_product_page_names_a_lot_over_the_seven_oh_limit_where_patients_live(app: TestApp) {
     let clinic = app.clinic("Northside").await;
     let casey = app.staff(&clinic, "clinician", "Casey Doe").await;
     let dana = create_patient(&casey, "Dana Reyes").await;
